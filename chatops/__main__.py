@@ -1,0 +1,5 @@
+"""python -m chatops"""
+
+from chatops.entrypoints.cli import main
+
+main()

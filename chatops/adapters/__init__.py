@@ -1,0 +1,1 @@
+"""Outbound adapters: git, docker, databases, secrets, Slack; each implements a port."""

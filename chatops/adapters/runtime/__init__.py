@@ -1,0 +1,1 @@
+"""Runtimes that run releases: one Docker Engine, or a Docker Swarm."""

@@ -1,0 +1,1 @@
+"""The domain: releases, deployments and their rules. Standard library only; no clock, no I/O."""

@@ -1,0 +1,245 @@
+"""The rules of DESIGN §2: who may start what, where, and when.
+
+Pure functions over values. Every refusal says why and what to do instead, so
+Slack, the CLI and webhooks give the same answer.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from chatops.domain.catalog import ANYONE, Environment
+from chatops.domain.deployment import Deployment, Kind, State
+from chatops.domain.health import Health
+from chatops.errors import (
+    Busy,
+    Frozen,
+    Locked,
+    NotAllowed,
+    NothingToRollBack,
+    NotPromotable,
+    Refused,
+)
+
+__all__ = [
+    "FreezeWindow",
+    "Lock",
+    "LockKind",
+    "check_busy",
+    "check_deployer",
+    "check_entry",
+    "check_holds",
+    "check_promotable",
+    "format_duration",
+    "is_member",
+    "rollback_target",
+]
+
+
+class LockKind(enum.StrEnum):
+    MANUAL = "manual"  # /lock: holds every deployment
+    ROLLBACK_HOLD = "rollback_hold"  # after a rollback: holds automatic deploys only
+
+
+@dataclass(frozen=True, slots=True)
+class Lock:
+    bot: str
+    env: str
+    held_by: str
+    reason: str
+    created_at: datetime
+    expires_at: datetime | None = None
+    kind: LockKind = LockKind.MANUAL
+
+    def active(self, now: datetime) -> bool:
+        return self.expires_at is None or now < self.expires_at
+
+    def describe(self) -> str:
+        until = f" until {self.expires_at:%Y-%m-%d %H:%M %Z}" if self.expires_at else ""
+        return f"locked by {self.held_by}{until}: {self.reason}"
+
+
+@dataclass(frozen=True, slots=True)
+class FreezeWindow:
+    """An open freeze: the rule that opened it and when it closes."""
+
+    cron: str
+    starts_at: datetime
+    ends_at: datetime
+
+
+def format_duration(delta: timedelta) -> str:
+    """`3725 s` → `1h 2m 5s`; for messages."""
+    seconds = max(0, int(delta.total_seconds() + 0.999))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [f"{hours}h" if hours else "", f"{minutes}m" if minutes else "", f"{secs}s" if secs else ""]
+    return " ".join(p for p in parts if p) or "0s"
+
+
+def is_member(user: str, allowed: Iterable[str]) -> bool:
+    """Whether `user` is in `allowed` (already expanded from groups), or `allowed` has `*`."""
+    members = set(allowed)
+    return ANYONE in members or user in members
+
+
+def check_entry(env: Environment, kind: Kind, *, bot: str) -> None:
+    """A plain deploy may not enter an environment that takes promotions.
+
+    Raises:
+        Refused: `kind` is deploy and `env` has `promote_from`.
+    """
+    if kind is Kind.DEPLOY and env.promote_from:
+        raise Refused(
+            f"{env.name} only runs releases promoted from {env.promote_from}",
+            hint=f"deploy to {env.promote_from} first, then `/promote {bot} {env.name}`",
+        )
+
+
+def check_deployer(env: Environment, user: str, deployers: Iterable[str]) -> None:
+    """Raises NotAllowed when `user` is not among the environment's deployers."""
+    if not is_member(user, deployers):
+        raise NotAllowed(
+            f"{user} may not deploy to {env.name}",
+            hint=f"ask one of {env.name}'s deployers, or an admin to add you to `deployers`",
+        )
+
+
+def check_busy(active: Deployment | None) -> None:
+    """Raises Busy when another deployment holds (bot, env)."""
+    if active is not None and active.id is not None:
+        if active.state is State.PENDING_APPROVAL:
+            hint = f"approve or reject #{active.id} first"
+        else:
+            hint = "wait for it to finish"
+        raise Busy(
+            f"{active.bot} in {active.env} is busy with {active.describe()} ({active.state})",
+            deployment_id=active.id,
+            hint=hint,
+        )
+
+
+def check_holds(
+    *,
+    lock: Lock | None,
+    freeze: FreezeWindow | None,
+    user: str,
+    admins: Iterable[str],
+    force_reason: str | None,
+    automatic: bool,
+    now: datetime,
+) -> bool:
+    """Refuse while a lock or freeze holds, unless an admin forces it with a reason.
+
+    Returns:
+        True when the deployment goes ahead only because an admin forced it.
+
+    Raises:
+        NotAllowed: a non-admin asked to force.
+        Locked: a lock holds (bot, env).
+        Frozen: a freeze window is open.
+    """
+    if force_reason is not None:
+        if user not in set(admins):
+            raise NotAllowed(f"only admins may force; {user} is not one", hint="ask an admin")
+        if not force_reason.strip():
+            raise NotAllowed("forcing needs a reason", hint="pass --reason with why this cannot wait")
+    held = False
+    if lock is not None and lock.active(now) and (lock.kind is LockKind.MANUAL or automatic):
+        if force_reason is None or automatic:
+            raise Locked(
+                f"{lock.bot} in {lock.env} is {lock.describe()}",
+                hint=f"`/unlock {lock.bot} {lock.env}` when the reason is gone, or an admin can force",
+            )
+        held = True
+    if freeze is not None:
+        if force_reason is None or automatic:
+            raise Frozen(
+                f"deployments are frozen until {freeze.ends_at:%Y-%m-%d %H:%M %Z} "
+                f"(freeze `{freeze.cron}`)",
+                hint="wait for the window to close, or an admin can force with a reason",
+            )
+        held = True
+    return held
+
+
+def check_promotable(
+    *,
+    source: str,
+    target: str,
+    live: Deployment | None,
+    health: Health,
+    soak: timedelta,
+    now: datetime,
+    bot: str,
+) -> None:
+    """A promotion takes only what is live, healthy and soaked in the source environment.
+
+    Raises:
+        NotPromotable: nothing live, not healthy, or healthy for less than `soak`.
+    """
+    if live is None or live.state is not State.LIVE:
+        raise NotPromotable(
+            f"nothing of {bot} is live in {source}, so there is nothing to promote to {target}",
+            hint=f"`/deploy {bot} {source}` first",
+        )
+    if health is not Health.HEALTHY or live.healthy_since is None:
+        raise NotPromotable(
+            f"{bot} v{live.version} in {source} is not healthy (health: {health})",
+            hint=f"fix it in {source} before promoting",
+        )
+    healthy_for = now - live.healthy_since
+    if healthy_for < soak:
+        raise NotPromotable(
+            f"{bot} v{live.version} has been healthy in {source} for {format_duration(healthy_for)}; "
+            f"{target} needs {format_duration(soak)} of soak",
+            hint=f"try again in {format_duration(soak - healthy_for)}",
+        )
+
+
+def rollback_target(
+    history: Sequence[Deployment],
+    *,
+    current: Deployment | None,
+    to_version: int | None,
+    built_versions: Iterable[int],
+    bot: str,
+    env: str,
+) -> int:
+    """The version a rollback goes to.
+
+    Args:
+        history: the environment's deployments, newest first.
+        current: what is live there now, if anything.
+        to_version: the version the person named, if any.
+        built_versions: every version of the bot that was built.
+
+    Raises:
+        NothingToRollBack: no earlier healthy release, or the named one was never built
+            or is what runs now.
+    """
+    current_version = current.version if current else None
+    if to_version is not None:
+        if to_version not in set(built_versions):
+            raise NothingToRollBack(
+                f"{bot} v{to_version} was never built", hint=f"`/releases {bot}` lists the releases"
+            )
+        if to_version == current_version:
+            raise NothingToRollBack(f"{bot} v{to_version} is already live in {env}")
+        return to_version
+    for deployment in history:
+        if (
+            deployment.reached_live
+            and not deployment.rolled_back
+            and deployment.version is not None
+            and deployment.version != current_version
+            and (current is None or deployment.id != current.id)
+        ):
+            return deployment.version
+    raise NothingToRollBack(
+        f"{bot} has no earlier healthy release in {env} to roll back to",
+        hint=f"`/releases {bot} {env}` shows its history; deploy a fix instead",
+    )

@@ -1,0 +1,1 @@
+"""Slack: the bolt app, its listeners and Block Kit rendering."""

@@ -1,0 +1,170 @@
+"""The one exception tree of chatops.
+
+::
+
+    ChatOpsError                  root; every error carries a message and an optional hint
+    ├── UserError                 the request cannot be honoured as asked (CLI exit 1, ephemeral reply)
+    │   ├── BadInput              what was typed is malformed (CLI exit 2, usage shown)
+    │   ├── NotFound              an unknown bot, environment, deployment, release or ref
+    │   └── Refused               policy says no
+    │       ├── NotAllowed        not a deployer / approver / admin, or self-approval
+    │       ├── Busy              another deployment holds (bot, environment)
+    │       ├── Locked            a /lock holds (bot, environment)
+    │       ├── Frozen            a freeze window is open
+    │       ├── NotPromotable     not live, not healthy or not soaked in the source environment
+    │       ├── NothingToRollBack no earlier healthy release
+    │       └── AlreadyDecided    the deployment is no longer waiting for this decision
+    ├── ConfigError               chatops.yaml or the environment is invalid (names file, key path, what is allowed)
+    └── InfrastructureError       a system chatops depends on failed; the request may be retried
+        ├── SourceControlError    git: fetch, resolve, tag, push
+        ├── BuildError            the image did not build
+        ├── RegistryError         the image could not be pushed or pulled
+        ├── RuntimeFailure        the container runtime could not run, stop or inspect
+        ├── StoreError            the database is unreachable or inconsistent
+        │   └── SchemaOutOfDate   migrations are pending
+        └── NotifierError         the chat could not be told
+
+Entrypoints turn these into output in one place each (CLI exit codes, Slack
+ephemeral replies, HTTP status codes). Anything that is not a ChatOpsError is a
+bug: it is logged with its traceback and answered with a short apology and an
+incident id.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AlreadyDecided",
+    "BadInput",
+    "BuildError",
+    "Busy",
+    "ChatOpsError",
+    "ConfigError",
+    "Frozen",
+    "InfrastructureError",
+    "Locked",
+    "NotAllowed",
+    "NotFound",
+    "NotPromotable",
+    "NothingToRollBack",
+    "NotifierError",
+    "Refused",
+    "RegistryError",
+    "RuntimeFailure",
+    "SchemaOutOfDate",
+    "SourceControlError",
+    "StoreError",
+    "UserError",
+]
+
+
+class ChatOpsError(Exception):
+    """Root of every error chatops raises on purpose.
+
+    Args:
+        message: what went wrong, in words a user can act on.
+        hint: what to do instead, when there is something to do.
+    """
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message} ({self.hint})" if self.hint else self.message
+
+
+class UserError(ChatOpsError):
+    """The request cannot be honoured as asked."""
+
+
+class BadInput(UserError):
+    """What was typed is malformed; the usage is shown."""
+
+    def __init__(self, message: str, *, hint: str | None = None, usage: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.usage = usage
+
+
+class NotFound(UserError):
+    """An unknown bot, environment, deployment, release or ref."""
+
+
+class Refused(UserError):
+    """Policy says no."""
+
+
+class NotAllowed(Refused):
+    """The person may not do this here."""
+
+
+class Busy(Refused):
+    """Another deployment holds (bot, environment)."""
+
+    def __init__(self, message: str, *, deployment_id: int, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.deployment_id = deployment_id
+
+
+class Locked(Refused):
+    """A lock holds (bot, environment)."""
+
+
+class Frozen(Refused):
+    """A freeze window is open for the environment."""
+
+
+class NotPromotable(Refused):
+    """The release is not live, healthy or soaked long enough in the source environment."""
+
+
+class NothingToRollBack(Refused):
+    """There is no earlier healthy release to go back to."""
+
+
+class AlreadyDecided(Refused):
+    """The deployment is no longer waiting for this decision."""
+
+
+class ConfigError(ChatOpsError):
+    """chatops.yaml or the environment variables are invalid."""
+
+
+class InfrastructureError(ChatOpsError):
+    """A system chatops depends on failed."""
+
+
+class SourceControlError(InfrastructureError):
+    """git failed: fetch, resolve, tag or push."""
+
+
+class BuildError(InfrastructureError):
+    """The image did not build.
+
+    Args:
+        log_tail: the last lines of the build output, secrets redacted.
+    """
+
+    def __init__(self, message: str, *, log_tail: str = "", hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.log_tail = log_tail
+
+
+class RegistryError(InfrastructureError):
+    """The image could not be pushed to or pulled from the registry."""
+
+
+class RuntimeFailure(InfrastructureError):
+    """The container runtime could not run, stop or inspect a container."""
+
+
+class StoreError(InfrastructureError):
+    """The database is unreachable or in an unexpected state."""
+
+
+class SchemaOutOfDate(StoreError):
+    """The database schema is behind the code's migrations."""
+
+
+class NotifierError(InfrastructureError):
+    """The chat could not be told."""

@@ -1,0 +1,137 @@
+"""What every service is handed: the catalog, the ports, and who is asking."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from chatops.domain.audit import AuditEvent, Outcome
+from chatops.domain.catalog import Catalog
+from chatops.domain.deployment import Deployment
+from chatops.domain.redact import Redactor
+from chatops.errors import ChatOpsError, ConfigError
+from chatops.services.ports import (
+    Clock,
+    Directory,
+    FreezeCalendar,
+    HealthProbe,
+    ImageBuilder,
+    Metrics,
+    Notifier,
+    ProcessTable,
+    Runtime,
+    Secrets,
+    SourceControl,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
+from chatops.services.views import AlertView, DeploymentView
+
+__all__ = ["Actor", "Deps", "NullMetrics", "Tuning"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who asks, and through which door."""
+
+    user: str
+    source: str = "cli"  # cli, slack, console, webhook, scheduler, recovery
+
+
+class NullMetrics:
+    """Metrics that go nowhere: for the CLI, which exports none."""
+
+    def deployment_finished(self, deployment: Deployment, *, seconds: float) -> None:
+        pass
+
+    def build_finished(self, bot: str, *, seconds: float, ok: bool) -> None:
+        pass
+
+    def live_release(self, bot: str, env: str, version: int | None) -> None:
+        pass
+
+    def alerts_firing(self, bot: str, env: str, count: int) -> None:
+        pass
+
+    def health_check(self, bot: str, env: str, *, seconds: float) -> None:
+        pass
+
+
+@dataclass(frozen=True, slots=True)
+class Tuning:
+    health_poll_seconds: float = 0.25
+    settle_seconds: float = 1.0  # a container without a health check must stay up this long
+    build_slot_wait_seconds: float = 900.0
+    heartbeat_seconds: float = 5.0
+    stale_after_seconds: float = 60.0
+    build_log_tail_lines: int = 40
+
+
+@dataclass(frozen=True, slots=True)
+class Deps:
+    catalog: Catalog
+    uow: UnitOfWorkFactory
+    clock: Clock
+    source: SourceControl
+    builder: ImageBuilder
+    runtimes: Mapping[str, Runtime]
+    probe: HealthProbe
+    secrets: Secrets
+    directory: Directory
+    freezes: FreezeCalendar
+    processes: ProcessTable
+    notifier: Notifier
+    workdir: Path
+    tuning: Tuning = field(default_factory=Tuning)
+    metrics: Metrics = field(default_factory=lambda: NullMetrics())
+
+    def runtime(self, env: str) -> Runtime:
+        try:
+            return self.runtimes[env]
+        except KeyError:
+            raise ConfigError(f"no runtime is configured for environment {env!r}") from None
+
+    def redactor(self, bot: str, env: str) -> Redactor:
+        """A redactor that knows every secret value of `bot` in `env`."""
+        the_bot = self.catalog.bots.get(bot)
+        target = the_bot.targets.get(env) if the_bot else None
+        if the_bot is None or target is None:
+            return Redactor()
+        try:
+            return Redactor(self.secrets.resolve(the_bot, target).values())
+        except ChatOpsError:
+            return Redactor()
+
+    def audit(self, uow: UnitOfWork, actor: Actor, action: str, outcome: Outcome, **fields: object) -> None:
+        uow.audit.add(
+            AuditEvent(
+                at=self.clock.now(),
+                actor=actor.user,
+                action=action,
+                outcome=outcome,
+                source=actor.source,
+                **fields,  # type: ignore[arg-type]
+            )
+        )
+
+    def audit_alone(self, actor: Actor, action: str, outcome: Outcome, **fields: object) -> None:
+        """Record an event in a transaction of its own (refusals, failures)."""
+        with self.uow() as uow:
+            self.audit(uow, actor, action, outcome, **fields)
+            uow.commit()
+
+    def tell(self, view: DeploymentView) -> None:
+        try:
+            self.notifier.deployment_changed(view)
+        except Exception:  # a chat outage never stops a deployment
+            log.exception("could not tell the channel about deployment #%s", view.deployment.id)
+
+    def tell_alert(self, view: AlertView) -> None:
+        try:
+            self.notifier.alert_changed(view)
+        except Exception:
+            log.exception("could not tell the channel about alert #%s", view.alert.id)

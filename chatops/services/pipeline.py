@@ -1,0 +1,479 @@
+"""Running a queued deployment: resolve, build once, run, verify, go live or restore.
+
+Each step is a state of the deployment, saved and told to the channel as it is
+entered. Whatever goes wrong, the deployment ends `failed` with the reason and
+the environment runs what it ran before.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from tempfile import TemporaryDirectory
+
+from chatops.domain.audit import Outcome
+from chatops.domain.catalog import Bot, BotTarget, Environment, HealthKind
+from chatops.domain.deployment import Commit, Deployment, Event, Kind, Release, State
+from chatops.domain.health import Health
+from chatops.domain.names import release_tag
+from chatops.domain.policy import Lock, LockKind, format_duration
+from chatops.domain.redact import Redactor
+from chatops.errors import BuildError, ChatOpsError, InfrastructureError, NotFound
+from chatops.services.context import Actor, Deps
+from chatops.services.ports import BuildRequest, RunSpec, SlotTaken
+from chatops.services.queries import Queries, observe_health
+from chatops.services.recovery import Heartbeat
+from chatops.services.runspec import image_name, run_spec
+
+__all__ = ["Pipeline"]
+
+log = logging.getLogger(__name__)
+
+SYSTEM = Actor("chatops", "pipeline")
+
+
+class Unhealthy(ChatOpsError):
+    """The new release did not pass its health gate."""
+
+
+@dataclass(slots=True)
+class _Attempt:
+    """What one run of the pipeline has learnt and touched so far."""
+
+    deployment: Deployment
+    redact: Redactor
+    started: float
+    runtime_touched: bool = False
+    previous: RunSpec | None = None
+
+
+class Pipeline:
+    """Executes queued deployments."""
+
+    def __init__(self, deps: Deps, heartbeat: Heartbeat) -> None:
+        self._deps = deps
+        self._heartbeat = heartbeat
+        self._queries = Queries(deps)
+
+    def execute(self, deployment_id: int) -> Deployment:
+        """Run a queued deployment to `live` or `failed`; any other state is left alone."""
+        with self._heartbeat.running():
+            return self._execute(deployment_id)
+
+    def _execute(self, deployment_id: int) -> Deployment:
+        deps = self._deps
+        with deps.uow() as uow:
+            deployment = uow.deployments.get(deployment_id)
+        if deployment is None or deployment.state is not State.QUEUED:
+            return deployment  # type: ignore[return-value]  # None only for unknown ids
+        attempt = _Attempt(
+            deployment=deployment,
+            redact=deps.redactor(deployment.bot, deployment.env),
+            started=time.monotonic(),
+        )
+        try:
+            the_bot, environment, target = deps.catalog.target(deployment.bot, deployment.env)
+            release = self._release(attempt, the_bot)
+            self._deploy(attempt, release, the_bot, environment, target)
+        except ChatOpsError as exc:
+            self._fail(attempt, attempt.redact(exc.message))
+        except Exception:
+            incident = uuid.uuid4().hex[:8]
+            log.exception("deployment #%s failed unexpectedly (incident %s)", deployment_id, incident)
+            self._fail(attempt, f"chatops hit an internal error (incident {incident}); see its log")
+        finally:
+            deps.metrics.deployment_finished(
+                attempt.deployment, seconds=time.monotonic() - attempt.started
+            )
+        return attempt.deployment
+
+    # ── release: resolve and build once ───────────────────────────────────
+
+    def _release(self, attempt: _Attempt, bot: Bot) -> Release:
+        deps = self._deps
+        deployment = attempt.deployment
+        if deployment.version is not None:
+            with deps.uow() as uow:
+                release = uow.releases.get(bot.name, deployment.version)
+            if release is None:
+                raise NotFound(f"{bot.name} v{deployment.version} does not exist")
+            return release
+        assert deployment.ref is not None
+        deps.source.fetch(bot)
+        commit = deps.source.resolve(bot, deployment.ref)
+        self._save(attempt, attempt.deployment.with_changes(commit=commit.sha))
+        with deps.uow() as uow:
+            release = uow.releases.for_commit(bot.name, commit.sha)
+        return release if release is not None else self._build(attempt, bot, commit)
+
+    def _claim_build_slot(self, attempt: _Attempt, bot: Bot, commit: Commit) -> Release | None:
+        """Enter `building` once no other build of the bot runs; a release that
+        appeared meanwhile is returned instead."""
+        deps = self._deps
+        deadline = time.monotonic() + deps.tuning.build_slot_wait_seconds
+        told = False
+        while True:
+            with deps.uow() as uow:
+                release = uow.releases.for_commit(bot.name, commit.sha)
+                if release is not None:
+                    return release
+                version = max(uow.releases.highest_version(bot.name), deps.source.highest_release(bot)) + 1
+                building = attempt.deployment.advance(Event.BUILD, at=deps.clock.now()).with_changes(
+                    version=version
+                )
+                try:
+                    attempt.deployment = uow.deployments.save(building)
+                    uow.commit()
+                    break
+                except SlotTaken as taken:
+                    holder = taken.holder_id
+            if time.monotonic() > deadline:
+                raise InfrastructureError(
+                    f"gave up waiting for deployment #{holder} to finish building {bot.name}"
+                )
+            if not told:
+                deps.notifier.build_output(
+                    attempt.deployment, f"waiting for deployment #{holder} to finish its build"
+                )
+                told = True
+            deps.clock.sleep(1.0)
+        self._tell(attempt.deployment)
+        return None
+
+    def _build(self, attempt: _Attempt, bot: Bot, commit: Commit) -> Release:
+        deps = self._deps
+        existing = self._claim_build_slot(attempt, bot, commit)
+        if existing is not None:
+            return existing
+        deployment = attempt.deployment
+        assert deployment.version is not None and deployment.id is not None
+        version = deployment.version
+        registry = deps.catalog.registry
+        image = image_name(registry, bot.name, version)
+        source = attempt.redact(bot.repo)
+        labels = {
+            "org.opencontainers.image.revision": commit.sha,
+            "org.opencontainers.image.version": f"v{version}",
+            "org.opencontainers.image.source": source,
+            "org.opencontainers.image.title": bot.name,
+            "chatops.bot": bot.name,
+        }
+        tail: deque[str] = deque(maxlen=deps.tuning.build_log_tail_lines)
+        log_path = deps.workdir / "logs" / bot.name / f"v{version}-deployment-{deployment.id}.log"
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        started = time.monotonic()
+        ok = False
+        try:
+            with log_path.open("w", encoding="utf-8") as log_file:
+                output = self._build_output(attempt, log_file.write, tail)
+                builds = deps.workdir / "builds"
+                builds.mkdir(parents=True, exist_ok=True)
+                with TemporaryDirectory(dir=builds) as tmp:
+                    context = Path(tmp) / "context.tar"
+                    deps.source.archive(bot, commit.sha, bot.context, context)
+                    request = BuildRequest(
+                        image=image,
+                        context_tar=context,
+                        dockerfile=bot.dockerfile,
+                        build_args={**bot.build_args, **self._target_build_args(bot, deployment.env)},
+                        labels=labels,
+                    )
+                    image_id = deps.builder.build(request, output=output)
+            try:
+                digest = deps.builder.push(image) if registry else image_id
+                deps.source.tag_release(
+                    bot,
+                    version=version,
+                    commit=commit.sha,
+                    message=(
+                        f"{bot.name} v{version}\n\nBuilt by chatops deployment #{deployment.id}, "
+                        f"requested by {deployment.requested_by}."
+                    ),
+                )
+            except ChatOpsError:
+                deps.builder.remove(image)
+                raise
+            ok = True
+        except BuildError as exc:
+            self._save(attempt, attempt.deployment.with_changes(log_tail=attempt.redact("\n".join(tail) or exc.log_tail)))
+            raise
+        finally:
+            deps.metrics.build_finished(bot.name, seconds=time.monotonic() - started, ok=ok)
+        release = Release(
+            bot=bot.name,
+            version=version,
+            commit=commit.sha,
+            tag=release_tag(bot.name, version),
+            image=image,
+            image_id=image_id,
+            digest=digest,
+            created_by=deployment.requested_by,
+            created_at=deps.clock.now(),
+            deployment_id=deployment.id,
+            source=source,
+            subject=commit.subject,
+        )
+        with deps.uow() as uow:
+            release = uow.releases.add(release)
+            current = uow.deployments.get(deployment.id)
+            assert current is not None
+            attempt.deployment = uow.deployments.save(current.with_changes(log_tail="\n".join(tail)))
+            deps.audit(
+                uow,
+                SYSTEM,
+                "build",
+                Outcome.OK,
+                bot=bot.name,
+                env=deployment.env,
+                deployment_id=deployment.id,
+                detail=f"v{version} = {commit.sha[:12]} → {image} ({digest[:19]})",
+            )
+            uow.commit()
+        return release
+
+    def _build_output(
+        self, attempt: _Attempt, write: Callable[[str], object], tail: deque[str]
+    ) -> Callable[[str], None]:
+        def output(line: str) -> None:
+            line = attempt.redact(line.rstrip("\n"))
+            write(line + "\n")
+            tail.append(line)
+            self._deps.notifier.build_output(attempt.deployment, line)
+
+        return output
+
+    def _target_build_args(self, bot: Bot, env: str) -> dict[str, str]:
+        target = bot.targets.get(env)
+        return dict(target.build_args) if target else {}
+
+    # ── run, verify, go live ──────────────────────────────────────────────
+
+    def _deploy(
+        self,
+        attempt: _Attempt,
+        release: Release,
+        bot: Bot,
+        environment: Environment,
+        target: BotTarget,
+    ) -> None:
+        deps = self._deps
+        runtime = deps.runtime(environment.name)
+        attempt.previous, previous_version = self._previous(attempt, bot, environment, target)
+        self._advance(
+            attempt,
+            Event.DEPLOY,
+            version=release.version,
+            commit=release.commit,
+            previous_version=previous_version,
+        )
+        spec = run_spec(
+            release,
+            bot=bot,
+            environment=environment,
+            target=target,
+            secrets=deps.secrets.resolve(bot, target),
+        )
+        attempt.runtime_touched = True
+        handle = runtime.start(spec)
+        self._advance(attempt, Event.VERIFY)
+        self._gate(attempt, target, handle)
+        runtime.commit(bot.name, environment.name, handle)
+        self._go_live(attempt, release, bot, environment)
+
+    def _previous(
+        self, attempt: _Attempt, bot: Bot, environment: Environment, target: BotTarget
+    ) -> tuple[RunSpec | None, int | None]:
+        deps = self._deps
+        with deps.uow() as uow:
+            live = uow.deployments.live(bot.name, environment.name)
+            release = uow.releases.get(bot.name, live.version) if live and live.version else None
+        if release is None:
+            return None, None
+        spec = run_spec(
+            release,
+            bot=bot,
+            environment=environment,
+            target=target,
+            secrets=deps.secrets.resolve(bot, target),
+        )
+        return spec, release.version
+
+    def _gate(self, attempt: _Attempt, target: BotTarget, handle: str) -> None:
+        """Wait until the new release is healthy, or raise Unhealthy with why."""
+        deps = self._deps
+        deployment = attempt.deployment
+        timeout = target.health_timeout.total_seconds()
+        deadline = time.monotonic() + timeout
+        ok_since: float | None = None
+        while True:
+            observation = observe_health(deps, deployment.bot, deployment.env, handle)
+            if observation.missing or not observation.running or observation.oom_killed:
+                raise Unhealthy(self._explain(attempt, observation.explain(), handle))
+            settle = target.health.kind is HealthKind.NONE or observation.health is Health.UNKNOWN
+            if observation.health is Health.HEALTHY or (settle and observation.running):
+                if not settle:
+                    return
+                ok_since = ok_since if ok_since is not None else time.monotonic()
+                if time.monotonic() - ok_since >= deps.tuning.settle_seconds:
+                    return
+            elif observation.health is Health.UNHEALTHY and target.health.kind is HealthKind.DOCKER:
+                raise Unhealthy(
+                    self._explain(attempt, f"its health check failed: {observation.detail}", handle)
+                )
+            if time.monotonic() >= deadline:
+                raise Unhealthy(
+                    self._explain(
+                        attempt,
+                        f"not healthy within {format_duration(target.health_timeout)} "
+                        f"(health: {observation.health}{'; ' + observation.detail if observation.detail else ''})",
+                        handle,
+                    )
+                )
+            deps.clock.sleep(deps.tuning.health_poll_seconds)
+
+    def _explain(self, attempt: _Attempt, what: str, handle: str) -> str:
+        deployment = attempt.deployment
+        try:
+            output = self._deps.runtime(deployment.env).logs(deployment.bot, deployment.env, 5)
+        except ChatOpsError:
+            output = ""
+        last = " | ".join(line.strip() for line in output.strip().splitlines()[-5:] if line.strip())
+        text = f"v{deployment.version} {what}"
+        if last:
+            text += f"; last output: {last}"
+        return attempt.redact(text)
+
+    def _go_live(self, attempt: _Attempt, release: Release, bot: Bot, environment: Environment) -> None:
+        deps = self._deps
+        now = deps.clock.now()
+        deployment = attempt.deployment
+        rolling_back = deployment.kind in (Kind.ROLLBACK, Kind.AUTO_ROLLBACK)
+        with deps.uow() as uow:
+            previous = uow.deployments.live(bot.name, environment.name)
+            if previous is not None and previous.id != deployment.id:
+                uow.deployments.save(
+                    previous.advance(Event.SUPERSEDED, at=now).with_changes(
+                        rolled_back=previous.rolled_back or rolling_back
+                    )
+                )
+            attempt.deployment = uow.deployments.save(deployment.advance(Event.HEALTHY, at=now))
+            for pending in uow.deployments.in_state([State.PENDING_APPROVAL]):
+                downstream = deps.catalog.environments.get(pending.env)
+                if (
+                    pending.bot == bot.name
+                    and pending.kind is Kind.PROMOTE
+                    and downstream is not None
+                    and downstream.promote_from == environment.name
+                    and pending.version != release.version
+                ):
+                    uow.deployments.save(
+                        pending.advance(
+                            Event.SUPERSEDED,
+                            at=now,
+                            reason=f"{environment.name} now runs v{release.version}; promote again",
+                        )
+                    )
+            if rolling_back:
+                uow.locks.put(
+                    Lock(
+                        bot=bot.name,
+                        env=environment.name,
+                        held_by=deployment.requested_by,
+                        reason=f"rolled back to v{release.version} by deployment #{deployment.id}",
+                        created_at=now,
+                        kind=LockKind.ROLLBACK_HOLD,
+                    )
+                )
+            deps.audit(
+                uow,
+                SYSTEM,
+                "live",
+                Outcome.OK,
+                bot=bot.name,
+                env=environment.name,
+                deployment_id=deployment.id,
+                detail=f"v{release.version} live",
+            )
+            uow.commit()
+        deps.metrics.live_release(bot.name, environment.name, release.version)
+        try:
+            deps.source.move_env_tag(
+                bot,
+                env=environment.name,
+                commit=release.commit,
+                message=f"{bot.name} v{release.version} live in {environment.name} "
+                f"(chatops deployment #{deployment.id})",
+            )
+        except ChatOpsError as exc:
+            log.warning("could not move %s/%s: %s", bot.name, environment.name, exc)
+            deps.audit_alone(
+                SYSTEM,
+                "env_tag",
+                Outcome.FAILED,
+                bot=bot.name,
+                env=environment.name,
+                deployment_id=deployment.id,
+                detail=attempt.redact(exc.message),
+            )
+        self._tell(attempt.deployment)
+
+    # ── failure ───────────────────────────────────────────────────────────
+
+    def _fail(self, attempt: _Attempt, reason: str) -> None:
+        deps = self._deps
+        deployment = attempt.deployment
+        if attempt.runtime_touched:
+            try:
+                deps.runtime(deployment.env).restore(deployment.bot, deployment.env, attempt.previous)
+                if attempt.previous is not None:
+                    reason += f"; v{attempt.previous.version} is running again"
+            except ChatOpsError as exc:
+                reason += f"; restoring the previous release failed too: {attempt.redact(exc.message)}"
+        with deps.uow() as uow:
+            current = uow.deployments.get(deployment.id) if deployment.id else None
+            if current is None or not current.in_progress:
+                return
+            attempt.deployment = uow.deployments.save(
+                current.advance(Event.FAIL, at=deps.clock.now(), reason=reason)
+            )
+            deps.audit(
+                uow,
+                SYSTEM,
+                "failed",
+                Outcome.FAILED,
+                bot=deployment.bot,
+                env=deployment.env,
+                deployment_id=deployment.id,
+                detail=reason,
+            )
+            uow.commit()
+        self._tell(attempt.deployment)
+
+    # ── helpers ───────────────────────────────────────────────────────────
+
+    def _advance(self, attempt: _Attempt, event: Event, **changes: object) -> None:
+        deployment = attempt.deployment.advance(event, at=self._deps.clock.now())
+        if changes:
+            deployment = deployment.with_changes(**changes)
+        self._save(attempt, deployment)
+        self._tell(attempt.deployment)
+
+    def _save(self, attempt: _Attempt, deployment: Deployment) -> None:
+        with self._deps.uow() as uow:
+            attempt.deployment = uow.deployments.save(deployment)
+            uow.commit()
+
+    def _tell(self, deployment: Deployment) -> None:
+        if deployment.id is None:
+            return
+        try:
+            view = self._queries.view(deployment.id)
+        except ChatOpsError:
+            log.exception("cannot build the view of #%s", deployment.id)
+            return
+        self._deps.tell(view)

@@ -1,0 +1,267 @@
+"""Read-only use cases: releases, status, one deployment's view, logs."""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+
+from chatops.domain.approvals import tally
+from chatops.domain.catalog import HealthKind
+from chatops.domain.deployment import Deployment, Kind, State
+from chatops.domain.health import Health, Observation
+from chatops.domain.names import validate_name
+from chatops.domain.policy import LockKind
+from chatops.errors import ChatOpsError, NotFound
+from chatops.services.context import Deps
+from chatops.services.ports import UnitOfWork
+from chatops.services.views import DeploymentView, ReleaseRow, StatusRow
+
+__all__ = ["Queries", "observe_health"]
+
+log = logging.getLogger(__name__)
+
+MAX_CHANGES = 10
+
+
+def observe_health(deps: Deps, bot: str, env: str, handle: str | None = None) -> Observation:
+    """What runs for (bot, env) now, with the bot's own health rule applied.
+
+    The engine's HEALTHCHECK status is used as is; an `http` health rule is
+    probed from here; `none` counts a running container as healthy.
+    """
+    catalog = deps.catalog
+    target = catalog.bots[bot].targets.get(env) if bot in catalog.bots else None
+    observation = deps.runtime(env).observe(bot, env, handle)
+    if target is None or observation.missing or not observation.running:
+        return observation
+    if target.health.kind is HealthKind.HTTP:
+        health, detail = deps.probe.check(target.health)
+        return _with(observation, health, detail)
+    if target.health.kind is HealthKind.NONE:
+        return _with(observation, Health.HEALTHY, "")
+    return observation
+
+
+def _with(observation: Observation, health: Health, detail: str) -> Observation:
+    from dataclasses import replace
+
+    return replace(observation, health=health, detail=detail)
+
+
+class Queries:
+    """Answers `releases`, `status`, `logs`, and builds the view of one deployment."""
+
+    def __init__(self, deps: Deps) -> None:
+        self._deps = deps
+
+    def releases(self, bot: str, env: str | None = None, *, limit: int = 20) -> list[ReleaseRow]:
+        """Recent releases of a bot, newest first, with where each is and was live.
+
+        Raises:
+            NotFound: unknown bot or environment.
+        """
+        catalog = self._deps.catalog
+        catalog.bot(validate_name("bot", bot))
+        if env is not None:
+            catalog.environment(validate_name("environment", env))
+        with self._deps.uow() as uow:
+            history = uow.deployments.history(bot, None, limit=1000)
+            releases = uow.releases.list(bot, limit=1000 if env else limit)
+            live_in: dict[int, list[str]] = defaultdict(list)
+            was_live: dict[int, list[str]] = defaultdict(list)
+            approvers: dict[int, list[str]] = defaultdict(list)
+            for deployment in history:
+                if deployment.version is None or not deployment.reached_live:
+                    continue
+                if deployment.state is State.LIVE:
+                    live_in[deployment.version].append(deployment.env)
+                if deployment.env not in was_live[deployment.version]:
+                    was_live[deployment.version].append(deployment.env)
+                if deployment.kind is Kind.PROMOTE and deployment.id is not None:
+                    environment = catalog.environments.get(deployment.env)
+                    votes = uow.votes.list(deployment.id)
+                    if environment is not None and votes:
+                        approved = tally(
+                            votes,
+                            requester=deployment.requested_by,
+                            approvers=self._deps.directory.expand(environment.approvers),
+                            needed=environment.approvals,
+                        ).approved_by
+                        approvers[deployment.version].extend(
+                            a for a in approved if a not in approvers[deployment.version]
+                        )
+        rows = [
+            ReleaseRow(
+                release=release,
+                live_in=tuple(sorted(live_in[release.version])),
+                was_live_in=tuple(was_live[release.version]),
+                approved_by=tuple(approvers[release.version]),
+            )
+            for release in releases
+            if env is None or env in was_live[release.version]
+        ]
+        return rows[:limit]
+
+    def status(self, bot: str | None = None, *, probe: bool = True) -> list[StatusRow]:
+        """What runs where, its health, open alerts, locks and pending approvals.
+
+        Raises:
+            NotFound: unknown bot.
+        """
+        catalog = self._deps.catalog
+        bots = [catalog.bot(validate_name("bot", bot)).name] if bot else sorted(catalog.bots)
+        rows: list[StatusRow] = []
+        with self._deps.uow() as uow:
+            for name in bots:
+                for env in catalog.bots[name].targets:
+                    live = uow.deployments.live(name, env)
+                    holder = uow.deployments.holder(name, env)
+                    pending = tuple(
+                        d
+                        for d in uow.deployments.history(name, env, limit=20)
+                        if d.state is State.PENDING_APPROVAL
+                    )
+                    lock = uow.locks.get(name, env)
+                    if lock is not None and (
+                        lock.kind is LockKind.ROLLBACK_HOLD and not lock.active(self._deps.clock.now())
+                    ):
+                        lock = None
+                    alerts = tuple(a for a in uow.alerts.open_alerts(name) if a.env == env)
+                    if live is None and holder is None and not pending and lock is None:
+                        continue
+                    rows.append(
+                        StatusRow(
+                            bot=name,
+                            env=env,
+                            deployment=live,
+                            commit=live.commit if live else None,
+                            lock=lock if lock is not None and lock.active(self._deps.clock.now()) else None,
+                            pending=pending,
+                            in_progress=holder if holder is not None and holder.in_progress else None,
+                            open_alerts=alerts,
+                        )
+                    )
+        if probe:
+            rows = [self._with_health(row) for row in rows]
+        return rows
+
+    def _with_health(self, row: StatusRow) -> StatusRow:
+        from dataclasses import replace
+
+        if row.deployment is None:
+            return row
+        try:
+            observation = observe_health(self._deps, row.bot, row.env)
+        except ChatOpsError as exc:
+            log.warning("could not observe %s in %s: %s", row.bot, row.env, exc)
+            return row
+        if observation.missing:
+            return replace(row, health=Health.UNHEALTHY)
+        health = Health.UNHEALTHY if observation.failing else observation.health
+        if health is Health.STARTING:
+            health = Health.UNKNOWN
+        return replace(row, health=health)
+
+    def deployment(self, deployment_id: int) -> Deployment:
+        """Raises NotFound for an unknown id."""
+        with self._deps.uow() as uow:
+            deployment = uow.deployments.get(deployment_id)
+        if deployment is None:
+            raise NotFound(f"there is no deployment #{deployment_id}")
+        return deployment
+
+    def view(self, deployment_id: int) -> DeploymentView:
+        """Everything a message about one deployment shows."""
+        deps = self._deps
+        with deps.uow() as uow:
+            deployment = uow.deployments.get(deployment_id)
+            if deployment is None:
+                raise NotFound(f"there is no deployment #{deployment_id}")
+            return self._view(uow, deployment)
+
+    def _view(self, uow: UnitOfWork, deployment: Deployment) -> DeploymentView:
+        deps = self._deps
+        catalog = deps.catalog
+        release = uow.releases.get(deployment.bot, deployment.version) if deployment.version else None
+        previous = (
+            uow.releases.get(deployment.bot, deployment.previous_version)
+            if deployment.previous_version
+            else None
+        )
+        environment = catalog.environments.get(deployment.env)
+        the_tally = None
+        decided_by = None
+        if deployment.id is not None and environment is not None:
+            votes = uow.votes.list(deployment.id)
+            needed = (
+                environment.approvals
+                if deployment.kind is Kind.PROMOTE
+                else environment.rollback_approvals
+            )
+            if votes or deployment.state is State.PENDING_APPROVAL:
+                the_tally = tally(
+                    votes,
+                    requester=deployment.requested_by,
+                    approvers=deps.directory.expand(environment.approvers),
+                    needed=needed,
+                )
+                decided_by = the_tally.rejected_by or (
+                    the_tally.approved_by[-1] if the_tally.complete and the_tally.approved_by else None
+                )
+        changes: tuple = ()
+        more = 0
+        compare_url = None
+        bot = catalog.bots.get(deployment.bot)
+        head = release.commit if release else deployment.commit
+        if bot is not None and head is not None:
+            base = previous.commit if previous else None
+            if base != head:
+                try:
+                    commits, total = deps.source.log(bot, since=base, until=head, limit=MAX_CHANGES)
+                    changes = tuple(commits)
+                    more = max(0, total - len(commits))
+                    if base:
+                        compare_url = deps.source.compare_url(bot, base=base, head=head)
+                except ChatOpsError as exc:
+                    log.info("no change list for #%s: %s", deployment.id, exc)
+        promote_to = None
+        if deployment.state is State.LIVE:
+            downstream = catalog.downstream_of(deployment.env)
+            if bot is not None:
+                downstream = [e for e in downstream if e.name in bot.targets]
+            if downstream:
+                promote_to = downstream[0].name
+        hold_note = None
+        if deployment.kind in (Kind.ROLLBACK, Kind.AUTO_ROLLBACK) and deployment.state is State.LIVE:
+            lock = uow.locks.get(deployment.bot, deployment.env)
+            if lock is not None and lock.kind is LockKind.ROLLBACK_HOLD:
+                hold_note = (
+                    f"automatic deploys to {deployment.env} are held until someone deploys or "
+                    f"promotes on purpose, or `/unlock {deployment.bot} {deployment.env}`"
+                )
+        return DeploymentView(
+            deployment=deployment,
+            channel=catalog.channel_for(deployment.env),
+            release=release,
+            previous=previous,
+            tally=the_tally,
+            decided_by=decided_by,
+            changes=changes,
+            more_changes=more,
+            compare_url=compare_url,
+            promote_to=promote_to,
+            hold_note=hold_note,
+            now=deps.clock.now(),
+        )
+
+    def logs(self, bot: str, env: str, *, lines: int = 50) -> str:
+        """The last lines of what runs, with every secret value masked.
+
+        Raises:
+            NotFound: unknown bot or environment, or nothing runs there.
+        """
+        deps = self._deps
+        deps.catalog.target(validate_name("bot", bot), validate_name("environment", env))
+        lines = max(1, min(lines, 1000))
+        text = deps.runtime(env).logs(bot, env, lines)
+        return deps.redactor(bot, env)(text)

@@ -1,0 +1,534 @@
+"""Asking for a deployment: deploy, promote, rollback, approve, reject.
+
+Every rule of DESIGN §2 is checked here, before anything runs; a request that
+passes becomes a deployment row (queued, or pending approval) in the same
+transaction as its audit event, and a queued one is handed to the launcher.
+Refusals are audited too.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+
+from chatops.domain.approvals import Decision, Vote, check_voter, tally
+from chatops.domain.audit import Outcome
+from chatops.domain.catalog import Environment
+from chatops.domain.deployment import Deployment, Event, Kind, State
+from chatops.domain.health import Health
+from chatops.domain.names import validate_name, validate_ref
+from chatops.domain.policy import (
+    LockKind,
+    check_busy,
+    check_deployer,
+    check_entry,
+    check_holds,
+    check_promotable,
+    rollback_target,
+)
+from chatops.errors import (
+    AlreadyDecided,
+    BadInput,
+    Busy,
+    ChatOpsError,
+    NotFound,
+    NotPromotable,
+    Refused,
+    UserError,
+)
+from chatops.services.context import Actor, Deps
+from chatops.services.ports import Launcher, SlotTaken, UnitOfWork
+from chatops.services.queries import Queries, observe_health
+
+__all__ = ["Requests"]
+
+log = logging.getLogger(__name__)
+
+
+class Requests:
+    """The use cases that start or decide deployments."""
+
+    def __init__(self, deps: Deps, launcher: Launcher) -> None:
+        self._deps = deps
+        self._launcher = launcher
+        self._queries = Queries(deps)
+
+    # ── deploy ──────────────────────────────────────────────────────────────
+
+    def deploy(
+        self,
+        actor: Actor,
+        bot: str,
+        env: str,
+        *,
+        ref: str | None = None,
+        force_reason: str | None = None,
+        automatic: bool = False,
+    ) -> Deployment:
+        """Build (or reuse) the release of `ref` and make it live in `env`.
+
+        Returns:
+            The deployment: settled when the launcher runs it inline, else queued.
+
+        Raises:
+            BadInput: a malformed name or ref.
+            NotFound: unknown bot or environment.
+            Refused: `env` takes promotions only; not a deployer; locked; frozen; busy.
+        """
+        with self._refusals_audited(actor, "deploy", bot=bot, env=env):
+            validate_name("bot", bot)
+            validate_name("environment", env)
+            if ref is not None:
+                validate_ref(ref)
+            the_bot, environment, _ = self._deps.catalog.target(bot, env)
+            check_entry(environment, Kind.DEPLOY, bot=bot)
+            if not automatic:
+                check_deployer(environment, actor.user, self._deps.directory.expand(environment.deployers))
+            deployment = self._open(
+                actor,
+                environment,
+                Deployment(
+                    bot=bot,
+                    env=env,
+                    kind=Kind.DEPLOY,
+                    state=State.QUEUED,
+                    requested_by=actor.user,
+                    requested_at=self._now(),
+                    updated_at=self._now(),
+                    ref=ref or the_bot.branch,
+                    force_reason=force_reason,
+                ),
+                automatic=automatic,
+            )
+        return self._launch(deployment)
+
+    # ── promote ─────────────────────────────────────────────────────────────
+
+    def promote(
+        self, actor: Actor, bot: str, env: str | None = None, *, force_reason: str | None = None
+    ) -> Deployment:
+        """Promote what is live and soaked in the source environment to `env`.
+
+        Returns:
+            The deployment: pending approval when `env` needs approvals.
+
+        Raises:
+            NotFound: unknown bot or environment.
+            NotPromotable: nothing live, not healthy, or not soaked in the source.
+            Refused: `env` takes no promotions; not a deployer; locked; frozen; busy.
+        """
+        with self._refusals_audited(actor, "promote", bot=bot, env=env):
+            validate_name("bot", bot)
+            catalog = self._deps.catalog
+            catalog.bot(bot)
+            if env is None:
+                env = self._default_promotion_target(bot)
+            validate_name("environment", env)
+            _, environment, _ = catalog.target(bot, env)
+            source = environment.promote_from
+            if not source:
+                raise Refused(
+                    f"{env} does not take promotions (it has no `promote_from`)",
+                    hint=f"`/deploy {bot} {env}` deploys to it directly",
+                )
+            check_deployer(environment, actor.user, self._deps.directory.expand(environment.deployers))
+            with self._deps.uow() as uow:
+                live = uow.deployments.live(bot, source)
+            health = self._health(bot, source) if live is not None else Health.UNKNOWN
+            check_promotable(
+                source=source,
+                target=env,
+                live=live,
+                health=health,
+                soak=environment.soak,
+                now=self._now(),
+                bot=bot,
+            )
+            assert live is not None  # check_promotable refused otherwise
+            deployment = self._open(
+                actor,
+                environment,
+                Deployment(
+                    bot=bot,
+                    env=env,
+                    kind=Kind.PROMOTE,
+                    state=State.PENDING_APPROVAL if environment.approvals > 0 else State.QUEUED,
+                    requested_by=actor.user,
+                    requested_at=self._now(),
+                    updated_at=self._now(),
+                    commit=live.commit,
+                    version=live.version,
+                    source_deployment_id=live.id,
+                    force_reason=force_reason,
+                ),
+                expect_live_in_source=live,
+            )
+        return self._launch(deployment)
+
+    def _default_promotion_target(self, bot: str) -> str:
+        catalog = self._deps.catalog
+        the_bot = catalog.bot(bot)
+        with self._deps.uow() as uow:
+            candidates = [
+                environment.name
+                for environment in catalog.environments.values()
+                if environment.promote_from
+                and environment.name in the_bot.targets
+                and uow.deployments.live(bot, environment.promote_from) is not None
+            ]
+        if len(candidates) == 1:
+            return candidates[0]
+        if not candidates:
+            raise NotPromotable(
+                f"{bot} is not live anywhere that promotes further",
+                hint=f"deploy it first, e.g. `/deploy {bot} <env>`",
+            )
+        raise BadInput(
+            f"{bot} could be promoted to {', '.join(sorted(candidates))}",
+            hint=f"name the environment: `/promote {bot} <env>`",
+            usage="/promote <bot> [env]",
+        )
+
+    # ── rollback ────────────────────────────────────────────────────────────
+
+    def rollback(
+        self,
+        actor: Actor,
+        bot: str,
+        env: str,
+        *,
+        to_version: int | None = None,
+        force_reason: str | None = None,
+        automatic: bool = False,
+        reason: str | None = None,
+    ) -> Deployment:
+        """Go back to the previous healthy release of `env`, or `to_version`, without building.
+
+        `automatic` is chatops' own auto-rollback: it needs no deployer, approval,
+        and is not held by locks or freezes, since it restores what was healthy.
+
+        Raises:
+            NotFound: unknown bot or environment.
+            NothingToRollBack: no earlier healthy release, or `to_version` was never built.
+            Refused: not a deployer; locked; frozen; busy.
+        """
+        action = "auto_rollback" if automatic else "rollback"
+        with self._refusals_audited(actor, action, bot=bot, env=env):
+            validate_name("bot", bot)
+            validate_name("environment", env)
+            _, environment, _ = self._deps.catalog.target(bot, env)
+            if not automatic:
+                check_deployer(environment, actor.user, self._deps.directory.expand(environment.deployers))
+            now = self._now()
+            with self._deps.uow() as uow:
+                if not automatic:
+                    self._check_holds(uow, actor, environment, bot, force_reason, automatic=False)
+                holder = uow.deployments.holder(bot, env)
+                if holder is not None and holder.in_progress:
+                    check_busy(holder)
+                current = uow.deployments.live(bot, env)
+                versions = [r.version for r in uow.releases.list(bot, limit=10_000)]
+                target = rollback_target(
+                    uow.deployments.history(bot, env, limit=500),
+                    current=current,
+                    to_version=to_version,
+                    built_versions=versions,
+                    bot=bot,
+                    env=env,
+                )
+                release = uow.releases.get(bot, target)
+                assert release is not None  # rollback_target only names built versions
+                needs_approval = not automatic and environment.rollback_approvals > 0
+                deployment = Deployment(
+                    bot=bot,
+                    env=env,
+                    kind=Kind.AUTO_ROLLBACK if automatic else Kind.ROLLBACK,
+                    state=State.PENDING_APPROVAL if needs_approval else State.QUEUED,
+                    requested_by=actor.user,
+                    requested_at=now,
+                    updated_at=now,
+                    commit=release.commit,
+                    version=release.version,
+                    previous_version=current.version if current else None,
+                    force_reason=force_reason,
+                    reason=reason,
+                    owner=self._deps.processes.me(),
+                    heartbeat_at=now,
+                )
+                deployment = self._add(uow, deployment)
+                self._deps.audit(
+                    uow,
+                    actor,
+                    action,
+                    Outcome.OK,
+                    bot=bot,
+                    env=env,
+                    deployment_id=deployment.id,
+                    detail=f"to v{release.version}" + (f": {reason}" if reason else ""),
+                )
+                uow.commit()
+        self._tell(deployment)
+        return self._launch(deployment)
+
+    # ── approvals ───────────────────────────────────────────────────────────
+
+    def approve(self, actor: Actor, deployment_id: int) -> Deployment:
+        """Count `actor`'s approval; when enough valid approvals are in, the deployment runs.
+
+        Raises:
+            NotFound: unknown deployment.
+            AlreadyDecided: it is not waiting for approval (any more).
+            NotAllowed: the requester, or someone who is not an approver.
+            Busy: enough approvals, but another deployment runs in the environment.
+        """
+        return self._decide(actor, deployment_id, Decision.APPROVE)
+
+    def reject(self, actor: Actor, deployment_id: int) -> Deployment:
+        """One reject by an approver ends the request.
+
+        Raises:
+            NotFound, AlreadyDecided, NotAllowed: as for `approve`.
+        """
+        return self._decide(actor, deployment_id, Decision.REJECT)
+
+    def _decide(self, actor: Actor, deployment_id: int, decision: Decision) -> Deployment:
+        action = str(decision)
+        with self._refusals_audited(actor, action, deployment_id=deployment_id):
+            now = self._now()
+            with self._deps.uow() as uow:
+                deployment = uow.deployments.get_for_update(deployment_id)
+                if deployment is None:
+                    raise NotFound(f"there is no deployment #{deployment_id}")
+                environment = self._deps.catalog.environment(deployment.env)
+                if deployment.state is not State.PENDING_APPROVAL:
+                    raise AlreadyDecided(
+                        f"#{deployment_id} is not waiting for approval: it is {deployment.state}"
+                    )
+                approvers = self._deps.directory.expand(environment.approvers)
+                check_voter(actor.user, requester=deployment.requested_by, approvers=approvers, env=environment.name)
+                ended = self._settle_if_stale(uow, deployment, environment, now)
+                if ended is not None:
+                    uow.commit()
+                    self._tell(ended)
+                    raise AlreadyDecided(f"#{deployment_id} is {ended.state}: {ended.reason}")
+                votes = uow.votes.list(deployment_id)
+                if any(v.user == actor.user and v.decision is decision for v in votes):
+                    log.info("%s already voted %s on #%s", actor.user, decision, deployment_id)
+                uow.votes.put(Vote(deployment_id, actor.user, decision, now))
+                needed = (
+                    environment.approvals
+                    if deployment.kind is Kind.PROMOTE
+                    else environment.rollback_approvals
+                )
+                result = tally(
+                    uow.votes.list(deployment_id),
+                    requester=deployment.requested_by,
+                    approvers=approvers,
+                    needed=needed,
+                )
+                if result.rejected_by is not None:
+                    deployment = deployment.advance(
+                        Event.REJECTED, at=now, reason=f"rejected by {result.rejected_by}"
+                    )
+                    deployment = uow.deployments.save(deployment)
+                elif result.complete:
+                    deployment = deployment.advance(Event.APPROVED, at=now).with_changes(
+                        owner=self._deps.processes.me(), heartbeat_at=now
+                    )
+                    try:
+                        deployment = uow.deployments.save(deployment)
+                    except SlotTaken as taken:
+                        holder = uow.deployments.get(taken.holder_id) if taken.holder_id else None
+                        raise Busy(
+                            f"{deployment.env} is busy with "
+                            f"{holder.describe() if holder else 'another deployment'}",
+                            deployment_id=taken.holder_id or 0,
+                            hint="approve again when it has finished",
+                        ) from None
+                self._deps.audit(
+                    uow,
+                    actor,
+                    action,
+                    Outcome.OK,
+                    bot=deployment.bot,
+                    env=deployment.env,
+                    deployment_id=deployment_id,
+                    detail=f"{len(result.approved_by)}/{result.needed} approvals",
+                )
+                uow.commit()
+        self._tell(deployment)
+        return self._launch(deployment)
+
+    def expire_and_supersede(self) -> list[Deployment]:
+        """End pending requests whose approval time ran out or whose release moved on."""
+        ended: list[Deployment] = []
+        now = self._now()
+        with self._deps.uow() as uow:
+            for deployment in uow.deployments.in_state([State.PENDING_APPROVAL]):
+                environment = self._deps.catalog.environments.get(deployment.env)
+                if environment is None:
+                    continue
+                settled = self._settle_if_stale(uow, deployment, environment, now)
+                if settled is not None:
+                    ended.append(settled)
+            uow.commit()
+        for deployment in ended:
+            self._tell(deployment)
+        return ended
+
+    def _settle_if_stale(
+        self, uow: UnitOfWork, deployment: Deployment, environment: Environment, now: datetime
+    ) -> Deployment | None:
+        """Expire or supersede a pending deployment that can no longer be approved."""
+        if now >= deployment.requested_at + environment.approval_ttl:
+            event, why = Event.EXPIRED, "no decision within the approval time"
+        elif deployment.kind is Kind.PROMOTE and environment.promote_from:
+            live = uow.deployments.live(deployment.bot, environment.promote_from)
+            if live is not None and live.version == deployment.version:
+                return None
+            now_live = f"v{live.version}" if live else "nothing"
+            event = Event.SUPERSEDED
+            why = f"{environment.promote_from} now runs {now_live}; promote again"
+        else:
+            return None
+        settled = uow.deployments.save(deployment.advance(event, at=now, reason=why))
+        self._deps.audit(
+            uow,
+            Actor("chatops", "scheduler"),
+            str(event),
+            Outcome.OK,
+            bot=deployment.bot,
+            env=deployment.env,
+            deployment_id=deployment.id,
+            detail=why,
+        )
+        return settled
+
+    # ── shared steps ────────────────────────────────────────────────────────
+
+    def _open(
+        self,
+        actor: Actor,
+        environment: Environment,
+        deployment: Deployment,
+        *,
+        automatic: bool = False,
+        expect_live_in_source: Deployment | None = None,
+    ) -> Deployment:
+        """Check holds and exclusivity, insert the deployment and its audit event."""
+        action = "deploy" if deployment.kind is Kind.DEPLOY else str(deployment.kind)
+        now = self._now()
+        with self._deps.uow() as uow:
+            forced = self._check_holds(
+                uow, actor, environment, deployment.bot, deployment.force_reason, automatic=automatic
+            )
+            check_busy(uow.deployments.holder(deployment.bot, environment.name))
+            if expect_live_in_source is not None and environment.promote_from:
+                live = uow.deployments.live(deployment.bot, environment.promote_from)
+                if live is None or live.id != expect_live_in_source.id:
+                    raise NotPromotable(
+                        f"what is live in {environment.promote_from} changed while promoting",
+                        hint="check `/status` and promote again",
+                    )
+            if deployment.state is State.QUEUED:
+                deployment = deployment.with_changes(owner=self._deps.processes.me(), heartbeat_at=now)
+            deployment = self._add(uow, deployment)
+            if not automatic:
+                self._lift_rollback_hold(uow, deployment.bot, environment.name)
+            detail = f"ref {deployment.ref}" if deployment.ref else f"v{deployment.version}"
+            if forced:
+                detail += f"; forced by admin: {deployment.force_reason}"
+            self._deps.audit(
+                uow,
+                actor,
+                action,
+                Outcome.OK,
+                bot=deployment.bot,
+                env=environment.name,
+                deployment_id=deployment.id,
+                detail=detail,
+            )
+            uow.commit()
+        self._tell(deployment)
+        return deployment
+
+    def _check_holds(
+        self,
+        uow: UnitOfWork,
+        actor: Actor,
+        environment: Environment,
+        bot: str,
+        force_reason: str | None,
+        *,
+        automatic: bool,
+    ) -> bool:
+        now = self._now()
+        return check_holds(
+            lock=uow.locks.get(bot, environment.name),
+            freeze=self._deps.freezes.open_window(environment, now),
+            user=actor.user,
+            admins=self._deps.catalog.admins,
+            force_reason=force_reason,
+            automatic=automatic,
+            now=now,
+        )
+
+    def _lift_rollback_hold(self, uow: UnitOfWork, bot: str, env: str) -> None:
+        lock = uow.locks.get(bot, env)
+        if lock is not None and lock.kind is LockKind.ROLLBACK_HOLD:
+            uow.locks.delete(bot, env)
+
+    def _add(self, uow: UnitOfWork, deployment: Deployment) -> Deployment:
+        try:
+            return uow.deployments.add(deployment)
+        except SlotTaken as taken:
+            holder = uow.deployments.get(taken.holder_id) if taken.holder_id else None
+            check_busy(holder)
+            raise Busy(
+                f"{deployment.bot} in {deployment.env} is busy",
+                deployment_id=taken.holder_id or 0,
+                hint="wait for it to finish",
+            ) from None
+
+    def _health(self, bot: str, env: str) -> Health:
+        try:
+            observation = observe_health(self._deps, bot, env)
+        except ChatOpsError as exc:
+            log.warning("cannot observe %s in %s: %s", bot, env, exc)
+            return Health.UNKNOWN
+        return Health.UNHEALTHY if observation.failing else observation.health
+
+    def _launch(self, deployment: Deployment) -> Deployment:
+        if deployment.state is not State.QUEUED or deployment.id is None:
+            return deployment
+        self._launcher.launch(deployment.id)
+        return self._queries.deployment(deployment.id)
+
+    def _tell(self, deployment: Deployment) -> None:
+        if deployment.id is None:
+            return
+        try:
+            view = self._queries.view(deployment.id)
+        except ChatOpsError:
+            log.exception("cannot build the view of #%s", deployment.id)
+            return
+        self._deps.tell(view)
+
+    def _now(self) -> datetime:
+        return self._deps.clock.now()
+
+    @contextmanager
+    def _refusals_audited(self, actor: Actor, action: str, **fields: object) -> Iterator[None]:
+        """Every refusal is an audit event too, in a transaction of its own."""
+        try:
+            yield
+        except UserError as exc:
+            self._deps.audit_alone(actor, action, Outcome.REFUSED, detail=str(exc), **_known(fields))
+            raise
+
+
+def _known(fields: dict[str, object]) -> dict[str, object]:
+    return {k: v for k, v in fields.items() if v is not None}
+

@@ -1,0 +1,61 @@
+"""Read models the services hand to entrypoints and notifiers: everything a message shows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from chatops.domain.alerts import Alert
+from chatops.domain.approvals import Tally
+from chatops.domain.deployment import Commit, Deployment, Release
+from chatops.domain.health import Health
+from chatops.domain.policy import Lock
+
+__all__ = ["AlertView", "DeploymentView", "ReleaseRow", "StatusRow"]
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentView:
+    deployment: Deployment
+    channel: str | None
+    release: Release | None = None
+    previous: Release | None = None
+    tally: Tally | None = None
+    decided_by: str | None = None  # who rejected, or whose approval completed it
+    changes: tuple[Commit, ...] = ()
+    more_changes: int = 0
+    compare_url: str | None = None
+    promote_to: str | None = None  # the environment a Promote button would target
+    hold_note: str | None = None  # "automatic deploys are held …" after a rollback
+    now: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AlertView:
+    alert: Alert
+    channel: str | None
+    release: Release | None = None
+    deployed_by: str | None = None
+    log_tail: str = ""
+    rollback_to: int | None = None  # the version a Rollback button would go to
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseRow:
+    release: Release
+    live_in: tuple[str, ...] = ()
+    was_live_in: tuple[str, ...] = ()
+    approved_by: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class StatusRow:
+    bot: str
+    env: str
+    deployment: Deployment | None
+    health: Health = Health.UNKNOWN
+    commit: str | None = None
+    lock: Lock | None = None
+    pending: tuple[Deployment, ...] = ()
+    in_progress: Deployment | None = None
+    open_alerts: tuple[Alert, ...] = field(default_factory=tuple)
