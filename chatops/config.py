@@ -1,0 +1,528 @@
+"""Settings from the environment and `.env`, and the chatops.yaml schema.
+
+The only reader of os.environ. `load()` returns frozen values: the Settings
+(tokens, ports, URLs) and the domain Catalog built from chatops.yaml. Every
+problem in the file is reported at once, each naming the file, the key path and
+what is allowed, so a typo never passes silently.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from apscheduler.triggers.cron import CronTrigger
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from chatops.domain.catalog import (
+    ANYONE,
+    Bot,
+    BotTarget,
+    Catalog,
+    Environment,
+    FreezeRule,
+    HealthKind,
+    HealthSpec,
+    SecretRef,
+    Strategy,
+)
+from chatops.domain.names import NAME_PATTERN
+from chatops.errors import ConfigError
+
+__all__ = ["Config", "ConfigFile", "Settings", "find_config", "load", "load_settings"]
+
+DEFAULT_CONFIG = Path("chatops.yaml")
+
+
+# ── environment variables ─────────────────────────────────────────────────
+
+
+class Settings(BaseSettings):
+    """Process settings from environment variables and `./.env` (real variables win)."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_api_url: str | None = None
+    chatops_config: Path | None = None
+    chatops_database_url: str | None = None
+    chatops_http_host: str = "127.0.0.1"
+    chatops_http_port: int = 3000
+    chatops_alert_token: SecretStr | None = None
+    chatops_git_webhook_secret: SecretStr | None = None
+    docker_host: str | None = None
+    user: str | None = None
+
+    def default_user(self) -> str:
+        if self.user:
+            return self.user
+        try:
+            return getpass.getuser()
+        except (KeyError, OSError):
+            return "unknown"
+
+
+def load_settings(env_file: Path | None = None) -> Settings:
+    """Read the settings; `env_file` replaces `./.env`.
+
+    Raises:
+        ConfigError: a variable has a bad value.
+    """
+    try:
+        if env_file is not None:
+            return Settings(_env_file=env_file)  # type: ignore[call-arg]
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors()
+        )
+        raise ConfigError(f"bad environment variable: {problems}") from None
+
+
+# ── chatops.yaml schema ───────────────────────────────────────────────────
+
+Name = Annotated[str, Field(pattern=NAME_PATTERN.pattern, max_length=63)]
+Seconds = Annotated[float, Field(gt=0)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class HealthModel(_Model):
+    """`{http: URL}` or `{none: true}`; absent means the image's own HEALTHCHECK."""
+
+    http: str | None = None
+    none: bool | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> HealthModel:
+        if (self.http is None) == (not self.none):
+            raise ValueError("give exactly one of `http: URL` or `none: true`")
+        if self.http is not None and not self.http.startswith(("http://", "https://")):
+            raise ValueError("`http` must be an http:// or https:// URL")
+        return self
+
+    def spec(self) -> HealthSpec:
+        if self.http is not None:
+            return HealthSpec(HealthKind.HTTP, self.http)
+        return HealthSpec(HealthKind.NONE)
+
+
+class FreezeModel(_Model):
+    cron: str
+    duration_hours: Annotated[float, Field(gt=0, le=24 * 31)]
+
+
+class EnvSecret(_Model):
+    """A secret from an environment variable of the chatops process."""
+
+    provider: Literal["env"]
+    var: str | None = None  # defaults to the secret's own name
+
+
+class FileSecret(_Model):
+    """A secret read from a file (e.g. a mounted Docker/Kubernetes secret)."""
+
+    provider: Literal["file"]
+    path: str
+
+
+class AwsSecret(_Model):
+    """A secret from AWS Secrets Manager (needs boto3 and AWS credentials)."""
+
+    provider: Literal["aws_secretsmanager"]
+    secret_id: str
+    key: str | None = None  # a field of a JSON secret
+    region: str | None = None
+
+
+SecretModel = Annotated[EnvSecret | FileSecret | AwsSecret, Field(discriminator="provider")]
+
+
+class TargetModel(_Model):
+    """A bot's settings in one environment (`bots.<bot>.environments.<env>`)."""
+
+    env: dict[str, str] = Field(default_factory=dict)
+    env_file: str | None = None
+    secrets: dict[str, SecretModel] = Field(default_factory=dict)
+    health: HealthModel | None = None
+    health_timeout_seconds: Seconds | None = None
+    replicas: Annotated[int, Field(ge=1, le=100)] | None = None
+    build_args: dict[str, str] = Field(default_factory=dict)
+
+
+class BotModel(_Model):
+    repo: str
+    branch: str = "main"
+    dockerfile: str = "Dockerfile"
+    context: str = "."
+    env: dict[str, str] = Field(default_factory=dict)
+    env_file: str | None = None
+    secrets: dict[str, SecretModel] = Field(default_factory=dict)
+    health: HealthModel | None = None
+    health_timeout_seconds: Seconds = 60
+    replicas: Annotated[int, Field(ge=1, le=100)] = 1
+    build_args: dict[str, str] = Field(default_factory=dict)
+    environments: dict[str, TargetModel | None] | None = None
+
+
+class EnvironmentModel(_Model):
+    runtime: Literal["docker", "swarm"] = "docker"
+    network: str | None = None
+    deployers: list[str] = Field(default_factory=lambda: [ANYONE])
+    approvers: list[str] = Field(default_factory=list)
+    approvals: Annotated[int, Field(ge=0, le=10)] = 0
+    approval_ttl_seconds: Seconds = 3600
+    promote_from: str | None = None
+    soak_seconds: Annotated[float, Field(ge=0)] = 0
+    auto_rollback: bool = False
+    auto_rollback_window_seconds: Seconds = 600
+    rollback_approvals: Annotated[int, Field(ge=0, le=10)] = 0
+    strategy: Literal["stop-first", "start-first"] = "stop-first"
+    health_interval_seconds: Seconds = 30
+    unhealthy_threshold: Annotated[int, Field(ge=1, le=100)] = 2
+    auto_deploy: str | None = None
+    poll_seconds: Seconds | None = None
+    timezone: str = "UTC"
+    docker_host: str | None = None
+    channel: str | None = None
+    freeze: list[FreezeModel] = Field(default_factory=list)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}; use an IANA name such as Europe/Berlin") from None
+        return value
+
+    @model_validator(mode="after")
+    def _checks(self) -> EnvironmentModel:
+        if self.approvals > 0 and not self.approvers:
+            raise ValueError(f"`approvals: {self.approvals}` needs `approvers` (user or group ids)")
+        if self.rollback_approvals > 0 and not self.approvers:
+            raise ValueError("`rollback_approvals` needs `approvers`")
+        for index, rule in enumerate(self.freeze):
+            try:
+                CronTrigger.from_crontab(rule.cron, timezone=self.timezone)
+            except ValueError as exc:
+                raise ValueError(f"freeze[{index}].cron {rule.cron!r} is not a cron expression: {exc}") from None
+        return self
+
+
+class SlackModel(_Model):
+    channel: str | None = None
+    admins: list[str] = Field(default_factory=list)
+
+
+class AlertmanagerModel(_Model):
+    bot_label: str = "bot"
+    env_label: str = "env"
+
+
+class ConfigModel(_Model):
+    database_url: str | None = None
+    registry: str | None = None
+    workdir: str = ".chatops"
+    slack: SlackModel = Field(default_factory=SlackModel)
+    alertmanager: AlertmanagerModel = Field(default_factory=AlertmanagerModel)
+    environments: dict[Name, EnvironmentModel]
+    bots: dict[Name, BotModel] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _references(self) -> ConfigModel:
+        if not self.environments:
+            raise ValueError("`environments` needs at least one environment")
+        for name, env in self.environments.items():
+            if re.fullmatch(r"v[0-9]+", name):
+                raise ValueError(
+                    f"environments.{name}: an environment may not be named like a release (v<N>), "
+                    "since `<bot>/<env>` tags would clash with release tags"
+                )
+            if env.promote_from is not None and env.promote_from not in self.environments:
+                raise ValueError(
+                    f"environments.{name}.promote_from: {env.promote_from!r} is not an environment "
+                    f"(known: {', '.join(sorted(self.environments))})"
+                )
+            seen = {name}
+            source = env.promote_from
+            while source is not None:
+                if source in seen:
+                    raise ValueError(f"environments.{name}.promote_from: the promotion chain loops back")
+                seen.add(source)
+                source = self.environments[source].promote_from
+        for bot, model in self.bots.items():
+            for env in model.environments or {}:
+                if env not in self.environments:
+                    raise ValueError(
+                        f"bots.{bot}.environments.{env}: not an environment "
+                        f"(known: {', '.join(sorted(self.environments))})"
+                    )
+        return self
+
+
+# ── loading ───────────────────────────────────────────────────────────────
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigFile:
+    """chatops.yaml, validated, with paths resolved against its directory."""
+
+    path: Path
+    catalog: Catalog
+    database_url: str
+    workdir: Path
+    env_docker_hosts: Mapping[str, str | None]
+    runtimes: Mapping[str, str]
+    alert_labels: tuple[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    settings: Settings
+    file: ConfigFile
+
+    @property
+    def catalog(self) -> Catalog:
+        return self.file.catalog
+
+
+def find_config(explicit: Path | None, settings: Settings) -> Path:
+    """`--config`, else $CHATOPS_CONFIG, else ./chatops.yaml."""
+    return explicit or settings.chatops_config or DEFAULT_CONFIG
+
+
+def load(explicit: Path | None = None, *, settings: Settings | None = None) -> Config:
+    """Settings and chatops.yaml, validated.
+
+    Raises:
+        ConfigError: the file is missing, not YAML, or breaks the schema (every problem listed).
+    """
+    settings = settings or load_settings()
+    path = find_config(explicit, settings)
+    return Config(settings=settings, file=read_config_file(path, settings=settings))
+
+
+def read_config_file(path: Path, *, settings: Settings) -> ConfigFile:
+    """Parse and validate one chatops.yaml.
+
+    Raises:
+        ConfigError: as for `load`.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path}: no such file",
+            hint="pass --config PATH, set CHATOPS_CONFIG, or create chatops.yaml (see README)",
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{path}:{where}: not valid YAML: {problem}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping with `environments:` and `bots:`")
+    try:
+        model = ConfigModel.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_explain(path, exc)) from None
+    return _build(path, model, settings)
+
+
+def _explain(path: Path, exc: ValidationError) -> str:
+    lines = [f"{path}: {exc.error_count()} problem(s):"]
+    for error in exc.errors():
+        loc = [str(p) for p in error["loc"] if not str(p).startswith(("function-", "tagged-union"))]
+        # drop pydantic's union branch names (e.g. "env" inside a discriminated union)
+        key = ".".join(loc) or "(top level)"
+        if error["type"] == "extra_forbidden":
+            allowed = _allowed_keys(error["loc"][:-1])
+            message = "unknown key" + (f"; allowed: {', '.join(allowed)}" if allowed else "")
+        elif error["type"] == "missing":
+            message = "required key is missing"
+        else:
+            message = str(error["msg"]).removeprefix("Value error, ")
+        lines.append(f"  {key}: {message}")
+    return "\n".join(lines)
+
+
+def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
+    """The keys allowed at a location in the schema, by walking the models along `loc`."""
+    model: Any = ConfigModel
+    mapping_next = False
+    for part in loc:
+        if mapping_next:
+            mapping_next = False
+            continue
+        if isinstance(part, int):
+            continue
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            return []
+        field = model.model_fields.get(str(part))
+        if field is None:
+            # a discriminated union branch name (e.g. "file") selects that model
+            for candidate in (EnvSecret, FileSecret, AwsSecret):
+                if candidate.model_fields["provider"].annotation == Literal[part]:  # type: ignore[valid-type]
+                    model = candidate
+                    break
+            else:
+                return []
+            continue
+        model, mapping_next = _inner_model(field.annotation)
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        return sorted(model.model_fields)
+    return []
+
+
+def _inner_model(annotation: Any) -> tuple[Any, bool]:
+    """The model a field holds, and whether it sits inside a dict (so the next loc part is a key)."""
+    import typing
+
+    origin = typing.get_origin(annotation)
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    if origin in (dict, Mapping):
+        inner, _ = _inner_model(args[1]) if len(args) == 2 else (None, False)
+        return inner, True
+    if origin is list:
+        return _inner_model(args[0])[0] if args else None, False
+    if origin is typing.Annotated:
+        return _inner_model(args[0])
+    if args and origin is not None:  # Optional / Union: the first model among the members
+        for arg in args:
+            inner, in_dict = _inner_model(arg)
+            if inner is not None:
+                return inner, in_dict
+        return None, False
+    return annotation, False
+
+
+def _resolve(base: Path, value: str) -> str:
+    path = Path(value).expanduser()
+    return str(path if path.is_absolute() else (base / path).resolve())
+
+
+def _looks_local(repo: str) -> bool:
+    return "://" not in repo and not (":" in repo.split("/")[0] and "@" in repo.split(":")[0])
+
+
+def _secret_refs(base: Path, secrets: Mapping[str, EnvSecret | FileSecret | AwsSecret]) -> tuple[SecretRef, ...]:
+    refs = []
+    for name, model in secrets.items():
+        options = {k: v for k, v in model.model_dump(exclude={"provider"}).items() if v is not None}
+        if isinstance(model, FileSecret):
+            options["path"] = _resolve(base, model.path)
+        refs.append(SecretRef(name=name, provider=model.provider, options=tuple(sorted(options.items()))))
+    return tuple(refs)
+
+
+def _build(path: Path, model: ConfigModel, settings: Settings) -> ConfigFile:
+    base = path.resolve().parent
+    environments = {
+        name: Environment(
+            name=name,
+            runtime=env.runtime,
+            network=env.network,
+            deployers=frozenset(env.deployers),
+            approvers=frozenset(env.approvers),
+            approvals=env.approvals,
+            approval_ttl=timedelta(seconds=env.approval_ttl_seconds),
+            promote_from=env.promote_from,
+            soak=timedelta(seconds=env.soak_seconds),
+            auto_rollback=env.auto_rollback,
+            auto_rollback_window=timedelta(seconds=env.auto_rollback_window_seconds),
+            rollback_approvals=env.rollback_approvals,
+            strategy=Strategy(env.strategy),
+            health_interval=timedelta(seconds=env.health_interval_seconds),
+            unhealthy_threshold=env.unhealthy_threshold,
+            auto_deploy=env.auto_deploy,
+            poll_seconds=int(env.poll_seconds) if env.poll_seconds else None,
+            timezone=env.timezone,
+            docker_host=env.docker_host,
+            channel=env.channel,
+            freeze=tuple(FreezeRule(f.cron, timedelta(hours=f.duration_hours)) for f in env.freeze),
+        )
+        for name, env in model.environments.items()
+    }
+    bots = {}
+    for name, bot in model.bots.items():
+        wanted = bot.environments if bot.environments is not None else dict.fromkeys(environments)
+        targets = {}
+        for env_name, override in wanted.items():
+            o = override or TargetModel()
+            env_file = o.env_file or bot.env_file
+            health = o.health or bot.health
+            targets[env_name] = BotTarget(
+                env=env_name,
+                env_vars={**bot.env, **o.env},
+                env_file=_resolve(base, env_file) if env_file else None,
+                secrets=_secret_refs(base, {**bot.secrets, **o.secrets}),
+                health=health.spec() if health else HealthSpec(),
+                health_timeout=timedelta(seconds=o.health_timeout_seconds or bot.health_timeout_seconds),
+                replicas=o.replicas or bot.replicas,
+                build_args=dict(o.build_args),
+            )
+        bots[name] = Bot(
+            name=name,
+            repo=_resolve(base, bot.repo) if _looks_local(bot.repo) else bot.repo,
+            branch=bot.branch,
+            dockerfile=bot.dockerfile,
+            context=bot.context,
+            build_args=dict(bot.build_args),
+            targets=targets,
+        )
+    catalog = Catalog(
+        environments=environments,
+        bots=bots,
+        admins=frozenset(model.slack.admins),
+        channel=model.slack.channel,
+        registry=model.registry,
+    )
+    database_url = settings.chatops_database_url or model.database_url or "sqlite:///chatops.db"
+    return ConfigFile(
+        path=path,
+        catalog=catalog,
+        database_url=_resolve_sqlite(base, database_url),
+        workdir=Path(_resolve(base, model.workdir)),
+        env_docker_hosts={name: env.docker_host for name, env in model.environments.items()},
+        runtimes={name: env.runtime for name, env in model.environments.items()},
+        alert_labels=(model.alertmanager.bot_label, model.alertmanager.env_label),
+    )
+
+
+def _resolve_sqlite(base: Path, url: str) -> str:
+    """Relative SQLite paths are relative to the config file, like every other path in it."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and url != "sqlite:///:memory:":
+        return prefix + _resolve(base, url[len(prefix):])
+    return url
+
+
+def environ(name: str) -> str | None:
+    """One environment variable, for the few adapters configured by a variable the user names."""
+    return os.environ.get(name)
