@@ -13,6 +13,7 @@ from chatops.errors import BadInput
 __all__ = [
     "NAME_PATTERN",
     "env_tag",
+    "parse_duration",
     "parse_version",
     "release_tag",
     "validate_name",
@@ -101,3 +102,22 @@ def release_tag(bot: str, version: int) -> str:
 
 def env_tag(bot: str, env: str) -> str:
     return f"{bot}/{env}"
+
+
+_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+
+
+def parse_duration(text: str) -> int:
+    """`90s`, `15m`, `2h`, `1d`, `1h30m` → seconds.
+
+    Raises:
+        BadInput: not such a duration, or zero.
+    """
+    match = _DURATION.match(text.strip().lower())
+    if not text.strip() or not match or not any(match.groups()):
+        raise BadInput(f"{text!r} is not a duration", hint="write it like 90s, 15m, 2h, 1d or 1h30m")
+    days, hours, minutes, seconds = (int(g) if g else 0 for g in match.groups())
+    total = ((days * 24 + hours) * 60 + minutes) * 60 + seconds
+    if total <= 0:
+        raise BadInput(f"{text!r} is not a positive duration", hint="e.g. 2h")
+    return total

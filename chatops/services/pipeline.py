@@ -13,6 +13,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
@@ -115,7 +116,7 @@ class Pipeline:
         """Enter `building` once no other build of the bot runs; a release that
         appeared meanwhile is returned instead."""
         deps = self._deps
-        deadline = time.monotonic() + deps.tuning.build_slot_wait_seconds
+        deadline = deps.clock.now() + timedelta(seconds=deps.tuning.build_slot_wait_seconds)
         told = False
         while True:
             with deps.uow() as uow:
@@ -132,7 +133,7 @@ class Pipeline:
                     break
                 except SlotTaken as taken:
                     holder = taken.holder_id
-            if time.monotonic() > deadline:
+            if deps.clock.now() > deadline:
                 raise InfrastructureError(
                     f"gave up waiting for deployment #{holder} to finish building {bot.name}"
                 )
@@ -200,7 +201,8 @@ class Pipeline:
                 raise
             ok = True
         except BuildError as exc:
-            self._save(attempt, attempt.deployment.with_changes(log_tail=attempt.redact("\n".join(tail) or exc.log_tail)))
+            log_tail = exc.log_tail or "\n".join(tail)
+            self._save(attempt, attempt.deployment.with_changes(log_tail=attempt.redact(log_tail)))
             raise
         finally:
             deps.metrics.build_finished(bot.name, seconds=time.monotonic() - started, ok=ok)
@@ -306,37 +308,39 @@ class Pipeline:
     def _gate(self, attempt: _Attempt, target: BotTarget, handle: str) -> None:
         """Wait until the new release is healthy, or raise Unhealthy with why."""
         deps = self._deps
+        clock = deps.clock
         deployment = attempt.deployment
-        timeout = target.health_timeout.total_seconds()
-        deadline = time.monotonic() + timeout
-        ok_since: float | None = None
+        deadline = clock.now() + target.health_timeout
+        settle = timedelta(seconds=deps.tuning.settle_seconds)
+        ok_since: datetime | None = None
         while True:
             observation = observe_health(deps, deployment.bot, deployment.env, handle)
             if observation.missing or not observation.running or observation.oom_killed:
-                raise Unhealthy(self._explain(attempt, observation.explain(), handle))
-            settle = target.health.kind is HealthKind.NONE or observation.health is Health.UNKNOWN
-            if observation.health is Health.HEALTHY or (settle and observation.running):
-                if not settle:
-                    return
-                ok_since = ok_since if ok_since is not None else time.monotonic()
-                if time.monotonic() - ok_since >= deps.tuning.settle_seconds:
+                raise Unhealthy(self._explain(attempt, observation.explain()))
+            # without a health check of its own, staying up for a moment is the proof
+            settling = target.health.kind is HealthKind.NONE or observation.health is Health.UNKNOWN
+            if observation.health is Health.HEALTHY and not settling:
+                return
+            if settling:
+                ok_since = ok_since or clock.now()
+                if clock.now() - ok_since >= settle:
                     return
             elif observation.health is Health.UNHEALTHY and target.health.kind is HealthKind.DOCKER:
                 raise Unhealthy(
-                    self._explain(attempt, f"its health check failed: {observation.detail}", handle)
+                    self._explain(attempt, f"its health check failed: {observation.detail}")
                 )
-            if time.monotonic() >= deadline:
+            if clock.now() >= deadline:
+                detail = f"; {observation.detail}" if observation.detail else ""
                 raise Unhealthy(
                     self._explain(
                         attempt,
                         f"not healthy within {format_duration(target.health_timeout)} "
-                        f"(health: {observation.health}{'; ' + observation.detail if observation.detail else ''})",
-                        handle,
+                        f"(health: {observation.health}{detail})",
                     )
                 )
-            deps.clock.sleep(deps.tuning.health_poll_seconds)
+            clock.sleep(deps.tuning.health_poll_seconds)
 
-    def _explain(self, attempt: _Attempt, what: str, handle: str) -> str:
+    def _explain(self, attempt: _Attempt, what: str) -> str:
         deployment = attempt.deployment
         try:
             output = self._deps.runtime(deployment.env).logs(deployment.bot, deployment.env, 5)

@@ -1,0 +1,614 @@
+"""In-memory fakes of every port, for fast tests of the services.
+
+They keep the contracts of chatops/services/ports.py (including the slot rules
+the database enforces), so a service that works against them only needs the
+adapters to keep the same contracts — which the integration tests check.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import itertools
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+from chatops.domain.alerts import Alert, AlertState
+from chatops.domain.approvals import Vote
+from chatops.domain.audit import AuditEvent
+from chatops.domain.catalog import Bot, BotTarget, Catalog, Environment, HealthSpec
+from chatops.domain.deployment import (
+    IN_PROGRESS_STATES,
+    Commit,
+    Deployment,
+    Release,
+    State,
+)
+from chatops.domain.health import Health, Observation
+from chatops.domain.policy import FreezeWindow, Lock
+from chatops.errors import BuildError, NotFound, RegistryError, SourceControlError, StoreError
+from chatops.services.context import Deps, Tuning
+from chatops.services.ports import BuildRequest, MessageRef, RunSpec, SlotTaken
+from chatops.services.views import AlertView, DeploymentView
+
+T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
+
+
+class FakeClock:
+    """Time that moves only when told (or when something sleeps)."""
+
+    def __init__(self, start: datetime = T0) -> None:
+        self.current = start
+
+    def now(self) -> datetime:
+        return self.current
+
+    def sleep(self, seconds: float) -> None:
+        self.current += timedelta(seconds=seconds)
+
+    def advance(self, **kwargs: float) -> None:
+        self.current += timedelta(**kwargs)
+
+
+# ── storage ──────────────────────────────────────────────────────────────
+
+
+@dataclass
+class Tables:
+    releases: dict[tuple[str, int], Release] = field(default_factory=dict)
+    deployments: dict[int, Deployment] = field(default_factory=dict)
+    votes: dict[tuple[int, str], Vote] = field(default_factory=dict)
+    locks: dict[tuple[str, str], Lock] = field(default_factory=dict)
+    audit: list[AuditEvent] = field(default_factory=list)
+    alerts: dict[int, Alert] = field(default_factory=dict)
+    messages: dict[str, MessageRef] = field(default_factory=dict)
+    leases: dict[str, tuple[str, datetime]] = field(default_factory=dict)
+    ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+
+def _slots(d: Deployment) -> dict[str, str]:
+    slots = {}
+    if d.state in IN_PROGRESS_STATES:
+        slots["running"] = f"{d.bot}/{d.env}"
+    if d.state is State.PENDING_APPROVAL:
+        slots["pending"] = f"{d.bot}/{d.env}"
+    if d.state is State.BUILDING:
+        slots["build"] = d.bot
+    return slots
+
+
+class FakeReleases:
+    def __init__(self, t: Tables) -> None:
+        self.t = t
+
+    def add(self, release: Release) -> Release:
+        if (release.bot, release.version) in self.t.releases or self.for_commit(release.bot, release.commit):
+            raise StoreError("duplicate release")
+        self.t.releases[(release.bot, release.version)] = release
+        return release
+
+    def get(self, bot: str, version: int) -> Release | None:
+        return self.t.releases.get((bot, version))
+
+    def for_commit(self, bot: str, commit: str) -> Release | None:
+        return next((r for r in self.t.releases.values() if r.bot == bot and r.commit == commit), None)
+
+    def list(self, bot: str, limit: int = 20) -> list[Release]:
+        found = sorted((r for r in self.t.releases.values() if r.bot == bot), key=lambda r: -r.version)
+        return found[:limit]
+
+    def highest_version(self, bot: str) -> int:
+        return max((r.version for r in self.t.releases.values() if r.bot == bot), default=0)
+
+
+class FakeDeployments:
+    def __init__(self, t: Tables) -> None:
+        self.t = t
+
+    def _check(self, d: Deployment) -> None:
+        mine = _slots(d)
+        for other in self.t.deployments.values():
+            if other.id == d.id:
+                continue
+            theirs = _slots(other)
+            if any(mine.get(k) is not None and mine.get(k) == theirs.get(k) for k in mine):
+                raise SlotTaken(other.id)
+
+    def add(self, deployment: Deployment) -> Deployment:
+        self._check(deployment)
+        deployment = deployment.with_changes(id=next(self.t.ids))
+        self.t.deployments[deployment.id] = deployment  # type: ignore[index]
+        return deployment
+
+    def save(self, deployment: Deployment) -> Deployment:
+        assert deployment.id in self.t.deployments
+        self._check(deployment)
+        self.t.deployments[deployment.id] = deployment  # type: ignore[index]
+        return deployment
+
+    def get(self, deployment_id: int) -> Deployment | None:
+        return self.t.deployments.get(deployment_id)
+
+    get_for_update = get
+
+    def holder(self, bot: str, env: str) -> Deployment | None:
+        mine = [d for d in self.t.deployments.values() if d.bot == bot and d.env == env]
+        running = [d for d in mine if d.in_progress]
+        pending = [d for d in mine if d.state is State.PENDING_APPROVAL]
+        return (running or pending or [None])[0]
+
+    def live(self, bot: str, env: str) -> Deployment | None:
+        found = [d for d in self.t.deployments.values() if d.bot == bot and d.env == env and d.state is State.LIVE]
+        return max(found, key=lambda d: d.id or 0) if found else None
+
+    def history(self, bot: str, env: str | None = None, limit: int = 50) -> list[Deployment]:
+        found = [d for d in self.t.deployments.values() if d.bot == bot and (env is None or d.env == env)]
+        return sorted(found, key=lambda d: -(d.id or 0))[:limit]
+
+    def in_state(self, states: Iterable[str]) -> list[Deployment]:
+        wanted = set(states)
+        return sorted((d for d in self.t.deployments.values() if d.state in wanted), key=lambda d: d.id or 0)
+
+    def all_live(self) -> list[Deployment]:
+        return self.in_state([State.LIVE])
+
+    def heartbeat(self, owner: str, at: datetime) -> int:
+        count = 0
+        for key, d in list(self.t.deployments.items()):
+            if d.owner == owner and d.in_progress:
+                self.t.deployments[key] = d.with_changes(heartbeat_at=at)
+                count += 1
+        return count
+
+
+class FakeVotes:
+    def __init__(self, t: Tables) -> None:
+        self.t = t
+
+    def put(self, vote: Vote) -> None:
+        existing = self.t.votes.get((vote.deployment_id, vote.user))
+        if existing is not None and existing.decision is vote.decision:
+            return
+        self.t.votes[(vote.deployment_id, vote.user)] = vote
+
+    def list(self, deployment_id: int) -> list[Vote]:
+        return sorted((v for v in self.t.votes.values() if v.deployment_id == deployment_id), key=lambda v: v.at)
+
+
+class FakeLocks:
+    def __init__(self, t: Tables) -> None:
+        self.t = t
+
+    def get(self, bot: str, env: str) -> Lock | None:
+        return self.t.locks.get((bot, env))
+
+    def put(self, lock: Lock) -> None:
+        self.t.locks[(lock.bot, lock.env)] = lock
+
+    def delete(self, bot: str, env: str) -> bool:
+        return self.t.locks.pop((bot, env), None) is not None
+
+    def list(self) -> list[Lock]:
+        return list(self.t.locks.values())
+
+
+class FakeAudit:
+    def __init__(self, t: Tables) -> None:
+        self.t = t
+
+    def add(self, event: AuditEvent) -> None:
+        self.t.audit.append(dataclasses.replace(event, id=len(self.t.audit) + 1))
+
+    def list(self, *, bot: str | None = None, deployment_id: int | None = None, limit: int = 100) -> list[AuditEvent]:
+        found = [
+            e
+            for e in reversed(self.t.audit)
+            if (bot is None or e.bot == bot) and (deployment_id is None or e.deployment_id == deployment_id)
+        ]
+        return found[:limit]
+
+
+class FakeAlerts:
+    def __init__(self, t: Tables) -> None:
+        self.t = t
+
+    def add(self, alert: Alert) -> Alert:
+        alert = alert.with_changes(id=next(self.t.ids))
+        self.t.alerts[alert.id] = alert  # type: ignore[index]
+        return alert
+
+    def save(self, alert: Alert) -> Alert:
+        self.t.alerts[alert.id] = alert  # type: ignore[index]
+        return alert
+
+    def get(self, alert_id: int) -> Alert | None:
+        return self.t.alerts.get(alert_id)
+
+    def open_for(self, bot: str, env: str, fingerprint: str) -> Alert | None:
+        return next(
+            (
+                a
+                for a in self.t.alerts.values()
+                if a.bot == bot and a.env == env and a.fingerprint == fingerprint and a.state is not AlertState.RESOLVED
+            ),
+            None,
+        )
+
+    def open_alerts(self, bot: str | None = None) -> list[Alert]:
+        return [a for a in self.t.alerts.values() if a.open and (bot is None or a.bot == bot)]
+
+
+class FakeMessages:
+    def __init__(self, t: Tables) -> None:
+        self.t = t
+
+    def get(self, subject: str) -> MessageRef | None:
+        return self.t.messages.get(subject)
+
+    def put(self, subject: str, ref: MessageRef) -> None:
+        self.t.messages[subject] = ref
+
+    def subject_of(self, ref: MessageRef) -> str | None:
+        return next((s for s, r in self.t.messages.items() if r == ref), None)
+
+
+class FakeLeases:
+    def __init__(self, t: Tables) -> None:
+        self.t = t
+
+    def acquire(self, name: str, *, owner: str, now: datetime, ttl_seconds: float) -> bool:
+        held = self.t.leases.get(name)
+        if held is not None and held[0] != owner and held[1] > now:
+            return False
+        self.t.leases[name] = (owner, now + timedelta(seconds=ttl_seconds))
+        return True
+
+    def release(self, name: str, *, owner: str) -> None:
+        if self.t.leases.get(name, ("",))[0] == owner:
+            del self.t.leases[name]
+
+    def holder(self, name: str) -> tuple[str, datetime] | None:
+        return self.t.leases.get(name)
+
+
+class FakeUnitOfWork:
+    """A transaction over a shared in-memory store: changes apply on commit, else vanish."""
+
+    def __init__(self, store: Tables) -> None:
+        self._store = store
+
+    def __enter__(self) -> Self:
+        self._work = copy.deepcopy(self._store)
+        self.releases = FakeReleases(self._work)
+        self.deployments = FakeDeployments(self._work)
+        self.votes = FakeVotes(self._work)
+        self.locks = FakeLocks(self._work)
+        self.audit = FakeAudit(self._work)
+        self.alerts = FakeAlerts(self._work)
+        self.messages = FakeMessages(self._work)
+        self.leases = FakeLeases(self._work)
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._work = None  # type: ignore[assignment]
+
+    def commit(self) -> None:
+        for name in ("releases", "deployments", "votes", "locks", "audit", "alerts", "messages", "leases"):
+            setattr(self._store, name, getattr(self._work, name))
+        self._store.ids = self._work.ids
+        self._work = copy.deepcopy(self._store)
+        for repo in (self.releases, self.deployments, self.votes, self.locks, self.audit, self.alerts, self.messages, self.leases):
+            repo.t = self._work
+
+
+# ── git, images, runtime ─────────────────────────────────────────────────
+
+
+class FakeSource:
+    def __init__(self) -> None:
+        self.refs: dict[str, dict[str, Commit]] = {}
+        self.tags: dict[str, str] = {}  # tag → sha
+        self.env_tags: dict[str, str] = {}
+        self.fetches = 0
+        self.unreachable = False
+        self.history: dict[str, list[Commit]] = {}
+
+    def add_commit(self, bot: str, ref: str, sha: str, subject: str = "change") -> Commit:
+        commit = Commit(sha=sha, subject=subject, author="Ada <ada@example.com>")
+        self.refs.setdefault(bot, {})[ref] = commit
+        self.refs[bot][sha] = commit
+        self.history.setdefault(bot, []).append(commit)
+        return commit
+
+    def fetch(self, bot: Bot) -> None:
+        if self.unreachable:
+            raise SourceControlError(f"cannot reach the remote of {bot.name}")
+        self.fetches += 1
+
+    def resolve(self, bot: Bot, ref: str) -> Commit:
+        try:
+            return self.refs[bot.name][ref]
+        except KeyError:
+            raise NotFound(f"ref {ref!r} does not exist in {bot.name}") from None
+
+    def highest_release(self, bot: Bot) -> int:
+        prefix = f"{bot.name}/v"
+        return max((int(t[len(prefix):]) for t in self.tags if t.startswith(prefix)), default=0)
+
+    def archive(self, bot: Bot, commit: str, subdir: str, dest: Path) -> None:
+        dest.write_bytes(b"tar of " + commit.encode())
+
+    def tag_release(self, bot: Bot, *, version: int, commit: str, message: str) -> None:
+        tag = f"{bot.name}/v{version}"
+        if tag in self.tags and self.tags[tag] != commit:
+            raise SourceControlError(f"{tag} exists on another commit")
+        self.tags[tag] = commit
+
+    def move_env_tag(self, bot: Bot, *, env: str, commit: str, message: str) -> None:
+        self.env_tags[f"{bot.name}/{env}"] = commit
+
+    def log(self, bot: Bot, *, since: str | None, until: str, limit: int) -> tuple[list[Commit], int]:
+        commits = self.history.get(bot.name, [])
+        shas = [c.sha for c in commits]
+        end = shas.index(until) + 1 if until in shas else 0
+        start = shas.index(since) + 1 if since in shas else 0
+        chosen = list(reversed(commits[start:end]))
+        return chosen[:limit], len(chosen)
+
+    def compare_url(self, bot: Bot, *, base: str, head: str) -> str | None:
+        return None
+
+
+class FakeBuilder:
+    def __init__(self) -> None:
+        self.builds: list[BuildRequest] = []
+        self.pushed: list[str] = []
+        self.removed: list[str] = []
+        self.fail_build: set[str] = set()  # image names whose build fails
+        self.registry_down = False
+
+    def build(self, request: BuildRequest, *, output: Callable[[str], None]) -> str:
+        output(f"Step 1/1 : building {request.image}")
+        if request.image in self.fail_build:
+            raise BuildError("the build failed: RUN returned 1", log_tail="RUN returned 1")
+        self.builds.append(request)
+        return f"sha256:{'%064x' % len(self.builds)}"
+
+    def push(self, image: str) -> str:
+        if self.registry_down:
+            raise RegistryError("the registry is down")
+        self.pushed.append(image)
+        return f"sha256:{'%064x' % (1000 + len(self.pushed))}"
+
+    def remove(self, image: str) -> None:
+        self.removed.append(image)
+
+
+@dataclass
+class Container:
+    spec: RunSpec
+    running: bool = True
+    health: Health = Health.HEALTHY
+    restarts: int = 0
+
+
+class FakeRuntime:
+    """Containers as records; `health_of[version]` decides how a release behaves."""
+
+    def __init__(self) -> None:
+        self.current: dict[tuple[str, str], Container] = {}
+        self.candidates: dict[str, tuple[tuple[str, str], Container, Container | None]] = {}
+        self.health_of: dict[int, Health] = {}
+        self.starts: list[RunSpec] = []
+        self.handles = itertools.count(1)
+        self.broken = False
+
+    def start(self, spec: RunSpec) -> str:
+        if self.broken:
+            from chatops.errors import RuntimeFailure
+
+            raise RuntimeFailure("the engine is down")
+        key = (spec.bot, spec.env)
+        handle = f"c{next(self.handles)}"
+        old = self.current.get(key)
+        new = Container(spec, health=self.health_of.get(spec.version, Health.HEALTHY))
+        self.candidates[handle] = (key, new, old)
+        self.current[key] = new
+        self.starts.append(spec)
+        return handle
+
+    def observe(self, bot: str, env: str, handle: str | None = None) -> Observation:
+        container = self.candidates[handle][1] if handle in self.candidates else self.current.get((bot, env))
+        if container is None:
+            return Observation(health=Health.UNKNOWN, running=False, missing=True)
+        return Observation(
+            health=container.health,
+            running=container.running,
+            release=f"v{container.spec.version}",
+            restarts=container.restarts,
+        )
+
+    def commit(self, bot: str, env: str, handle: str) -> None:
+        self.candidates.pop(handle, None)
+
+    def restore(self, bot: str, env: str, previous: RunSpec | None) -> None:
+        for handle, (key, _new, old) in list(self.candidates.items()):
+            if key == (bot, env):
+                del self.candidates[handle]
+                if old is not None:
+                    self.current[key] = old
+                else:
+                    self.current.pop(key, None)
+                return
+        if previous is None:
+            self.current.pop((bot, env), None)
+        elif (
+            self.current.get((bot, env)) is None
+            or self.current[(bot, env)].spec.version != previous.version
+            or not self.current[(bot, env)].running
+        ):
+            self.current[(bot, env)] = Container(previous, health=self.health_of.get(previous.version, Health.HEALTHY))
+
+    def logs(self, bot: str, env: str, lines: int) -> str:
+        container = self.current.get((bot, env))
+        if container is None:
+            raise NotFound(f"nothing of {bot} runs in {env}")
+        secret = container.spec.environment.get("API_TOKEN", "")
+        return f"started v{container.spec.version}\ntoken is {secret}\n"
+
+    def remove(self, bot: str, env: str) -> None:
+        self.current.pop((bot, env), None)
+
+    def version(self, bot: str, env: str) -> int | None:
+        container = self.current.get((bot, env))
+        return container.spec.version if container and container.running else None
+
+
+class FakeProbe:
+    def __init__(self) -> None:
+        self.result = (Health.HEALTHY, "200")
+
+    def check(self, spec: HealthSpec) -> tuple[Health, str]:
+        return self.result
+
+
+class FakeSecrets:
+    def __init__(self, values: dict[str, str] | None = None) -> None:
+        self.values = values or {}
+
+    def resolve(self, bot: Bot, target: BotTarget) -> dict[str, str]:
+        return dict(self.values)
+
+
+class FakeDirectory:
+    def __init__(self, groups: dict[str, set[str]] | None = None) -> None:
+        self.groups = groups or {}
+
+    def expand(self, entries: Iterable[str]) -> frozenset[str]:
+        users: set[str] = set()
+        for entry in entries:
+            users |= self.groups.get(entry, {entry})
+        return frozenset(users)
+
+
+class FakeFreezes:
+    def __init__(self) -> None:
+        self.windows: dict[str, FreezeWindow] = {}
+
+    def open_window(self, env: Environment, now: datetime) -> FreezeWindow | None:
+        window = self.windows.get(env.name)
+        return window if window and window.starts_at <= now < window.ends_at else None
+
+
+class FakeProcesses:
+    def __init__(self, me: str = "host:boot:1:1") -> None:
+        self._me = me
+        self.dead: set[str] = set()
+
+    def me(self) -> str:
+        return self._me
+
+    def alive(self, owner: str) -> bool | None:
+        if owner in self.dead:
+            return False
+        return True if owner == self._me else None
+
+
+class RecordingNotifier:
+    def __init__(self) -> None:
+        self.views: list[DeploymentView] = []
+        self.alerts: list[AlertView] = []
+        self.lines: list[str] = []
+        self.said: list[tuple[str | None, str]] = []
+
+    def deployment_changed(self, view: DeploymentView) -> None:
+        self.views.append(view)
+
+    def build_output(self, deployment: Deployment, line: str) -> None:
+        self.lines.append(line)
+
+    def alert_changed(self, view: AlertView) -> None:
+        self.alerts.append(view)
+
+    def say(self, channel: str | None, text: str) -> None:
+        self.said.append((channel, text))
+
+    def states(self, deployment_id: int) -> list[State]:
+        seen: list[State] = []
+        for view in self.views:
+            if view.deployment.id == deployment_id and (not seen or seen[-1] is not view.deployment.state):
+                seen.append(view.deployment.state)
+        return seen
+
+
+@dataclass
+class World:
+    """A whole chatops over fakes: the catalog, the ports and the store behind them."""
+
+    catalog: Catalog
+    clock: FakeClock = field(default_factory=FakeClock)
+    tables: Tables = field(default_factory=Tables)
+    source: FakeSource = field(default_factory=FakeSource)
+    builder: FakeBuilder = field(default_factory=FakeBuilder)
+    runtime: FakeRuntime = field(default_factory=FakeRuntime)
+    probe: FakeProbe = field(default_factory=FakeProbe)
+    secrets: FakeSecrets = field(default_factory=FakeSecrets)
+    directory: FakeDirectory = field(default_factory=FakeDirectory)
+    freezes: FakeFreezes = field(default_factory=FakeFreezes)
+    processes: FakeProcesses = field(default_factory=FakeProcesses)
+    notifier: RecordingNotifier = field(default_factory=RecordingNotifier)
+    workdir: Path = Path("/tmp/chatops-fake-workdir")
+
+    def deps(self) -> Deps:
+        return Deps(
+            catalog=self.catalog,
+            uow=lambda: FakeUnitOfWork(self.tables),
+            clock=self.clock,
+            source=self.source,
+            builder=self.builder,
+            runtimes=dict.fromkeys(self.catalog.environments, self.runtime),
+            probe=self.probe,
+            secrets=self.secrets,
+            directory=self.directory,
+            freezes=self.freezes,
+            processes=self.processes,
+            notifier=self.notifier,
+            workdir=self.workdir,
+            tuning=Tuning(health_poll_seconds=0.25, settle_seconds=0.0, build_slot_wait_seconds=5),
+        )
+
+
+def catalog(
+    *,
+    staging: dict[str, object] | None = None,
+    prod: dict[str, object] | None = None,
+    admins: Iterable[str] = ("UADMIN",),
+    registry: str | None = "registry.test",
+) -> Catalog:
+    """mybot in staging → prod: prod takes promotions after 10 min soak and 1 approval by a lead."""
+    environments = {
+        "staging": Environment(name="staging", **(staging or {})),  # type: ignore[arg-type]
+        "prod": Environment(
+            name="prod",
+            **{  # type: ignore[arg-type]
+                "promote_from": "staging",
+                "soak": timedelta(minutes=10),
+                "approvals": 1,
+                "approvers": frozenset({"ULEAD1", "ULEAD2"}),
+                "deployers": frozenset({"UDEV", "ULEAD1", "ULEAD2"}),
+                **(prod or {}),
+            },
+        ),
+    }
+    targets = {
+        name: BotTarget(env=name, env_vars={"LOG_LEVEL": "debug"}, health_timeout=timedelta(seconds=10))
+        for name in environments
+    }
+    bot = Bot(name="mybot", repo="/srv/git/mybot.git", targets=targets)
+    return Catalog(environments=environments, bots={"mybot": bot}, admins=frozenset(admins), registry=registry)
