@@ -1,0 +1,259 @@
+"""Slash commands as typed: `/deploy mybot staging feature-x` → Deploy("mybot", "staging", "feature-x").
+
+The same parser serves Slack and the console. Mistakes raise BadInput with the
+command's usage, so the reply can say what was wrong and how to write it.
+"""
+
+from __future__ import annotations
+
+import html
+import shlex
+from dataclasses import dataclass
+
+from chatops.domain.names import parse_duration, parse_version, validate_name, validate_ref
+from chatops.errors import BadInput
+
+__all__ = [
+    "COMMANDS",
+    "USAGE",
+    "Command",
+    "Deploy",
+    "Help",
+    "Lock",
+    "Logs",
+    "Promote",
+    "Releases",
+    "Rollback",
+    "Status",
+    "Unlock",
+    "parse",
+]
+
+USAGE: dict[str, str] = {
+    "/deploy": "/deploy <bot> <env> [ref]",
+    "/promote": "/promote <bot> [env]",
+    "/rollback": "/rollback <bot> <env> [vN]",
+    "/releases": "/releases <bot> [env]",
+    "/status": "/status [bot]",
+    "/logs": "/logs <bot> <env> [lines]",
+    "/lock": "/lock <bot> <env> [--for 2h] <reason>",
+    "/unlock": "/unlock <bot> <env>",
+    "/chatops": "/chatops help",
+}
+COMMANDS = tuple(USAGE)
+MAX_LOG_LINES = 500
+_FORCE = "--force"
+
+
+@dataclass(frozen=True, slots=True)
+class Deploy:
+    bot: str
+    env: str
+    ref: str | None = None
+    force_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Promote:
+    bot: str
+    env: str | None = None
+    force_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Rollback:
+    bot: str
+    env: str
+    to_version: int | None = None
+    force_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Releases:
+    bot: str
+    env: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    bot: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Logs:
+    bot: str
+    env: str
+    lines: int = 50
+
+
+@dataclass(frozen=True, slots=True)
+class Lock:
+    bot: str
+    env: str
+    reason: str
+    duration_seconds: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Unlock:
+    bot: str
+    env: str
+
+
+@dataclass(frozen=True, slots=True)
+class Help:
+    topic: str | None = None
+
+
+Command = Deploy | Promote | Rollback | Releases | Status | Logs | Lock | Unlock | Help
+
+
+def _words(text: str, usage: str) -> list[str]:
+    # Slack escapes &, < and > in command text
+    text = html.unescape(text).strip()
+    try:
+        return shlex.split(text)
+    except ValueError as exc:
+        raise BadInput(f"could not read the arguments: {exc}", usage=usage) from None
+
+
+def _split_force(words: list[str], usage: str) -> tuple[list[str], str | None]:
+    if _FORCE not in words:
+        return words, None
+    at = words.index(_FORCE)
+    reason = " ".join(words[at + 1 :]).strip()
+    if not reason:
+        raise BadInput("--force needs a reason after it", usage=f"{usage} --force <reason>")
+    return words[:at], reason
+
+
+def _arity(words: list[str], least: int, most: int, usage: str) -> None:
+    if len(words) < least:
+        missing = "an argument is missing" if least - len(words) == 1 else "arguments are missing"
+        raise BadInput(missing, usage=usage)
+    if len(words) > most:
+        raise BadInput(f"too many arguments: {' '.join(words[most:])!r}", usage=usage)
+
+
+def _name(kind: str, value: str, usage: str) -> str:
+    try:
+        return validate_name(kind, value)
+    except BadInput as exc:
+        raise BadInput(exc.message, hint=exc.hint, usage=usage) from None
+
+
+def parse(command: str, text: str) -> Command:
+    """Parse one slash command.
+
+    Args:
+        command: `/deploy`, `/promote`, … or `/chatops` (whose first word may name another command).
+        text: what followed the command.
+
+    Raises:
+        BadInput: unknown command or malformed arguments; `usage` says how to write it.
+    """
+    command = command.strip().lower()
+    if not command.startswith("/"):
+        command = "/" + command
+    if command == "/chatops":
+        words = _words(text, USAGE["/chatops"])
+        if not words or words[0].lower() in ("help", "-h", "--help"):
+            return Help(words[1] if len(words) > 1 else None)
+        sub = "/" + words[0].lower().lstrip("/")
+        if sub in USAGE and sub != "/chatops":
+            return parse(sub, shlex.join(words[1:]))
+        raise BadInput(f"unknown command {words[0]!r}", usage=USAGE["/chatops"])
+    usage = USAGE.get(command)
+    if usage is None:
+        raise BadInput(f"unknown command {command!r}", usage=USAGE["/chatops"])
+    words = _words(text, usage)
+    if words and words[0].lower() in ("help", "-h", "--help"):
+        return Help(command.lstrip("/"))
+    parser = _PARSERS[command]
+    return parser(words, usage)
+
+
+def _deploy(words: list[str], usage: str) -> Command:
+    words, force = _split_force(words, usage)
+    _arity(words, 2, 3, usage)
+    ref = None
+    if len(words) == 3:
+        try:
+            ref = validate_ref(words[2])
+        except BadInput as exc:
+            raise BadInput(exc.message, hint=exc.hint, usage=usage) from None
+    return Deploy(_name("bot", words[0], usage), _name("environment", words[1], usage), ref, force)
+
+
+def _promote(words: list[str], usage: str) -> Command:
+    words, force = _split_force(words, usage)
+    _arity(words, 1, 2, usage)
+    env = _name("environment", words[1], usage) if len(words) == 2 else None
+    return Promote(_name("bot", words[0], usage), env, force)
+
+
+def _rollback(words: list[str], usage: str) -> Command:
+    words, force = _split_force(words, usage)
+    _arity(words, 2, 3, usage)
+    version = None
+    if len(words) == 3:
+        try:
+            version = parse_version(words[2])
+        except BadInput as exc:
+            raise BadInput(exc.message, hint=exc.hint, usage=usage) from None
+    return Rollback(_name("bot", words[0], usage), _name("environment", words[1], usage), version, force)
+
+
+def _releases(words: list[str], usage: str) -> Command:
+    _arity(words, 1, 2, usage)
+    env = _name("environment", words[1], usage) if len(words) == 2 else None
+    return Releases(_name("bot", words[0], usage), env)
+
+
+def _status(words: list[str], usage: str) -> Command:
+    _arity(words, 0, 1, usage)
+    return Status(_name("bot", words[0], usage) if words else None)
+
+
+def _logs(words: list[str], usage: str) -> Command:
+    _arity(words, 2, 3, usage)
+    lines = 50
+    if len(words) == 3:
+        if not words[2].isdigit() or not 1 <= int(words[2]) <= MAX_LOG_LINES:
+            raise BadInput(f"lines must be a number from 1 to {MAX_LOG_LINES}", usage=usage)
+        lines = int(words[2])
+    return Logs(_name("bot", words[0], usage), _name("environment", words[1], usage), lines)
+
+
+def _lock(words: list[str], usage: str) -> Command:
+    duration = None
+    if "--for" in words:
+        at = words.index("--for")
+        if at + 1 >= len(words):
+            raise BadInput("--for needs a duration such as 2h", usage=usage)
+        try:
+            duration = parse_duration(words[at + 1])
+        except BadInput as exc:
+            raise BadInput(exc.message, hint=exc.hint, usage=usage) from None
+        words = words[:at] + words[at + 2 :]
+    if len(words) < 3:
+        raise BadInput("a lock needs a bot, an environment and a reason", usage=usage)
+    reason = " ".join(words[2:]).strip()
+    return Lock(_name("bot", words[0], usage), _name("environment", words[1], usage), reason, duration)
+
+
+def _unlock(words: list[str], usage: str) -> Command:
+    _arity(words, 2, 2, usage)
+    return Unlock(_name("bot", words[0], usage), _name("environment", words[1], usage))
+
+
+_PARSERS = {
+    "/deploy": _deploy,
+    "/promote": _promote,
+    "/rollback": _rollback,
+    "/releases": _releases,
+    "/status": _status,
+    "/logs": _logs,
+    "/lock": _lock,
+    "/unlock": _unlock,
+}
