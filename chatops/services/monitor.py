@@ -1,0 +1,470 @@
+"""Watching what runs: health checks, incidents and auto-rollback, soak notices, reconcile.
+
+The scheduler calls `check_environment` at each environment's health interval.
+Failures in a row are counted in memory per (bot, env); `unhealthy_threshold`
+of them make an incident, which opens one alert (kept in the store) and may
+roll back automatically. One passing check ends the incident.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+from chatops.domain.alerts import Alert
+from chatops.domain.catalog import Environment
+from chatops.domain.deployment import IN_PROGRESS_STATES, Deployment, State
+from chatops.domain.health import Health, Observation, Verdict, judge
+from chatops.domain.policy import format_duration
+from chatops.errors import ChatOpsError, UserError
+from chatops.services.alerts import AlertService
+from chatops.services.context import Actor, Deps
+from chatops.services.ports import MessageRef
+from chatops.services.queries import observe_health
+from chatops.services.requests import Requests
+
+__all__ = ["MONITOR", "CheckResult", "ManagedLister", "Monitor"]
+
+log = logging.getLogger(__name__)
+
+MONITOR = Actor("chatops", "monitor")
+
+
+@runtime_checkable
+class ManagedLister(Protocol):
+    """A runtime that can list the containers it runs for chatops (used by reconcile)."""
+
+    def list_managed(self) -> Iterable[tuple[str, str, str | None, bool]]:
+        """(bot, env, release, running) of every container labelled by chatops."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """One health check of one live deployment."""
+
+    bot: str
+    env: str
+    deployment_id: int | None
+    observation: Observation | None = None  # None when it could not be observed
+    verdict: Verdict | None = None
+    problem: str = ""  # why the check failed; empty when it passed
+    alert: Alert | None = None  # the alert this check opened, repeated or resolved
+    rollback: Deployment | None = None  # the automatic rollback this check started
+    skipped: str = ""  # why nothing was checked
+
+    @property
+    def passed(self) -> bool:
+        return self.verdict is not None and self.verdict.failures_in_a_row == 0
+
+
+@dataclass(slots=True)
+class _Track:
+    """What the last checks of one live deployment saw."""
+
+    deployment_id: int | None
+    failures: int = 0
+    restarts: int | None = None  # None until the first check
+
+
+class Monitor:
+    """Health checks of live deployments, and what follows from them."""
+
+    def __init__(self, deps: Deps, requests: Requests) -> None:
+        self._deps = deps
+        self._requests = requests
+        self._alerts = AlertService(deps)
+        self._tracks: dict[tuple[str, str], _Track] = {}
+        self._env_locks: dict[str, threading.Lock] = {}
+
+    # ── health checks ───────────────────────────────────────────────────────
+
+    def check_all(self) -> list[CheckResult]:
+        """One health round in every environment.
+
+        Raises:
+            StoreError: the database cannot be reached.
+        """
+        results: list[CheckResult] = []
+        for env in self._deps.catalog.environments:
+            results.extend(self.check_environment(env))
+        return results
+
+    def check_environment(self, env: str) -> list[CheckResult]:
+        """Check every live deployment in `env` once; open, repeat or resolve alerts.
+
+        A (bot, env) that a deployment is working on is skipped: what runs
+        there is changing on purpose.
+
+        Raises:
+            NotFound: `env` is not a configured environment.
+            StoreError: the database cannot be reached.
+        """
+        environment = self._deps.catalog.environment(env)
+        with self._env_locks.setdefault(env, threading.Lock()):
+            with self._deps.uow() as uow:
+                live = [d for d in uow.deployments.all_live() if d.env == env]
+                busy = {d.bot for d in live if _in_progress(uow.deployments.holder(d.bot, env))}
+            self._forget_all_but(env, {d.bot for d in live})
+            results = [
+                self._check(environment, d)
+                if d.bot not in busy
+                else CheckResult(d.bot, env, d.id, skipped="a deployment is in progress")
+                for d in live
+            ]
+            self._resolve_replaced(env, {d.id for d in live}, busy)
+        return results
+
+    def _check(self, environment: Environment, deployment: Deployment) -> CheckResult:
+        deps = self._deps
+        bot, env = deployment.bot, deployment.env
+        started = deps.clock.now()
+        try:
+            observation = observe_health(deps, bot, env)
+        except ChatOpsError as exc:
+            log.warning("could not check %s in %s: %s", bot, env, exc)
+            return CheckResult(bot, env, deployment.id, skipped=f"could not observe it: {exc}")
+        finally:
+            deps.metrics.health_check(
+                bot, env, seconds=(deps.clock.now() - started).total_seconds()
+            )
+        track = self._track(deployment)
+        wrong_release = _wrong_release(observation, deployment)
+        verdict = judge(
+            # a wrong release counts as failing, though it may be healthy itself
+            dataclasses.replace(observation, health=Health.UNHEALTHY)
+            if wrong_release
+            else observation,
+            failures_before=track.failures,
+            restarts_before=observation.restarts if track.restarts is None else track.restarts,
+            threshold=environment.unhealthy_threshold,
+        )
+        track.failures, track.restarts = verdict.failures_in_a_row, observation.restarts
+        result = CheckResult(bot, env, deployment.id, observation, verdict)
+        if verdict.failures_in_a_row == 0:
+            return dataclasses.replace(result, alert=self._recover(deployment))
+        problem = wrong_release or _problem(observation, verdict)
+        result = dataclasses.replace(result, problem=problem)
+        if not verdict.incident:
+            return result
+        alert, rollback = self._incident(environment, deployment, observation, problem)
+        return dataclasses.replace(result, alert=alert, rollback=rollback)
+
+    def _incident(
+        self,
+        environment: Environment,
+        deployment: Deployment,
+        observation: Observation,
+        problem: str,
+    ) -> tuple[Alert, Deployment | None]:
+        """Open (or repeat) the alert; on a new incident, maybe roll back automatically."""
+        now = self._deps.clock.now()
+        self._set_healthy_since(deployment, None)
+        alert, opened = self._fire(
+            deployment,
+            fingerprint=_health_fingerprint(deployment),
+            problem=problem,
+            detail=_detail(observation),
+        )
+        live_at = deployment.live_at
+        if (
+            not opened
+            or not environment.auto_rollback
+            or live_at is None
+            or now - live_at > environment.auto_rollback_window
+        ):
+            return alert, None
+        after = format_duration(now - live_at)
+        why = f"v{deployment.version} went unhealthy {after} after going live: {problem}"
+        return self._auto_rollback(alert, deployment, why)
+
+    def _auto_rollback(
+        self, alert: Alert, deployment: Deployment, reason: str
+    ) -> tuple[Alert, Deployment | None]:
+        rollback: Deployment | None = None
+        try:
+            rollback = self._requests.rollback(
+                MONITOR, deployment.bot, deployment.env, automatic=True, reason=reason
+            )
+        except UserError as exc:
+            action = f"automatic rollback refused: {exc}"
+        except ChatOpsError as exc:
+            action = f"automatic rollback failed: {exc}"
+        else:
+            action = _rollback_action(rollback)
+        log.warning("%s in %s: %s", deployment.bot, deployment.env, action)
+        return self._alerts.record_action(alert, action), rollback
+
+    def _recover(self, deployment: Deployment) -> Alert | None:
+        """A passing check: the deployment is healthy again, and its alert resolved."""
+        self._set_healthy_since(deployment, self._deps.clock.now(), only_if_unset=True)
+        with self._deps.uow() as uow:
+            alert = uow.alerts.open_for(
+                deployment.bot, deployment.env, _health_fingerprint(deployment)
+            )
+        if alert is None or alert.id is None:
+            return None
+        return self._alerts.resolve(MONITOR, alert.id)
+
+    def _resolve_replaced(self, env: str, live_ids: set[int | None], busy: set[str]) -> None:
+        """Resolve chatops' alerts of deployments no longer live (rolled back, replaced)."""
+        with self._deps.uow() as uow:
+            stale = [
+                a
+                for a in uow.alerts.open_alerts()
+                if a.env == env
+                and a.source == "chatops"
+                and a.deployment_id not in live_ids
+                and a.bot not in busy
+            ]
+        for alert in stale:
+            if alert.id is not None:
+                self._alerts.resolve(MONITOR, alert.id, action_taken=f"no longer live in {env}")
+
+    # ── soak ────────────────────────────────────────────────────────────────
+
+    def notify_soaked(self) -> list[Deployment]:
+        """Say once per deployment when it has soaked long enough to be promoted.
+
+        Returns:
+            The deployments announced by this call.
+
+        Raises:
+            StoreError: the database cannot be reached.
+        """
+        deps = self._deps
+        catalog = deps.catalog
+        now = deps.clock.now()
+        told: list[tuple[Deployment, str]] = []
+        with deps.uow() as uow:
+            for deployment in uow.deployments.all_live():
+                bot = catalog.bots.get(deployment.bot)
+                since = deployment.healthy_since
+                subject = f"soaked:{deployment.id}"
+                if bot is None or since is None or uow.messages.get(subject) is not None:
+                    continue
+                ready = [
+                    d
+                    for d in catalog.downstream_of(deployment.env)
+                    if d.name in bot.targets
+                    and d.soak.total_seconds() > 0
+                    and now - since >= d.soak
+                    and _live_version(uow.deployments.live(bot.name, d.name)) != deployment.version
+                ]
+                if not ready:
+                    continue
+                channel = catalog.channel_for(deployment.env)
+                uow.messages.put(subject, MessageRef(channel or "", ts=""))
+                commands = ", ".join(f"/promote {bot.name} {d.name}" for d in ready)
+                told.append(
+                    (
+                        deployment,
+                        f"{bot.name} v{deployment.version} has soaked in {deployment.env} "
+                        f"for {format_duration(ready[0].soak)} — ready: {commands}",
+                    )
+                )
+            uow.commit()
+        for deployment, text in told:
+            self._say(catalog.channel_for(deployment.env), text)
+        return [deployment for deployment, _ in told]
+
+    # ── reconcile ───────────────────────────────────────────────────────────
+
+    def reconcile(self) -> list[Alert]:
+        """Compare what runs with what chatops recorded; alert on every difference.
+
+        A live deployment whose container is gone or runs another release gets
+        an alert (resolved once they agree again). Containers chatops labelled
+        for a (bot, env) without a live deployment are only logged.
+
+        Returns:
+            The alerts this call opened, repeated or resolved.
+
+        Raises:
+            StoreError: the database cannot be reached.
+        """
+        deps = self._deps
+        with deps.uow() as uow:
+            live = uow.deployments.all_live()
+            busy = {(d.bot, d.env) for d in uow.deployments.in_state(IN_PROGRESS_STATES)}
+            open_fingerprints = {a.fingerprint for a in uow.alerts.open_alerts()}
+        touched: list[Alert] = []
+        for deployment in live:
+            if (deployment.bot, deployment.env) in busy:
+                continue
+            alert = self._reconcile_one(deployment, open_fingerprints)
+            if alert is not None:
+                touched.append(alert)
+        self._warn_unrecorded({(d.bot, d.env) for d in live} | busy)
+        return touched
+
+    def _reconcile_one(self, deployment: Deployment, open_fingerprints: set[str]) -> Alert | None:
+        bot, env = deployment.bot, deployment.env
+        fingerprint = _reconcile_fingerprint(deployment)
+        try:
+            observation = self._deps.runtime(env).observe(bot, env)
+        except ChatOpsError as exc:
+            log.warning("reconcile could not observe %s in %s: %s", bot, env, exc)
+            return None
+        problem = _wrong_release(observation, deployment)
+        if not problem:
+            if fingerprint not in open_fingerprints:
+                return None
+            with self._deps.uow() as uow:
+                alert = uow.alerts.open_for(bot, env, fingerprint)
+            if alert is None or alert.id is None:
+                return None
+            return self._alerts.resolve(MONITOR, alert.id)
+        if (
+            _health_fingerprint(deployment) in open_fingerprints
+            and fingerprint not in open_fingerprints
+        ):
+            return None  # the health check has told the channel already
+        alert, _ = self._fire(
+            deployment, fingerprint=fingerprint, problem=problem, detail=_detail(observation)
+        )
+        return alert
+
+    def _warn_unrecorded(self, known: set[tuple[str, str]]) -> None:
+        seen_runtimes: set[int] = set()
+        for runtime in self._deps.runtimes.values():
+            if id(runtime) in seen_runtimes or not isinstance(runtime, ManagedLister):
+                continue
+            seen_runtimes.add(id(runtime))
+            try:
+                managed = list(runtime.list_managed())
+            except ChatOpsError as exc:
+                log.warning("reconcile could not list containers: %s", exc)
+                continue
+            for bot, env, release, running in managed:
+                if (bot, env) not in known:
+                    log.warning(
+                        "%s-%s (%s, %s) carries chatops' labels, but chatops has no live "
+                        "deployment of %s in %s",
+                        bot,
+                        env,
+                        release or "no release label",
+                        "running" if running else "stopped",
+                        bot,
+                        env,
+                    )
+
+    # ── helpers ─────────────────────────────────────────────────────────────
+
+    def _fire(
+        self, deployment: Deployment, *, fingerprint: str, problem: str, detail: str
+    ) -> tuple[Alert, bool]:
+        deps = self._deps
+        bot, env = deployment.bot, deployment.env
+        redact = deps.redactor(bot, env)
+        now = deps.clock.now()
+        return self._alerts.fire(
+            MONITOR,
+            Alert(
+                bot=bot,
+                env=env,
+                source="chatops",
+                fingerprint=fingerprint,
+                summary=redact(f"{bot} v{deployment.version} in {env} is unhealthy: {problem}"),
+                first_seen=now,
+                last_seen=now,
+                deployment_id=deployment.id,
+                version=deployment.version,
+                detail=redact(detail),
+            ),
+        )
+
+    def _track(self, deployment: Deployment) -> _Track:
+        key = (deployment.bot, deployment.env)
+        track = self._tracks.get(key)
+        if track is None or track.deployment_id != deployment.id:
+            track = self._tracks[key] = _Track(deployment.id)
+        return track
+
+    def _forget_all_but(self, env: str, bots: set[str]) -> None:
+        for key in [k for k in self._tracks if k[1] == env and k[0] not in bots]:
+            del self._tracks[key]
+
+    def _set_healthy_since(
+        self, deployment: Deployment, since: datetime | None, *, only_if_unset: bool = False
+    ) -> None:
+        if deployment.id is None:
+            return
+        with self._deps.uow() as uow:
+            current = uow.deployments.get_for_update(deployment.id)
+            if current is None or current.state is not State.LIVE:
+                return
+            if current.healthy_since == since or (only_if_unset and current.healthy_since):
+                return
+            uow.deployments.save(current.with_changes(healthy_since=since))
+            uow.commit()
+
+    def _say(self, channel: str | None, text: str) -> None:
+        try:
+            self._deps.notifier.say(channel, text)
+        except Exception:  # a chat outage never stops monitoring
+            log.exception("could not tell %s: %s", channel, text)
+
+
+def _health_fingerprint(deployment: Deployment) -> str:
+    return f"chatops:{deployment.bot}:{deployment.env}:{deployment.id}"
+
+
+def _reconcile_fingerprint(deployment: Deployment) -> str:
+    return f"chatops:reconcile:{deployment.bot}:{deployment.env}:{deployment.id}"
+
+
+def _in_progress(holder: Deployment | None) -> bool:
+    return holder is not None and holder.in_progress
+
+
+def _live_version(deployment: Deployment | None) -> int | None:
+    return deployment.version if deployment else None
+
+
+def _wrong_release(observation: Observation, deployment: Deployment) -> str:
+    """Why what runs is not what chatops deployed, or "" when it is.
+
+    A runtime that reports no release label is trusted, rather than alerting forever.
+    """
+    if observation.missing:
+        return "the container is gone"
+    expected = f"v{deployment.version}"
+    if observation.release is not None and observation.release != expected:
+        return f"runs {observation.release} but chatops deployed {expected}"
+    return ""
+
+
+def _problem(observation: Observation, verdict: Verdict) -> str:
+    if observation.failing:
+        return observation.explain()
+    if verdict.restarted:
+        return f"the runtime restarted it ({observation.restarts} restarts so far)"
+    return observation.explain()
+
+
+def _detail(observation: Observation) -> str:
+    parts = [f"health: {observation.health}", "running" if observation.running else "not running"]
+    if observation.exit_code is not None:
+        parts.append(f"exit code {observation.exit_code}")
+    if observation.oom_killed:
+        parts.append("OOMKilled")
+    parts.append(f"restarts: {observation.restarts}")
+    if observation.release:
+        parts.append(f"release: {observation.release}")
+    if observation.detail:
+        parts.append(observation.detail)
+    return "; ".join(parts)
+
+
+def _rollback_action(rollback: Deployment) -> str:
+    if rollback.state is State.LIVE:
+        return f"rolled back automatically to v{rollback.version}"
+    if rollback.state is State.FAILED:
+        return f"automatic rollback to v{rollback.version} failed: {rollback.reason}"
+    return f"rolling back automatically to v{rollback.version} (deployment #{rollback.id})"
