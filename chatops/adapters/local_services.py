@@ -68,8 +68,14 @@ def _wait(what: str, ready: Callable[[], bool], timeout: float, log: Path | None
     raise ServiceUnavailable(f"{what} did not become ready within {timeout:.0f}s{tail}")
 
 
-def _spawn(argv: list[str], *, log: Path, pidfile: Path, env: dict[str, str] | None = None,
-           user: str | None = None) -> int:
+def _spawn(
+    argv: list[str],
+    *,
+    log: Path,
+    pidfile: Path,
+    env: dict[str, str] | None = None,
+    user: str | None = None,
+) -> int:
     """Start `argv` in a process group of its own, detached from our stdin; record its pid."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as out:
@@ -113,14 +119,16 @@ def stop_pidfile(pidfile: Path, *, timeout: float = 30.0) -> None:
 
 
 def _need(binary: str, package: str) -> str:
-    path = shutil.which(binary) or (f"/usr/sbin/{binary}" if Path(f"/usr/sbin/{binary}").exists() else None)
+    path = shutil.which(binary) or (
+        f"/usr/sbin/{binary}" if Path(f"/usr/sbin/{binary}").exists() else None
+    )
     if path is None:
         raise ServiceUnavailable(f"{binary} is not installed: `apt-get install {package}`")
     return path
 
 
 def start_dockerd(root: Path, *, timeout: float = 60.0) -> LocalService:
-    """A Docker Engine of our own (root only): no bridge, no iptables; containers use host networking."""
+    """A Docker Engine of our own (root only): no bridge, no iptables; host networking only."""
     if os.geteuid() != 0:
         raise ServiceUnavailable(
             "no Docker Engine is reachable and a private one needs root: "
@@ -128,7 +136,7 @@ def start_dockerd(root: Path, *, timeout: float = 60.0) -> LocalService:
         )
     dockerd = _need("dockerd", "docker.io")
     # unix socket paths are limited to ~107 bytes, so the socket lives in a short path
-    run = Path(f"/tmp/chatops-dockerd-{os.getpid()}-{abs(hash(str(root))) % 100000}")
+    run = Path(tempfile.mkdtemp(prefix="chatops-dockerd-", dir="/tmp"))  # noqa: S108 (a short path)
     run.mkdir(parents=True, exist_ok=True)
     root.mkdir(parents=True, exist_ok=True)
     socket_path = run / "docker.sock"
@@ -136,11 +144,17 @@ def start_dockerd(root: Path, *, timeout: float = 60.0) -> LocalService:
     _spawn(
         [
             dockerd,
-            "--data-root", str(root / "data"),
-            "--exec-root", str(run / "exec"),
-            "--host", f"unix://{socket_path}",
-            "--pidfile", str(run / "dockerd-own.pid"),
-            "--bridge=none", "--iptables=false", "--ip-forward=false",
+            "--data-root",
+            str(root / "data"),
+            "--exec-root",
+            str(run / "exec"),
+            "--host",
+            f"unix://{socket_path}",
+            "--pidfile",
+            str(run / "dockerd-own.pid"),
+            "--bridge=none",
+            "--iptables=false",
+            "--ip-forward=false",
             "--log-level=warn",
         ],
         log=root / "dockerd.log",
@@ -182,7 +196,8 @@ def start_registry(root: Path, *, port: int | None = None, timeout: float = 30.0
     config.write_text(
         "version: 0.1\n"
         "log:\n  level: warn\n"
-        f"storage:\n  filesystem:\n    rootdirectory: {root / 'data'}\n  delete:\n    enabled: true\n"
+        f"storage:\n  filesystem:\n    rootdirectory: {root / 'data'}\n"
+        "  delete:\n    enabled: true\n"
         f"http:\n  addr: 127.0.0.1:{port}\n"
     )
     pidfile = root / "registry.pid"
@@ -213,7 +228,7 @@ def _postgres_bin(name: str) -> str:
 
 
 def start_postgres(root: Path, *, port: int | None = None, timeout: float = 60.0) -> LocalService:
-    """A PostgreSQL cluster of our own on 127.0.0.1, owned by the `postgres` user when we are root."""
+    """A PostgreSQL cluster of our own on 127.0.0.1 (run as the `postgres` user when we are root)."""
     initdb, postgres = _postgres_bin("initdb"), _postgres_bin("postgres")
     port = port or free_port()
     user = "postgres" if os.geteuid() == 0 else None
@@ -236,8 +251,19 @@ def start_postgres(root: Path, *, port: int | None = None, timeout: float = 60.0
     pidfile = root / "postgres.pid"
     _spawn(
         [
-            postgres, "-D", str(data), "-h", "127.0.0.1", "-p", str(port),
-            "-k", str(sockets), "-c", "fsync=off", "-c", "max_connections=200",
+            postgres,
+            "-D",
+            str(data),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "-k",
+            str(sockets),
+            "-c",
+            "fsync=off",
+            "-c",
+            "max_connections=200",
         ],
         log=root / "postgres.log",
         pidfile=pidfile,

@@ -1,0 +1,179 @@
+"""Builds the object graph from the configuration: the only place that picks adapters."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any, cast
+
+from chatops.adapters.db.schema import ensure_current
+from chatops.adapters.db.uow import SqlStore
+from chatops.adapters.directory import StaticDirectory
+from chatops.adapters.freeze import CronFreezeCalendar
+from chatops.adapters.git import GitSourceControl
+from chatops.adapters.health_probe import HttpHealthProbe
+from chatops.adapters.notifiers import FanOut
+from chatops.adapters.secrets import ProviderSecrets
+from chatops.adapters.system import HostProcesses, SystemClock
+from chatops.config import Config, environ
+from chatops.errors import ConfigError
+from chatops.services.context import Deps, NullMetrics, Tuning
+from chatops.services.launchers import InlineLauncher
+from chatops.services.locks import LockService
+from chatops.services.pipeline import Pipeline
+from chatops.services.ports import (
+    Clock,
+    Directory,
+    ImageBuilder,
+    Launcher,
+    Metrics,
+    Notifier,
+    Runtime,
+)
+from chatops.services.queries import Queries
+from chatops.services.recovery import Heartbeat, Recovery
+from chatops.services.requests import Requests
+
+__all__ = ["Application", "build"]
+
+log = logging.getLogger(__name__)
+
+
+class _Lazy:
+    """Creates the real adapter on first use, so commands that never touch Docker never need it."""
+
+    def __init__(self, factory: Callable[[], Any]) -> None:
+        self._factory = factory
+        self._target: Any = None
+        self._guard = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        if self._target is None:
+            with self._guard:
+                if self._target is None:
+                    self._target = self._factory()
+        return getattr(self._target, name)
+
+
+def _docker_builder(docker_host: str | None) -> ImageBuilder:
+    from chatops.adapters.build import DockerImageBuilder
+    from chatops.adapters.docker_client import connect
+
+    return DockerImageBuilder(connect(docker_host))
+
+
+def _runtime(kind: str, docker_host: str | None) -> Runtime:
+    from chatops.adapters.docker_client import connect
+
+    if kind == "docker":
+        from chatops.adapters.runtime.docker import DockerRuntime
+
+        return DockerRuntime(connect(docker_host))
+    if kind == "swarm":
+        from chatops.adapters.runtime.swarm import SwarmRuntime
+
+        return SwarmRuntime(connect(docker_host))
+    raise ConfigError(f"unknown runtime {kind!r}")
+
+
+@dataclass
+class Application:
+    """Everything the entrypoints use, wired."""
+
+    config: Config
+    store: SqlStore
+    deps: Deps
+    pipeline: Pipeline
+    requests: Requests
+    queries: Queries
+    locks: LockService
+    recovery: Recovery
+    heartbeat: Heartbeat
+    launcher: Launcher
+    notifiers: FanOut
+    closers: list[Callable[[], None]] = field(default_factory=list)
+
+    def add_notifier(self, notifier: Notifier) -> None:
+        """Tell `notifier` too (e.g. Slack, once it is wired to the store)."""
+        self.notifiers.add(notifier)
+
+    def close(self) -> None:
+        for close in reversed(self.closers):
+            try:
+                close()
+            except Exception:
+                log.exception("error while shutting down")
+        self.store.dispose()
+
+
+def build(
+    config: Config,
+    *,
+    notifiers: list[Notifier] | None = None,
+    launcher: Callable[[Callable[[int], object]], Launcher] = InlineLauncher,
+    clock: Clock | None = None,
+    directory: Directory | None = None,
+    metrics: Metrics | None = None,
+    tuning: Tuning | None = None,
+    check_schema: bool = True,
+) -> Application:
+    """Wire chatops for `config`.
+
+    Raises:
+        SchemaOutOfDate: the database needs `chatops db upgrade` (unless check_schema=False).
+        StoreError: the database cannot be reached.
+    """
+    settings = config.settings
+    file = config.file
+    if check_schema:
+        ensure_current(file.database_url)
+    store = SqlStore(file.database_url)
+    file.workdir.mkdir(parents=True, exist_ok=True)
+    runtimes = {
+        name: cast(
+            Runtime,
+            _Lazy(partial(_runtime, kind, file.env_docker_hosts.get(name) or settings.docker_host)),
+        )
+        for name, kind in file.runtimes.items()
+    }
+    fanout = FanOut(notifiers or [])
+    deps = Deps(
+        catalog=config.catalog,
+        uow=store.uow,
+        clock=clock or SystemClock(),
+        source=GitSourceControl(file.workdir),
+        builder=cast(ImageBuilder, _Lazy(partial(_docker_builder, settings.docker_host))),
+        runtimes=runtimes,
+        probe=HttpHealthProbe(),
+        secrets=ProviderSecrets(environ),
+        directory=directory or StaticDirectory(),
+        freezes=CronFreezeCalendar(),
+        processes=HostProcesses(),
+        notifier=fanout,
+        workdir=file.workdir,
+        tuning=tuning or Tuning(),
+        metrics=metrics or NullMetrics(),
+    )
+    heartbeat = Heartbeat(deps)
+    pipeline = Pipeline(deps, heartbeat)
+    chosen = launcher(pipeline.execute)
+    app = Application(
+        config=config,
+        store=store,
+        deps=deps,
+        pipeline=pipeline,
+        requests=Requests(deps, chosen),
+        queries=Queries(deps),
+        locks=LockService(deps),
+        recovery=Recovery(deps),
+        heartbeat=heartbeat,
+        launcher=chosen,
+        notifiers=fanout,
+    )
+    shutdown = getattr(chosen, "shutdown", None)
+    if callable(shutdown):
+        app.closers.append(shutdown)
+    return app

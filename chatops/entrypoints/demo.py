@@ -1,0 +1,206 @@
+"""`chatops demo`: a scripted end-to-end run on the sample bot, on the embedded defaults.
+
+SQLite, the local Docker Engine (or, as root with Debian's docker.io, a private
+one started for the demo and stopped after it), a git repository with a local
+bare remote. It deploys to staging, promotes to prod with an approval, ships a
+broken release that fails its health gate and is undone, then rolls back.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+
+import yaml
+from rich.console import Console
+
+from chatops.adapters import local_services
+from chatops.adapters.db.schema import upgrade
+from chatops.adapters.docker_client import connect
+from chatops.adapters.notifiers import TerminalNotifier
+from chatops.bootstrap import Application, build
+from chatops.config import load, load_settings
+from chatops.entrypoints.output import releases_table, status_table
+from chatops.entrypoints.sample import busybox_path, write_sample_bot
+from chatops.errors import ChatOpsError, InfrastructureError, RuntimeFailure
+from chatops.services.context import Actor
+
+__all__ = ["run"]
+
+DEV = Actor("U0DEV", "cli")
+LEAD = Actor("U0LEAD", "cli")
+
+_GIT_IDENTITY = {
+    "GIT_AUTHOR_NAME": "Demo Dev",
+    "GIT_AUTHOR_EMAIL": "dev@example.com",
+    "GIT_COMMITTER_NAME": "Demo Dev",
+    "GIT_COMMITTER_EMAIL": "dev@example.com",
+}
+
+
+def _git(*args: str, cwd: Path) -> None:
+    import os
+
+    subprocess.run(
+        ["git", *args],
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+        env={**os.environ, **_GIT_IDENTITY},
+    )
+
+
+@contextmanager
+def _engine(workdir: Path, console: Console) -> Iterator[str | None]:
+    """The Docker Engine to use: the configured one if it answers, else a private one (as root)."""
+    settings = load_settings()
+    try:
+        connect(settings.docker_host).close()
+        yield settings.docker_host
+        return
+    except RuntimeFailure:
+        pass
+    console.print("[yellow]No Docker Engine answers; starting a private one for the demo…[/]")
+    try:
+        engine = local_services.start_dockerd(workdir / "dockerd")
+    except local_services.ServiceUnavailable as exc:
+        raise InfrastructureError(
+            str(exc), hint="apt-get install docker.io busybox-static"
+        ) from None
+    try:
+        yield engine.env["DOCKER_HOST"]
+    finally:
+        console.print("stopping the private Docker Engine")
+        engine.stop()
+
+
+def _write_config(workdir: Path, remote: Path, docker_host: str | None) -> Path:
+    staging_port, prod_port = local_services.free_port(), local_services.free_port()
+    engine = {"docker_host": docker_host} if docker_host else {}
+    document = {
+        "database_url": "sqlite:///chatops.db",
+        "workdir": "work",
+        "slack": {"admins": ["U0ADMIN"]},
+        "environments": {
+            "staging": {"network": "host", "auto_rollback": True, **engine},
+            "prod": {
+                "network": "host",
+                "promote_from": "staging",
+                "soak_seconds": 0,
+                "approvals": 1,
+                "approvers": ["U0LEAD"],
+                "deployers": ["U0DEV", "U0LEAD"],
+                **engine,
+            },
+        },
+        "bots": {
+            "mybot": {
+                "repo": str(remote),
+                "branch": "main",
+                "health_timeout_seconds": 30,
+                "environments": {
+                    "staging": {"env": {"PORT": str(staging_port)}},
+                    "prod": {"env": {"PORT": str(prod_port)}},
+                },
+            }
+        },
+    }
+    config = workdir / "chatops.yaml"
+    config.write_text("# written by `chatops demo`\n" + yaml.safe_dump(document, sort_keys=False))
+    return config
+
+
+def _commit(work: Path, message: str, *, healthy: bool = True) -> None:
+    write_sample_bot(work, message=message, healthy=healthy)
+    _git("add", "-A", cwd=work)
+    _git("commit", "-q", "-m", message, cwd=work)
+    _git("push", "-q", "origin", "HEAD:refs/heads/main", cwd=work)
+
+
+def run(workdir: Path, *, console: Console) -> None:
+    """Run the demo in `workdir` (its previous contents are replaced).
+
+    Raises:
+        InfrastructureError: no Docker Engine can be had, or busybox-static is missing.
+    """
+    try:
+        busybox_path()
+    except FileNotFoundError as exc:
+        raise InfrastructureError(str(exc), hint="apt-get install busybox-static") from None
+    for leftover in ("remote", "src", "work", "chatops.db", "chatops.yaml"):
+        path = workdir / leftover
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
+    workdir.mkdir(parents=True, exist_ok=True)
+    with _engine(workdir, console) as docker_host:
+        remote = workdir / "remote" / "mybot.git"
+        remote.mkdir(parents=True)
+        _git("init", "-q", "--bare", "-b", "main", str(remote), cwd=workdir)
+        work = workdir / "src" / "mybot"
+        work.mkdir(parents=True)
+        _git("init", "-q", "-b", "main", cwd=work)
+        _git("remote", "add", "origin", str(remote), cwd=work)
+        _commit(work, "mybot: first version")
+        config_path = _write_config(workdir, remote, docker_host)
+        config = load(config_path)
+        upgrade(config.file.database_url)
+        application = build(config, notifiers=[TerminalNotifier(console, build_output=False)])
+        try:
+            _script(application, work, console)
+        finally:
+            for env in ("staging", "prod"):
+                with suppress(ChatOpsError):
+                    application.deps.runtime(env).remove("mybot", env)
+            application.close()
+    console.print(
+        f"\n[bold]Done.[/] Everything the demo made is in {workdir}; its config is {config_path}."
+    )
+
+
+def _step(console: Console, text: str) -> None:
+    console.rule(f"[bold]{text}")
+
+
+def _script(application: Application, work: Path, console: Console) -> None:
+    requests = application.requests
+    _step(console, "1. /deploy mybot staging")
+    first = requests.deploy(DEV, "mybot", "staging")
+    _expect(
+        first.state == "live", f"v1 should be live in staging, it is {first.state}: {first.reason}"
+    )
+
+    _step(console, "2. /promote mybot prod — needs an approval by someone else")
+    pending = requests.promote(DEV, "mybot", "prod")
+    console.print(f"#{pending.id} is {pending.state}; U0DEV cannot approve their own request:")
+    try:
+        requests.approve(DEV, pending.id or 0)
+    except ChatOpsError as refused:
+        console.print(f"  [yellow]refused:[/] {refused}")
+    live = requests.approve(LEAD, pending.id or 0)
+    _expect(live.state == "live", f"prod should run v1 after approval, it is {live.state}")
+
+    _step(console, "3. a new commit → v2 in staging")
+    _commit(work, "mybot: second version")
+    requests.deploy(DEV, "mybot", "staging")
+
+    _step(console, "4. a broken commit: its health check fails, v2 keeps running")
+    _commit(work, "mybot: broken release", healthy=False)
+    broken = requests.deploy(DEV, "mybot", "staging")
+    _expect(broken.state == "failed", "the broken release should fail its health gate")
+
+    _step(console, "5. /rollback mybot staging — back to v1 in seconds, no build")
+    requests.rollback(DEV, "mybot", "staging")
+
+    _step(console, "where things stand")
+    console.print(status_table(application.queries.status()))
+    console.print(releases_table(application.queries.releases("mybot"), bot="mybot"))
+
+
+def _expect(condition: bool, message: str) -> None:
+    if not condition:
+        raise InfrastructureError(f"the demo went off script: {message}")

@@ -1,0 +1,139 @@
+"""The JSON shapes of DESIGN §6 and the plain-text tables, from service views."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from rich.table import Table
+
+from chatops.domain.deployment import Deployment
+from chatops.domain.policy import Lock
+from chatops.services.views import ReleaseRow, StatusRow
+
+__all__ = [
+    "deployment_json",
+    "lock_json",
+    "release_json",
+    "releases_table",
+    "status_json",
+    "status_table",
+]
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def deployment_json(deployment: Deployment) -> dict[str, Any]:
+    return {
+        "deployment_id": deployment.id,
+        "state": str(deployment.state),
+        "version": deployment.version,
+        "reason": deployment.reason or "",
+        "bot": deployment.bot,
+        "env": deployment.env,
+        "kind": str(deployment.kind),
+        "commit": deployment.commit,
+        "requested_by": deployment.requested_by,
+        "requested_at": _iso(deployment.requested_at),
+        "live_at": _iso(deployment.live_at),
+        "finished_at": _iso(deployment.finished_at),
+        "previous_version": deployment.previous_version,
+    }
+
+
+def release_json(row: ReleaseRow) -> dict[str, Any]:
+    release = row.release
+    return {
+        "version": release.version,
+        "tag": release.tag,
+        "commit": release.commit,
+        "image": release.image,
+        "digest": release.digest,
+        "image_id": release.image_id,
+        "subject": release.subject,
+        "created_by": release.created_by,
+        "created_at": _iso(release.created_at),
+        "live_in": list(row.live_in),
+        "was_live_in": list(row.was_live_in),
+        "approved_by": list(row.approved_by),
+        "deployment_id": release.deployment_id,
+    }
+
+
+def lock_json(lock: Lock) -> dict[str, Any]:
+    return {
+        "bot": lock.bot,
+        "env": lock.env,
+        "held_by": lock.held_by,
+        "reason": lock.reason,
+        "kind": str(lock.kind),
+        "created_at": _iso(lock.created_at),
+        "expires_at": _iso(lock.expires_at),
+    }
+
+
+def status_json(row: StatusRow) -> dict[str, Any]:
+    deployment = row.deployment
+    return {
+        "bot": row.bot,
+        "env": row.env,
+        "version": deployment.version if deployment else None,
+        "commit": row.commit,
+        "state": str(deployment.state) if deployment else None,
+        "health": str(row.health),
+        "deployment_id": deployment.id if deployment else None,
+        "live_since": _iso(deployment.live_at) if deployment else None,
+        "in_progress": deployment_json(row.in_progress) if row.in_progress else None,
+        "pending_approval": [p.id for p in row.pending],
+        "lock": lock_json(row.lock) if row.lock else None,
+        "open_alerts": [
+            {"id": a.id, "state": str(a.state), "summary": a.summary, "count": a.count}
+            for a in row.open_alerts
+        ],
+    }
+
+
+def releases_table(rows: list[ReleaseRow], *, bot: str) -> Table:
+    table = Table(title=f"releases of {bot}", title_justify="left")
+    for column in ("version", "commit", "subject", "by", "when", "live in", "was live in"):
+        table.add_column(column)
+    for row in rows:
+        release = row.release
+        table.add_row(
+            release.name,
+            release.commit[:8],
+            release.subject[:50],
+            release.created_by,
+            f"{release.created_at:%Y-%m-%d %H:%M}",
+            ", ".join(row.live_in) or "-",
+            ", ".join(row.was_live_in) or "-",
+        )
+    return table
+
+
+def status_table(rows: list[StatusRow]) -> Table:
+    table = Table(title="status", title_justify="left")
+    for column in ("bot", "env", "version", "commit", "health", "since", "notes"):
+        table.add_column(column)
+    for row in rows:
+        deployment = row.deployment
+        notes = []
+        if row.in_progress:
+            notes.append(f"#{row.in_progress.id} {row.in_progress.state}")
+        notes.extend(f"#{p.id} awaits approval" for p in row.pending)
+        if row.lock:
+            notes.append(row.lock.describe())
+        notes.extend(f"alert: {a.summary}" for a in row.open_alerts)
+        health_style = {"healthy": "green", "unhealthy": "red"}.get(str(row.health), "yellow")
+        table.add_row(
+            row.bot,
+            row.env,
+            f"v{deployment.version}" if deployment and deployment.version else "-",
+            (row.commit or "")[:8] or "-",
+            f"[{health_style}]{row.health}[/]",
+            f"{deployment.live_at:%Y-%m-%d %H:%M}" if deployment and deployment.live_at else "-",
+            "; ".join(notes) or "",
+        )
+    return table
