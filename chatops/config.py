@@ -69,6 +69,7 @@ class Settings(BaseSettings):
     chatops_http_port: int = 3000
     chatops_alert_token: SecretStr | None = None
     chatops_git_webhook_secret: SecretStr | None = None
+    chatops_lease_seconds: float = Field(default=15.0, gt=0)
     docker_host: str | None = None
     user: str | None = None
 
@@ -89,7 +90,7 @@ def load_settings(env_file: Path | None = None) -> Settings:
     """
     try:
         if env_file is not None:
-            return Settings(_env_file=env_file)  # type: ignore[call-arg]
+            return Settings(_env_file=env_file)
         return Settings()
     except ValidationError as exc:
         problems = "; ".join(
@@ -214,7 +215,9 @@ class EnvironmentModel(_Model):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r}; use an IANA name such as Europe/Berlin") from None
+            raise ValueError(
+                f"unknown time zone {value!r}; use an IANA name such as Europe/Berlin"
+            ) from None
         return value
 
     @model_validator(mode="after")
@@ -227,7 +230,9 @@ class EnvironmentModel(_Model):
             try:
                 CronTrigger.from_crontab(rule.cron, timezone=self.timezone)
             except ValueError as exc:
-                raise ValueError(f"freeze[{index}].cron {rule.cron!r} is not a cron expression: {exc}") from None
+                raise ValueError(
+                    f"freeze[{index}].cron {rule.cron!r} is not a cron expression: {exc}"
+                ) from None
         return self
 
 
@@ -269,14 +274,16 @@ class ConfigModel(_Model):
             source = env.promote_from
             while source is not None:
                 if source in seen:
-                    raise ValueError(f"environments.{name}.promote_from: the promotion chain loops back")
+                    raise ValueError(
+                        f"environments.{name}.promote_from: the promotion chain loops back"
+                    )
                 seen.add(source)
                 source = self.environments[source].promote_from
         for bot, model in self.bots.items():
-            for env in model.environments or {}:
-                if env not in self.environments:
+            for target in model.environments or {}:
+                if target not in self.environments:
                     raise ValueError(
-                        f"bots.{bot}.environments.{env}: not an environment "
+                        f"bots.{bot}.environments.{target}: not an environment "
                         f"(known: {', '.join(sorted(self.environments))})"
                     )
         return self
@@ -347,7 +354,9 @@ def read_config_file(path: Path, *, settings: Settings) -> ConfigFile:
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError(f"{path}:{where}: not valid YAML: {problem}") from None
     if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: the top level must be a mapping with `environments:` and `bots:`")
+        raise ConfigError(
+            f"{path}: the top level must be a mapping with `environments:` and `bots:`"
+        )
     try:
         model = ConfigModel.model_validate(raw)
     except ValidationError as exc:
@@ -387,12 +396,10 @@ def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
         field = model.model_fields.get(str(part))
         if field is None:
             # a discriminated union branch name (e.g. "file") selects that model
-            for candidate in (EnvSecret, FileSecret, AwsSecret):
-                if candidate.model_fields["provider"].annotation == Literal[part]:  # type: ignore[valid-type]
-                    model = candidate
-                    break
-            else:
+            providers = {"env": EnvSecret, "file": FileSecret, "aws_secretsmanager": AwsSecret}
+            if part not in providers:
                 return []
+            model = providers[part]
             continue
         model, mapping_next = _inner_model(field.annotation)
     if isinstance(model, type) and issubclass(model, BaseModel):
@@ -401,7 +408,7 @@ def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
 
 
 def _inner_model(annotation: Any) -> tuple[Any, bool]:
-    """The model a field holds, and whether it sits inside a dict (so the next loc part is a key)."""
+    """The model a field holds, and whether it sits in a dict (so the next loc part is a key)."""
     import typing
 
     origin = typing.get_origin(annotation)
@@ -428,16 +435,22 @@ def _resolve(base: Path, value: str) -> str:
 
 
 def _looks_local(repo: str) -> bool:
-    return "://" not in repo and not (":" in repo.split("/")[0] and "@" in repo.split(":")[0])
+    return "://" not in repo and not (
+        ":" in repo.split("/", maxsplit=1)[0] and "@" in repo.split(":", maxsplit=1)[0]
+    )
 
 
-def _secret_refs(base: Path, secrets: Mapping[str, EnvSecret | FileSecret | AwsSecret]) -> tuple[SecretRef, ...]:
+def _secret_refs(
+    base: Path, secrets: Mapping[str, EnvSecret | FileSecret | AwsSecret]
+) -> tuple[SecretRef, ...]:
     refs = []
     for name, model in secrets.items():
         options = {k: v for k, v in model.model_dump(exclude={"provider"}).items() if v is not None}
         if isinstance(model, FileSecret):
             options["path"] = _resolve(base, model.path)
-        refs.append(SecretRef(name=name, provider=model.provider, options=tuple(sorted(options.items()))))
+        refs.append(
+            SecretRef(name=name, provider=model.provider, options=tuple(sorted(options.items())))
+        )
     return tuple(refs)
 
 
@@ -483,7 +496,9 @@ def _build(path: Path, model: ConfigModel, settings: Settings) -> ConfigFile:
                 env_file=_resolve(base, env_file) if env_file else None,
                 secrets=_secret_refs(base, {**bot.secrets, **o.secrets}),
                 health=health.spec() if health else HealthSpec(),
-                health_timeout=timedelta(seconds=o.health_timeout_seconds or bot.health_timeout_seconds),
+                health_timeout=timedelta(
+                    seconds=o.health_timeout_seconds or bot.health_timeout_seconds
+                ),
                 replicas=o.replicas or bot.replicas,
                 build_args=dict(o.build_args),
             )
@@ -519,7 +534,7 @@ def _resolve_sqlite(base: Path, url: str) -> str:
     """Relative SQLite paths are relative to the config file, like every other path in it."""
     prefix = "sqlite:///"
     if url.startswith(prefix) and not url.startswith(prefix + "/") and url != "sqlite:///:memory:":
-        return prefix + _resolve(base, url[len(prefix):])
+        return prefix + _resolve(base, url[len(prefix) :])
     return url
 
 

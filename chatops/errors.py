@@ -3,7 +3,7 @@
 ::
 
     ChatOpsError                  root; every error carries a message and an optional hint
-    ├── UserError                 the request cannot be honoured as asked (CLI exit 1, ephemeral reply)
+    ├── UserError                 the request cannot be honoured as asked (exit 1, ephemeral reply)
     │   ├── BadInput              what was typed is malformed (CLI exit 2, usage shown)
     │   ├── NotFound              an unknown bot, environment, deployment, release or ref
     │   └── Refused               policy says no
@@ -14,7 +14,7 @@
     │       ├── NotPromotable     not live, not healthy or not soaked in the source environment
     │       ├── NothingToRollBack no earlier healthy release
     │       └── AlreadyDecided    the deployment is no longer waiting for this decision
-    ├── ConfigError               chatops.yaml or the environment is invalid (names file, key path, what is allowed)
+    ├── ConfigError               chatops.yaml or the environment is invalid (file, key, what is allowed)
     └── InfrastructureError       a system chatops depends on failed; the request may be retried
         ├── SourceControlError    git: fetch, resolve, tag, push
         ├── BuildError            the image did not build

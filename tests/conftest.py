@@ -59,18 +59,33 @@ def _service(env_var: str, key: str, start: object, root: Path) -> Iterator[str]
 @pytest.fixture(scope="session")
 def docker_host(services_root: Path) -> Iterator[str]:
     """DOCKER_HOST of a real Docker Engine."""
-    yield from _service("CHATOPS_TEST_DOCKER_HOST", "DOCKER_HOST", local_services.start_dockerd, services_root / "docker")
+    yield from _service(
+        "CHATOPS_TEST_DOCKER_HOST",
+        "DOCKER_HOST",
+        local_services.start_dockerd,
+        services_root / "docker",
+    )
 
 
 @pytest.fixture(scope="session")
 def registry(services_root: Path) -> Iterator[str]:
     """host:port of a real registry on 127.0.0.1."""
-    yield from _service("CHATOPS_TEST_REGISTRY", "REGISTRY", local_services.start_registry, services_root / "registry")
+    yield from _service(
+        "CHATOPS_TEST_REGISTRY",
+        "REGISTRY",
+        local_services.start_registry,
+        services_root / "registry",
+    )
 
 
 @pytest.fixture(scope="session")
 def postgres_server(services_root: Path) -> Iterator[str]:
-    yield from _service("CHATOPS_TEST_POSTGRES_URL", "POSTGRES_URL", local_services.start_postgres, services_root / "postgres")
+    yield from _service(
+        "CHATOPS_TEST_POSTGRES_URL",
+        "POSTGRES_URL",
+        local_services.start_postgres,
+        services_root / "postgres",
+    )
 
 
 _db_counter = iter(range(1, 1_000_000))
@@ -96,7 +111,12 @@ def postgres_url(postgres_server: str) -> Iterator[str]:
 
 def git(*args: str, cwd: Path) -> str:
     result = subprocess.run(
-        ["git", *args], cwd=cwd, env={**os.environ, **GIT_ENV}, capture_output=True, text=True, check=True
+        ["git", *args],
+        cwd=cwd,
+        env={**os.environ, **GIT_ENV},
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return result.stdout.strip()
 
@@ -108,7 +128,14 @@ class BotRepo:
     work: Path
     remote: Path
 
-    def commit(self, message: str, *, healthy: bool = True, text: str | None = None, files: dict[str, str] | None = None) -> str:
+    def commit(
+        self,
+        message: str,
+        *,
+        healthy: bool = True,
+        text: str | None = None,
+        files: dict[str, str] | None = None,
+    ) -> str:
         """Rewrite the sample bot, commit, push; return the new commit sha."""
         write_sample_bot(self.work, message=text or message, healthy=healthy)
         for name, content in (files or {}).items():
@@ -125,7 +152,12 @@ class BotRepo:
 
     def remote_tags(self) -> dict[str, str]:
         """tag name → the commit it points to, as the remote has them."""
-        out = git("for-each-ref", "--format=%(refname:short) %(*objectname) %(objectname)", "refs/tags", cwd=self.remote)
+        out = git(
+            "for-each-ref",
+            "--format=%(refname:short) %(*objectname) %(objectname)",
+            "refs/tags",
+            cwd=self.remote,
+        )
         tags = {}
         for line in out.splitlines():
             parts = line.split()

@@ -86,7 +86,9 @@ class FakeReleases:
         self.t = t
 
     def add(self, release: Release) -> Release:
-        if (release.bot, release.version) in self.t.releases or self.for_commit(release.bot, release.commit):
+        if (release.bot, release.version) in self.t.releases or self.for_commit(
+            release.bot, release.commit
+        ):
             raise StoreError("duplicate release")
         self.t.releases[(release.bot, release.version)] = release
         return release
@@ -95,10 +97,14 @@ class FakeReleases:
         return self.t.releases.get((bot, version))
 
     def for_commit(self, bot: str, commit: str) -> Release | None:
-        return next((r for r in self.t.releases.values() if r.bot == bot and r.commit == commit), None)
+        return next(
+            (r for r in self.t.releases.values() if r.bot == bot and r.commit == commit), None
+        )
 
     def list(self, bot: str, limit: int = 20) -> list[Release]:
-        found = sorted((r for r in self.t.releases.values() if r.bot == bot), key=lambda r: -r.version)
+        found = sorted(
+            (r for r in self.t.releases.values() if r.bot == bot), key=lambda r: -r.version
+        )
         return found[:limit]
 
     def highest_version(self, bot: str) -> int:
@@ -142,16 +148,24 @@ class FakeDeployments:
         return (running or pending or [None])[0]
 
     def live(self, bot: str, env: str) -> Deployment | None:
-        found = [d for d in self.t.deployments.values() if d.bot == bot and d.env == env and d.state is State.LIVE]
+        found = [
+            d
+            for d in self.t.deployments.values()
+            if d.bot == bot and d.env == env and d.state is State.LIVE
+        ]
         return max(found, key=lambda d: d.id or 0) if found else None
 
     def history(self, bot: str, env: str | None = None, limit: int = 50) -> list[Deployment]:
-        found = [d for d in self.t.deployments.values() if d.bot == bot and (env is None or d.env == env)]
+        found = [
+            d for d in self.t.deployments.values() if d.bot == bot and (env is None or d.env == env)
+        ]
         return sorted(found, key=lambda d: -(d.id or 0))[:limit]
 
     def in_state(self, states: Iterable[str]) -> list[Deployment]:
         wanted = set(states)
-        return sorted((d for d in self.t.deployments.values() if d.state in wanted), key=lambda d: d.id or 0)
+        return sorted(
+            (d for d in self.t.deployments.values() if d.state in wanted), key=lambda d: d.id or 0
+        )
 
     def all_live(self) -> list[Deployment]:
         return self.in_state([State.LIVE])
@@ -176,7 +190,10 @@ class FakeVotes:
         self.t.votes[(vote.deployment_id, vote.user)] = vote
 
     def list(self, deployment_id: int) -> list[Vote]:
-        return sorted((v for v in self.t.votes.values() if v.deployment_id == deployment_id), key=lambda v: v.at)
+        return sorted(
+            (v for v in self.t.votes.values() if v.deployment_id == deployment_id),
+            key=lambda v: v.at,
+        )
 
 
 class FakeLocks:
@@ -203,11 +220,14 @@ class FakeAudit:
     def add(self, event: AuditEvent) -> None:
         self.t.audit.append(dataclasses.replace(event, id=len(self.t.audit) + 1))
 
-    def list(self, *, bot: str | None = None, deployment_id: int | None = None, limit: int = 100) -> list[AuditEvent]:
+    def list(
+        self, *, bot: str | None = None, deployment_id: int | None = None, limit: int = 100
+    ) -> list[AuditEvent]:
         found = [
             e
             for e in reversed(self.t.audit)
-            if (bot is None or e.bot == bot) and (deployment_id is None or e.deployment_id == deployment_id)
+            if (bot is None or e.bot == bot)
+            and (deployment_id is None or e.deployment_id == deployment_id)
         ]
         return found[:limit]
 
@@ -233,7 +253,10 @@ class FakeAlerts:
             (
                 a
                 for a in self.t.alerts.values()
-                if a.bot == bot and a.env == env and a.fingerprint == fingerprint and a.state is not AlertState.RESOLVED
+                if a.bot == bot
+                and a.env == env
+                and a.fingerprint == fingerprint
+                and a.state is not AlertState.RESOLVED
             ),
             None,
         )
@@ -294,16 +317,37 @@ class FakeUnitOfWork:
         return self
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self._work = None  # type: ignore[assignment]
 
     def commit(self) -> None:
-        for name in ("releases", "deployments", "votes", "locks", "audit", "alerts", "messages", "leases"):
+        for name in (
+            "releases",
+            "deployments",
+            "votes",
+            "locks",
+            "audit",
+            "alerts",
+            "messages",
+            "leases",
+        ):
             setattr(self._store, name, getattr(self._work, name))
         self._store.ids = self._work.ids
         self._work = copy.deepcopy(self._store)
-        for repo in (self.releases, self.deployments, self.votes, self.locks, self.audit, self.alerts, self.messages, self.leases):
+        for repo in (
+            self.releases,
+            self.deployments,
+            self.votes,
+            self.locks,
+            self.audit,
+            self.alerts,
+            self.messages,
+            self.leases,
+        ):
             repo.t = self._work
 
 
@@ -339,7 +383,7 @@ class FakeSource:
 
     def highest_release(self, bot: Bot) -> int:
         prefix = f"{bot.name}/v"
-        return max((int(t[len(prefix):]) for t in self.tags if t.startswith(prefix)), default=0)
+        return max((int(t[len(prefix) :]) for t in self.tags if t.startswith(prefix)), default=0)
 
     def archive(self, bot: Bot, commit: str, subdir: str, dest: Path) -> None:
         dest.write_bytes(b"tar of " + commit.encode())
@@ -353,7 +397,9 @@ class FakeSource:
     def move_env_tag(self, bot: Bot, *, env: str, commit: str, message: str) -> None:
         self.env_tags[f"{bot.name}/{env}"] = commit
 
-    def log(self, bot: Bot, *, since: str | None, until: str, limit: int) -> tuple[list[Commit], int]:
+    def log(
+        self, bot: Bot, *, since: str | None, until: str, limit: int
+    ) -> tuple[list[Commit], int]:
         commits = self.history.get(bot.name, [])
         shas = [c.sha for c in commits]
         end = shas.index(until) + 1 if until in shas else 0
@@ -378,13 +424,13 @@ class FakeBuilder:
         if request.image in self.fail_build:
             raise BuildError("the build failed: RUN returned 1", log_tail="RUN returned 1")
         self.builds.append(request)
-        return f"sha256:{'%064x' % len(self.builds)}"
+        return f"sha256:{len(self.builds):064x}"
 
     def push(self, image: str) -> str:
         if self.registry_down:
             raise RegistryError("the registry is down")
         self.pushed.append(image)
-        return f"sha256:{'%064x' % (1000 + len(self.pushed))}"
+        return f"sha256:{1000 + len(self.pushed):064x}"
 
     def remove(self, image: str) -> None:
         self.removed.append(image)
@@ -424,7 +470,11 @@ class FakeRuntime:
         return handle
 
     def observe(self, bot: str, env: str, handle: str | None = None) -> Observation:
-        container = self.candidates[handle][1] if handle in self.candidates else self.current.get((bot, env))
+        container = (
+            self.candidates[handle][1]
+            if handle in self.candidates
+            else self.current.get((bot, env))
+        )
         if container is None:
             return Observation(health=Health.UNKNOWN, running=False, missing=True)
         return Observation(
@@ -453,7 +503,9 @@ class FakeRuntime:
             or self.current[(bot, env)].spec.version != previous.version
             or not self.current[(bot, env)].running
         ):
-            self.current[(bot, env)] = Container(previous, health=self.health_of.get(previous.version, Health.HEALTHY))
+            self.current[(bot, env)] = Container(
+                previous, health=self.health_of.get(previous.version, Health.HEALTHY)
+            )
 
     def logs(self, bot: str, env: str, lines: int) -> str:
         container = self.current.get((bot, env))
@@ -542,7 +594,9 @@ class RecordingNotifier:
     def states(self, deployment_id: int) -> list[State]:
         seen: list[State] = []
         for view in self.views:
-            if view.deployment.id == deployment_id and (not seen or seen[-1] is not view.deployment.state):
+            if view.deployment.id == deployment_id and (
+                not seen or seen[-1] is not view.deployment.state
+            ):
                 seen.append(view.deployment.state)
         return seen
 
@@ -607,8 +661,12 @@ def catalog(
         ),
     }
     targets = {
-        name: BotTarget(env=name, env_vars={"LOG_LEVEL": "debug"}, health_timeout=timedelta(seconds=10))
+        name: BotTarget(
+            env=name, env_vars={"LOG_LEVEL": "debug"}, health_timeout=timedelta(seconds=10)
+        )
         for name in environments
     }
     bot = Bot(name="mybot", repo="/srv/git/mybot.git", targets=targets)
-    return Catalog(environments=environments, bots={"mybot": bot}, admins=frozenset(admins), registry=registry)
+    return Catalog(
+        environments=environments, bots={"mybot": bot}, admins=frozenset(admins), registry=registry
+    )

@@ -136,7 +136,8 @@ class Catalog:
         except KeyError:
             known = ", ".join(sorted(self.bots)) or "none configured"
             raise NotFound(
-                f"unknown bot {name!r}", hint=f"known bots: {known}; add it under `bots:` in chatops.yaml"
+                f"unknown bot {name!r}",
+                hint=f"known bots: {known}; add it under `bots:` in chatops.yaml",
             ) from None
 
     def environment(self, name: str) -> Environment:
@@ -144,7 +145,9 @@ class Catalog:
             return self.environments[name]
         except KeyError:
             known = ", ".join(sorted(self.environments)) or "none configured"
-            raise NotFound(f"unknown environment {name!r}", hint=f"known environments: {known}") from None
+            raise NotFound(
+                f"unknown environment {name!r}", hint=f"known environments: {known}"
+            ) from None
 
     def target(self, bot: str, env: str) -> tuple[Bot, Environment, BotTarget]:
         """The bot, the environment and the bot's settings there.
@@ -160,7 +163,8 @@ class Catalog:
             known = ", ".join(sorted(the_bot.targets)) or "none"
             raise NotFound(
                 f"bot {bot!r} is not configured for environment {env!r}",
-                hint=f"its environments: {known}; add `bots.{bot}.environments.{env}` in chatops.yaml",
+                hint=f"its environments: {known}; "
+                f"add `bots.{bot}.environments.{env}` in chatops.yaml",
             ) from None
 
     def channel_for(self, env: str) -> str | None:

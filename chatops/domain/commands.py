@@ -1,4 +1,4 @@
-"""Slash commands as typed: `/deploy mybot staging feature-x` → Deploy("mybot", "staging", "feature-x").
+"""Slash commands as typed: `/deploy mybot staging x` → Deploy("mybot", "staging", "x").
 
 The same parser serves Slack and the console. Mistakes raise BadInput with the
 command's usage, so the reply can say what was wrong and how to write it.
@@ -201,7 +201,9 @@ def _rollback(words: list[str], usage: str) -> Command:
             version = parse_version(words[2])
         except BadInput as exc:
             raise BadInput(exc.message, hint=exc.hint, usage=usage) from None
-    return Rollback(_name("bot", words[0], usage), _name("environment", words[1], usage), version, force)
+    return Rollback(
+        _name("bot", words[0], usage), _name("environment", words[1], usage), version, force
+    )
 
 
 def _releases(words: list[str], usage: str) -> Command:
@@ -239,7 +241,9 @@ def _lock(words: list[str], usage: str) -> Command:
     if len(words) < 3:
         raise BadInput("a lock needs a bot, an environment and a reason", usage=usage)
     reason = " ".join(words[2:]).strip()
-    return Lock(_name("bot", words[0], usage), _name("environment", words[1], usage), reason, duration)
+    return Lock(
+        _name("bot", words[0], usage), _name("environment", words[1], usage), reason, duration
+    )
 
 
 def _unlock(words: list[str], usage: str) -> Command:

@@ -2,9 +2,9 @@
 
 ::
 
-    pending_approval ──approve(s)──▶ queued ──▶ building ──▶ deploying ──▶ verifying ──▶ live
-          │  └─reject─▶ rejected                  │              │             │           └─▶ superseded
-          └─ttl─▶ expired                         └──────────────┴─────────────┴─▶ failed
+    pending_approval ─approve(s)─▶ queued ─▶ building ─▶ deploying ─▶ verifying ─▶ live
+          │  └─reject─▶ rejected                │            │            │         └─▶ superseded
+          └─ttl─▶ expired                       └────────────┴────────────┴─▶ failed
 
 A queued deployment whose release exists goes straight to deploying; a
 pending promotion becomes superseded when the source environment changes.
@@ -19,10 +19,10 @@ from datetime import datetime
 
 __all__ = [
     "ACTIVE_STATES",
-    "Commit",
     "ENDED_STATES",
     "IN_PROGRESS_STATES",
     "TRANSITIONS",
+    "Commit",
     "Deployment",
     "Event",
     "InvalidTransition",

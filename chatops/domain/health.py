@@ -35,10 +35,7 @@ class Observation:
     @property
     def failing(self) -> bool:
         return (
-            self.missing
-            or not self.running
-            or self.oom_killed
-            or self.health is Health.UNHEALTHY
+            self.missing or not self.running or self.oom_killed or self.health is Health.UNHEALTHY
         )
 
     def explain(self) -> str:

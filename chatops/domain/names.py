@@ -115,7 +115,9 @@ def parse_duration(text: str) -> int:
     """
     match = _DURATION.match(text.strip().lower())
     if not text.strip() or not match or not any(match.groups()):
-        raise BadInput(f"{text!r} is not a duration", hint="write it like 90s, 15m, 2h, 1d or 1h30m")
+        raise BadInput(
+            f"{text!r} is not a duration", hint="write it like 90s, 15m, 2h, 1d or 1h30m"
+        )
     days, hours, minutes, seconds = (int(g) if g else 0 for g in match.groups())
     total = ((days * 24 + hours) * 60 + minutes) * 60 + seconds
     if total <= 0:

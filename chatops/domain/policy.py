@@ -76,7 +76,11 @@ def format_duration(delta: timedelta) -> str:
     seconds = max(0, int(delta.total_seconds() + 0.999))
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
-    parts = [f"{hours}h" if hours else "", f"{minutes}m" if minutes else "", f"{secs}s" if secs else ""]
+    parts = [
+        f"{hours}h" if hours else "",
+        f"{minutes}m" if minutes else "",
+        f"{secs}s" if secs else "",
+    ]
     return " ".join(p for p in parts if p) or "0s"
 
 
@@ -146,13 +150,16 @@ def check_holds(
         if user not in set(admins):
             raise NotAllowed(f"only admins may force; {user} is not one", hint="ask an admin")
         if not force_reason.strip():
-            raise NotAllowed("forcing needs a reason", hint="pass --reason with why this cannot wait")
+            raise NotAllowed(
+                "forcing needs a reason", hint="pass --reason with why this cannot wait"
+            )
     held = False
     if lock is not None and lock.active(now) and (lock.kind is LockKind.MANUAL or automatic):
         if force_reason is None or automatic:
             raise Locked(
                 f"{lock.bot} in {lock.env} is {lock.describe()}",
-                hint=f"`/unlock {lock.bot} {lock.env}` when the reason is gone, or an admin can force",
+                hint=f"`/unlock {lock.bot} {lock.env}` when the reason is gone, "
+                "or an admin can force",
             )
         held = True
     if freeze is not None:
@@ -194,7 +201,8 @@ def check_promotable(
     healthy_for = now - live.healthy_since
     if healthy_for < soak:
         raise NotPromotable(
-            f"{bot} v{live.version} has been healthy in {source} for {format_duration(healthy_for)}; "
+            f"{bot} v{live.version} has been healthy in {source} "
+            f"for {format_duration(healthy_for)}; "
             f"{target} needs {format_duration(soak)} of soak",
             hint=f"try again in {format_duration(soak - healthy_for)}",
         )

@@ -40,7 +40,9 @@ def busybox_path() -> Path:
     return BUSYBOX
 
 
-def write_sample_bot(path: Path, *, message: str = "hello from mybot", healthy: bool = True) -> None:
+def write_sample_bot(
+    path: Path, *, message: str = "hello from mybot", healthy: bool = True
+) -> None:
     """Write (or rewrite) the sample bot's files into the work tree `path`.
 
     Args:

@@ -6,12 +6,13 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from chatops.domain.audit import AuditEvent, Outcome
 from chatops.domain.catalog import Catalog
 from chatops.domain.deployment import Deployment
 from chatops.domain.redact import Redactor
-from chatops.errors import ChatOpsError, ConfigError
+from chatops.errors import ChatOpsError, ConfigError, StoreError
 from chatops.services.ports import (
     Clock,
     Directory,
@@ -29,7 +30,19 @@ from chatops.services.ports import (
 )
 from chatops.services.views import AlertView, DeploymentView
 
-__all__ = ["Actor", "Deps", "NullMetrics", "Tuning"]
+__all__ = ["Actor", "Deps", "NullMetrics", "Tuning", "required"]
+
+T = TypeVar("T")
+
+
+def required(value: T | None, what: str) -> T:
+    """`value`, which an invariant says is there; a StoreError names what was missing."""
+    if value is None:
+        raise StoreError(
+            f"{what} is missing from the database", hint="this is a bug; please report it"
+        )
+    return value
+
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +100,7 @@ class Deps:
     notifier: Notifier
     workdir: Path
     tuning: Tuning = field(default_factory=Tuning)
-    metrics: Metrics = field(default_factory=lambda: NullMetrics())
+    metrics: Metrics = field(default_factory=NullMetrics)
 
     def runtime(self, env: str) -> Runtime:
         try:
@@ -106,7 +119,9 @@ class Deps:
         except ChatOpsError:
             return Redactor()
 
-    def audit(self, uow: UnitOfWork, actor: Actor, action: str, outcome: Outcome, **fields: object) -> None:
+    def audit(
+        self, uow: UnitOfWork, actor: Actor, action: str, outcome: Outcome, **fields: object
+    ) -> None:
         uow.audit.add(
             AuditEvent(
                 at=self.clock.now(),

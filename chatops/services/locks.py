@@ -39,7 +39,9 @@ class LockService:
             if duration is not None and duration <= timedelta(0):
                 raise BadInput("the lock duration must be positive", hint="e.g. --for 2h")
             if actor.user not in self._deps.catalog.admins:
-                check_deployer(environment, actor.user, self._deps.directory.expand(environment.deployers))
+                check_deployer(
+                    environment, actor.user, self._deps.directory.expand(environment.deployers)
+                )
             now = self._deps.clock.now()
             with self._deps.uow() as uow:
                 current = uow.locks.get(bot, env)
@@ -62,12 +64,18 @@ class LockService:
                     expires_at=now + duration if duration else None,
                 )
                 uow.locks.put(lock)
-                self._deps.audit(uow, actor, "lock", Outcome.OK, bot=bot, env=env, detail=lock.describe())
+                self._deps.audit(
+                    uow, actor, "lock", Outcome.OK, bot=bot, env=env, detail=lock.describe()
+                )
                 uow.commit()
         except UserError as exc:
-            self._deps.audit_alone(actor, "lock", Outcome.REFUSED, bot=bot, env=env, detail=str(exc))
+            self._deps.audit_alone(
+                actor, "lock", Outcome.REFUSED, bot=bot, env=env, detail=str(exc)
+            )
             raise
-        self._deps.notifier.say(self._deps.catalog.channel_for(env), f":lock: {bot} in {env} is {lock.describe()}")
+        self._deps.notifier.say(
+            self._deps.catalog.channel_for(env), f":lock: {bot} in {env} is {lock.describe()}"
+        )
         return lock
 
     def unlock(self, actor: Actor, bot: str, env: str) -> Lock:
@@ -97,11 +105,21 @@ class LockService:
                     )
                 uow.locks.delete(bot, env)
                 self._deps.audit(
-                    uow, actor, "unlock", Outcome.OK, bot=bot, env=env, detail=f"was {lock.describe()}"
+                    uow,
+                    actor,
+                    "unlock",
+                    Outcome.OK,
+                    bot=bot,
+                    env=env,
+                    detail=f"was {lock.describe()}",
                 )
                 uow.commit()
         except UserError as exc:
-            self._deps.audit_alone(actor, "unlock", Outcome.REFUSED, bot=bot, env=env, detail=str(exc))
+            self._deps.audit_alone(
+                actor, "unlock", Outcome.REFUSED, bot=bot, env=env, detail=str(exc)
+            )
             raise
-        self._deps.notifier.say(self._deps.catalog.channel_for(env), f":unlock: {bot} in {env} unlocked by {actor.user}")
+        self._deps.notifier.say(
+            self._deps.catalog.channel_for(env), f":unlock: {bot} in {env} unlocked by {actor.user}"
+        )
         return lock

@@ -25,7 +25,7 @@ from chatops.domain.names import release_tag
 from chatops.domain.policy import Lock, LockKind, format_duration
 from chatops.domain.redact import Redactor
 from chatops.errors import BuildError, ChatOpsError, InfrastructureError, NotFound
-from chatops.services.context import Actor, Deps
+from chatops.services.context import Actor, Deps, required
 from chatops.services.ports import BuildRequest, RunSpec, SlotTaken
 from chatops.services.queries import Queries, observe_health
 from chatops.services.recovery import Heartbeat
@@ -51,6 +51,10 @@ class _Attempt:
     started: float
     runtime_touched: bool = False
     previous: RunSpec | None = None
+
+    @property
+    def deployment_id(self) -> int:
+        return required(self.deployment.id, "the deployment id")
 
 
 class Pipeline:
@@ -85,7 +89,9 @@ class Pipeline:
             self._fail(attempt, attempt.redact(exc.message))
         except Exception:
             incident = uuid.uuid4().hex[:8]
-            log.exception("deployment #%s failed unexpectedly (incident %s)", deployment_id, incident)
+            log.exception(
+                "deployment #%s failed unexpectedly (incident %s)", deployment_id, incident
+            )
             self._fail(attempt, f"chatops hit an internal error (incident {incident}); see its log")
         finally:
             deps.metrics.deployment_finished(
@@ -104,9 +110,8 @@ class Pipeline:
             if release is None:
                 raise NotFound(f"{bot.name} v{deployment.version} does not exist")
             return release
-        assert deployment.ref is not None
         deps.source.fetch(bot)
-        commit = deps.source.resolve(bot, deployment.ref)
+        commit = deps.source.resolve(bot, deployment.ref or bot.branch)
         self._save(attempt, attempt.deployment.with_changes(commit=commit.sha))
         with deps.uow() as uow:
             release = uow.releases.for_commit(bot.name, commit.sha)
@@ -123,10 +128,13 @@ class Pipeline:
                 release = uow.releases.for_commit(bot.name, commit.sha)
                 if release is not None:
                     return release
-                version = max(uow.releases.highest_version(bot.name), deps.source.highest_release(bot)) + 1
-                building = attempt.deployment.advance(Event.BUILD, at=deps.clock.now()).with_changes(
-                    version=version
+                version = (
+                    max(uow.releases.highest_version(bot.name), deps.source.highest_release(bot))
+                    + 1
                 )
+                building = attempt.deployment.advance(
+                    Event.BUILD, at=deps.clock.now()
+                ).with_changes(version=version)
                 try:
                     attempt.deployment = uow.deployments.save(building)
                     uow.commit()
@@ -152,8 +160,7 @@ class Pipeline:
         if existing is not None:
             return existing
         deployment = attempt.deployment
-        assert deployment.version is not None and deployment.id is not None
-        version = deployment.version
+        version = required(deployment.version, "the version being built")
         registry = deps.catalog.registry
         image = image_name(registry, bot.name, version)
         source = attempt.redact(bot.repo)
@@ -181,7 +188,10 @@ class Pipeline:
                         image=image,
                         context_tar=context,
                         dockerfile=bot.dockerfile,
-                        build_args={**bot.build_args, **self._target_build_args(bot, deployment.env)},
+                        build_args={
+                            **bot.build_args,
+                            **self._target_build_args(bot, deployment.env),
+                        },
                         labels=labels,
                     )
                     image_id = deps.builder.build(request, output=output)
@@ -222,9 +232,10 @@ class Pipeline:
         )
         with deps.uow() as uow:
             release = uow.releases.add(release)
-            current = uow.deployments.get(deployment.id)
-            assert current is not None
-            attempt.deployment = uow.deployments.save(current.with_changes(log_tail="\n".join(tail)))
+            current = required(uow.deployments.get(attempt.deployment_id), "the deployment")
+            attempt.deployment = uow.deployments.save(
+                current.with_changes(log_tail="\n".join(tail))
+            )
             deps.audit(
                 uow,
                 SYSTEM,
@@ -352,7 +363,9 @@ class Pipeline:
             text += f"; last output: {last}"
         return attempt.redact(text)
 
-    def _go_live(self, attempt: _Attempt, release: Release, bot: Bot, environment: Environment) -> None:
+    def _go_live(
+        self, attempt: _Attempt, release: Release, bot: Bot, environment: Environment
+    ) -> None:
         deps = self._deps
         now = deps.clock.now()
         deployment = attempt.deployment
@@ -433,11 +446,15 @@ class Pipeline:
         deployment = attempt.deployment
         if attempt.runtime_touched:
             try:
-                deps.runtime(deployment.env).restore(deployment.bot, deployment.env, attempt.previous)
+                deps.runtime(deployment.env).restore(
+                    deployment.bot, deployment.env, attempt.previous
+                )
                 if attempt.previous is not None:
                     reason += f"; v{attempt.previous.version} is running again"
             except ChatOpsError as exc:
-                reason += f"; restoring the previous release failed too: {attempt.redact(exc.message)}"
+                reason += (
+                    f"; restoring the previous release failed too: {attempt.redact(exc.message)}"
+                )
         with deps.uow() as uow:
             current = uow.deployments.get(deployment.id) if deployment.id else None
             if current is None or not current.in_progress:

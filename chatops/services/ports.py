@@ -101,7 +101,9 @@ class SourceControl(Protocol):
         """Force-move `<bot>/<env>` to `commit` and push it."""
         ...
 
-    def log(self, bot: Bot, *, since: str | None, until: str, limit: int) -> tuple[list[Commit], int]:
+    def log(
+        self, bot: Bot, *, since: str | None, until: str, limit: int
+    ) -> tuple[list[Commit], int]:
         """Commits in `since..until` (newest first, at most `limit`) and how many there are."""
         ...
 
@@ -257,7 +259,7 @@ class MessageRef:
 
 
 class Notifier(Protocol):
-    """Tells people what happens. Failures are the notifier's to log; they never stop a deployment."""
+    """Tells people what happens; failures are the notifier's to log, never a deployment's."""
 
     def deployment_changed(self, view: DeploymentView) -> None: ...
 
@@ -309,6 +311,7 @@ class DeploymentRepository(Protocol):
     def holder(self, bot: str, env: str) -> Deployment | None:
         """The in-progress deployment of (bot, env), else the pending one."""
         ...
+
     def live(self, bot: str, env: str) -> Deployment | None: ...
     def history(self, bot: str, env: str | None = None, limit: int = 50) -> list[Deployment]: ...
     def in_state(self, states: Iterable[str]) -> list[Deployment]: ...
@@ -320,6 +323,7 @@ class VoteRepository(Protocol):
     def put(self, vote: Vote) -> None:
         """Record a person's decision; a repeat of the same decision changes nothing."""
         ...
+
     def list(self, deployment_id: int) -> list[Vote]: ...
 
 

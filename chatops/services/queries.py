@@ -7,7 +7,7 @@ from collections import defaultdict
 
 from chatops.domain.approvals import tally
 from chatops.domain.catalog import HealthKind
-from chatops.domain.deployment import Deployment, Kind, State
+from chatops.domain.deployment import Commit, Deployment, Kind, State
 from chatops.domain.health import Health, Observation
 from chatops.domain.names import validate_name
 from chatops.domain.policy import LockKind
@@ -123,7 +123,8 @@ class Queries:
                     )
                     lock = uow.locks.get(name, env)
                     if lock is not None and (
-                        lock.kind is LockKind.ROLLBACK_HOLD and not lock.active(self._deps.clock.now())
+                        lock.kind is LockKind.ROLLBACK_HOLD
+                        and not lock.active(self._deps.clock.now())
                     ):
                         lock = None
                     alerts = tuple(a for a in uow.alerts.open_alerts(name) if a.env == env)
@@ -135,9 +136,13 @@ class Queries:
                             env=env,
                             deployment=live,
                             commit=live.commit if live else None,
-                            lock=lock if lock is not None and lock.active(self._deps.clock.now()) else None,
+                            lock=lock
+                            if lock is not None and lock.active(self._deps.clock.now())
+                            else None,
                             pending=pending,
-                            in_progress=holder if holder is not None and holder.in_progress else None,
+                            in_progress=holder
+                            if holder is not None and holder.in_progress
+                            else None,
                             open_alerts=alerts,
                         )
                     )
@@ -182,7 +187,9 @@ class Queries:
     def _view(self, uow: UnitOfWork, deployment: Deployment) -> DeploymentView:
         deps = self._deps
         catalog = deps.catalog
-        release = uow.releases.get(deployment.bot, deployment.version) if deployment.version else None
+        release = (
+            uow.releases.get(deployment.bot, deployment.version) if deployment.version else None
+        )
         previous = (
             uow.releases.get(deployment.bot, deployment.previous_version)
             if deployment.previous_version
@@ -206,9 +213,11 @@ class Queries:
                     needed=needed,
                 )
                 decided_by = the_tally.rejected_by or (
-                    the_tally.approved_by[-1] if the_tally.complete and the_tally.approved_by else None
+                    the_tally.approved_by[-1]
+                    if the_tally.complete and the_tally.approved_by
+                    else None
                 )
-        changes: tuple = ()
+        changes: tuple[Commit, ...] = ()
         more = 0
         compare_url = None
         bot = catalog.bots.get(deployment.bot)
@@ -232,7 +241,10 @@ class Queries:
             if downstream:
                 promote_to = downstream[0].name
         hold_note = None
-        if deployment.kind in (Kind.ROLLBACK, Kind.AUTO_ROLLBACK) and deployment.state is State.LIVE:
+        if (
+            deployment.kind in (Kind.ROLLBACK, Kind.AUTO_ROLLBACK)
+            and deployment.state is State.LIVE
+        ):
             lock = uow.locks.get(deployment.bot, deployment.env)
             if lock is not None and lock.kind is LockKind.ROLLBACK_HOLD:
                 hold_note = (

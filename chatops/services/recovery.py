@@ -53,7 +53,9 @@ class Heartbeat:
             self._users += 1
             if self._thread is None:
                 self._stop.clear()
-                self._thread = threading.Thread(target=self._run, name="chatops-heartbeat", daemon=True)
+                self._thread = threading.Thread(
+                    target=self._run, name="chatops-heartbeat", daemon=True
+                )
                 self._thread.start()
 
     def stop(self) -> None:
@@ -114,7 +116,8 @@ class Recovery:
         now = deps.clock.now()
         beat = deployment.heartbeat_at or deployment.updated_at
         reason = (
-            f"interrupted: the chatops process running it ({deployment.owner or 'unknown'}) stopped "
+            "interrupted: the chatops process running it "
+            f"({deployment.owner or 'unknown'}) stopped "
             f"while it was {deployment.state}; last sign of life {format_duration(now - beat)} ago"
         )
         if deployment.state in (State.DEPLOYING, State.VERIFYING):
@@ -127,7 +130,11 @@ class Recovery:
                 reason += f"; restoring the previous release failed: {exc.message}"
         with deps.uow() as uow:
             current = uow.deployments.get_for_update(deployment.id) if deployment.id else None
-            if current is None or current.state not in IN_PROGRESS_STATES or current.owner != deployment.owner:
+            if (
+                current is None
+                or current.state not in IN_PROGRESS_STATES
+                or current.owner != deployment.owner
+            ):
                 return None
             ended = uow.deployments.save(current.advance(Event.FAIL, at=now, reason=reason))
             deps.audit(
@@ -157,9 +164,15 @@ class Recovery:
             return None
         with deps.uow() as uow:
             live = uow.deployments.live(deployment.bot, deployment.env)
-            release = uow.releases.get(deployment.bot, live.version) if live and live.version else None
+            release = (
+                uow.releases.get(deployment.bot, live.version) if live and live.version else None
+            )
         if release is None:
             return None
         return run_spec(
-            release, bot=bot, environment=environment, target=target, secrets=deps.secrets.resolve(bot, target)
+            release,
+            bot=bot,
+            environment=environment,
+            target=target,
+            secrets=deps.secrets.resolve(bot, target),
         )

@@ -38,7 +38,7 @@ from chatops.errors import (
     Refused,
     UserError,
 )
-from chatops.services.context import Actor, Deps
+from chatops.services.context import Actor, Deps, required
 from chatops.services.ports import Launcher, SlotTaken, UnitOfWork
 from chatops.services.queries import Queries, observe_health
 
@@ -85,7 +85,9 @@ class Requests:
             the_bot, environment, _ = self._deps.catalog.target(bot, env)
             check_entry(environment, Kind.DEPLOY, bot=bot)
             if not automatic:
-                check_deployer(environment, actor.user, self._deps.directory.expand(environment.deployers))
+                check_deployer(
+                    environment, actor.user, self._deps.directory.expand(environment.deployers)
+                )
             deployment = self._open(
                 actor,
                 environment,
@@ -133,7 +135,9 @@ class Requests:
                     f"{env} does not take promotions (it has no `promote_from`)",
                     hint=f"`/deploy {bot} {env}` deploys to it directly",
                 )
-            check_deployer(environment, actor.user, self._deps.directory.expand(environment.deployers))
+            check_deployer(
+                environment, actor.user, self._deps.directory.expand(environment.deployers)
+            )
             with self._deps.uow() as uow:
                 live = uow.deployments.live(bot, source)
             health = self._health(bot, source) if live is not None else Health.UNKNOWN
@@ -146,7 +150,7 @@ class Requests:
                 now=self._now(),
                 bot=bot,
             )
-            assert live is not None  # check_promotable refused otherwise
+            live = required(live, "the live deployment")  # check_promotable refused otherwise
             deployment = self._open(
                 actor,
                 environment,
@@ -166,6 +170,53 @@ class Requests:
                 expect_live_in_source=live,
             )
         return self._launch(deployment)
+
+    def promote_deployment(self, actor: Actor, deployment_id: int) -> Deployment:
+        """The Promote button: promote the release of a live deployment one step further.
+
+        Raises:
+            NotFound: unknown deployment.
+            NotPromotable: it is no longer live, or nothing takes promotions from its environment.
+            (and everything `promote` raises)
+        """
+        source = self._live_deployment(actor, "promote", deployment_id)
+        bot = self._deps.catalog.bot(source.bot)
+        targets = [
+            e.name for e in self._deps.catalog.downstream_of(source.env) if e.name in bot.targets
+        ]
+        if not targets:
+            raise NotPromotable(f"nothing takes promotions from {source.env}")
+        return self.promote(actor, source.bot, targets[0])
+
+    def rollback_deployment(self, actor: Actor, deployment_id: int) -> Deployment:
+        """The Rollback button: roll back the environment of a deployment that is still live.
+
+        Raises:
+            NotFound: unknown deployment.
+            AlreadyDecided: it is no longer what runs there (so the click is stale).
+            (and everything `rollback` raises)
+        """
+        live = self._live_deployment(actor, "rollback", deployment_id)
+        return self.rollback(actor, live.bot, live.env)
+
+    def _live_deployment(self, actor: Actor, action: str, deployment_id: int) -> Deployment:
+        with (
+            self._refusals_audited(actor, action, deployment_id=deployment_id),
+            self._deps.uow() as uow,
+        ):
+            deployment = uow.deployments.get(deployment_id)
+            live = uow.deployments.live(deployment.bot, deployment.env) if deployment else None
+            if deployment is None:
+                raise NotFound(f"there is no deployment #{deployment_id}")
+            if live is None or live.id != deployment.id:
+                now = f"v{live.version} (#{live.id})" if live else "nothing"
+                raise AlreadyDecided(
+                    f"#{deployment_id} ({deployment.bot} v{deployment.version}) is no longer live "
+                    f"in {deployment.env}; it runs {now}",
+                    hint=f"use `/{action} {deployment.bot} {deployment.env}` "
+                    "to act on what runs now",
+                )
+            return deployment
 
     def _default_promotion_target(self, bot: str) -> str:
         catalog = self._deps.catalog
@@ -220,7 +271,9 @@ class Requests:
             validate_name("environment", env)
             _, environment, _ = self._deps.catalog.target(bot, env)
             if not automatic:
-                check_deployer(environment, actor.user, self._deps.directory.expand(environment.deployers))
+                check_deployer(
+                    environment, actor.user, self._deps.directory.expand(environment.deployers)
+                )
             now = self._now()
             with self._deps.uow() as uow:
                 if not automatic:
@@ -238,8 +291,8 @@ class Requests:
                     bot=bot,
                     env=env,
                 )
-                release = uow.releases.get(bot, target)
-                assert release is not None  # rollback_target only names built versions
+                # rollback_target only names built versions
+                release = required(uow.releases.get(bot, target), f"release v{target}")
                 needs_approval = not automatic and environment.rollback_approvals > 0
                 deployment = Deployment(
                     bot=bot,
@@ -307,7 +360,12 @@ class Requests:
                         f"#{deployment_id} is not waiting for approval: it is {deployment.state}"
                     )
                 approvers = self._deps.directory.expand(environment.approvers)
-                check_voter(actor.user, requester=deployment.requested_by, approvers=approvers, env=environment.name)
+                check_voter(
+                    actor.user,
+                    requester=deployment.requested_by,
+                    approvers=approvers,
+                    env=environment.name,
+                )
                 ended = self._settle_if_stale(uow, deployment, environment, now)
                 if ended is not None:
                     uow.commit()
@@ -422,7 +480,12 @@ class Requests:
         now = self._now()
         with self._deps.uow() as uow:
             forced = self._check_holds(
-                uow, actor, environment, deployment.bot, deployment.force_reason, automatic=automatic
+                uow,
+                actor,
+                environment,
+                deployment.bot,
+                deployment.force_reason,
+                automatic=automatic,
             )
             check_busy(uow.deployments.holder(deployment.bot, environment.name))
             if expect_live_in_source is not None and environment.promote_from:
@@ -433,7 +496,9 @@ class Requests:
                         hint="check `/status` and promote again",
                     )
             if deployment.state is State.QUEUED:
-                deployment = deployment.with_changes(owner=self._deps.processes.me(), heartbeat_at=now)
+                deployment = deployment.with_changes(
+                    owner=self._deps.processes.me(), heartbeat_at=now
+                )
             deployment = self._add(uow, deployment)
             if not automatic:
                 self._lift_rollback_hold(uow, deployment.bot, environment.name)
@@ -525,10 +590,11 @@ class Requests:
         try:
             yield
         except UserError as exc:
-            self._deps.audit_alone(actor, action, Outcome.REFUSED, detail=str(exc), **_known(fields))
+            self._deps.audit_alone(
+                actor, action, Outcome.REFUSED, detail=str(exc), **_known(fields)
+            )
             raise
 
 
 def _known(fields: dict[str, object]) -> dict[str, object]:
     return {k: v for k, v in fields.items() if v is not None}
-

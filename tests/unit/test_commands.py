@@ -15,7 +15,11 @@ from chatops.errors import BadInput
     [
         ("/deploy", "mybot staging", c.Deploy("mybot", "staging")),
         ("/deploy", "  mybot   staging  feature-x ", c.Deploy("mybot", "staging", "feature-x")),
-        ("/deploy", "mybot staging --force fixing the outage", c.Deploy("mybot", "staging", None, "fixing the outage")),
+        (
+            "/deploy",
+            "mybot staging --force fixing the outage",
+            c.Deploy("mybot", "staging", None, "fixing the outage"),
+        ),
         ("/promote", "mybot", c.Promote("mybot")),
         ("/promote", "mybot prod", c.Promote("mybot", "prod")),
         ("/rollback", "mybot prod", c.Rollback("mybot", "prod")),
@@ -26,8 +30,16 @@ from chatops.errors import BadInput
         ("/status", "mybot", c.Status("mybot")),
         ("/logs", "mybot prod", c.Logs("mybot", "prod", 50)),
         ("/logs", "mybot prod 200", c.Logs("mybot", "prod", 200)),
-        ("/lock", "mybot prod db migration running", c.Lock("mybot", "prod", "db migration running")),
-        ("/lock", "mybot prod --for 2h investigating", c.Lock("mybot", "prod", "investigating", 7200)),
+        (
+            "/lock",
+            "mybot prod db migration running",
+            c.Lock("mybot", "prod", "db migration running"),
+        ),
+        (
+            "/lock",
+            "mybot prod --for 2h investigating",
+            c.Lock("mybot", "prod", "investigating", 7200),
+        ),
         ("/unlock", "mybot prod", c.Unlock("mybot", "prod")),
         ("/chatops", "help", c.Help()),
         ("/chatops", "", c.Help()),
@@ -77,15 +89,31 @@ def test_any_text_parses_or_is_a_usage_error(command: str, text: str) -> None:
     try:
         parsed = c.parse(command, text)
     except BadInput as exc:
-        assert exc.usage
+        usage = exc.usage
+        assert usage
     else:
-        assert isinstance(parsed, c.Deploy | c.Promote | c.Rollback | c.Releases | c.Status | c.Logs | c.Lock | c.Unlock | c.Help)
+        assert isinstance(
+            parsed,
+            c.Deploy
+            | c.Promote
+            | c.Rollback
+            | c.Releases
+            | c.Status
+            | c.Logs
+            | c.Lock
+            | c.Unlock
+            | c.Help,
+        )
 
 
 names = st.from_regex(r"[a-z0-9]{1,8}(-[a-z0-9]{1,8})?", fullmatch=True)
 
 
-@given(bot=names, env=names, ref=st.one_of(st.none(), st.from_regex(r"[a-z][a-z0-9._/-]{0,20}[a-z0-9]", fullmatch=True)))
+@given(
+    bot=names,
+    env=names,
+    ref=st.one_of(st.none(), st.from_regex(r"[a-z][a-z0-9._/-]{0,20}[a-z0-9]", fullmatch=True)),
+)
 def test_deploy_round_trips(bot: str, env: str, ref: str | None) -> None:
     text = f"{bot} {env}" + (f" {ref}" if ref else "")
     try:

@@ -1,4 +1,4 @@
-"""chatops.yaml: the documented example loads; every mistake names file, key path and what is allowed."""
+"""chatops.yaml: the documented example loads; every mistake names file, key path and fix."""
 
 from __future__ import annotations
 
@@ -127,7 +127,10 @@ def test_unknown_keys_name_the_path_and_the_allowed_keys(tmp_path: Path) -> None
     assert "environments.prod.aprovals: unknown key; allowed: " in message
     assert "approvals" in message.split("environments.prod.aprovals")[1]
     assert "bots.b.helth: unknown key; allowed: " in message
-    assert "bots.b.environments.prod.replica: unknown key; allowed: build_args, env, env_file" in message
+    assert (
+        "bots.b.environments.prod.replica: unknown key; allowed: build_args, env, env_file"
+        in message
+    )
 
 
 @pytest.mark.parametrize(
@@ -139,11 +142,23 @@ def test_unknown_keys_name_the_path_and_the_allowed_keys(tmp_path: Path) -> None
         ("environments: {prod: {approvals: 1}}\n", "needs `approvers`"),
         ("environments: {prod: {strategy: blue-green}}\n", "environments.prod.strategy"),
         ("environments: {prod: {timezone: Mars/Olympus}}\n", "unknown time zone"),
-        ("environments: {prod: {freeze: [{cron: 'every friday', duration_hours: 2}]}}\n", "not a cron expression"),
+        (
+            "environments: {prod: {freeze: [{cron: 'every friday', duration_hours: 2}]}}\n",
+            "not a cron expression",
+        ),
         ("environments: {Prod!: {}}\n", "environments.Prod!"),
-        ("environments: {a: {}}\nbots: {b: {repo: /r, environments: {c: {}}}}\n", "bots.b.environments.c: not an environment"),
-        ("environments: {a: {}}\nbots: {b: {repo: /r, health: {http: ftp://x}}}\n", "http:// or https://"),
-        ("environments: {a: {}}\nbots: {b: {repo: /r, secrets: {K: {provider: vault}}}}\n", "bots.b.secrets.K"),
+        (
+            "environments: {a: {}}\nbots: {b: {repo: /r, environments: {c: {}}}}\n",
+            "bots.b.environments.c: not an environment",
+        ),
+        (
+            "environments: {a: {}}\nbots: {b: {repo: /r, health: {http: ftp://x}}}\n",
+            "http:// or https://",
+        ),
+        (
+            "environments: {a: {}}\nbots: {b: {repo: /r, secrets: {K: {provider: vault}}}}\n",
+            "bots.b.secrets.K",
+        ),
         ("environments: {a: {soak_seconds: -1}}\n", "environments.a.soak_seconds"),
         ("environments: [a, b]\n", "environments"),
         ("- just\n- a list\n", "top level must be a mapping"),

@@ -63,8 +63,7 @@ class App:
         ]
 
     def deployment(self, deployment_id: int) -> Deployment:
-        found = self.world.tables.deployments[deployment_id]
-        return found
+        return self.world.tables.deployments[deployment_id]
 
 
 def make_app(world: World | None = None) -> App:
@@ -96,7 +95,11 @@ def test_deploy_builds_tags_runs_and_goes_live(app: App) -> None:
     assert deployment.version == 1
     assert deployment.commit == "a" * 40
     assert app.world.notifier.states(deployment.id or 0) == [
-        State.QUEUED, State.BUILDING, State.DEPLOYING, State.VERIFYING, State.LIVE,
+        State.QUEUED,
+        State.BUILDING,
+        State.DEPLOYING,
+        State.VERIFYING,
+        State.LIVE,
     ]
     [build] = app.world.builder.builds
     assert build.image == "registry.test/mybot:v1"
@@ -266,7 +269,9 @@ def test_promotion_of_nothing_or_of_an_unhealthy_release_is_refused(app: App) ->
         app.requests.promote(DEV, "mybot", "prod")
 
 
-def test_promotion_needs_an_approver_other_than_the_requester_and_runs_the_same_image(app: App) -> None:
+def test_promotion_needs_an_approver_other_than_the_requester_and_runs_the_same_image(
+    app: App,
+) -> None:
     staging = app.deploy()
     soak(app)
     pending = app.requests.promote(LEAD1, "mybot")
@@ -293,7 +298,9 @@ def test_promotion_needs_an_approver_other_than_the_requester_and_runs_the_same_
 
 
 def test_a_second_approve_by_the_same_person_counts_once(app: App) -> None:
-    world = World(catalog(prod={"approvals": 2, "approvers": frozenset({"ULEAD1", "ULEAD2", "ULEAD3"})}))
+    world = World(
+        catalog(prod={"approvals": 2, "approvers": frozenset({"ULEAD1", "ULEAD2", "ULEAD3"})})
+    )
     app = make_app(world)
     app.commit("a" * 40)
     app.deploy()
@@ -444,7 +451,9 @@ def test_rollback_approvals_make_a_rollback_wait(app: App) -> None:
     assert app.requests.approve(LEAD1, pending.id or 0).version == 1
 
 
-def test_an_automatic_deploy_is_held_after_a_rollback_until_someone_deploys_on_purpose(app: App) -> None:
+def test_an_automatic_deploy_is_held_after_a_rollback_until_someone_deploys_on_purpose(
+    app: App,
+) -> None:
     app.deploy()
     app.commit("b" * 40)
     app.deploy()
@@ -463,7 +472,7 @@ def test_an_automatic_deploy_is_held_after_a_rollback_until_someone_deploys_on_p
 
 def test_a_lock_refuses_deployments_until_unlocked(app: App) -> None:
     app.locks.lock(DEV, "mybot", "staging", reason="investigating", duration=timedelta(hours=2))
-    with pytest.raises(Locked, match="locked by UDEV until .*: investigating"):
+    with pytest.raises(Locked, match=r"locked by UDEV until .*: investigating"):
         app.deploy(actor=LEAD1)
     app.locks.unlock(LEAD1, "mybot", "staging")
     assert app.deploy(actor=LEAD1).state is State.LIVE
@@ -481,13 +490,17 @@ def test_an_admin_may_force_through_a_lock_with_a_reason_and_it_is_audited(app: 
         app.deploy(actor=LEAD1, force_reason="urgent")
     forced = app.deploy(actor=ADMIN, force_reason="hotfix for outage")
     assert forced.state is State.LIVE
-    [event] = [e for e in app.world.tables.audit if e.action == "deploy" and e.outcome is Outcome.OK]
+    [event] = [
+        e for e in app.world.tables.audit if e.action == "deploy" and e.outcome is Outcome.OK
+    ]
     assert "forced by admin: hotfix for outage" in event.detail
 
 
 def test_a_freeze_refuses_deployments_with_when_it_ends(app: App) -> None:
     now = app.world.clock.now()
-    app.world.freezes.windows["staging"] = FreezeWindow("0 17 * * FRI", now - timedelta(hours=1), now + timedelta(hours=2))
+    app.world.freezes.windows["staging"] = FreezeWindow(
+        "0 17 * * FRI", now - timedelta(hours=1), now + timedelta(hours=2)
+    )
     with pytest.raises(Frozen, match="frozen until 2026-11-27 11:00"):
         app.deploy()
     with pytest.raises(Frozen):
@@ -504,14 +517,23 @@ def test_recovery_fails_deployments_whose_process_died_and_restores_what_ran(app
     with FakeUnitOfWork(app.world.tables) as uow:
         orphan = uow.deployments.add(
             Deployment(
-                bot="mybot", env="staging", kind=Kind.DEPLOY, state=State.DEPLOYING,
-                requested_by="UDEV", requested_at=app.world.clock.now(), updated_at=app.world.clock.now(),
-                owner="host:boot:999:1", version=2, heartbeat_at=app.world.clock.now(),
+                bot="mybot",
+                env="staging",
+                kind=Kind.DEPLOY,
+                state=State.DEPLOYING,
+                requested_by="UDEV",
+                requested_at=app.world.clock.now(),
+                updated_at=app.world.clock.now(),
+                owner="host:boot:999:1",
+                version=2,
+                heartbeat_at=app.world.clock.now(),
             )
         )
         uow.commit()
     app.world.processes.dead.add("host:boot:999:1")
-    app.world.runtime.current[("mybot", "staging")].running = False  # mid-deploy: the old one was stopped
+    app.world.runtime.current[
+        ("mybot", "staging")
+    ].running = False  # mid-deploy: the old one was stopped
 
     [recovered] = app.recovery.recover()
 
@@ -526,9 +548,15 @@ def test_recovery_leaves_deployments_of_living_processes_alone(app: App) -> None
     with FakeUnitOfWork(app.world.tables) as uow:
         uow.deployments.add(
             Deployment(
-                bot="mybot", env="staging", kind=Kind.DEPLOY, state=State.BUILDING,
-                requested_by="UDEV", requested_at=app.world.clock.now(), updated_at=app.world.clock.now(),
-                owner="otherhost:boot:5:1", heartbeat_at=app.world.clock.now(),
+                bot="mybot",
+                env="staging",
+                kind=Kind.DEPLOY,
+                state=State.BUILDING,
+                requested_by="UDEV",
+                requested_at=app.world.clock.now(),
+                updated_at=app.world.clock.now(),
+                owner="otherhost:boot:5:1",
+                heartbeat_at=app.world.clock.now(),
             )
         )
         uow.commit()

@@ -59,22 +59,33 @@ def test_ended_states_take_no_event(state: State) -> None:
 
 
 def test_state_groups() -> None:
-    assert IN_PROGRESS_STATES == {S.QUEUED, S.BUILDING, S.DEPLOYING, S.VERIFYING}
-    assert ACTIVE_STATES == IN_PROGRESS_STATES | {S.PENDING_APPROVAL}
+    assert {S.QUEUED, S.BUILDING, S.DEPLOYING, S.VERIFYING} == IN_PROGRESS_STATES
+    assert IN_PROGRESS_STATES | {S.PENDING_APPROVAL} == ACTIVE_STATES
     assert S.LIVE not in ACTIVE_STATES and S.LIVE not in ENDED_STATES
 
 
 def _deployment(state: State) -> Deployment:
     return Deployment(
-        bot="b", env="e", kind=Kind.DEPLOY, state=state, requested_by="U",
-        requested_at=T0, updated_at=T0, owner="me",
+        bot="b",
+        env="e",
+        kind=Kind.DEPLOY,
+        state=state,
+        requested_by="U",
+        requested_at=T0,
+        updated_at=T0,
+        owner="me",
     )
 
 
 def test_advance_stamps_times_and_releases_the_owner() -> None:
     later = T0 + timedelta(minutes=1)
     live = _deployment(S.VERIFYING).advance(E.HEALTHY, at=later)
-    assert (live.state, live.live_at, live.healthy_since, live.finished_at) == (S.LIVE, later, later, None)
+    assert (live.state, live.live_at, live.healthy_since, live.finished_at) == (
+        S.LIVE,
+        later,
+        later,
+        None,
+    )
     assert live.owner is None
     failed = _deployment(S.BUILDING).advance(E.FAIL, at=later, reason="boom")
     assert (failed.state, failed.finished_at, failed.reason) == (S.FAILED, later, "boom")
