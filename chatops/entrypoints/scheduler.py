@@ -1,0 +1,130 @@
+"""The scheduled jobs of `serve` (APScheduler 3), run only by the holder of the scheduler lease.
+
+Several `serve` replicas may share one database: every replica tries to take or
+renew the lease row every few seconds; the holder runs health checks, approval
+expiry, soak notices, reconcile and recovery. When the holder dies, its lease
+expires and another replica takes over within one lease period.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from functools import partial
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from chatops.adapters.metrics import PrometheusMetrics
+from chatops.bootstrap import Application
+from chatops.services.monitor import Monitor
+
+__all__ = ["LEASE", "Scheduler"]
+
+log = logging.getLogger(__name__)
+
+LEASE = "scheduler"
+
+
+class Scheduler:
+    """Background jobs behind a leader lease."""
+
+    def __init__(
+        self,
+        application: Application,
+        monitor: Monitor,
+        metrics: PrometheusMetrics,
+        *,
+        lease_seconds: float = 15.0,
+    ) -> None:
+        self._app = application
+        self._monitor = monitor
+        self._metrics = metrics
+        self._lease_seconds = lease_seconds
+        self._leader = threading.Event()
+        self._owner = application.deps.processes.me()
+        self._scheduler = BackgroundScheduler(
+            executors={"default": ThreadPoolExecutor(max_workers=4)},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 5},
+            timezone="UTC",
+        )
+
+    @property
+    def running(self) -> bool:
+        return bool(self._scheduler.running)
+
+    @property
+    def leader(self) -> bool:
+        return self._leader.is_set()
+
+    def start(self) -> None:
+        """Add the jobs and start; the lease is tried at once."""
+        add = self._scheduler.add_job
+        add(self._renew, "interval", seconds=max(1.0, self._lease_seconds / 3), id="lease")
+        for env in self._app.config.catalog.environments.values():
+            add(
+                self._as_leader(partial(self._monitor.check_environment, env.name)),
+                "interval",
+                seconds=env.health_interval.total_seconds(),
+                id=f"health:{env.name}",
+            )
+        add(
+            self._as_leader(self._app.requests.expire_and_supersede),
+            "interval",
+            seconds=5,
+            id="approvals",
+        )
+        add(self._as_leader(self._monitor.notify_soaked), "interval", seconds=10, id="soak")
+        add(self._as_leader(self._monitor.reconcile), "interval", seconds=60, id="reconcile")
+        add(self._as_leader(self._app.recovery.recover), "interval", seconds=15, id="recovery")
+        self._renew()
+        self._scheduler.start()
+
+    def shutdown(self) -> None:
+        """Stop the jobs (waiting for running ones) and give the lease up."""
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=True)
+        if self._leader.is_set():
+            try:
+                with self._app.deps.uow() as uow:
+                    uow.leases.release(LEASE, owner=self._owner)
+                    uow.commit()
+            except Exception:
+                log.exception("could not give up the scheduler lease")
+            self._leader.clear()
+            self._metrics.leader.set(0)
+
+    def _renew(self) -> None:
+        try:
+            with self._app.deps.uow() as uow:
+                held = uow.leases.acquire(
+                    LEASE,
+                    owner=self._owner,
+                    now=self._app.deps.clock.now(),
+                    ttl_seconds=self._lease_seconds,
+                )
+                uow.commit()
+        except Exception:
+            log.exception("could not renew the scheduler lease")
+            held = False
+        if held and not self._leader.is_set():
+            log.info("this process now runs the scheduled jobs")
+        elif not held and self._leader.is_set():
+            log.warning("another process holds the scheduler lease now")
+        if held:
+            self._leader.set()
+        else:
+            self._leader.clear()
+        self._metrics.leader.set(1 if held else 0)
+
+    def _as_leader(self, job: Callable[[], object]) -> Callable[[], None]:
+        def run() -> None:
+            if not self._leader.is_set():
+                return
+            try:
+                job()
+            except Exception:
+                log.exception("scheduled job failed")
+
+        return run

@@ -1,0 +1,182 @@
+"""`chatops serve`: Slack (HTTP or Socket Mode), webhooks, metrics and the scheduled jobs.
+
+On start-up every deployment a dead process left unfinished is failed (and the
+channel told), the heartbeat and the lease-guarded scheduler start, then
+uvicorn serves until SIGTERM/SIGINT, after which jobs and running deployments
+are let finish and the lease is given up.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from types import FrameType
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+
+from chatops.adapters.metrics import PrometheusMetrics
+from chatops.bootstrap import Application, build
+from chatops.config import Config
+from chatops.entrypoints.chat import ChatCommands
+from chatops.entrypoints.http import HttpDeps, create_http_app
+from chatops.entrypoints.scheduler import Scheduler
+from chatops.entrypoints.slack.wiring import directory_for, notifier_for, slack_client
+from chatops.errors import ConfigError
+from chatops.services.alerts import AlertService
+from chatops.services.launchers import ThreadLauncher
+from chatops.services.monitor import Monitor
+
+__all__ = ["Server", "assemble", "run"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Server:
+    """Everything `serve` runs, assembled (tests start it in-process too)."""
+
+    application: Application
+    http: Starlette
+    scheduler: Scheduler
+    socket_mode: Any = None
+
+    def start_background(self) -> None:
+        self.application.heartbeat.start()
+        self.scheduler.start()
+
+    def stop(self) -> None:
+        self.scheduler.shutdown()
+        if self.socket_mode is not None:
+            self.socket_mode.close()
+        self.application.heartbeat.stop()
+        self.application.close()
+
+
+def assemble(config: Config, *, socket_mode: bool = False) -> Server:
+    """Wire the application, Slack, the HTTP app and the scheduler.
+
+    Raises:
+        ConfigError: Slack is half configured (e.g. a token without the signing secret).
+        SchemaOutOfDate: the database needs `chatops db upgrade`.
+    """
+    settings = config.settings
+    client = slack_client(settings)
+    if client is not None and not socket_mode and settings.slack_signing_secret is None:
+        raise ConfigError(
+            "SLACK_BOT_TOKEN is set but SLACK_SIGNING_SECRET is not",
+            hint="set SLACK_SIGNING_SECRET (the app's Basic Information page), or --socket-mode",
+        )
+    if socket_mode and (client is None or settings.slack_app_token is None):
+        raise ConfigError("--socket-mode needs SLACK_BOT_TOKEN and SLACK_APP_TOKEN (xapp-…)")
+    metrics = PrometheusMetrics()
+    application = build(
+        config,
+        launcher=ThreadLauncher,
+        directory=directory_for(client),
+        metrics=metrics,
+    )
+    if client is not None:
+        application.add_notifier(notifier_for(client, application.store.uow))
+    for ended in application.recovery.recover():
+        log.warning("failed interrupted deployment #%s: %s", ended.id, ended.reason)
+    application.requests.expire_and_supersede()
+    with application.deps.uow() as uow:
+        for live in uow.deployments.all_live():
+            metrics.live_release(live.bot, live.env, live.version)
+    alerts = AlertService(application.deps)
+    monitor = Monitor(application.deps, application.requests)
+    scheduler = Scheduler(
+        application, monitor, metrics, lease_seconds=settings.chatops_lease_seconds
+    )
+    chat = ChatCommands(application, alerts)
+    bolt = None
+    handler = None
+    if client is not None:
+        from chatops.entrypoints.slack.app import create_bolt_app
+
+        secret = (
+            settings.slack_signing_secret.get_secret_value()
+            if settings.slack_signing_secret
+            else ""
+        )
+        bolt = create_bolt_app(client=client, signing_secret=secret or "socket-mode", chat=chat)
+        if socket_mode and settings.slack_app_token is not None:
+            from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+            handler = SocketModeHandler(bolt, settings.slack_app_token.get_secret_value())
+    http = create_http_app(
+        HttpDeps(
+            application=application,
+            alerts=alerts,
+            metrics=metrics,
+            bolt=None if socket_mode else bolt,
+            alert_token=settings.chatops_alert_token.get_secret_value()
+            if settings.chatops_alert_token
+            else None,
+            git_secret=(
+                settings.chatops_git_webhook_secret.get_secret_value()
+                if settings.chatops_git_webhook_secret
+                else None
+            ),
+            alert_labels=config.file.alert_labels,
+            scheduler_running=lambda: scheduler.running,
+        )
+    )
+    return Server(application=application, http=http, scheduler=scheduler, socket_mode=handler)
+
+
+class _Uvicorn(uvicorn.Server):
+    """uvicorn that stops on SIGTERM/SIGINT and returns, so chatops can shut down in order.
+
+    (uvicorn itself re-raises the signal after its shutdown, which would end the
+    process before the scheduler gives up its lease and running deployments finish.)
+    """
+
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        def stop(signum: int, frame: FrameType | None) -> None:
+            if self.should_exit:
+                self.force_exit = True
+            self.should_exit = True
+
+        previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
+def run(config: Config, *, socket_mode: bool = False) -> None:
+    """Serve until SIGTERM or SIGINT."""
+    server = assemble(config, socket_mode=socket_mode)
+    settings = config.settings
+    try:
+        server.start_background()
+        if server.socket_mode is not None:
+            threading.Thread(
+                target=server.socket_mode.connect, name="slack-socket-mode", daemon=True
+            ).start()
+        log.warning(
+            "chatops serving on http://%s:%s",
+            settings.chatops_http_host,
+            settings.chatops_http_port,
+        )
+        _Uvicorn(
+            uvicorn.Config(
+                server.http,
+                host=settings.chatops_http_host,
+                port=settings.chatops_http_port,
+                log_level="warning",
+                access_log=False,
+                timeout_graceful_shutdown=30,
+            )
+        ).run()
+    finally:
+        server.stop()
