@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -105,7 +106,11 @@ def assemble(config: Config, *, socket_mode: bool = False) -> Server:
             if settings.slack_signing_secret
             else ""
         )
-        bolt = create_bolt_app(client=client, signing_secret=secret or "socket-mode", chat=chat)
+        slack_work = ThreadPoolExecutor(max_workers=8, thread_name_prefix="chatops-slack")
+        application.closers.append(slack_work.shutdown)
+        bolt = create_bolt_app(
+            client=client, signing_secret=secret or "socket-mode", chat=chat, work=slack_work
+        )
         if socket_mode and settings.slack_app_token is not None:
             from slack_bolt.adapter.socket_mode import SocketModeHandler
 

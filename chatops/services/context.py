@@ -76,7 +76,7 @@ class NullMetrics:
 
 @dataclass(frozen=True, slots=True)
 class Tuning:
-    health_poll_seconds: float = 0.25
+    health_poll_seconds: float = 0.1
     settle_seconds: float = 1.0  # a container without a health check must stay up this long
     build_slot_wait_seconds: float = 900.0
     heartbeat_seconds: float = 5.0

@@ -7,6 +7,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from concurrent.futures import Executor
 from typing import Any
 
 from slack_bolt import App, BoltResponse
@@ -54,16 +55,32 @@ def _delivery_key(body: dict[str, Any]) -> str | None:
     return None
 
 
-def create_bolt_app(*, client: WebClient, signing_secret: str, chat: ChatCommands) -> App:
-    """The bolt App, with its Web API client pointing wherever SLACK_API_URL says."""
+def create_bolt_app(
+    *, client: WebClient, signing_secret: str, chat: ChatCommands, work: Executor
+) -> App:
+    """The bolt App, with its Web API client pointing wherever SLACK_API_URL says.
+
+    Listeners only acknowledge and hand the request to `work`, so bolt's own
+    threads are free again at once and every request is answered within
+    milliseconds, however slow the work behind it.
+    """
     app = App(client=client, signing_secret=signing_secret, process_before_response=False)
-    register(app, chat)
+    register(app, chat, work)
     return app
 
 
-def register(app: App, chat: ChatCommands) -> None:
+def register(app: App, chat: ChatCommands, work: Executor) -> None:
     """Attach every command, button and event listener of DESIGN §6 to `app`."""
     seen = _Seen()
+
+    def later(job: Callable[[], None]) -> None:
+        def run() -> None:
+            try:
+                job()
+            except Exception:
+                log.exception("a Slack request failed after it was acknowledged")
+
+        work.submit(run)
 
     def once(req: Any, resp: Any, next: Callable[[], Any]) -> Any:
         key = _delivery_key(req.body if isinstance(req.body, dict) else {})
@@ -91,7 +108,8 @@ def register(app: App, chat: ChatCommands) -> None:
     ) -> None:
         ack()
         actor = Actor(str(command["user_id"]), "slack")
-        reply(respond, chat.command(actor, str(command["command"]), str(command.get("text") or "")))
+        name, text = str(command["command"]), str(command.get("text") or "")
+        later(lambda: reply(respond, chat.command(actor, name, text)))
 
     def on_button(
         ack: Callable[..., Any],
@@ -101,18 +119,27 @@ def register(app: App, chat: ChatCommands) -> None:
     ) -> None:
         ack()
         actor = Actor(str(body["user"]["id"]), "slack")
-        reply(respond, chat.press(actor, str(action["action_id"]), str(action.get("value") or "")))
+        action_id, value = str(action["action_id"]), str(action.get("value") or "")
+        later(lambda: reply(respond, chat.press(actor, action_id, value)))
 
     def on_reaction(event: dict[str, Any], client: WebClient) -> None:
         item = event.get("item") or {}
         if item.get("type") != "message":
             return
         channel, ts, user = str(item.get("channel")), str(item.get("ts")), str(event.get("user"))
-        answer = chat.react(Actor(user, "slack"), str(event.get("reaction")), channel, ts)
-        if answer is not None:
-            client.chat_postEphemeral(
-                channel=channel, user=user, text=answer.message.text, blocks=answer.message.blocks
-            )
+        reaction = str(event.get("reaction"))
+
+        def approve() -> None:
+            answer = chat.react(Actor(user, "slack"), reaction, channel, ts)
+            if answer is not None:
+                client.chat_postEphemeral(
+                    channel=channel,
+                    user=user,
+                    text=answer.message.text,
+                    blocks=answer.message.blocks,
+                )
+
+        later(approve)
 
     for name in COMMANDS:
         app.command(name)(on_command)
