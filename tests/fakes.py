@@ -625,7 +625,7 @@ class World:
             uow=lambda: FakeUnitOfWork(self.tables),
             clock=self.clock,
             source=self.source,
-            builder=self.builder,
+            builders=dict.fromkeys(self.catalog.environments, self.builder),
             runtimes=dict.fromkeys(self.catalog.environments, self.runtime),
             probe=self.probe,
             secrets=self.secrets,

@@ -58,6 +58,8 @@ class Lock:
         return self.expires_at is None or now < self.expires_at
 
     def describe(self) -> str:
+        if self.kind is LockKind.ROLLBACK_HOLD:
+            return f"held for automatic deploys: {self.reason}"
         until = f" until {self.expires_at:%Y-%m-%d %H:%M %Z}" if self.expires_at else ""
         return f"locked by {self.held_by}{until}: {self.reason}"
 

@@ -90,7 +90,7 @@ class Deps:
     uow: UnitOfWorkFactory
     clock: Clock
     source: SourceControl
-    builder: ImageBuilder
+    builders: Mapping[str, ImageBuilder]
     runtimes: Mapping[str, Runtime]
     probe: HealthProbe
     secrets: Secrets
@@ -101,6 +101,12 @@ class Deps:
     workdir: Path
     tuning: Tuning = field(default_factory=Tuning)
     metrics: Metrics = field(default_factory=NullMetrics)
+
+    def builder(self, env: str) -> ImageBuilder:
+        try:
+            return self.builders[env]
+        except KeyError:
+            raise ConfigError(f"no image builder is configured for environment {env!r}") from None
 
     def runtime(self, env: str) -> Runtime:
         try:

@@ -163,6 +163,8 @@ class Pipeline:
         version = required(deployment.version, "the version being built")
         registry = deps.catalog.registry
         image = image_name(registry, bot.name, version)
+        # built on the engine of the environment it is first deployed to, where it runs next
+        builder = deps.builder(deployment.env)
         source = attempt.redact(bot.repo)
         labels = {
             "org.opencontainers.image.revision": commit.sha,
@@ -194,9 +196,9 @@ class Pipeline:
                         },
                         labels=labels,
                     )
-                    image_id = deps.builder.build(request, output=output)
+                    image_id = builder.build(request, output=output)
             try:
-                digest = deps.builder.push(image) if registry else image_id
+                digest = builder.push(image) if registry else image_id
                 deps.source.tag_release(
                     bot,
                     version=version,
@@ -207,7 +209,7 @@ class Pipeline:
                     ),
                 )
             except ChatOpsError:
-                deps.builder.remove(image)
+                builder.remove(image)
                 raise
             ok = True
         except BuildError as exc:
@@ -327,7 +329,7 @@ class Pipeline:
         while True:
             observation = observe_health(deps, deployment.bot, deployment.env, handle)
             if observation.missing or not observation.running or observation.oom_killed:
-                raise Unhealthy(self._explain(attempt, observation.explain()))
+                raise Unhealthy(self._explain(attempt, f"did not stay up: {observation.explain()}"))
             # without a health check of its own, staying up for a moment is the proof
             settling = target.health.kind is HealthKind.NONE or observation.health is Health.UNKNOWN
             if observation.health is Health.HEALTHY and not settling:
@@ -338,14 +340,14 @@ class Pipeline:
                     return
             elif observation.health is Health.UNHEALTHY and target.health.kind is HealthKind.DOCKER:
                 raise Unhealthy(
-                    self._explain(attempt, f"its health check failed: {observation.detail}")
+                    self._explain(attempt, f"failed its health check: {observation.detail}")
                 )
             if clock.now() >= deadline:
                 detail = f"; {observation.detail}" if observation.detail else ""
                 raise Unhealthy(
                     self._explain(
                         attempt,
-                        f"not healthy within {format_duration(target.health_timeout)} "
+                        f"was not healthy within {format_duration(target.health_timeout)} "
                         f"(health: {observation.health}{detail})",
                     )
                 )

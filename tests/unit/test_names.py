@@ -15,7 +15,8 @@ from chatops.errors import BadInput
 _REFISH = st.text(alphabet="ab/.-@{}~^:?*[\\ \t\x7fé", max_size=12) | st.builds(
     "".join, st.lists(st.sampled_from(["a", "/", ".", ".lock", "..", "@", "@{", "-", "x.lock/"]))
 )
-_ANY_TEXT = st.text(st.characters(exclude_characters="\x00"), max_size=40)
+# text a chat can carry: any Unicode but NUL and lone surrogates (which UTF-8 cannot encode)
+_ANY_TEXT = st.text(st.characters(exclude_characters="\x00", exclude_categories=("Cs",)), max_size=40)
 
 
 def git_accepts(ref: str) -> bool:

@@ -145,7 +145,7 @@ def test_an_unhealthy_release_fails_and_the_previous_one_runs_again(app: App) ->
     failed = app.deploy()
 
     assert failed.state is State.FAILED
-    assert "health check failed" in (failed.reason or "")
+    assert "v2 failed its health check" in (failed.reason or "")
     assert "v1 is running again" in (failed.reason or "")
     assert app.world.runtime.version("mybot", "staging") == 1
     assert app.world.tables.deployments[1].state is State.LIVE
@@ -157,7 +157,7 @@ def test_a_release_stuck_starting_fails_at_the_health_timeout(app: App) -> None:
     app.world.runtime.health_of[1] = Health.STARTING
     failed = app.deploy()
     assert failed.state is State.FAILED
-    assert "not healthy within 10s" in (failed.reason or "")
+    assert "v1 was not healthy within 10s" in (failed.reason or "")
     assert app.world.runtime.version("mybot", "staging") is None
 
 
