@@ -1,4 +1,4 @@
-"""Staging before prod with real containers: promotion, approval, the same image, rollback, locks."""
+"""Staging before prod with real containers: promotion, approval, same image, rollback, locks."""
 
 from __future__ import annotations
 
