@@ -126,8 +126,18 @@ class Deps:
             return Redactor()
 
     def audit(
-        self, uow: UnitOfWork, actor: Actor, action: str, outcome: Outcome, **fields: object
+        self,
+        uow: UnitOfWork,
+        actor: Actor,
+        action: str,
+        outcome: Outcome,
+        *,
+        of: Deployment | None = None,
+        **fields: object,
     ) -> None:
+        """Record an audit event in `uow`; `of` fills in a deployment's bot, env and id."""
+        if of is not None:
+            fields = {"bot": of.bot, "env": of.env, "deployment_id": of.id, **fields}
         uow.audit.add(
             AuditEvent(
                 at=self.clock.now(),
@@ -139,10 +149,18 @@ class Deps:
             )
         )
 
-    def audit_alone(self, actor: Actor, action: str, outcome: Outcome, **fields: object) -> None:
+    def audit_alone(
+        self,
+        actor: Actor,
+        action: str,
+        outcome: Outcome,
+        *,
+        of: Deployment | None = None,
+        **fields: object,
+    ) -> None:
         """Record an event in a transaction of its own (refusals, failures)."""
         with self.uow() as uow:
-            self.audit(uow, actor, action, outcome, **fields)
+            self.audit(uow, actor, action, outcome, of=of, **fields)
             uow.commit()
 
     def tell(self, view: DeploymentView) -> None:

@@ -27,7 +27,7 @@ from chatops.domain.redact import Redactor
 from chatops.errors import BuildError, ChatOpsError, InfrastructureError, NotFound
 from chatops.services.context import Actor, Deps, required
 from chatops.services.ports import BuildRequest, RunSpec, SlotTaken
-from chatops.services.queries import Queries, observe_health
+from chatops.services.queries import Queries, announce, observe_health
 from chatops.services.recovery import Heartbeat
 from chatops.services.runspec import image_name, run_spec
 
@@ -243,9 +243,7 @@ class Pipeline:
                 SYSTEM,
                 "build",
                 Outcome.OK,
-                bot=bot.name,
-                env=deployment.env,
-                deployment_id=deployment.id,
+                of=deployment,
                 detail=f"v{version} = {commit.sha[:12]} → {image} ({digest[:19]})",
             )
             uow.commit()
@@ -413,9 +411,7 @@ class Pipeline:
                 SYSTEM,
                 "live",
                 Outcome.OK,
-                bot=bot.name,
-                env=environment.name,
-                deployment_id=deployment.id,
+                of=deployment,
                 detail=f"v{release.version} live",
             )
             uow.commit()
@@ -434,9 +430,7 @@ class Pipeline:
                 SYSTEM,
                 "env_tag",
                 Outcome.FAILED,
-                bot=bot.name,
-                env=environment.name,
-                deployment_id=deployment.id,
+                of=deployment,
                 detail=attempt.redact(exc.message),
             )
         self._tell(attempt.deployment)
@@ -469,9 +463,7 @@ class Pipeline:
                 SYSTEM,
                 "failed",
                 Outcome.FAILED,
-                bot=deployment.bot,
-                env=deployment.env,
-                deployment_id=deployment.id,
+                of=deployment,
                 detail=reason,
             )
             uow.commit()
@@ -492,11 +484,4 @@ class Pipeline:
             uow.commit()
 
     def _tell(self, deployment: Deployment) -> None:
-        if deployment.id is None:
-            return
-        try:
-            view = self._queries.view(deployment.id)
-        except ChatOpsError:
-            log.exception("cannot build the view of #%s", deployment.id)
-            return
-        self._deps.tell(view)
+        announce(self._deps, deployment)

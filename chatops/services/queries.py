@@ -16,7 +16,7 @@ from chatops.services.context import Deps
 from chatops.services.ports import UnitOfWork
 from chatops.services.views import DeploymentView, ReleaseRow, StatusRow
 
-__all__ = ["Queries", "observe_health"]
+__all__ = ["Queries", "announce", "observe_health"]
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,18 @@ def _with(observation: Observation, health: Health, detail: str) -> Observation:
     from dataclasses import replace
 
     return replace(observation, health=health, detail=detail)
+
+
+def announce(deps: Deps, deployment: Deployment) -> None:
+    """Tell the channel how `deployment` stands now (a chat outage never stops anything)."""
+    if deployment.id is None:
+        return
+    try:
+        view = Queries(deps).view(deployment.id)
+    except ChatOpsError:
+        log.exception("cannot build the view of #%s", deployment.id)
+        return
+    deps.tell(view)
 
 
 class Queries:

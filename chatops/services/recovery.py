@@ -20,7 +20,7 @@ from chatops.domain.policy import format_duration
 from chatops.errors import ChatOpsError
 from chatops.services.context import Actor, Deps
 from chatops.services.ports import RunSpec
-from chatops.services.queries import Queries
+from chatops.services.queries import announce
 from chatops.services.runspec import run_spec
 
 __all__ = ["Heartbeat", "Recovery"]
@@ -142,17 +142,12 @@ class Recovery:
                 RECOVERY,
                 "recovered",
                 Outcome.FAILED,
-                bot=deployment.bot,
-                env=deployment.env,
-                deployment_id=deployment.id,
+                of=deployment,
                 detail=reason,
             )
             uow.commit()
         log.warning("deployment #%s: %s", deployment.id, reason)
-        try:
-            deps.tell(Queries(deps).view(ended.id or 0))
-        except ChatOpsError:
-            log.exception("cannot tell the channel about #%s", ended.id)
+        announce(deps, ended)
         return ended
 
     def _previous_spec(self, deployment: Deployment) -> RunSpec | None:

@@ -40,7 +40,7 @@ from chatops.errors import (
 )
 from chatops.services.context import Actor, Deps, required
 from chatops.services.ports import Launcher, SlotTaken, UnitOfWork
-from chatops.services.queries import Queries, observe_health
+from chatops.services.queries import Queries, announce, observe_health
 
 __all__ = ["Requests"]
 
@@ -457,9 +457,7 @@ class Requests:
             Actor("chatops", "scheduler"),
             str(event),
             Outcome.OK,
-            bot=deployment.bot,
-            env=deployment.env,
-            deployment_id=deployment.id,
+            of=deployment,
             detail=why,
         )
         return settled
@@ -572,14 +570,7 @@ class Requests:
         return self._queries.deployment(deployment.id)
 
     def _tell(self, deployment: Deployment) -> None:
-        if deployment.id is None:
-            return
-        try:
-            view = self._queries.view(deployment.id)
-        except ChatOpsError:
-            log.exception("cannot build the view of #%s", deployment.id)
-            return
-        self._deps.tell(view)
+        announce(self._deps, deployment)
 
     def _now(self) -> datetime:
         return self._deps.clock.now()
