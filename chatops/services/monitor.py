@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, runtime_checkable
@@ -81,6 +81,8 @@ class Monitor:
         self._alerts = AlertService(deps)
         self._tracks: dict[tuple[str, str], _Track] = {}
         self._env_locks: dict[str, threading.Lock] = {}
+        # automatic rollbacks still running on a worker → the alert that started them
+        self._rolling_back: dict[int, int] = {}
 
     # ── health checks ───────────────────────────────────────────────────────
 
@@ -107,20 +109,27 @@ class Monitor:
         """
         environment = self._deps.catalog.environment(env)
         with self._env_locks.setdefault(env, threading.Lock()):
+            # three queries a round, whatever the number of bots: checks stay cheap
             with self._deps.uow() as uow:
                 live = [d for d in uow.deployments.all_live() if d.env == env]
-                busy = {d.bot for d in live if _in_progress(uow.deployments.holder(d.bot, env))}
+                working = uow.deployments.in_state(IN_PROGRESS_STATES)
+                busy = {d.bot for d in working if d.env == env}
+                alerting = {a.fingerprint for a in uow.alerts.open_alerts() if a.env == env}
             self._forget_all_but(env, {d.bot for d in live})
             results = [
-                self._check(environment, d)
+                self._check(environment, d, alerting)
                 if d.bot not in busy
                 else CheckResult(d.bot, env, d.id, skipped="a deployment is in progress")
                 for d in live
             ]
+            self._follow_rollbacks(env)
             self._resolve_replaced(env, {d.id for d in live}, busy)
         return results
 
-    def _check(self, environment: Environment, deployment: Deployment) -> CheckResult:
+    def _check(
+        self, environment: Environment, deployment: Deployment, alerting: Collection[str]
+    ) -> CheckResult:
+        """Observe one live deployment; `alerting`: fingerprints of open alerts in its env."""
         deps = self._deps
         bot, env = deployment.bot, deployment.env
         started = deps.clock.now()
@@ -147,7 +156,7 @@ class Monitor:
         track.failures, track.restarts = verdict.failures_in_a_row, observation.restarts
         result = CheckResult(bot, env, deployment.id, observation, verdict)
         if verdict.failures_in_a_row == 0:
-            return dataclasses.replace(result, alert=self._recover(deployment))
+            return dataclasses.replace(result, alert=self._recover(deployment, alerting))
         problem = wrong_release or _problem(observation, verdict)
         result = dataclasses.replace(result, problem=problem)
         if not verdict.incident:
@@ -197,12 +206,29 @@ class Monitor:
             action = f"automatic rollback failed: {exc}"
         else:
             action = _rollback_action(rollback)
+            if rollback.in_progress and rollback.id is not None and alert.id is not None:
+                self._rolling_back[rollback.id] = alert.id
         log.warning("%s in %s: %s", deployment.bot, deployment.env, action)
         return self._alerts.record_action(alert, action), rollback
 
-    def _recover(self, deployment: Deployment) -> Alert | None:
+    def _follow_rollbacks(self, env: str) -> None:
+        """Say on the alert how an automatic rollback that ran on a worker ended."""
+        for rollback_id, alert_id in list(self._rolling_back.items()):
+            with self._deps.uow() as uow:
+                rollback = uow.deployments.get(rollback_id)
+                alert = uow.alerts.get(alert_id)
+            if rollback is not None and (rollback.env != env or rollback.in_progress):
+                continue
+            self._rolling_back.pop(rollback_id, None)
+            if rollback is not None and alert is not None:
+                self._alerts.record_action(alert, _rollback_action(rollback))
+
+    def _recover(self, deployment: Deployment, alerting: Collection[str]) -> Alert | None:
         """A passing check: the deployment is healthy again, and its alert resolved."""
-        self._set_healthy_since(deployment, self._deps.clock.now(), only_if_unset=True)
+        if deployment.healthy_since is None:
+            self._set_healthy_since(deployment, self._deps.clock.now(), only_if_unset=True)
+        if _health_fingerprint(deployment) not in alerting:
+            return None
         with self._deps.uow() as uow:
             alert = uow.alerts.open_for(
                 deployment.bot, deployment.env, _health_fingerprint(deployment)
@@ -417,10 +443,6 @@ def _health_fingerprint(deployment: Deployment) -> str:
 
 def _reconcile_fingerprint(deployment: Deployment) -> str:
     return f"chatops:reconcile:{deployment.bot}:{deployment.env}:{deployment.id}"
-
-
-def _in_progress(holder: Deployment | None) -> bool:
-    return holder is not None and holder.in_progress
 
 
 def _live_version(deployment: Deployment | None) -> int | None:

@@ -576,16 +576,26 @@ class Requests:
         return self._deps.clock.now()
 
     @contextmanager
-    def _refusals_audited(self, actor: Actor, action: str, **fields: object) -> Iterator[None]:
+    def _refusals_audited(
+        self,
+        actor: Actor,
+        action: str,
+        *,
+        bot: str | None = None,
+        env: str | None = None,
+        deployment_id: int | None = None,
+    ) -> Iterator[None]:
         """Every refusal is an audit event too, in a transaction of its own."""
         try:
             yield
         except UserError as exc:
             self._deps.audit_alone(
-                actor, action, Outcome.REFUSED, detail=str(exc), **_known(fields)
+                actor,
+                action,
+                Outcome.REFUSED,
+                detail=str(exc),
+                bot=bot,
+                env=env,
+                deployment_id=deployment_id,
             )
             raise
-
-
-def _known(fields: dict[str, object]) -> dict[str, object]:
-    return {k: v for k, v in fields.items() if v is not None}
