@@ -11,10 +11,12 @@ from concurrent.futures import Executor
 from typing import Any
 
 from slack_bolt import App, BoltResponse
+from slack_bolt.error import BoltError
 from slack_sdk import WebClient
 
 from chatops.domain.commands import COMMANDS
 from chatops.entrypoints.chat import ChatCommands, Reply
+from chatops.errors import ConfigError, NotifierError
 from chatops.services.context import Actor
 
 __all__ = ["BUTTONS", "create_bolt_app", "register"]
@@ -62,9 +64,26 @@ def create_bolt_app(
 
     Listeners only acknowledge and hand the request to `work`, so bolt's own
     threads are free again at once and every request is answered within
-    milliseconds, however slow the work behind it.
+    milliseconds, however slow the work behind it. bolt checks the token with
+    `auth.test` while the App is built.
+
+    Raises:
+        ConfigError: Slack does not accept SLACK_BOT_TOKEN.
+        NotifierError: the Slack Web API cannot be reached.
     """
-    app = App(client=client, signing_secret=signing_secret, process_before_response=False)
+    try:
+        app = App(client=client, signing_secret=signing_secret, process_before_response=False)
+    except BoltError as exc:
+        raise ConfigError(
+            f"Slack did not accept SLACK_BOT_TOKEN: {exc}",
+            hint="copy the Bot User OAuth Token (xoxb-…) from the app's OAuth & Permissions page",
+        ) from None
+    except OSError as exc:  # urllib's URLError, timeouts, refused connections
+        raise NotifierError(
+            f"cannot reach the Slack Web API at {client.base_url} to check SLACK_BOT_TOKEN: "
+            f"{getattr(exc, 'reason', exc)}",
+            hint="check the network (or SLACK_API_URL, when set) and start again",
+        ) from None
     register(app, chat, work)
     return app
 
