@@ -11,14 +11,15 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from types import FrameType
 from typing import Any
 
 import uvicorn
+from slack_sdk import WebClient
 from starlette.applications import Starlette
 
 from chatops.adapters.metrics import PrometheusMetrics
@@ -82,6 +83,23 @@ def assemble(config: Config, *, socket_mode: bool = False) -> Server:
         directory=directory_for(client),
         metrics=metrics,
     )
+    try:
+        return _serve(config, application, client, metrics, socket_mode=socket_mode)
+    except BaseException:
+        application.close()
+        raise
+
+
+def _serve(
+    config: Config,
+    application: Application,
+    client: WebClient | None,
+    metrics: PrometheusMetrics,
+    *,
+    socket_mode: bool,
+) -> Server:
+    """Everything around the wired application: recovery, Slack, HTTP and the scheduler."""
+    settings = config.settings
     if client is not None:
         application.add_notifier(notifier_for(client, application.store.uow))
     for ended in application.recovery.recover():
