@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
@@ -75,6 +76,7 @@ class PrometheusMetrics:
             registry=self.registry,
         )
         self._live_versions: dict[tuple[str, str], str] = {}
+        self._alert_keys: set[tuple[str, str]] = set()
         self._guard = threading.Lock()
 
     def deployment_finished(self, deployment: Deployment, *, seconds: float) -> None:
@@ -95,7 +97,35 @@ class PrometheusMetrics:
                 self._live.labels(bot, env, f"v{version}").set(1)
 
     def alerts_firing(self, bot: str, env: str, count: int) -> None:
-        self._alerts_firing.labels(bot, env).set(count)
+        with self._guard:
+            self._alert_keys.add((bot, env))
+            self._alerts_firing.labels(bot, env).set(count)
+
+    def sync(
+        self,
+        *,
+        live: Iterable[tuple[str, str, int]],
+        open_alerts: Mapping[tuple[str, str], int],
+    ) -> None:
+        """Make the state gauges say what the database says.
+
+        Each process only sees the changes it made itself; this (called before
+        each scrape) makes every replica, and a restarted one, report the same
+        live releases and open alerts.
+        """
+        wanted = {(bot, env): f"v{version}" for bot, env, version in live}
+        with self._guard:
+            for key, version in list(self._live_versions.items()):
+                if wanted.get(key) != version:
+                    self._live.remove(*key, version)
+                    del self._live_versions[key]
+            for key, version in wanted.items():
+                if key not in self._live_versions:
+                    self._live_versions[key] = version
+                    self._live.labels(*key, version).set(1)
+            self._alert_keys |= set(open_alerts)
+            for key in self._alert_keys:
+                self._alerts_firing.labels(*key).set(open_alerts.get(key, 0))
 
     def health_check(self, bot: str, env: str, *, seconds: float) -> None:
         self._checks.labels(bot, env).inc()

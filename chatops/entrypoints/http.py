@@ -14,6 +14,7 @@ import json
 import logging
 import time
 import uuid
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -155,6 +156,10 @@ def create_http_app(deps: HttpDeps) -> Starlette:
         return JSONResponse({"ready": ready, **checks}, status_code=200 if ready else 503)
 
     async def metrics(request: Request) -> Response:
+        try:
+            await run_in_threadpool(_sync_metrics, deps)
+        except Exception as exc:  # serve what this process knows rather than fail the scrape
+            log.warning("metrics: could not read live releases and open alerts: %s", exc)
         return Response(deps.metrics.exposition(), media_type=CONTENT_TYPE)
 
     return Starlette(
@@ -167,6 +172,16 @@ def create_http_app(deps: HttpDeps) -> Starlette:
             Route("/metrics", metrics, methods=["GET"]),
         ]
     )
+
+
+def _sync_metrics(deps: HttpDeps) -> None:
+    """Live releases and open alerts from the database, shared by every replica."""
+    with deps.application.deps.uow() as uow:
+        live = [
+            (d.bot, d.env, d.version) for d in uow.deployments.all_live() if d.version is not None
+        ]
+        open_alerts = Counter((a.bot, a.env) for a in uow.alerts.open_alerts())
+    deps.metrics.sync(live=live, open_alerts=open_alerts)
 
 
 def _auto_deploy(

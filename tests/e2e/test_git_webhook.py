@@ -1,4 +1,4 @@
-"""POST /webhooks/git: a signed push deploys the pushed head where `auto_deploy` names the branch."""
+"""POST /webhooks/git: a signed push deploys the head where `auto_deploy` names the branch."""
 
 from __future__ import annotations
 
