@@ -132,13 +132,16 @@ def build(
         ensure_current(file.database_url)
     store = SqlStore(file.database_url)
     file.workdir.mkdir(parents=True, exist_ok=True)
-    hosts = {name: file.env_docker_hosts.get(name) or settings.docker_host for name in file.runtimes}
+    hosts = {
+        name: file.env_docker_hosts.get(name) or settings.docker_host for name in file.runtimes
+    }
     runtimes = {
         name: cast(Runtime, _Lazy(partial(_runtime, kind, hosts[name])))
         for name, kind in file.runtimes.items()
     }
     builders_by_host = {
-        host: cast(ImageBuilder, _Lazy(partial(_docker_builder, host))) for host in set(hosts.values())
+        host: cast(ImageBuilder, _Lazy(partial(_docker_builder, host)))
+        for host in set(hosts.values())
     }
     fanout = FanOut(notifiers or [])
     deps = Deps(

@@ -85,9 +85,11 @@ def judge(
     restarted = observation.restarts > restarts_before
     failing = observation.failing or restarted
     failures = failures_before + 1 if failing else 0
+    # a container that is gone or stopped is no flaky probe: it is an incident at once
+    down = observation.missing or not observation.running
     return Verdict(
         failures_in_a_row=failures,
-        incident=failing and failures >= max(1, threshold),
+        incident=failing and (down or failures >= max(1, threshold)),
         recovered=not failing and failures_before >= max(1, threshold),
         restarted=restarted,
     )

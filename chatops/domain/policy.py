@@ -218,6 +218,7 @@ def rollback_target(
     built_versions: Iterable[int],
     bot: str,
     env: str,
+    promoted_only: bool = False,
 ) -> int:
     """The version a rollback goes to.
 
@@ -226,10 +227,12 @@ def rollback_target(
         current: what is live there now, if anything.
         to_version: the version the person named, if any.
         built_versions: every version of the bot that was built.
+        promoted_only: the environment takes promotions only, so a named version must
+            have run there before (a rollback is no way around promotion).
 
     Raises:
-        NothingToRollBack: no earlier healthy release, or the named one was never built
-            or is what runs now.
+        NothingToRollBack: no earlier healthy release; or the named one was never built,
+            is what runs now, or (promoted_only) never ran in `env`.
     """
     current_version = current.version if current else None
     if to_version is not None:
@@ -239,6 +242,11 @@ def rollback_target(
             )
         if to_version == current_version:
             raise NothingToRollBack(f"{bot} v{to_version} is already live in {env}")
+        if promoted_only and not any(d.reached_live and d.version == to_version for d in history):
+            raise NothingToRollBack(
+                f"{bot} v{to_version} never ran in {env}, so it cannot be rolled back to",
+                hint=f"`/releases {bot} {env}` lists what ran there; new releases come by promotion",
+            )
         return to_version
     for deployment in history:
         if (

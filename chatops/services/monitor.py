@@ -159,6 +159,8 @@ class Monitor:
             return dataclasses.replace(result, alert=self._recover(deployment, alerting))
         problem = wrong_release or _problem(observation, verdict)
         result = dataclasses.replace(result, problem=problem)
+        # soak means healthy without a break: any failing check starts it over
+        self._set_healthy_since(deployment, None)
         if not verdict.incident:
             return result
         alert, rollback = self._incident(environment, deployment, observation, problem)
@@ -173,7 +175,6 @@ class Monitor:
     ) -> tuple[Alert, Deployment | None]:
         """Open (or repeat) the alert; on a new incident, maybe roll back automatically."""
         now = self._deps.clock.now()
-        self._set_healthy_since(deployment, None)
         alert, opened = self._fire(
             deployment,
             fingerprint=_health_fingerprint(deployment),

@@ -395,7 +395,9 @@ class Pipeline:
                             reason=f"{environment.name} now runs v{release.version}; promote again",
                         )
                     )
-            if rolling_back:
+            held = uow.locks.get(bot.name, environment.name)
+            manual_lock = held is not None and held.kind is LockKind.MANUAL and held.active(now)
+            if rolling_back and not manual_lock:
                 uow.locks.put(
                     Lock(
                         bot=bot.name,

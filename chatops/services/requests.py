@@ -290,6 +290,7 @@ class Requests:
                     built_versions=versions,
                     bot=bot,
                     env=env,
+                    promoted_only=environment.promote_from is not None,
                 )
                 # rollback_target only names built versions
                 release = required(uow.releases.get(bot, target), f"release v{target}")
@@ -392,6 +393,16 @@ class Requests:
                     )
                     deployment = uow.deployments.save(deployment)
                 elif result.complete:
+                    # the last approval starts it, so the holds of now apply (with the
+                    # force an admin gave when asking, if any)
+                    self._check_holds(
+                        uow,
+                        Actor(deployment.requested_by, actor.source),
+                        environment,
+                        deployment.bot,
+                        deployment.force_reason,
+                        automatic=False,
+                    )
                     deployment = deployment.advance(Event.APPROVED, at=now).with_changes(
                         owner=self._deps.processes.me(), heartbeat_at=now
                     )

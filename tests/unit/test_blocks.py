@@ -253,6 +253,7 @@ DEPLOYMENT_VIEWS: dict[str, DeploymentView] = {
             previous_version=3,
             requested_by="chatops",
             live_at=T0 + timedelta(seconds=40),
+            reason="v3 went unhealthy 2m after going live: its health check fails",
         ),
         release=V2,
         previous=V3,
@@ -402,6 +403,9 @@ def release_rows() -> list[ReleaseRow]:
 
 OTHER_MESSAGES: dict[str, b.Message] = {
     "alert_resolved_reply": b.alert_resolved_reply(alert_view(RESOLVED)),
+    "alert_resolved_reply_after_rollback": b.alert_resolved_reply(
+        alert_view(RESOLVED.with_changes(action_taken="rolled back automatically to v2"))
+    ),
     "soaked": b.soaked_message(
         view(
             live(healthy_since=T0 + timedelta(minutes=1)),

@@ -145,7 +145,11 @@ def test_one_failing_check_below_the_threshold_opens_none(rig: Rig) -> None:
     assert result.problem == "its health check fails"
     assert result.alert is None
     assert rig.alerts() == []
-    assert rig.world.tables.deployments[1].healthy_since is not None
+    # no alert yet, but the soak starts over: healthy means healthy without a break
+    assert rig.world.tables.deployments[1].healthy_since is None
+    rig.container.health = Health.HEALTHY
+    rig.check()
+    assert rig.world.tables.deployments[1].healthy_since == rig.world.clock.now()
 
 
 def test_threshold_failures_open_one_alert_and_tell_the_channel_once(rig: Rig) -> None:

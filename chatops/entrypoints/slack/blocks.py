@@ -448,8 +448,10 @@ def _summary(view: DeploymentView) -> SectionBlock:
 
 
 def _outcome(view: DeploymentView) -> list[Block]:
-    """Why it failed, with the end of the build output."""
+    """Why it failed, with the end of the build output; why chatops rolled back by itself."""
     deployment = view.deployment
+    if deployment.kind is Kind.AUTO_ROLLBACK and deployment.reason:
+        return [_section(f"*Why:* {_fit(deployment.reason, SECTION_LIMIT - 40)}")]
     if deployment.state is not State.FAILED:
         return []
     blocks: list[Block] = []
@@ -728,7 +730,10 @@ def alert_resolved_reply(view: AlertView) -> Message:
     """The short reply in the alert's thread once the bot is healthy again."""
     alert = view.alert
     end = alert.resolved_at or alert.last_seen
-    text = f"✅ Resolved: {alert.bot} in {alert.env} is healthy again"
+    if alert.action_taken:
+        text = f"✅ Resolved: {alert.bot} in {alert.env} — {alert.action_taken}"
+    else:
+        text = f"✅ Resolved: {alert.bot} in {alert.env} is healthy again"
     details = [f"after {_between(alert.first_seen, end)}"]
     details.append("seen once" if alert.count == 1 else f"seen {alert.count} times")
     markup = f"{_esc(text)} ({', '.join(details)})"
