@@ -13,7 +13,7 @@ import statistics
 import subprocess
 import tempfile
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -136,10 +136,8 @@ def bench_environment(*, environments: dict[str, dict[str, Any]] | None = None) 
             ):
                 container.remove(force=True)
             for name in ("hand-staging", "hand-staging-old"):
-                try:
+                with suppress(docker.errors.NotFound):
                     client.containers.get(name).remove(force=True)
-                except docker.errors.NotFound:
-                    pass
             client.close()
 
         stack.callback(remove_containers)

@@ -16,8 +16,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._setup import bench_environment, median  # noqa: E402
-from chatops.services.context import Actor  # noqa: E402
+from bench._setup import bench_environment, median
+from chatops.services.context import Actor
 
 RATIO_TARGET = 0.25
 SECONDS_TARGET = 3.0

@@ -21,10 +21,10 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._setup import bench_environment, median, percentile  # noqa: E402
-from tests.e2e.serving import BOT_TOKEN, SIGNING_SECRET, Served  # noqa: E402
-from tests.slack import signing  # noqa: E402
-from tests.slack.standin import SlackStandIn  # noqa: E402
+from bench._setup import bench_environment, median, percentile
+from tests.e2e.serving import BOT_TOKEN, SIGNING_SECRET, Served
+from tests.slack import signing
+from tests.slack.standin import SlackStandIn
 
 TARGET_P99 = 0.300
 
@@ -86,9 +86,9 @@ def main() -> None:
             served.stop()
     p50, p99 = median(times), percentile(times, 99)
     print(f"{count} concurrent /deploy requests, HTTP status codes {sorted(codes)}")
-    print(
-        f"time to HTTP response: p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms, max {max(times) * 1000:.0f} ms"
-    )
+    worst = max(times)
+    print(f"time to HTTP response: p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms")
+    print(f"slowest answer: {worst * 1000:.0f} ms")
     print(f"p99 target < {TARGET_P99 * 1000:.0f} ms: {'met' if p99 < TARGET_P99 else 'NOT met'}")
 
 

@@ -14,7 +14,7 @@
     │       ├── NotPromotable     not live, not healthy or not soaked in the source environment
     │       ├── NothingToRollBack no earlier healthy release
     │       └── AlreadyDecided    the deployment is no longer waiting for this decision
-    ├── ConfigError               chatops.yaml or the environment is invalid (file, key, what is allowed)
+    ├── ConfigError               chatops.yaml or the environment is invalid (file, key, allowed)
     └── InfrastructureError       a system chatops depends on failed; the request may be retried
         ├── SourceControlError    git: fetch, resolve, tag, push
         ├── BuildError            the image did not build

@@ -136,7 +136,7 @@ def start_dockerd(root: Path, *, timeout: float = 60.0) -> LocalService:
         )
     dockerd = _need("dockerd", "docker.io")
     # unix socket paths are limited to ~107 bytes, so the socket lives in a short path
-    run = Path(tempfile.mkdtemp(prefix="chatops-dockerd-", dir="/tmp"))  # noqa: S108 (a short path)
+    run = Path(tempfile.mkdtemp(prefix="chatops-dockerd-", dir="/tmp"))
     run.mkdir(parents=True, exist_ok=True)
     root.mkdir(parents=True, exist_ok=True)
     socket_path = run / "docker.sock"
@@ -228,7 +228,7 @@ def _postgres_bin(name: str) -> str:
 
 
 def start_postgres(root: Path, *, port: int | None = None, timeout: float = 60.0) -> LocalService:
-    """A PostgreSQL cluster of our own on 127.0.0.1 (run as the `postgres` user when we are root)."""
+    """A PostgreSQL cluster of our own on 127.0.0.1 (run as `postgres` when we are root)."""
     initdb, postgres = _postgres_bin("initdb"), _postgres_bin("postgres")
     port = port or free_port()
     user = "postgres" if os.geteuid() == 0 else None

@@ -245,7 +245,8 @@ def rollback_target(
         if promoted_only and not any(d.reached_live and d.version == to_version for d in history):
             raise NothingToRollBack(
                 f"{bot} v{to_version} never ran in {env}, so it cannot be rolled back to",
-                hint=f"`/releases {bot} {env}` lists what ran there; new releases come by promotion",
+                hint=f"`/releases {bot} {env}` lists what ran there; "
+                "new releases come by promotion",
             )
         return to_version
     for deployment in history:

@@ -15,7 +15,7 @@ __all__ = ["parse_payload"]
 def parse_payload(
     payload: Any, *, bot_label: str = "bot", env_label: str = "env"
 ) -> list[IncomingAlert]:
-    """The alerts of one webhook call; `bot_label`/`env_label` name the labels that pick a deployment.
+    """The alerts of one webhook call; `bot_label`/`env_label` name the labels picking a deployment.
 
     Raises:
         ValueError: not a version 4 payload with a list of alert objects.

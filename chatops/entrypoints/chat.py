@@ -70,7 +70,7 @@ class ChatCommands:
         return self._guarded(lambda: handler(self, actor, target))
 
     def react(self, actor: Actor, reaction: str, channel: str, ts: str) -> Reply | None:
-        """A `white_check_mark` on a pending deployment's message approves it; others are ignored."""
+        """A `white_check_mark` on a pending deployment's message approves it; others are ignored"""
         if reaction != APPROVE_REACTION:
             return None
         from chatops.services.ports import MessageRef

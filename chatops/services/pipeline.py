@@ -170,7 +170,6 @@ class Pipeline:
             "org.opencontainers.image.revision": commit.sha,
             "org.opencontainers.image.version": f"v{version}",
             "org.opencontainers.image.source": source,
-            "org.opencontainers.image.title": bot.name,
             "chatops.bot": bot.name,
         }
         tail: deque[str] = deque(maxlen=deps.tuning.build_log_tail_lines)

@@ -16,7 +16,9 @@ _REFISH = st.text(alphabet="ab/.-@{}~^:?*[\\ \t\x7fé", max_size=12) | st.builds
     "".join, st.lists(st.sampled_from(["a", "/", ".", ".lock", "..", "@", "@{", "-", "x.lock/"]))
 )
 # text a chat can carry: any Unicode but NUL and lone surrogates (which UTF-8 cannot encode)
-_ANY_TEXT = st.text(st.characters(exclude_characters="\x00", exclude_categories=("Cs",)), max_size=40)
+_ANY_TEXT = st.text(
+    st.characters(exclude_characters="\x00", exclude_categories=("Cs",)), max_size=40
+)
 
 
 def git_accepts(ref: str) -> bool:
