@@ -68,6 +68,10 @@ def _wait(what: str, ready: Callable[[], bool], timeout: float, log: Path | None
     raise ServiceUnavailable(f"{what} did not become ready within {timeout:.0f}s{tail}")
 
 
+# the services this process started, kept until stopped so that they are reaped, not leaked
+_children: dict[int, subprocess.Popen[bytes]] = {}
+
+
 def _spawn(
     argv: list[str],
     *,
@@ -89,6 +93,7 @@ def _spawn(
             user=user,
         )
     pidfile.write_text(f"{process.pid}\n")
+    _children[process.pid] = process
     return process.pid
 
 
@@ -98,23 +103,30 @@ def stop_pidfile(pidfile: Path, *, timeout: float = 30.0) -> None:
         pid = int(pidfile.read_text().split()[0])
     except (OSError, ValueError, IndexError):
         return
+    child = _children.pop(pid, None)
     try:
         os.killpg(pid, signal.SIGTERM)
     except ProcessLookupError:
-        pidfile.unlink(missing_ok=True)
-        return
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(pid, os.WNOHANG)
-        try:
-            os.killpg(pid, 0)
-        except ProcessLookupError:
-            break
-        time.sleep(0.1)
+        pass
     else:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, signal.SIGKILL)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if child is not None:
+                child.poll()  # reaps it once it has exited
+            else:
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(pid, os.WNOHANG)
+            try:
+                os.killpg(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.1)
+        else:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+    if child is not None:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            child.wait(timeout=10)
     pidfile.unlink(missing_ok=True)
 
 
