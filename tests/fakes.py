@@ -298,6 +298,11 @@ class FakeLeases:
         return self.t.leases.get(name)
 
 
+def share_rows(store: Tables) -> Tables:
+    """A working copy of the store: new tables around the same rows, which are all immutable."""
+    return Tables(**{f.name: copy.copy(getattr(store, f.name)) for f in dataclasses.fields(store)})
+
+
 class FakeUnitOfWork:
     """A transaction over a shared in-memory store: changes apply on commit, else vanish."""
 
@@ -305,7 +310,7 @@ class FakeUnitOfWork:
         self._store = store
 
     def __enter__(self) -> Self:
-        self._work = copy.deepcopy(self._store)
+        self._work = share_rows(self._store)
         self.releases = FakeReleases(self._work)
         self.deployments = FakeDeployments(self._work)
         self.votes = FakeVotes(self._work)
@@ -337,7 +342,7 @@ class FakeUnitOfWork:
         ):
             setattr(self._store, name, getattr(self._work, name))
         self._store.ids = self._work.ids
-        self._work = copy.deepcopy(self._store)
+        self._work = share_rows(self._store)
         for repo in (
             self.releases,
             self.deployments,
