@@ -102,6 +102,9 @@ class RecordingNotifier:
                 self.alerted.setdefault(view.alert.bot, time.monotonic())
                 self._cond.notify_all()
 
+    def deployment_soaked(self, view: DeploymentView) -> None:
+        pass
+
     def say(self, channel: str | None, text: str) -> None:
         pass
 

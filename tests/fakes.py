@@ -583,12 +583,16 @@ class RecordingNotifier:
         self.alerts: list[AlertView] = []
         self.lines: list[str] = []
         self.said: list[tuple[str | None, str]] = []
+        self.soaked: list[DeploymentView] = []
 
     def deployment_changed(self, view: DeploymentView) -> None:
         self.views.append(view)
 
     def build_output(self, deployment: Deployment, line: str) -> None:
         self.lines.append(line)
+
+    def deployment_soaked(self, view: DeploymentView) -> None:
+        self.soaked.append(view)
 
     def alert_changed(self, view: AlertView) -> None:
         self.alerts.append(view)

@@ -58,6 +58,15 @@ class FanOut:
             except Exception:
                 log.exception("%s failed on alert #%s", type(notifier).__name__, view.alert.id)
 
+    def deployment_soaked(self, view: DeploymentView) -> None:
+        for notifier in self._notifiers:
+            try:
+                notifier.deployment_soaked(view)
+            except Exception:
+                log.exception(
+                    "%s failed on soak of #%s", type(notifier).__name__, view.deployment.id
+                )
+
     def say(self, channel: str | None, text: str) -> None:
         for notifier in self._notifiers:
             try:
@@ -98,6 +107,14 @@ class TerminalNotifier:
         alert = view.alert
         self._console.print(
             f"alert #{alert.id} {alert.bot}/{alert.env}: {alert.state} — {escape(alert.summary)}"
+        )
+
+    def deployment_soaked(self, view: DeploymentView) -> None:
+        deployment = view.deployment
+        where = f" → promote to {view.promote_to}" if view.promote_to else ""
+        self._console.print(
+            f"#{deployment.id} {escape(deployment.bot)} v{deployment.version} has soaked in "
+            f"{escape(deployment.env)}{where}"
         )
 
     def say(self, channel: str | None, text: str) -> None:

@@ -51,12 +51,14 @@ class SlackNotifier:
         render_deployment: Callable[[DeploymentView], Rendered],
         render_alert: Callable[[AlertView], Rendered],
         render_resolved: Callable[[AlertView], Rendered],
+        render_soaked: Callable[[DeploymentView], Rendered],
     ) -> None:
         self._client = client
         self._uow = uow
         self._render_deployment = render_deployment
         self._render_alert = render_alert
         self._render_resolved = render_resolved
+        self._render_soaked = render_soaked
         self._guard = threading.Lock()
         self._locks: dict[str, threading.Lock] = {}
 
@@ -89,6 +91,12 @@ class SlackNotifier:
                     )
                     if posted is not None:
                         self._put(subject, MessageRef(ref.channel, str(posted["ts"])))
+
+    def deployment_soaked(self, view: DeploymentView) -> None:
+        if view.channel is None:
+            return
+        text, blocks = self._render_soaked(view)
+        self._call("chat_postMessage", channel=view.channel, text=text, blocks=blocks)
 
     def say(self, channel: str | None, text: str) -> None:
         if channel:

@@ -175,6 +175,7 @@ class Deployment:
     live_at: datetime | None = None
     finished_at: datetime | None = None
     healthy_since: datetime | None = None
+    soak_noticed_at: datetime | None = None  # when "ready to promote" was said
     rolled_back: bool = False
     log_tail: str = ""  # the end of the build output, secrets masked
 

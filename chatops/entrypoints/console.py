@@ -46,6 +46,9 @@ class Console:
     def build_output(self, deployment: Deployment, line: str) -> None:
         """Build output is not shown in the chat, as in Slack."""
 
+    def deployment_soaked(self, view: DeploymentView) -> None:
+        self._show(blocks.soaked_message(view), channel=view.channel)
+
     def alert_changed(self, view: AlertView) -> None:
         self._show(blocks.alert_message(view), channel=view.channel)
 

@@ -169,6 +169,12 @@ class Deps:
         except Exception:  # a chat outage never stops a deployment
             log.exception("could not tell the channel about deployment #%s", view.deployment.id)
 
+    def tell_soaked(self, view: DeploymentView) -> None:
+        try:
+            self.notifier.deployment_soaked(view)
+        except Exception:
+            log.exception("could not tell the channel that #%s soaked", view.deployment.id)
+
     def tell_alert(self, view: AlertView) -> None:
         try:
             self.notifier.alert_changed(view)

@@ -24,8 +24,7 @@ from chatops.domain.policy import format_duration
 from chatops.errors import ChatOpsError, UserError
 from chatops.services.alerts import AlertService
 from chatops.services.context import Actor, Deps
-from chatops.services.ports import MessageRef
-from chatops.services.queries import observe_health
+from chatops.services.queries import Queries, observe_health
 from chatops.services.requests import Requests
 
 __all__ = ["MONITOR", "CheckResult", "ManagedLister", "Monitor"]
@@ -267,13 +266,12 @@ class Monitor:
         deps = self._deps
         catalog = deps.catalog
         now = deps.clock.now()
-        told: list[tuple[Deployment, str]] = []
+        told: list[Deployment] = []
         with deps.uow() as uow:
             for deployment in uow.deployments.all_live():
                 bot = catalog.bots.get(deployment.bot)
                 since = deployment.healthy_since
-                subject = f"soaked:{deployment.id}"
-                if bot is None or since is None or uow.messages.get(subject) is not None:
+                if bot is None or since is None or deployment.soak_noticed_at is not None:
                     continue
                 ready = [
                     d
@@ -285,20 +283,11 @@ class Monitor:
                 ]
                 if not ready:
                     continue
-                channel = catalog.channel_for(deployment.env)
-                uow.messages.put(subject, MessageRef(channel or "", ts=""))
-                commands = ", ".join(f"/promote {bot.name} {d.name}" for d in ready)
-                told.append(
-                    (
-                        deployment,
-                        f"{bot.name} v{deployment.version} has soaked in {deployment.env} "
-                        f"for {format_duration(ready[0].soak)} — ready: {commands}",
-                    )
-                )
+                told.append(uow.deployments.save(deployment.with_changes(soak_noticed_at=now)))
             uow.commit()
-        for deployment, text in told:
-            self._say(catalog.channel_for(deployment.env), text)
-        return [deployment for deployment, _ in told]
+        for deployment in told:
+            deps.tell_soaked(Queries(deps).view(deployment.id or 0))
+        return told
 
     # ── reconcile ───────────────────────────────────────────────────────────
 
@@ -430,12 +419,6 @@ class Monitor:
                 return
             uow.deployments.save(current.with_changes(healthy_since=since))
             uow.commit()
-
-    def _say(self, channel: str | None, text: str) -> None:
-        try:
-            self._deps.notifier.say(channel, text)
-        except Exception:  # a chat outage never stops monitoring
-            log.exception("could not tell %s: %s", channel, text)
 
 
 def _health_fingerprint(deployment: Deployment) -> str:

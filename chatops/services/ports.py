@@ -267,6 +267,10 @@ class Notifier(Protocol):
 
     def alert_changed(self, view: AlertView) -> None: ...
 
+    def deployment_soaked(self, view: DeploymentView) -> None:
+        """The live deployment has soaked long enough to be promoted (said once)."""
+        ...
+
     def say(self, channel: str | None, text: str) -> None: ...
 
 

@@ -48,6 +48,7 @@ def upgrade() -> None:
         sa.Column("live_at", TIME, nullable=True),
         sa.Column("finished_at", TIME, nullable=True),
         sa.Column("healthy_since", TIME, nullable=True),
+        sa.Column("soak_noticed_at", TIME, nullable=True),
         sa.Column("rolled_back", sa.Boolean(), nullable=False),
         sa.Column("log_tail", sa.Text(), nullable=False),
         sa.Column("running_slot", SLOT, nullable=True),

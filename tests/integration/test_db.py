@@ -109,6 +109,7 @@ def test_a_deployment_round_trips_with_every_field(store: SqlStore) -> None:
         live_at=at(3),
         finished_at=at(4),
         healthy_since=at(5),
+        soak_noticed_at=at(6),
         rolled_back=True,
         log_tail="step 1\nstep 2 ✓",
     )
@@ -122,7 +123,7 @@ def test_a_deployment_round_trips_with_every_field(store: SqlStore) -> None:
     assert got == added
     assert got is not None
     assert_utc(got.requested_at, got.updated_at, got.heartbeat_at, got.live_at)
-    assert_utc(got.finished_at, got.healthy_since)
+    assert_utc(got.finished_at, got.healthy_since, got.soak_noticed_at)
     assert got.requested_at == T0
     assert isinstance(got.state, State)
     assert isinstance(got.kind, Kind)

@@ -6,6 +6,7 @@ import dataclasses
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import pytest
 
@@ -407,10 +408,11 @@ def test_the_soak_notice_is_posted_once(rig: Rig) -> None:
 
     assert soaked.id == 1
     assert again == []
-    assert rig.world.notifier.said == [
-        (None, "mybot v1 has soaked in staging for 10m — ready: /promote mybot prod")
-    ]
-    assert "soaked:1" in rig.world.tables.messages
+    [notice] = rig.world.notifier.soaked
+    assert (notice.deployment.id, notice.promote_to) == (1, "prod")
+    assert rig.world.tables.deployments[1].soak_noticed_at == rig.world.clock.now() - timedelta(
+        minutes=5
+    )
 
 
 def test_an_incident_restarts_the_soak(rig: Rig) -> None:

@@ -185,6 +185,7 @@ def _deployment(row: DeploymentRow) -> Deployment:
         live_at=row.live_at,
         finished_at=row.finished_at,
         healthy_since=row.healthy_since,
+        soak_noticed_at=row.soak_noticed_at,
         rolled_back=row.rolled_back,
         log_tail=row.log_tail,
     )
@@ -221,6 +222,7 @@ def _deployment_columns(deployment: Deployment) -> dict[str, Any]:
         "live_at": deployment.live_at,
         "finished_at": deployment.finished_at,
         "healthy_since": deployment.healthy_since,
+        "soak_noticed_at": deployment.soak_noticed_at,
         "rolled_back": deployment.rolled_back,
         "log_tail": deployment.log_tail,
         **_slots(deployment),

@@ -136,6 +136,7 @@ class DeploymentRow(Base):
     live_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
     healthy_since: Mapped[datetime | None]
+    soak_noticed_at: Mapped[datetime | None]
     rolled_back: Mapped[bool] = mapped_column(Boolean)
     log_tail: Mapped[str] = mapped_column(Text)
     running_slot: Mapped[str | None] = mapped_column(String(2 * NAME + 1), unique=True)

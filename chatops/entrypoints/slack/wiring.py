@@ -45,6 +45,14 @@ def notifier_for(client: WebClient, uow: UnitOfWorkFactory) -> SlackNotifier:
     def resolved(view: AlertView) -> tuple[str, list[dict[str, Any]]]:
         return _render(blocks.alert_resolved_reply(view))
 
+    def soaked(view: DeploymentView) -> tuple[str, list[dict[str, Any]]]:
+        return _render(blocks.soaked_message(view))
+
     return SlackNotifier(
-        client, uow, render_deployment=deployment, render_alert=alert, render_resolved=resolved
+        client,
+        uow,
+        render_deployment=deployment,
+        render_alert=alert,
+        render_resolved=resolved,
+        render_soaked=soaked,
     )
