@@ -26,8 +26,9 @@ from chatops.domain.policy import Lock, LockKind, format_duration
 from chatops.domain.redact import Redactor
 from chatops.errors import BuildError, ChatOpsError, InfrastructureError, NotFound
 from chatops.services.context import Actor, Deps, required
+from chatops.services.pending import settle_if_stale
 from chatops.services.ports import BuildRequest, RunSpec, SlotTaken
-from chatops.services.queries import Queries, announce, observe_health
+from chatops.services.queries import announce, observe_health
 from chatops.services.recovery import Heartbeat
 from chatops.services.runspec import image_name, run_spec
 
@@ -63,7 +64,6 @@ class Pipeline:
     def __init__(self, deps: Deps, heartbeat: Heartbeat) -> None:
         self._deps = deps
         self._heartbeat = heartbeat
-        self._queries = Queries(deps)
 
     def execute(self, deployment_id: int) -> Deployment:
         """Run a queued deployment to `live` or `failed`; any other state is left alone."""
@@ -378,22 +378,14 @@ class Pipeline:
                     )
                 )
             attempt.deployment = uow.deployments.save(deployment.advance(Event.HEALTHY, at=now))
-            for pending in uow.deployments.in_state([State.PENDING_APPROVAL]):
-                downstream = deps.catalog.environments.get(pending.env)
-                if (
-                    pending.bot == bot.name
-                    and pending.kind is Kind.PROMOTE
-                    and downstream is not None
-                    and downstream.promote_from == environment.name
-                    and pending.version != release.version
-                ):
-                    uow.deployments.save(
-                        pending.advance(
-                            Event.SUPERSEDED,
-                            at=now,
-                            reason=f"{environment.name} now runs v{release.version}; promote again",
-                        )
-                    )
+            superseded = [
+                settled
+                for pending in uow.deployments.in_state([State.PENDING_APPROVAL])
+                if pending.bot == bot.name
+                and (downstream := deps.catalog.environments.get(pending.env)) is not None
+                and downstream.promote_from == environment.name
+                and (settled := settle_if_stale(deps, uow, pending, downstream, now)) is not None
+            ]
             held = uow.locks.get(bot.name, environment.name)
             manual_lock = held is not None and held.kind is LockKind.MANUAL and held.active(now)
             if rolling_back and not manual_lock:
@@ -435,6 +427,8 @@ class Pipeline:
                 detail=attempt.redact(exc.message),
             )
         self._tell(attempt.deployment)
+        for pending in superseded:
+            self._tell(pending)
 
     # ── failure ───────────────────────────────────────────────────────────
 

@@ -39,6 +39,7 @@ from chatops.errors import (
     UserError,
 )
 from chatops.services.context import Actor, Deps, required
+from chatops.services.pending import settle_if_stale
 from chatops.services.ports import Launcher, SlotTaken, UnitOfWork
 from chatops.services.queries import Queries, announce, observe_health
 
@@ -367,7 +368,7 @@ class Requests:
                     approvers=approvers,
                     env=environment.name,
                 )
-                ended = self._settle_if_stale(uow, deployment, environment, now)
+                ended = settle_if_stale(self._deps, uow, deployment, environment, now)
                 if ended is not None:
                     uow.commit()
                     self._tell(ended)
@@ -439,39 +440,13 @@ class Requests:
                 environment = self._deps.catalog.environments.get(deployment.env)
                 if environment is None:
                     continue
-                settled = self._settle_if_stale(uow, deployment, environment, now)
+                settled = settle_if_stale(self._deps, uow, deployment, environment, now)
                 if settled is not None:
                     ended.append(settled)
             uow.commit()
         for deployment in ended:
             self._tell(deployment)
         return ended
-
-    def _settle_if_stale(
-        self, uow: UnitOfWork, deployment: Deployment, environment: Environment, now: datetime
-    ) -> Deployment | None:
-        """Expire or supersede a pending deployment that can no longer be approved."""
-        if now >= deployment.requested_at + environment.approval_ttl:
-            event, why = Event.EXPIRED, "no decision within the approval time"
-        elif deployment.kind is Kind.PROMOTE and environment.promote_from:
-            live = uow.deployments.live(deployment.bot, environment.promote_from)
-            if live is not None and live.version == deployment.version:
-                return None
-            now_live = f"v{live.version}" if live else "nothing"
-            event = Event.SUPERSEDED
-            why = f"{environment.promote_from} now runs {now_live}; promote again"
-        else:
-            return None
-        settled = uow.deployments.save(deployment.advance(event, at=now, reason=why))
-        self._deps.audit(
-            uow,
-            Actor("chatops", "scheduler"),
-            str(event),
-            Outcome.OK,
-            of=deployment,
-            detail=why,
-        )
-        return settled
 
     # ── shared steps ────────────────────────────────────────────────────────
 

@@ -362,12 +362,13 @@ def test_a_waiting_promotion_is_superseded_when_staging_changes(app: App) -> Non
     app.deploy()
     soak(app)
     pending = app.requests.promote(DEV, "mybot", "prod")
-    app.requests.approve  # noqa: B018  (nothing approved yet)
     app.commit("b" * 40)
     app.deploy()
     superseded = app.deployment(pending.id or 0)
     assert superseded.state is State.SUPERSEDED
     assert "staging now runs v2" in (superseded.reason or "")
+    assert app.world.notifier.states(pending.id or 0)[-1] is State.SUPERSEDED  # its message says so
+    assert ("chatops", "superseded", Outcome.OK) in app.audit()
     with pytest.raises(AlreadyDecided):
         app.requests.approve(LEAD1, pending.id or 0)
 
