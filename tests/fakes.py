@@ -538,8 +538,15 @@ class FakeProbe:
 class FakeSecrets:
     def __init__(self, values: dict[str, str] | None = None) -> None:
         self.values = values or {}
+        self.unreadable = False
+        self.resolved = 0
 
     def resolve(self, bot: Bot, target: BotTarget) -> dict[str, str]:
+        self.resolved += 1
+        if self.unreadable:
+            from chatops.errors import ConfigError
+
+            raise ConfigError(f"env_file of {bot.name} in {target.env} does not exist")
         return dict(self.values)
 
 

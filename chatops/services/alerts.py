@@ -160,7 +160,7 @@ class AlertService:
                 last_seen=now,
                 deployment_id=live.id,
                 version=live.version,
-                detail=self._deps.redactor(bot, env)(_detail(incoming)),
+                detail=self._deps.masked(bot, env, _detail(incoming)),
             ),
         )
         return "opened" if opened else "updated"
@@ -267,7 +267,7 @@ class AlertService:
         except ChatOpsError as exc:
             log.info("no log tail of %s in %s: %s", bot, env, exc)
             return ""
-        return self._deps.redactor(bot, env)(text)
+        return self._deps.masked(bot, env, text)
 
     def _audit(
         self,

@@ -115,15 +115,24 @@ class Deps:
             raise ConfigError(f"no runtime is configured for environment {env!r}") from None
 
     def redactor(self, bot: str, env: str) -> Redactor:
-        """A redactor that knows every secret value of `bot` in `env`."""
+        """A redactor that knows every secret value of `bot` in `env`.
+
+        Raises:
+            ConfigError: the secrets cannot be read, so nothing could be masked.
+        """
         the_bot = self.catalog.bots.get(bot)
         target = the_bot.targets.get(env) if the_bot else None
         if the_bot is None or target is None:
             return Redactor()
+        return Redactor(self.secrets.resolve(the_bot, target).values())
+
+    def masked(self, bot: str, env: str, text: str) -> str:
+        """`text` with the secrets of `bot` in `env` masked; withheld when they cannot be read."""
         try:
-            return Redactor(self.secrets.resolve(the_bot, target).values())
-        except ChatOpsError:
-            return Redactor()
+            return self.redactor(bot, env)(text)
+        except ChatOpsError as exc:
+            log.warning("withholding text about %s in %s: %s", bot, env, exc)
+            return "(withheld: the secrets to mask in it could not be read)"
 
     def audit(
         self,

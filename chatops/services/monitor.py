@@ -377,7 +377,6 @@ class Monitor:
     ) -> tuple[Alert, bool]:
         deps = self._deps
         bot, env = deployment.bot, deployment.env
-        redact = deps.redactor(bot, env)
         now = deps.clock.now()
         return self._alerts.fire(
             MONITOR,
@@ -386,12 +385,13 @@ class Monitor:
                 env=env,
                 source="chatops",
                 fingerprint=fingerprint,
-                summary=redact(f"{bot} v{deployment.version} in {env} is unhealthy: {problem}"),
+                summary=f"{bot} v{deployment.version} in {env} is unhealthy: "
+                + deps.masked(bot, env, problem),
                 first_seen=now,
                 last_seen=now,
                 deployment_id=deployment.id,
                 version=deployment.version,
-                detail=redact(detail),
+                detail=deps.masked(bot, env, detail),
             ),
         )
 

@@ -12,7 +12,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from tempfile import TemporaryDirectory
@@ -30,7 +30,7 @@ from chatops.services.pending import settle_if_stale
 from chatops.services.ports import BuildRequest, RunSpec, SlotTaken
 from chatops.services.queries import announce, observe_health
 from chatops.services.recovery import Heartbeat
-from chatops.services.runspec import image_name, run_spec
+from chatops.services.runspec import image_name, previous_spec, run_spec
 
 __all__ = ["Pipeline"]
 
@@ -50,6 +50,7 @@ class _Attempt:
     deployment: Deployment
     redact: Redactor
     started: float
+    secrets: dict[str, str] = field(default_factory=dict)
     runtime_touched: bool = False
     previous: RunSpec | None = None
 
@@ -76,13 +77,12 @@ class Pipeline:
             deployment = uow.deployments.get(deployment_id)
         if deployment is None or deployment.state is not State.QUEUED:
             return deployment  # type: ignore[return-value]  # None only for unknown ids
-        attempt = _Attempt(
-            deployment=deployment,
-            redact=deps.redactor(deployment.bot, deployment.env),
-            started=time.monotonic(),
-        )
+        attempt = _Attempt(deployment=deployment, redact=Redactor(), started=time.monotonic())
         try:
             the_bot, environment, target = deps.catalog.target(deployment.bot, deployment.env)
+            # resolved once per attempt: every message, log line and spec below uses them
+            attempt.secrets = deps.secrets.resolve(the_bot, target)
+            attempt.redact = Redactor(attempt.secrets.values())
             release = self._release(attempt, the_bot)
             self._deploy(attempt, release, the_bot, environment, target)
         except ChatOpsError as exc:
@@ -275,20 +275,18 @@ class Pipeline:
     ) -> None:
         deps = self._deps
         runtime = deps.runtime(environment.name)
-        attempt.previous, previous_version = self._previous(attempt, bot, environment, target)
+        attempt.previous = previous_spec(
+            deps.uow, bot=bot, environment=environment, target=target, secrets=attempt.secrets
+        )
         self._advance(
             attempt,
             Event.DEPLOY,
             version=release.version,
             commit=release.commit,
-            previous_version=previous_version,
+            previous_version=attempt.previous.version if attempt.previous else None,
         )
         spec = run_spec(
-            release,
-            bot=bot,
-            environment=environment,
-            target=target,
-            secrets=deps.secrets.resolve(bot, target),
+            release, bot=bot, environment=environment, target=target, secrets=attempt.secrets
         )
         attempt.runtime_touched = True
         handle = runtime.start(spec)
@@ -296,24 +294,6 @@ class Pipeline:
         self._gate(attempt, target, handle)
         runtime.commit(bot.name, environment.name, handle)
         self._go_live(attempt, release, bot, environment)
-
-    def _previous(
-        self, attempt: _Attempt, bot: Bot, environment: Environment, target: BotTarget
-    ) -> tuple[RunSpec | None, int | None]:
-        deps = self._deps
-        with deps.uow() as uow:
-            live = uow.deployments.live(bot.name, environment.name)
-            release = uow.releases.get(bot.name, live.version) if live and live.version else None
-        if release is None:
-            return None, None
-        spec = run_spec(
-            release,
-            bot=bot,
-            environment=environment,
-            target=target,
-            secrets=deps.secrets.resolve(bot, target),
-        )
-        return spec, release.version
 
     def _gate(self, attempt: _Attempt, target: BotTarget, handle: str) -> None:
         """Wait until the new release is healthy, or raise Unhealthy with why."""

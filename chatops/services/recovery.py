@@ -21,7 +21,7 @@ from chatops.errors import ChatOpsError
 from chatops.services.context import Actor, Deps
 from chatops.services.ports import RunSpec
 from chatops.services.queries import announce
-from chatops.services.runspec import run_spec
+from chatops.services.runspec import previous_spec
 
 __all__ = ["Heartbeat", "Recovery"]
 
@@ -157,15 +157,8 @@ class Recovery:
         target = bot.targets.get(deployment.env) if bot else None
         if bot is None or environment is None or target is None:
             return None
-        with deps.uow() as uow:
-            live = uow.deployments.live(deployment.bot, deployment.env)
-            release = (
-                uow.releases.get(deployment.bot, live.version) if live and live.version else None
-            )
-        if release is None:
-            return None
-        return run_spec(
-            release,
+        return previous_spec(
+            deps.uow,
             bot=bot,
             environment=environment,
             target=target,

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from chatops.domain.catalog import Bot, BotTarget, Environment
 from chatops.domain.deployment import Release
-from chatops.services.ports import RunSpec
+from chatops.services.ports import RunSpec, UnitOfWorkFactory
 
-__all__ = ["image_name", "run_spec"]
+__all__ = ["image_name", "previous_spec", "run_spec"]
 
 
 def image_name(registry: str | None, bot: str, version: int) -> str:
@@ -19,7 +21,7 @@ def run_spec(
     bot: Bot,
     environment: Environment,
     target: BotTarget,
-    secrets: dict[str, str],
+    secrets: Mapping[str, str],
 ) -> RunSpec:
     """The runtime's instructions for running `release` of `bot` in `environment`."""
     variables = {
@@ -42,3 +44,20 @@ def run_spec(
         strategy=environment.strategy,
         source=release.source,
     )
+
+
+def previous_spec(
+    uow: UnitOfWorkFactory,
+    *,
+    bot: Bot,
+    environment: Environment,
+    target: BotTarget,
+    secrets: Mapping[str, str],
+) -> RunSpec | None:
+    """How to run again what is live in `environment` now (None when nothing is)."""
+    with uow() as work:
+        live = work.deployments.live(bot.name, environment.name)
+        release = work.releases.get(bot.name, live.version) if live and live.version else None
+    if release is None:
+        return None
+    return run_spec(release, bot=bot, environment=environment, target=target, secrets=secrets)

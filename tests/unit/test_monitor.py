@@ -24,6 +24,8 @@ from chatops.services.recovery import Heartbeat
 from chatops.services.requests import Requests
 from tests.fakes import Container, FakeRuntime, World, catalog
 
+WITHHELD = "(withheld: the secrets to mask in it could not be read)"
+
 DEV = Actor("UDEV")
 LEAD = Actor("ULEAD1", "slack")
 KEY = ("mybot", "staging")
@@ -478,3 +480,14 @@ def test_reconcile_logs_containers_chatops_has_no_deployment_for(
     [record] = caplog.records
     assert "otherbot-staging (v4, running)" in record.getMessage()
     assert rig.alerts() == []
+
+
+def test_an_alert_withholds_what_it_cannot_mask(rig: Rig) -> None:
+    rig.world.secrets.unreadable = True
+    rig.container.health = Health.UNHEALTHY
+
+    rig.check(2)
+
+    [alert] = rig.alerts()
+    assert alert.summary == "mybot v1 in staging is unhealthy: " + WITHHELD
+    assert alert.detail == WITHHELD

@@ -15,6 +15,7 @@ from chatops.errors import (
     AlreadyDecided,
     BadInput,
     Busy,
+    ConfigError,
     Frozen,
     Locked,
     NotAllowed,
@@ -576,6 +577,28 @@ def test_logs_mask_secret_values(app: App) -> None:
     text = app.queries.logs("mybot", "staging", lines=10)
     assert "s3cr3t-token-value" not in text
     assert "token is ••••••" in text
+
+
+def test_secrets_are_read_once_per_deployment(app: App) -> None:
+    app.deploy()
+    app.commit("b" * 40)
+    app.world.secrets.resolved = 0
+    app.deploy()
+    assert app.world.secrets.resolved == 1
+
+
+def test_unreadable_secrets_fail_the_deployment_and_withhold_logs(app: App) -> None:
+    app.world.secrets.values["API_TOKEN"] = "s3cr3t-token-value"
+    app.deploy()
+    app.world.secrets.unreadable = True
+
+    failed = app.deploy(ref="main")
+
+    assert failed.state is State.FAILED
+    assert "env_file of mybot in staging does not exist" in (failed.reason or "")
+    assert app.world.runtime.version("mybot", "staging") == 1
+    with pytest.raises(ConfigError):
+        app.queries.logs("mybot", "staging", lines=10)
 
 
 def test_status_shows_what_runs_where(app: App) -> None:
