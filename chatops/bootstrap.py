@@ -132,16 +132,17 @@ def build(
         ensure_current(file.database_url)
     store = SqlStore(file.database_url)
     file.workdir.mkdir(parents=True, exist_ok=True)
-    hosts = {
-        name: file.env_docker_hosts.get(name) or settings.docker_host for name in file.runtimes
+    environments = config.catalog.environments.values()
+    engines = {
+        env.name: (env.runtime, env.docker_host or settings.docker_host) for env in environments
     }
-    runtimes = {
-        name: cast(Runtime, _Lazy(partial(_runtime, kind, hosts[name])))
-        for name, kind in file.runtimes.items()
+    # one runtime and one builder per engine, shared by the environments on it
+    by_engine = {
+        engine: cast(Runtime, _Lazy(partial(_runtime, *engine))) for engine in set(engines.values())
     }
     builders_by_host = {
         host: cast(ImageBuilder, _Lazy(partial(_docker_builder, host)))
-        for host in set(hosts.values())
+        for host in {host for _, host in engines.values()}
     }
     fanout = FanOut(notifiers or [])
     deps = Deps(
@@ -149,8 +150,8 @@ def build(
         uow=store.uow,
         clock=clock or SystemClock(),
         source=GitSourceControl(file.workdir),
-        builders={name: builders_by_host[host] for name, host in hosts.items()},
-        runtimes=runtimes,
+        builders={name: builders_by_host[host] for name, (_, host) in engines.items()},
+        runtimes={name: by_engine[engine] for name, engine in engines.items()},
         probe=HttpHealthProbe(),
         secrets=ProviderSecrets(environ),
         directory=directory or StaticDirectory(),

@@ -300,8 +300,6 @@ class ConfigFile:
     catalog: Catalog
     database_url: str
     workdir: Path
-    env_docker_hosts: Mapping[str, str | None]
-    runtimes: Mapping[str, str]
     alert_labels: tuple[str, str]
 
 
@@ -524,8 +522,6 @@ def _build(path: Path, model: ConfigModel, settings: Settings) -> ConfigFile:
         catalog=catalog,
         database_url=_resolve_sqlite(base, database_url),
         workdir=Path(_resolve(base, model.workdir)),
-        env_docker_hosts={name: env.docker_host for name, env in model.environments.items()},
-        runtimes={name: env.runtime for name, env in model.environments.items()},
         alert_labels=(model.alertmanager.bot_label, model.alertmanager.env_label),
     )
 

@@ -522,6 +522,11 @@ class FakeRuntime:
     def remove(self, bot: str, env: str) -> None:
         self.current.pop((bot, env), None)
 
+    def list_managed(self) -> list[tuple[str, str, str | None, bool]]:
+        return [
+            (bot, env, f"v{c.spec.version}", c.running) for (bot, env), c in self.current.items()
+        ]
+
     def version(self, bot: str, env: str) -> int | None:
         container = self.current.get((bot, env))
         return container.spec.version if container and container.running else None

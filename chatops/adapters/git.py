@@ -31,6 +31,7 @@ _FORGES = {"github.com": "compare", "gitlab.com": "-/compare"}
 _COMMIT_FORMAT = "--format=%H%x00%an <%ae>%x00%s"
 _MAX_HINT_BRANCHES = 10
 _MAX_DETAIL = 500
+_LOG_CACHE = 512  # commit ranges remembered, so each message update reads no git
 
 
 class GitSourceControl:
@@ -69,6 +70,7 @@ class GitSourceControl:
         }
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
+        self._logs: dict[tuple[str, str | None, str, int], tuple[list[Commit], int]] = {}
 
     # ── the port ─────────────────────────────────────────────────────────
 
@@ -249,6 +251,11 @@ class GitSourceControl:
             BadInput: `since` or `until` is not a valid ref name.
             SourceControlError: a commit is unknown, or git failed.
         """
+        key = (bot.name, since, until, limit)
+        # a range between two commits never changes (one between branch names may)
+        fixed = all(_FULL_SHA.fullmatch(rev) for rev in (until, since or until))
+        if fixed and key in self._logs:
+            return self._logs[key]
         revs = [validate_ref(until)]
         if since is not None:
             revs.append(f"^{validate_ref(since)}")
@@ -269,7 +276,12 @@ class GitSourceControl:
                 doing="read the log",
             )
         # split on newlines only: a subject may hold other line separators (\u2028, \x1c…)
-        return [_parse_commit(line) for line in out.split("\n") if line], int(total)
+        found = [_parse_commit(line) for line in out.split("\n") if line], int(total)
+        if fixed:
+            if len(self._logs) >= _LOG_CACHE:
+                self._logs.clear()
+            self._logs[key] = found
+        return found
 
     def compare_url(self, bot: Bot, *, base: str, head: str) -> str | None:
         """The compare page of `base...head` when the remote is on github.com or gitlab.com."""

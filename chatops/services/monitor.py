@@ -11,10 +11,9 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
-from collections.abc import Collection, Iterable
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol, runtime_checkable
 
 from chatops.domain.alerts import Alert
 from chatops.domain.catalog import Environment
@@ -27,20 +26,11 @@ from chatops.services.context import Actor, Deps
 from chatops.services.queries import Queries, observe_health
 from chatops.services.requests import Requests
 
-__all__ = ["MONITOR", "CheckResult", "ManagedLister", "Monitor"]
+__all__ = ["MONITOR", "CheckResult", "Monitor"]
 
 log = logging.getLogger(__name__)
 
 MONITOR = Actor("chatops", "monitor")
-
-
-@runtime_checkable
-class ManagedLister(Protocol):
-    """A runtime that can list the containers it runs for chatops (used by reconcile)."""
-
-    def list_managed(self) -> Iterable[tuple[str, str, str | None, bool]]:
-        """(bot, env, release, running) of every container labelled by chatops."""
-        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -347,11 +337,8 @@ class Monitor:
         return alert
 
     def _warn_unrecorded(self, known: set[tuple[str, str]]) -> None:
-        seen_runtimes: set[int] = set()
-        for runtime in self._deps.runtimes.values():
-            if id(runtime) in seen_runtimes or not isinstance(runtime, ManagedLister):
-                continue
-            seen_runtimes.add(id(runtime))
+        # environments on one engine share one runtime: list each engine once
+        for runtime in {id(r): r for r in self._deps.runtimes.values()}.values():
             try:
                 managed = list(runtime.list_managed())
             except ChatOpsError as exc:

@@ -123,15 +123,13 @@ class Pipeline:
         deps = self._deps
         deadline = deps.clock.now() + timedelta(seconds=deps.tuning.build_slot_wait_seconds)
         told = False
+        tagged = deps.source.highest_release(bot)  # git, so outside the transactions below
         while True:
             with deps.uow() as uow:
                 release = uow.releases.for_commit(bot.name, commit.sha)
                 if release is not None:
                     return release
-                version = (
-                    max(uow.releases.highest_version(bot.name), deps.source.highest_release(bot))
-                    + 1
-                )
+                version = max(uow.releases.highest_version(bot.name), tagged) + 1
                 building = attempt.deployment.advance(
                     Event.BUILD, at=deps.clock.now()
                 ).with_changes(version=version)

@@ -6,7 +6,7 @@ domain types or the small dataclasses below: never an SDK or ORM object.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -199,6 +199,10 @@ class Runtime(Protocol):
 
     def remove(self, bot: str, env: str) -> None:
         """Stop and remove everything of (bot, env)."""
+        ...
+
+    def list_managed(self) -> Sequence[tuple[str, str, str | None, bool]]:
+        """(bot, env, release label, running) of everything chatops runs on this engine."""
         ...
 
 

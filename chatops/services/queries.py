@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 
-from chatops.domain.approvals import tally
+from chatops.domain.approvals import approvals_needed, tally
 from chatops.domain.catalog import HealthKind
 from chatops.domain.deployment import Commit, Deployment, Kind, State
 from chatops.domain.health import Health, Observation
@@ -13,7 +13,6 @@ from chatops.domain.names import validate_name
 from chatops.domain.policy import LockKind
 from chatops.errors import ChatOpsError, NotFound
 from chatops.services.context import Deps
-from chatops.services.ports import UnitOfWork
 from chatops.services.views import DeploymentView, ReleaseRow, StatusRow
 
 __all__ = ["Queries", "announce", "observe_health"]
@@ -190,79 +189,56 @@ class Queries:
     def view(self, deployment_id: int) -> DeploymentView:
         """Everything a message about one deployment shows."""
         deps = self._deps
+        # the database first, in one short transaction; people and git after it
         with deps.uow() as uow:
             deployment = uow.deployments.get(deployment_id)
             if deployment is None:
                 raise NotFound(f"there is no deployment #{deployment_id}")
-            return self._view(uow, deployment)
-
-    def _view(self, uow: UnitOfWork, deployment: Deployment) -> DeploymentView:
-        deps = self._deps
+            bot, version, previous_version = (
+                deployment.bot,
+                deployment.version,
+                deployment.previous_version,
+            )
+            release = uow.releases.get(bot, version) if version else None
+            previous = uow.releases.get(bot, previous_version) if previous_version else None
+            votes = uow.votes.list(deployment_id)
+            lock = uow.locks.get(bot, deployment.env)
         catalog = deps.catalog
-        release = (
-            uow.releases.get(deployment.bot, deployment.version) if deployment.version else None
-        )
-        previous = (
-            uow.releases.get(deployment.bot, deployment.previous_version)
-            if deployment.previous_version
-            else None
-        )
         environment = catalog.environments.get(deployment.env)
         the_tally = None
         decided_by = None
-        if deployment.id is not None and environment is not None:
-            votes = uow.votes.list(deployment.id)
-            needed = (
-                environment.approvals
-                if deployment.kind is Kind.PROMOTE
-                else environment.rollback_approvals
+        if environment is not None and (votes or deployment.state is State.PENDING_APPROVAL):
+            the_tally = tally(
+                votes,
+                requester=deployment.requested_by,
+                approvers=deps.directory.expand(environment.approvers),
+                needed=approvals_needed(environment, deployment.kind),
             )
-            if votes or deployment.state is State.PENDING_APPROVAL:
-                the_tally = tally(
-                    votes,
-                    requester=deployment.requested_by,
-                    approvers=deps.directory.expand(environment.approvers),
-                    needed=needed,
-                )
-                decided_by = the_tally.rejected_by or (
-                    the_tally.approved_by[-1]
-                    if the_tally.complete and the_tally.approved_by
-                    else None
-                )
-        changes: tuple[Commit, ...] = ()
-        more = 0
-        compare_url = None
-        bot = catalog.bots.get(deployment.bot)
-        head = release.commit if release else deployment.commit
-        if bot is not None and head is not None:
-            base = previous.commit if previous else None
-            if base != head:
-                try:
-                    commits, total = deps.source.log(bot, since=base, until=head, limit=MAX_CHANGES)
-                    changes = tuple(commits)
-                    more = max(0, total - len(commits))
-                    if base:
-                        compare_url = deps.source.compare_url(bot, base=base, head=head)
-                except ChatOpsError as exc:
-                    log.info("no change list for #%s: %s", deployment.id, exc)
+            decided_by = the_tally.rejected_by or (
+                the_tally.approved_by[-1] if the_tally.complete and the_tally.approved_by else None
+            )
+        the_bot = catalog.bots.get(bot)
         promote_to = None
-        if deployment.state is State.LIVE:
-            downstream = catalog.downstream_of(deployment.env)
-            if bot is not None:
-                downstream = [e for e in downstream if e.name in bot.targets]
-            if downstream:
-                promote_to = downstream[0].name
+        if deployment.state is State.LIVE and the_bot is not None:
+            downstream = [
+                e for e in catalog.downstream_of(deployment.env) if e.name in the_bot.targets
+            ]
+            promote_to = downstream[0].name if downstream else None
         hold_note = None
         if (
             deployment.kind in (Kind.ROLLBACK, Kind.AUTO_ROLLBACK)
             and deployment.state is State.LIVE
+            and lock is not None
+            and lock.kind is LockKind.ROLLBACK_HOLD
         ):
-            lock = uow.locks.get(deployment.bot, deployment.env)
-            if lock is not None and lock.kind is LockKind.ROLLBACK_HOLD:
-                hold_note = (
-                    f"automatic deploys to {deployment.env} are held until someone deploys or "
-                    f"promotes on purpose, or `/unlock {deployment.bot} {deployment.env}`"
-                )
+            hold_note = (
+                f"automatic deploys to {deployment.env} are held until someone deploys or "
+                f"promotes on purpose, or `/unlock {bot} {deployment.env}`"
+            )
+        head = release.commit if release else deployment.commit
+        changes, more, compare_url = self._changes(
+            deployment, head=head, base=previous.commit if previous else None
+        )
         return DeploymentView(
             deployment=deployment,
             channel=catalog.channel_for(deployment.env),
@@ -277,6 +253,23 @@ class Queries:
             hold_note=hold_note,
             now=deps.clock.now(),
         )
+
+    def _changes(
+        self, deployment: Deployment, *, head: str | None, base: str | None
+    ) -> tuple[tuple[Commit, ...], int, str | None]:
+        """The commits a deployment brings (newest first, at most MAX_CHANGES), how many more,
+        and a compare link."""
+        bot = self._deps.catalog.bots.get(deployment.bot)
+        if bot is None or head is None or base == head:
+            return (), 0, None
+        source = self._deps.source
+        try:
+            commits, total = source.log(bot, since=base, until=head, limit=MAX_CHANGES)
+            compare_url = source.compare_url(bot, base=base, head=head) if base else None
+        except ChatOpsError as exc:
+            log.info("no change list for #%s: %s", deployment.id, exc)
+            return (), 0, None
+        return tuple(commits), max(0, total - len(commits)), compare_url
 
     def logs(self, bot: str, env: str, *, lines: int = 50) -> str:
         """The last lines of what runs, with every secret value masked.

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 
-from chatops.domain.approvals import Decision, Vote, check_voter, tally
+from chatops.domain.approvals import Decision, Vote, approvals_needed, check_voter, tally
 from chatops.domain.audit import Outcome
 from chatops.domain.catalog import Environment
 from chatops.domain.deployment import Deployment, Event, Kind, State
@@ -373,15 +373,8 @@ class Requests:
                     uow.commit()
                     self._tell(ended)
                     raise AlreadyDecided(f"#{deployment_id} is {ended.state}: {ended.reason}")
-                votes = uow.votes.list(deployment_id)
-                if any(v.user == actor.user and v.decision is decision for v in votes):
-                    log.info("%s already voted %s on #%s", actor.user, decision, deployment_id)
                 uow.votes.put(Vote(deployment_id, actor.user, decision, now))
-                needed = (
-                    environment.approvals
-                    if deployment.kind is Kind.PROMOTE
-                    else environment.rollback_approvals
-                )
+                needed = approvals_needed(environment, deployment.kind)
                 result = tally(
                     uow.votes.list(deployment_id),
                     requester=deployment.requested_by,
