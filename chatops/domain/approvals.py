@@ -11,10 +11,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from chatops.domain.catalog import Environment
+from chatops.domain.deployment import Kind
 from chatops.domain.policy import is_member
 from chatops.errors import NotAllowed
 
-__all__ = ["Decision", "Tally", "Vote", "check_voter", "tally"]
+__all__ = ["Decision", "Tally", "Vote", "approvals_needed", "check_voter", "tally"]
 
 
 class Decision(enum.StrEnum):
@@ -71,3 +73,12 @@ def tally(votes: Sequence[Vote], *, requester: str, approvers: Iterable[str], ne
         elif vote.user not in approved:
             approved.append(vote.user)
     return Tally(needed=needed, approved_by=tuple(approved), rejected_by=rejected)
+
+
+def approvals_needed(environment: Environment, kind: Kind) -> int:
+    """How many approvals a deployment of `kind` into `environment` waits for."""
+    if kind is Kind.PROMOTE:
+        return environment.approvals
+    if kind is Kind.ROLLBACK:
+        return environment.rollback_approvals
+    return 0
