@@ -78,21 +78,17 @@ class AlertService:
             AlreadyDecided: the alert is resolved already.
         """
         deps = self._deps
-        try:
-            with deps.uow() as uow:
-                alert = uow.alerts.get(alert_id)
-                if alert is None:
-                    raise NotFound(f"there is no alert #{alert_id}")
-                if alert.state is AlertState.RESOLVED:
-                    raise AlreadyDecided(f"alert #{alert_id} is resolved already")
-                if alert.state is AlertState.ACKNOWLEDGED:
-                    return alert
-                alert = uow.alerts.save(alert.acknowledge(by=actor.user, at=deps.clock.now()))
-                self._audit(uow, actor, "ack_alert", Outcome.OK, alert)
-                uow.commit()
-        except (NotFound, AlreadyDecided) as exc:
-            deps.audit_alone(actor, "ack_alert", Outcome.REFUSED, detail=str(exc))
-            raise
+        with deps.refusals_audited(actor, "ack_alert"), deps.uow() as uow:
+            alert = uow.alerts.get(alert_id)
+            if alert is None:
+                raise NotFound(f"there is no alert #{alert_id}")
+            if alert.state is AlertState.RESOLVED:
+                raise AlreadyDecided(f"alert #{alert_id} is resolved already")
+            if alert.state is AlertState.ACKNOWLEDGED:
+                return alert
+            alert = uow.alerts.save(alert.acknowledge(by=actor.user, at=deps.clock.now()))
+            self._audit(uow, actor, "ack_alert", Outcome.OK, alert)
+            uow.commit()
         deps.tell_alert(self.view(alert))
         return alert
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
@@ -12,7 +13,7 @@ from chatops.domain.audit import AuditEvent, Outcome
 from chatops.domain.catalog import Catalog
 from chatops.domain.deployment import Deployment
 from chatops.domain.redact import Redactor
-from chatops.errors import ChatOpsError, ConfigError, StoreError
+from chatops.errors import ChatOpsError, ConfigError, StoreError, UserError
 from chatops.services.ports import (
     Clock,
     Directory,
@@ -171,6 +172,31 @@ class Deps:
         with self.uow() as uow:
             self.audit(uow, actor, action, outcome, of=of, **fields)
             uow.commit()
+
+    @contextmanager
+    def refusals_audited(
+        self,
+        actor: Actor,
+        action: str,
+        *,
+        bot: str | None = None,
+        env: str | None = None,
+        deployment_id: int | None = None,
+    ) -> Iterator[None]:
+        """Every refusal of `action` is an audit event too, in a transaction of its own."""
+        try:
+            yield
+        except UserError as exc:
+            self.audit_alone(
+                actor,
+                action,
+                Outcome.REFUSED,
+                detail=str(exc),
+                bot=bot,
+                env=env,
+                deployment_id=deployment_id,
+            )
+            raise
 
     def tell(self, view: DeploymentView) -> None:
         try:

@@ -7,7 +7,7 @@ from datetime import timedelta
 from chatops.domain.audit import Outcome
 from chatops.domain.names import validate_name
 from chatops.domain.policy import Lock, LockKind, check_deployer, is_member
-from chatops.errors import BadInput, Locked, NotAllowed, NotFound, UserError
+from chatops.errors import BadInput, Locked, NotAllowed, NotFound
 from chatops.services.context import Actor, Deps
 
 __all__ = ["LockService"]
@@ -30,7 +30,7 @@ class LockService:
             NotAllowed: not a deployer of the environment nor an admin.
             Locked: someone else holds it already.
         """
-        try:
+        with self._deps.refusals_audited(actor, "lock", bot=bot, env=env):
             validate_name("bot", bot)
             validate_name("environment", env)
             _, environment, _ = self._deps.catalog.target(bot, env)
@@ -68,11 +68,6 @@ class LockService:
                     uow, actor, "lock", Outcome.OK, bot=bot, env=env, detail=lock.describe()
                 )
                 uow.commit()
-        except UserError as exc:
-            self._deps.audit_alone(
-                actor, "lock", Outcome.REFUSED, bot=bot, env=env, detail=str(exc)
-            )
-            raise
         self._deps.notifier.say(
             self._deps.catalog.channel_for(env), f":lock: {bot} in {env} is {lock.describe()}"
         )
@@ -85,7 +80,7 @@ class LockService:
             NotFound: unknown bot or environment, or nothing holds it.
             NotAllowed: neither the holder, a deployer of the environment, nor an admin.
         """
-        try:
+        with self._deps.refusals_audited(actor, "unlock", bot=bot, env=env):
             validate_name("bot", bot)
             validate_name("environment", env)
             _, environment, _ = self._deps.catalog.target(bot, env)
@@ -114,11 +109,6 @@ class LockService:
                     detail=f"was {lock.describe()}",
                 )
                 uow.commit()
-        except UserError as exc:
-            self._deps.audit_alone(
-                actor, "unlock", Outcome.REFUSED, bot=bot, env=env, detail=str(exc)
-            )
-            raise
         self._deps.notifier.say(
             self._deps.catalog.channel_for(env), f":unlock: {bot} in {env} unlocked by {actor.user}"
         )

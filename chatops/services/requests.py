@@ -9,8 +9,6 @@ Refusals are audited too.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 
 from chatops.domain.approvals import Decision, Vote, approvals_needed, check_voter, tally
@@ -36,7 +34,6 @@ from chatops.errors import (
     NotFound,
     NotPromotable,
     Refused,
-    UserError,
 )
 from chatops.services.context import Actor, Deps, required
 from chatops.services.pending import settle_if_stale
@@ -78,7 +75,7 @@ class Requests:
             NotFound: unknown bot or environment.
             Refused: `env` takes promotions only; not a deployer; locked; frozen; busy.
         """
-        with self._refusals_audited(actor, "deploy", bot=bot, env=env):
+        with self._deps.refusals_audited(actor, "deploy", bot=bot, env=env):
             validate_name("bot", bot)
             validate_name("environment", env)
             if ref is not None:
@@ -122,7 +119,7 @@ class Requests:
             NotPromotable: nothing live, not healthy, or not soaked in the source.
             Refused: `env` takes no promotions; not a deployer; locked; frozen; busy.
         """
-        with self._refusals_audited(actor, "promote", bot=bot, env=env):
+        with self._deps.refusals_audited(actor, "promote", bot=bot, env=env):
             validate_name("bot", bot)
             catalog = self._deps.catalog
             catalog.bot(bot)
@@ -202,7 +199,7 @@ class Requests:
 
     def _live_deployment(self, actor: Actor, action: str, deployment_id: int) -> Deployment:
         with (
-            self._refusals_audited(actor, action, deployment_id=deployment_id),
+            self._deps.refusals_audited(actor, action, deployment_id=deployment_id),
             self._deps.uow() as uow,
         ):
             deployment = uow.deployments.get(deployment_id)
@@ -267,7 +264,7 @@ class Requests:
             Refused: not a deployer; locked; frozen; busy.
         """
         action = "auto_rollback" if automatic else "rollback"
-        with self._refusals_audited(actor, action, bot=bot, env=env):
+        with self._deps.refusals_audited(actor, action, bot=bot, env=env):
             validate_name("bot", bot)
             validate_name("environment", env)
             _, environment, _ = self._deps.catalog.target(bot, env)
@@ -309,10 +306,12 @@ class Requests:
                     previous_version=current.version if current else None,
                     force_reason=force_reason,
                     reason=reason,
-                    owner=self._deps.processes.me(),
-                    heartbeat_at=now,
                 )
-                deployment = self._add(uow, deployment)
+                if deployment.state is State.QUEUED:
+                    deployment = deployment.with_changes(
+                        owner=self._deps.processes.me(), heartbeat_at=now
+                    )
+                deployment = self._write(uow, deployment, new=True)
                 self._deps.audit(
                     uow,
                     actor,
@@ -350,7 +349,7 @@ class Requests:
 
     def _decide(self, actor: Actor, deployment_id: int, decision: Decision) -> Deployment:
         action = str(decision)
-        with self._refusals_audited(actor, action, deployment_id=deployment_id):
+        with self._deps.refusals_audited(actor, action, deployment_id=deployment_id):
             now = self._now()
             with self._deps.uow() as uow:
                 deployment = uow.deployments.get_for_update(deployment_id)
@@ -400,16 +399,7 @@ class Requests:
                     deployment = deployment.advance(Event.APPROVED, at=now).with_changes(
                         owner=self._deps.processes.me(), heartbeat_at=now
                     )
-                    try:
-                        deployment = uow.deployments.save(deployment)
-                    except SlotTaken as taken:
-                        holder = uow.deployments.get(taken.holder_id) if taken.holder_id else None
-                        raise Busy(
-                            f"{deployment.env} is busy with "
-                            f"{holder.describe() if holder else 'another deployment'}",
-                            deployment_id=taken.holder_id or 0,
-                            hint="approve again when it has finished",
-                        ) from None
+                    deployment = self._write(uow, deployment, new=False)
                 self._deps.audit(
                     uow,
                     actor,
@@ -476,7 +466,7 @@ class Requests:
                 deployment = deployment.with_changes(
                     owner=self._deps.processes.me(), heartbeat_at=now
                 )
-            deployment = self._add(uow, deployment)
+            deployment = self._write(uow, deployment, new=True)
             if not automatic:
                 self._lift_rollback_hold(uow, deployment.bot, environment.name)
             detail = f"ref {deployment.ref}" if deployment.ref else f"v{deployment.version}"
@@ -522,9 +512,10 @@ class Requests:
         if lock is not None and lock.kind is LockKind.ROLLBACK_HOLD:
             uow.locks.delete(bot, env)
 
-    def _add(self, uow: UnitOfWork, deployment: Deployment) -> Deployment:
+    def _write(self, uow: UnitOfWork, deployment: Deployment, *, new: bool) -> Deployment:
+        """Add or save `deployment`; a slot another deployment holds is refused as Busy."""
         try:
-            return uow.deployments.add(deployment)
+            return uow.deployments.add(deployment) if new else uow.deployments.save(deployment)
         except SlotTaken as taken:
             holder = uow.deployments.get(taken.holder_id) if taken.holder_id else None
             check_busy(holder)
@@ -553,28 +544,3 @@ class Requests:
 
     def _now(self) -> datetime:
         return self._deps.clock.now()
-
-    @contextmanager
-    def _refusals_audited(
-        self,
-        actor: Actor,
-        action: str,
-        *,
-        bot: str | None = None,
-        env: str | None = None,
-        deployment_id: int | None = None,
-    ) -> Iterator[None]:
-        """Every refusal is an audit event too, in a transaction of its own."""
-        try:
-            yield
-        except UserError as exc:
-            self._deps.audit_alone(
-                actor,
-                action,
-                Outcome.REFUSED,
-                detail=str(exc),
-                bot=bot,
-                env=env,
-                deployment_id=deployment_id,
-            )
-            raise
