@@ -12,6 +12,7 @@ import docker.errors
 import requests
 from docker.utils import parse_repository_tag
 
+from chatops.adapters.docker_client import first_line
 from chatops.errors import BuildError, RegistryError
 from chatops.services.ports import BuildRequest
 
@@ -86,7 +87,7 @@ class DockerImageBuilder:
                     image_id = aux_id or image_id
                     error = error or line_error
         except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
-            error = error or _first_line(exc)
+            error = error or first_line(exc)
             emit(f"error: {error}")
             engine_said_no = isinstance(exc, docker.errors.APIError)
             raise BuildError(
@@ -105,7 +106,7 @@ class DockerImageBuilder:
                 image_id = str(self._client.images.get(request.image).attrs["Id"])
             except docker.errors.DockerException as exc:
                 raise BuildError(
-                    f"the build of {request.image} ended without an image: {_first_line(exc)}",
+                    f"the build of {request.image} ended without an image: {first_line(exc)}",
                     log_tail="\n".join(tail),
                 ) from exc
         return image_id
@@ -143,7 +144,7 @@ class DockerImageBuilder:
             ) from exc
         except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
             raise RegistryError(
-                f"pushing {image} to {registry} failed: {_first_line(exc)}", hint=hint
+                f"pushing {image} to {registry} failed: {first_line(exc)}", hint=hint
             ) from exc
         return digest
 
@@ -158,7 +159,7 @@ class DockerImageBuilder:
         except docker.errors.NotFound:
             return
         except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
-            log.warning("could not remove the image tag %s: %s", image, _first_line(exc))
+            log.warning("could not remove the image tag %s: %s", image, first_line(exc))
 
     def _repo_digest(self, image: str, repository: str) -> str:
         digests = self._client.images.get(image).attrs.get("RepoDigests") or []
@@ -204,9 +205,3 @@ def _chunk_error(chunk: dict[str, Any]) -> str:
     text = chunk.get("error") or (detail.get("message") if isinstance(detail, dict) else None)
     lines = str(text or "unknown error").strip().splitlines()
     return lines[0] if lines else "unknown error"
-
-
-def _first_line(exc: BaseException) -> str:
-    explanation = getattr(exc, "explanation", None)
-    text = str(explanation or exc).strip()
-    return text.splitlines()[0][:300] if text else type(exc).__name__

@@ -1,25 +1,57 @@
-"""Connecting to a Docker Engine, with an error that says what to do when it cannot be reached."""
+"""Connecting to a Docker Engine, with an error that says what to do when it cannot be reached;
+and the helpers the Docker adapters (build, the docker and swarm runtimes) share."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import docker
 import docker.errors
 import requests
 
-from chatops.errors import RuntimeFailure
+from chatops.domain.health import Health, Observation
+from chatops.errors import ChatOpsError, RuntimeFailure
+from chatops.services.ports import RunSpec
 
-__all__ = ["DEFAULT_TIMEOUT", "connect"]
+__all__ = [
+    "BOT_LABEL",
+    "COMMIT_LABEL",
+    "DEFAULT_TIMEOUT",
+    "ENV_LABEL",
+    "IMAGE_LABEL",
+    "RELEASE_LABEL",
+    "connect",
+    "container_labels",
+    "container_observation",
+    "engine_errors",
+    "first_line",
+    "labels",
+    "last_failed_check",
+    "name_of",
+    "one_line",
+    "release_of",
+]
 
 DEFAULT_TIMEOUT = 60.0
 """Seconds an API call may take before it fails (builds and stops set their own)."""
+
+BOT_LABEL = "chatops.bot"
+ENV_LABEL = "chatops.env"
+RELEASE_LABEL = "chatops.release"
+COMMIT_LABEL = "chatops.commit"
+IMAGE_LABEL = "chatops.image"
 
 _UNIX = "unix://"
 _HINT = (
     "start Docker there, or point DOCKER_HOST (or `docker_host` of the environment in "
     "chatops.yaml) at a running engine"
 )
+_ENGINE_HINT = "check that the Docker Engine of this environment is running and reachable"
+_DETAIL_CHARS = 200
+_HEALTH = {"starting": Health.STARTING, "healthy": Health.HEALTHY, "unhealthy": Health.UNHEALTHY}
 
 
 def connect(docker_host: str | None, *, timeout: float = DEFAULT_TIMEOUT) -> docker.DockerClient:
@@ -44,7 +76,7 @@ def connect(docker_host: str | None, *, timeout: float = DEFAULT_TIMEOUT) -> doc
         client.ping()
     except (OSError, docker.errors.DockerException, requests.exceptions.RequestException) as exc:
         raise RuntimeFailure(
-            f"cannot reach the Docker Engine at {where}: {_first_line(exc)}", hint=_HINT
+            f"cannot reach the Docker Engine at {where}: {first_line(exc)}", hint=_HINT
         ) from exc
     return client
 
@@ -56,6 +88,92 @@ def _check_unix_socket(path: str) -> None:
         sock.connect(path)
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
+# ── errors ───────────────────────────────────────────────────────────────────
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of what an SDK error says (the engine's explanation when it gave one)."""
+    explanation = getattr(exc, "explanation", None)
+    text = str(explanation or exc).strip()
     return text.splitlines()[0][:300] if text else type(exc).__name__
+
+
+def one_line(text: str) -> str:
+    """The last non-blank line of `text` (an error, a health check's output), shortened."""
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    line = lines[-1] if lines else ""
+    return line if len(line) <= _DETAIL_CHARS else line[: _DETAIL_CHARS - 1] + "…"
+
+
+@contextlib.contextmanager
+def engine_errors(action: str) -> Iterator[None]:
+    """Re-raise the docker SDK's errors as RuntimeFailure naming `action` (for the runtimes)."""
+    try:
+        yield
+    except ChatOpsError:
+        raise
+    except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+        raise RuntimeFailure(f"{action} failed: {first_line(exc)}", hint=_ENGINE_HINT) from exc
+
+
+# ── what the runtimes run ────────────────────────────────────────────────────
+
+
+def name_of(bot: str, env: str) -> str:
+    """The container or service name of (bot, env): `RunSpec.name` where no spec is at hand."""
+    return f"{bot}-{env}"
+
+
+def release_of(spec: RunSpec) -> str:
+    """The release label of `spec` (`v<N>`)."""
+    return f"v{spec.version}"
+
+
+def labels(spec: RunSpec) -> dict[str, str]:
+    """The labels chatops puts on a container or service that runs `spec`."""
+    return {
+        BOT_LABEL: spec.bot,
+        ENV_LABEL: spec.env,
+        RELEASE_LABEL: release_of(spec),
+        COMMIT_LABEL: spec.commit,
+        IMAGE_LABEL: spec.image_name,
+    }
+
+
+def container_labels(attrs: Mapping[str, Any]) -> dict[str, str]:
+    """The labels of a container, from its `inspect` attributes."""
+    return dict(attrs.get("Config", {}).get("Labels") or {})
+
+
+def last_failed_check(state: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The latest failed health check in a container's `State` (its Output, ExitCode, …)."""
+    checks = (state.get("Health") or {}).get("Log") or []
+    failed = [check for check in checks if check.get("ExitCode") != 0]
+    return dict(failed[-1]) if failed else None
+
+
+def container_observation(attrs: Mapping[str, Any]) -> Observation:
+    """What a container is doing, from its `inspect` attributes."""
+    state: dict[str, Any] = attrs.get("State") or {}
+    health_block: dict[str, Any] = state.get("Health") or {}
+    health = _HEALTH.get(str(health_block.get("Status")), Health.UNKNOWN)
+    running = bool(state.get("Running")) and not state.get("Restarting")
+    detail = ""
+    if not running:
+        # the engine marks a stopped container unhealthy; its last checks say nothing useful
+        detail = one_line(str(state.get("Error") or ""))
+    elif health is Health.UNHEALTHY:
+        check = last_failed_check(state)
+        if check is not None:
+            detail = one_line(str(check.get("Output") or "")) or (
+                f"the health check exited with {check.get('ExitCode')}"
+            )
+    return Observation(
+        health=health,
+        running=running,
+        release=container_labels(attrs).get(RELEASE_LABEL),
+        restarts=int(attrs.get("RestartCount") or 0),
+        exit_code=None if running else int(state.get("ExitCode") or 0),
+        oom_killed=bool(state.get("OOMKilled")),
+        detail=detail,
+    )

@@ -13,7 +13,6 @@ called again after a crash at any point of `start`, and by another process.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 import docker
@@ -22,9 +21,23 @@ import requests
 from docker.types import LogConfig
 from docker.utils import parse_repository_tag
 
+from chatops.adapters.docker_client import (
+    BOT_LABEL,
+    COMMIT_LABEL,
+    ENV_LABEL,
+    IMAGE_LABEL,
+    RELEASE_LABEL,
+    container_labels,
+    container_observation,
+    engine_errors,
+    first_line,
+    labels,
+    name_of,
+    release_of,
+)
 from chatops.domain.catalog import Strategy
 from chatops.domain.health import Health, Observation
-from chatops.errors import ChatOpsError, NotFound, RuntimeFailure
+from chatops.errors import NotFound, RuntimeFailure
 from chatops.services.ports import RunSpec
 
 __all__ = [
@@ -39,17 +52,8 @@ __all__ = [
     "ManagedContainer",
 ]
 
-BOT_LABEL = "chatops.bot"
-ENV_LABEL = "chatops.env"
-RELEASE_LABEL = "chatops.release"
-COMMIT_LABEL = "chatops.commit"
-IMAGE_LABEL = "chatops.image"
 PREVIOUS = ".previous"
 NEXT = ".next"
-
-_DETAIL_CHARS = 200
-_ENGINE_HINT = "check that the Docker Engine of this environment is running and reachable"
-_HEALTH = {"starting": Health.STARTING, "healthy": Health.HEALTHY, "unhealthy": Health.UNHEALTHY}
 
 
 class ManagedContainer(NamedTuple):
@@ -92,7 +96,7 @@ class DockerRuntime:
                 to create or start the container, or cannot be reached.
         """
         name = spec.name
-        with _engine(f"starting {spec.image_name} as {name}"):
+        with engine_errors(f"starting {spec.image_name} as {name}"):
             self._ensure_image(spec)
             self._discard(name + NEXT)
             if spec.strategy is Strategy.START_FIRST:
@@ -110,11 +114,11 @@ class DockerRuntime:
         Raises:
             RuntimeFailure: the engine cannot be reached.
         """
-        with _engine(f"inspecting {handle or _name(bot, env)}"):
-            attrs = self._inspect(handle or _name(bot, env))
+        with engine_errors(f"inspecting {handle or name_of(bot, env)}"):
+            attrs = self._inspect(handle or name_of(bot, env))
         if attrs is None:
             return Observation(health=Health.UNKNOWN, running=False, missing=True)
-        return _observation(attrs)
+        return container_observation(attrs)
 
     def commit(self, bot: str, env: str, handle: str) -> None:
         """Make the candidate `handle` the one `<bot>-<env>` and drop what it replaced.
@@ -123,8 +127,8 @@ class DockerRuntime:
             NotFound: the candidate container is gone.
             RuntimeFailure: the engine refused or cannot be reached.
         """
-        name = _name(bot, env)
-        with _engine(f"committing {name}"):
+        name = name_of(bot, env)
+        with engine_errors(f"committing {name}"):
             candidate = self._inspect(handle)
             if candidate is None:
                 raise NotFound(
@@ -149,8 +153,8 @@ class DockerRuntime:
             RuntimeFailure: the engine refused or cannot be reached, or `previous`'s
                 image cannot be had.
         """
-        name = _name(bot, env)
-        with _engine(f"restoring {name}"):
+        name = name_of(bot, env)
+        with engine_errors(f"restoring {name}"):
             self._discard(name + NEXT)
             kept = self._inspect(name + PREVIOUS)
             current = self._inspect(name)
@@ -161,9 +165,8 @@ class DockerRuntime:
                 self._api.start(kept["Id"])
                 return
             if current is not None:
-                if previous is not None and _labels(current).get(RELEASE_LABEL) == _release(
-                    previous
-                ):
+                current_release = container_labels(current).get(RELEASE_LABEL)
+                if previous is not None and current_release == release_of(previous):
                     self._api.start(current["Id"])  # a no-op when it runs
                     return
                 self._discard(current["Id"])
@@ -178,8 +181,8 @@ class DockerRuntime:
             NotFound: nothing of `bot` runs in `env`.
             RuntimeFailure: the engine cannot be reached.
         """
-        name = _name(bot, env)
-        with _engine(f"reading the logs of {name}"):
+        name = name_of(bot, env)
+        with engine_errors(f"reading the logs of {name}"):
             try:
                 raw = self._api.logs(name, stdout=True, stderr=True, tail=max(0, lines))
             except docker.errors.NotFound:
@@ -194,8 +197,8 @@ class DockerRuntime:
         Raises:
             RuntimeFailure: the engine refused or cannot be reached.
         """
-        name = _name(bot, env)
-        with _engine(f"removing {name}"):
+        name = name_of(bot, env)
+        with engine_errors(f"removing {name}"):
             for container in (name + NEXT, name, name + PREVIOUS):
                 self._discard(container)
 
@@ -207,15 +210,15 @@ class DockerRuntime:
         Raises:
             RuntimeFailure: the engine cannot be reached.
         """
-        with _engine("listing containers"):
+        with engine_errors("listing containers"):
             rows = self._api.containers(all=True, filters={"label": [BOT_LABEL, ENV_LABEL]})
         managed = []
         for row in rows:
-            labels = row.get("Labels") or {}
-            bot, env = labels.get(BOT_LABEL, ""), labels.get(ENV_LABEL, "")
-            if f"/{_name(bot, env)}" in (row.get("Names") or []):
+            row_labels = row.get("Labels") or {}
+            bot, env = row_labels.get(BOT_LABEL, ""), row_labels.get(ENV_LABEL, "")
+            if f"/{name_of(bot, env)}" in (row.get("Names") or []):
                 running = row.get("State") == "running"
-                managed.append(ManagedContainer(bot, env, labels.get(RELEASE_LABEL), running))
+                managed.append(ManagedContainer(bot, env, row_labels.get(RELEASE_LABEL), running))
         return managed
 
     # ── helpers ──────────────────────────────────────────────────────────────
@@ -258,7 +261,7 @@ class DockerRuntime:
                 if "error" in chunk:
                     raise _pull_failed(spec, str(chunk["error"]), hint)
         except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
-            raise _pull_failed(spec, _first_line(exc), hint) from exc
+            raise _pull_failed(spec, first_line(exc), hint) from exc
 
     def _run(self, spec: RunSpec, name: str) -> str:
         host_config = self._api.create_host_config(
@@ -271,13 +274,7 @@ class DockerRuntime:
             spec.image,
             name=name,
             environment=dict(spec.environment),
-            labels={
-                BOT_LABEL: spec.bot,
-                ENV_LABEL: spec.env,
-                RELEASE_LABEL: _release(spec),
-                COMMIT_LABEL: spec.commit,
-                IMAGE_LABEL: spec.image_name,
-            },
+            labels=labels(spec),
             host_config=host_config,
         )
         container_id = str(created["Id"])
@@ -285,70 +282,9 @@ class DockerRuntime:
         return container_id
 
 
-def _name(bot: str, env: str) -> str:
-    return f"{bot}-{env}"
-
-
-def _release(spec: RunSpec) -> str:
-    return f"v{spec.version}"
-
-
-def _labels(attrs: dict[str, Any]) -> dict[str, str]:
-    return dict(attrs.get("Config", {}).get("Labels") or {})
-
-
 def _container_name(attrs: dict[str, Any]) -> str:
     return str(attrs.get("Name", "")).lstrip("/")
 
 
-def _observation(attrs: dict[str, Any]) -> Observation:
-    state: dict[str, Any] = attrs.get("State") or {}
-    health_block: dict[str, Any] = state.get("Health") or {}
-    health = _HEALTH.get(str(health_block.get("Status")), Health.UNKNOWN)
-    running = bool(state.get("Running")) and not state.get("Restarting")
-    detail = ""
-    if not running:
-        # the engine marks a stopped container unhealthy; its last checks say nothing useful
-        detail = _one_line(str(state.get("Error") or ""))
-    elif health is Health.UNHEALTHY:
-        failed = [c for c in health_block.get("Log") or [] if c.get("ExitCode") != 0]
-        if failed:
-            detail = _one_line(str(failed[-1].get("Output") or "")) or (
-                f"the health check exited with {failed[-1].get('ExitCode')}"
-            )
-    return Observation(
-        health=health,
-        running=running,
-        release=_labels(attrs).get(RELEASE_LABEL),
-        restarts=int(attrs.get("RestartCount") or 0),
-        exit_code=None if running else int(state.get("ExitCode") or 0),
-        oom_killed=bool(state.get("OOMKilled")),
-        detail=detail,
-    )
-
-
-def _one_line(text: str) -> str:
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    line = lines[-1] if lines else ""
-    return line if len(line) <= _DETAIL_CHARS else line[: _DETAIL_CHARS - 1] + "…"
-
-
 def _pull_failed(spec: RunSpec, error: str, hint: str) -> RuntimeFailure:
     return RuntimeFailure(f"cannot pull {spec.image} ({spec.image_name}): {error}", hint=hint)
-
-
-def _first_line(exc: BaseException) -> str:
-    explanation = getattr(exc, "explanation", None)
-    text = str(explanation or exc).strip()
-    return text.splitlines()[0][:300] if text else type(exc).__name__
-
-
-@contextlib.contextmanager
-def _engine(action: str) -> Iterator[None]:
-    """Re-raise the docker SDK's errors as RuntimeFailure naming `action`."""
-    try:
-        yield
-    except ChatOpsError:
-        raise
-    except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
-        raise RuntimeFailure(f"{action} failed: {_first_line(exc)}", hint=_ENGINE_HINT) from exc

@@ -32,19 +32,18 @@ import docker.errors
 import requests
 from docker.types import RestartPolicy, RollbackConfig, ServiceMode, UpdateConfig
 
-from chatops.adapters.runtime.docker import (
+from chatops.adapters.docker_client import (
     BOT_LABEL,
-    COMMIT_LABEL,
     ENV_LABEL,
-    IMAGE_LABEL,
     RELEASE_LABEL,
-    ManagedContainer,
-    _engine,
-    _name,
-    _observation,
-    _one_line,
-    _release,
+    container_observation,
+    engine_errors,
+    labels,
+    last_failed_check,
+    name_of,
+    one_line,
 )
+from chatops.adapters.runtime.docker import ManagedContainer
 from chatops.domain.catalog import Strategy
 from chatops.domain.health import Health, Observation
 from chatops.errors import NotFound, RuntimeFailure
@@ -150,7 +149,7 @@ class SwarmRuntime:
         Raises:
             RuntimeFailure: the engine is no Swarm manager or cannot be reached.
         """
-        ref = handle or _name(bot, env)
+        ref = handle or name_of(bot, env)
         with _swarm(f"inspecting the Swarm service {ref}"):
             attrs = self._inspect(ref)
             if attrs is None:
@@ -165,7 +164,7 @@ class SwarmRuntime:
             NotFound: the service `handle` is gone.
             RuntimeFailure: the engine is no Swarm manager or cannot be reached.
         """
-        with _swarm(f"committing {_name(bot, env)}"):
+        with _swarm(f"committing {name_of(bot, env)}"):
             if self._inspect(handle) is None:
                 raise NotFound(
                     f"the Swarm service of {bot} in {env} ({handle[:12]}) is gone",
@@ -187,7 +186,7 @@ class SwarmRuntime:
                 converge (see `start`), or the engine refused, is no Swarm manager or cannot
                 be reached.
         """
-        name = _name(bot, env)
+        name = name_of(bot, env)
         if previous is None:
             with _swarm(f"removing the Swarm service {name}"):
                 self._remove(name)
@@ -204,7 +203,7 @@ class SwarmRuntime:
             NotFound: there is no service `<bot>-<env>`.
             RuntimeFailure: the engine is no Swarm manager or cannot be reached.
         """
-        name = _name(bot, env)
+        name = name_of(bot, env)
         with _swarm(f"reading the logs of the Swarm service {name}"):
             try:
                 service = self._client.services.get(name)  # type: ignore[no-untyped-call]
@@ -222,7 +221,7 @@ class SwarmRuntime:
         Raises:
             RuntimeFailure: the engine refused, is no Swarm manager or cannot be reached.
         """
-        name = _name(bot, env)
+        name = name_of(bot, env)
         with _swarm(f"removing the Swarm service {name}"):
             self._remove(name)
 
@@ -246,12 +245,13 @@ class SwarmRuntime:
             by_service.setdefault(str(task.get("ServiceID")), []).append(task)
         managed = []
         for attrs in services:
-            labels = _service_labels(attrs)
-            bot, env = labels.get(BOT_LABEL, ""), labels.get(ENV_LABEL, "")
-            if _spec(attrs).get("Name") != _name(bot, env):
+            service_labels = _service_labels(attrs)
+            bot, env = service_labels.get(BOT_LABEL, ""), service_labels.get(ENV_LABEL, "")
+            if _spec(attrs).get("Name") != name_of(bot, env):
                 continue
             tasks = _current_tasks(attrs, by_service.get(str(attrs["ID"]), []))
-            managed.append(ManagedContainer(bot, env, labels.get(RELEASE_LABEL), tasks.converged))
+            release = service_labels.get(RELEASE_LABEL)
+            managed.append(ManagedContainer(bot, env, release, tasks.converged))
         return managed
 
     # ── helpers ──────────────────────────────────────────────────────────────
@@ -307,11 +307,11 @@ class SwarmRuntime:
             "start-first" if spec.strategy is Strategy.START_FIRST else "stop-first"
         )
         monitor = int(self._monitor_seconds * _NANO)
-        labels = _labels(spec)
+        chatops_labels = labels(spec)
         return {
             "env": dict(spec.environment),
-            "labels": labels,
-            "container_labels": labels,
+            "labels": chatops_labels,
+            "container_labels": chatops_labels,
             "mode": ServiceMode("replicated", replicas=spec.replicas),
             "restart_policy": RestartPolicy(condition="on-failure", delay=_RESTART_DELAY),
             # a new release that fails is rolled back; the release `restore` brings back, and
@@ -356,7 +356,7 @@ class SwarmRuntime:
             every = self._tasks(service_id)
             tasks = _current_tasks(attrs, every)
             state = _update_state(attrs) or ""
-            status = _one_line(str((attrs.get("UpdateStatus") or {}).get("Message") or ""))
+            status = one_line(str((attrs.get("UpdateStatus") or {}).get("Message") or ""))
             if not _runs(_spec(attrs), spec):
                 if not state.startswith("rollback"):
                     raise RuntimeFailure(
@@ -428,7 +428,7 @@ class SwarmRuntime:
         container = self._task_container(task)
         if container is None:
             return Observation(health=Health.HEALTHY)  # Swarm runs a task once it is healthy
-        return _observation(container)
+        return container_observation(container)
 
     def _task_container(self, task: dict[str, Any]) -> dict[str, Any] | None:
         container_id = ((task.get("Status") or {}).get("ContainerStatus") or {}).get("ContainerID")
@@ -448,9 +448,8 @@ class SwarmRuntime:
         error = _task_error(task)
         container = self._task_container(task)
         if container is not None:
-            checks = ((container.get("State") or {}).get("Health") or {}).get("Log") or []
-            failed = [c for c in checks if c.get("ExitCode") != 0]
-            output = _one_line(str(failed[-1].get("Output") or "")) if failed else ""
+            check = last_failed_check(container.get("State") or {})
+            output = one_line(str(check.get("Output") or "")) if check is not None else ""
             if output:
                 error += f"; its health check said: {output}"
         return error
@@ -491,16 +490,6 @@ def _service_labels(attrs: Mapping[str, Any]) -> dict[str, str]:
     return dict(_spec(attrs).get("Labels") or {})
 
 
-def _labels(spec: RunSpec) -> dict[str, str]:
-    return {
-        BOT_LABEL: spec.bot,
-        ENV_LABEL: spec.env,
-        RELEASE_LABEL: _release(spec),
-        COMMIT_LABEL: spec.commit,
-        IMAGE_LABEL: spec.image_name,
-    }
-
-
 def _runs(service_spec: Mapping[str, Any], spec: RunSpec) -> bool:
     """Whether a service spec (or a PreviousSpec) is the one `spec` makes."""
     replicas = ((service_spec.get("Mode") or {}).get("Replicated") or {}).get("Replicas")
@@ -511,15 +500,15 @@ def _container_runs(container: Mapping[str, Any], spec: RunSpec) -> bool:
     """Whether a service's or task's ContainerSpec runs `spec`'s image, environment and labels."""
     return (
         container.get("Image") == spec.image
-        and (container.get("Labels") or {}) == _labels(spec)
+        and (container.get("Labels") or {}) == labels(spec)
         and sorted(container.get("Env") or [])
         == sorted(f"{k}={v}" for k, v in spec.environment.items())
     )
 
 
 def _check_ours(attrs: Mapping[str, Any], spec: RunSpec) -> None:
-    labels = _service_labels(attrs)
-    if labels.get(BOT_LABEL) != spec.bot or labels.get(ENV_LABEL) != spec.env:
+    service_labels = _service_labels(attrs)
+    if service_labels.get(BOT_LABEL) != spec.bot or service_labels.get(ENV_LABEL) != spec.env:
         raise RuntimeFailure(
             f"a Swarm service named {spec.name} exists that chatops does not manage",
             hint=f"remove or rename it (`docker service rm {spec.name}`), then deploy again",
@@ -580,7 +569,7 @@ def _exit_code(task: Mapping[str, Any]) -> int | None:
 
 def _task_error(task: Mapping[str, Any]) -> str:
     status = task.get("Status") or {}
-    error = _one_line(str(status.get("Err") or ""))
+    error = one_line(str(status.get("Err") or ""))
     if error:
         return error
     code = _exit_code(task)
@@ -618,9 +607,9 @@ def _fix_hint(spec: RunSpec) -> str:
 
 @contextlib.contextmanager
 def _swarm(action: str) -> Iterator[None]:
-    """Like the docker runtime's `_engine`, with what to do when the engine is no manager."""
+    """Like `engine_errors`, with what to do when the engine is no manager."""
     try:
-        with _engine(action):
+        with engine_errors(action):
             yield
     except RuntimeFailure as exc:
         cause = exc.__cause__
