@@ -38,6 +38,11 @@ class Observation:
             self.missing or not self.running or self.oom_killed or self.health is Health.UNHEALTHY
         )
 
+    @property
+    def overall(self) -> Health:
+        """The one word for it: unhealthy whenever it is failing in any way."""
+        return Health.UNHEALTHY if self.failing else self.health
+
     def explain(self) -> str:
         """One line saying what is wrong, for alerts and failure reasons."""
         if self.missing:

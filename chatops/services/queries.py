@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from dataclasses import replace
 
-from chatops.domain.approvals import approvals_needed, tally
+from chatops.domain.approvals import Vote, approvals_needed, tally
 from chatops.domain.catalog import HealthKind
 from chatops.domain.deployment import Commit, Deployment, Kind, State
 from chatops.domain.health import Health, Observation
@@ -35,16 +36,10 @@ def observe_health(deps: Deps, bot: str, env: str, handle: str | None = None) ->
         return observation
     if target.health.kind is HealthKind.HTTP:
         health, detail = deps.probe.check(target.health)
-        return _with(observation, health, detail)
+        return replace(observation, health=health, detail=detail)
     if target.health.kind is HealthKind.NONE:
-        return _with(observation, Health.HEALTHY, "")
+        return replace(observation, health=Health.HEALTHY, detail="")
     return observation
-
-
-def _with(observation: Observation, health: Health, detail: str) -> Observation:
-    from dataclasses import replace
-
-    return replace(observation, health=health, detail=detail)
 
 
 def announce(deps: Deps, deployment: Deployment) -> None:
@@ -75,13 +70,12 @@ class Queries:
         catalog.bot(validate_name("bot", bot))
         if env is not None:
             catalog.environment(validate_name("environment", env))
+        live_in: dict[int, list[str]] = defaultdict(list)
+        was_live: dict[int, list[str]] = defaultdict(list)
+        promotions: list[tuple[Deployment, list[Vote]]] = []
         with self._deps.uow() as uow:
-            history = uow.deployments.history(bot, None, limit=1000)
             releases = uow.releases.list(bot, limit=1000 if env else limit)
-            live_in: dict[int, list[str]] = defaultdict(list)
-            was_live: dict[int, list[str]] = defaultdict(list)
-            approvers: dict[int, list[str]] = defaultdict(list)
-            for deployment in history:
+            for deployment in uow.deployments.history(bot, None, limit=1000):
                 if deployment.version is None or not deployment.reached_live:
                     continue
                 if deployment.state is State.LIVE:
@@ -89,18 +83,23 @@ class Queries:
                 if deployment.env not in was_live[deployment.version]:
                     was_live[deployment.version].append(deployment.env)
                 if deployment.kind is Kind.PROMOTE and deployment.id is not None:
-                    environment = catalog.environments.get(deployment.env)
-                    votes = uow.votes.list(deployment.id)
-                    if environment is not None and votes:
-                        approved = tally(
-                            votes,
-                            requester=deployment.requested_by,
-                            approvers=self._deps.directory.expand(environment.approvers),
-                            needed=environment.approvals,
-                        ).approved_by
-                        approvers[deployment.version].extend(
-                            a for a in approved if a not in approvers[deployment.version]
-                        )
+                    promotions.append((deployment, uow.votes.list(deployment.id)))
+        approvers: dict[int, list[str]] = defaultdict(list)
+        expanded: dict[str, frozenset[str]] = {}  # the approvers of each environment, asked once
+        for deployment, votes in promotions:
+            environment = catalog.environments.get(deployment.env)
+            if environment is None or not votes or deployment.version is None:
+                continue
+            if environment.name not in expanded:
+                expanded[environment.name] = self._deps.directory.expand(environment.approvers)
+            approved = tally(
+                votes,
+                requester=deployment.requested_by,
+                approvers=expanded[environment.name],
+                needed=environment.approvals,
+            ).approved_by
+            seen = approvers[deployment.version]
+            seen.extend(a for a in approved if a not in seen)
         rows = [
             ReleaseRow(
                 release=release,
@@ -122,8 +121,10 @@ class Queries:
         catalog = self._deps.catalog
         bots = [catalog.bot(validate_name("bot", bot)).name] if bot else sorted(catalog.bots)
         rows: list[StatusRow] = []
+        now = self._deps.clock.now()
         with self._deps.uow() as uow:
             for name in bots:
+                open_alerts = uow.alerts.open_alerts(name)
                 for env in catalog.bots[name].targets:
                     live = uow.deployments.live(name, env)
                     holder = uow.deployments.holder(name, env)
@@ -133,12 +134,7 @@ class Queries:
                         if d.state is State.PENDING_APPROVAL
                     )
                     lock = uow.locks.get(name, env)
-                    if lock is not None and (
-                        lock.kind is LockKind.ROLLBACK_HOLD
-                        and not lock.active(self._deps.clock.now())
-                    ):
-                        lock = None
-                    alerts = tuple(a for a in uow.alerts.open_alerts(name) if a.env == env)
+                    lock = lock if lock is not None and lock.active(now) else None
                     if live is None and holder is None and not pending and lock is None:
                         continue
                     rows.append(
@@ -146,15 +142,10 @@ class Queries:
                             bot=name,
                             env=env,
                             deployment=live,
-                            commit=live.commit if live else None,
-                            lock=lock
-                            if lock is not None and lock.active(self._deps.clock.now())
-                            else None,
+                            lock=lock,
                             pending=pending,
-                            in_progress=holder
-                            if holder is not None and holder.in_progress
-                            else None,
-                            open_alerts=alerts,
+                            in_progress=holder if holder and holder.in_progress else None,
+                            open_alerts=tuple(a for a in open_alerts if a.env == env),
                         )
                     )
         if probe:
@@ -162,8 +153,6 @@ class Queries:
         return rows
 
     def _with_health(self, row: StatusRow) -> StatusRow:
-        from dataclasses import replace
-
         if row.deployment is None:
             return row
         try:
@@ -171,12 +160,8 @@ class Queries:
         except ChatOpsError as exc:
             log.warning("could not observe %s in %s: %s", row.bot, row.env, exc)
             return row
-        if observation.missing:
-            return replace(row, health=Health.UNHEALTHY)
-        health = Health.UNHEALTHY if observation.failing else observation.health
-        if health is Health.STARTING:
-            health = Health.UNKNOWN
-        return replace(row, health=health)
+        health = observation.overall
+        return replace(row, health=Health.UNKNOWN if health is Health.STARTING else health)
 
     def deployment(self, deployment_id: int) -> Deployment:
         """Raises NotFound for an unknown id."""

@@ -531,7 +531,7 @@ class Requests:
         except ChatOpsError as exc:
             log.warning("cannot observe %s in %s: %s", bot, env, exc)
             return Health.UNKNOWN
-        return Health.UNHEALTHY if observation.failing else observation.health
+        return observation.overall
 
     def _launch(self, deployment: Deployment) -> Deployment:
         if deployment.state is not State.QUEUED or deployment.id is None:

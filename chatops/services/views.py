@@ -54,8 +54,11 @@ class StatusRow:
     env: str
     deployment: Deployment | None
     health: Health = Health.UNKNOWN
-    commit: str | None = None
     lock: Lock | None = None
     pending: tuple[Deployment, ...] = ()
     in_progress: Deployment | None = None
     open_alerts: tuple[Alert, ...] = field(default_factory=tuple)
+
+    @property
+    def commit(self) -> str | None:
+        return self.deployment.commit if self.deployment else None

@@ -346,15 +346,12 @@ def status_rows() -> list[StatusRow]:
     staging = live()
     prod = promotion(State.LIVE, version=2, commit=SHA2, live_at=T0 - timedelta(days=2))
     return [
-        StatusRow(
-            bot="mybot", env="staging", deployment=staging, health=Health.HEALTHY, commit=SHA3
-        ),
+        StatusRow(bot="mybot", env="staging", deployment=staging, health=Health.HEALTHY),
         StatusRow(
             bot="mybot",
             env="prod",
             deployment=prod,
             health=Health.UNHEALTHY,
-            commit=SHA2,
             lock=Lock(
                 bot="mybot",
                 env="prod",
@@ -375,9 +372,10 @@ def status_rows() -> list[StatusRow]:
         StatusRow(
             bot="digest",
             env="prod",
-            deployment=deployment(State.LIVE, bot="digest", env="prod", version=5, id=3),
+            deployment=deployment(
+                State.LIVE, bot="digest", env="prod", version=5, id=3, commit=SHA1
+            ),
             health=Health.HEALTHY,
-            commit=SHA1,
             lock=Lock(
                 bot="digest",
                 env="prod",
