@@ -44,6 +44,7 @@ from chatops.domain.catalog import (
     Strategy,
 )
 from chatops.domain.names import NAME_PATTERN
+from chatops.domain.repos import remote_location
 from chatops.errors import ConfigError
 
 __all__ = ["Config", "ConfigFile", "Settings", "find_config", "load", "load_settings"]
@@ -433,9 +434,7 @@ def _resolve(base: Path, value: str) -> str:
 
 
 def _looks_local(repo: str) -> bool:
-    return "://" not in repo and not (
-        ":" in repo.split("/", maxsplit=1)[0] and "@" in repo.split(":", maxsplit=1)[0]
-    )
+    return remote_location(repo) is None
 
 
 def _secret_refs(

@@ -19,6 +19,7 @@ from chatops.domain.catalog import Bot
 from chatops.domain.deployment import Commit
 from chatops.domain.names import env_tag, release_tag, validate_name, validate_ref
 from chatops.domain.redact import Redactor
+from chatops.domain.repos import remote_location
 from chatops.errors import NotFound, SourceControlError
 
 __all__ = ["GitSourceControl"]
@@ -468,20 +469,11 @@ def _credentials(url: str) -> list[str]:
 
 def _forge_repo(url: str) -> tuple[str, str] | None:
     """(host, owner/repo) of a github.com or gitlab.com remote, else None."""
-    if "://" in url:
-        try:
-            parts = urlsplit(url)
-        except ValueError:
-            return None
-        if parts.scheme not in {"http", "https", "ssh", "git", "git+ssh"}:
-            return None
-        host, path = parts.hostname or "", parts.path
-    else:
-        match = _SCP_LIKE.fullmatch(url)
-        if match is None:
-            return None
-        host, path = match["host"].lower(), match["path"]
-    segments = path.strip("/").removesuffix(".git").split("/")
+    location = remote_location(url)
+    if location is None:
+        return None
+    host, path = location
+    segments = path.split("/")
     if host not in _FORGES or len(segments) < 2 or (host == "github.com" and len(segments) != 2):
         return None
     if not all(_PATH_SEGMENT.fullmatch(s) and s not in {".", ".."} for s in segments):

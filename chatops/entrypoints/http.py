@@ -30,9 +30,9 @@ from starlette.routing import Route
 from chatops.adapters.metrics import CONTENT_TYPE, PrometheusMetrics
 from chatops.bootstrap import Application
 from chatops.entrypoints.alertmanager import parse_payload
-from chatops.errors import ChatOpsError, InfrastructureError, UserError
+from chatops.errors import ChatOpsError, InfrastructureError
 from chatops.services.alerts import AlertService
-from chatops.services.context import Actor
+from chatops.services.autodeploy import AutoDeploy
 
 __all__ = ["HttpDeps", "create_http_app"]
 
@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 class HttpDeps:
     application: Application
     alerts: AlertService
+    autodeploy: AutoDeploy
     metrics: PrometheusMetrics
     bolt: BoltApp | None
     alert_token: str | None
@@ -133,7 +134,7 @@ def create_http_app(deps: HttpDeps) -> Starlette:
             after = str(push["after"])
         except (ValueError, KeyError, TypeError):
             return _error(400, "expected a push event with `ref` and `after`")
-        started = await run_in_threadpool(_auto_deploy, deps.application, push, ref, after)
+        started = await run_in_threadpool(_auto_deploy, deps.autodeploy, push, ref, after)
         return JSONResponse({"ok": True, "deployments": started}, status_code=202)
 
     async def healthz(request: Request) -> Response:
@@ -185,35 +186,27 @@ def _sync_metrics(deps: HttpDeps) -> None:
 
 
 def _auto_deploy(
-    application: Application, push: dict[str, Any], ref: str, after: str
+    autodeploy: AutoDeploy, push: dict[str, Any], ref: str, after: str
 ) -> list[dict[str, Any]]:
-    """Deploy a pushed branch head to every environment whose `auto_deploy` names that branch."""
+    """A push event → AutoDeploy; the answer lists what started and what was refused."""
     if not ref.startswith("refs/heads/") or set(after) == {"0"}:
         return []
-    branch = ref.removeprefix("refs/heads/")
     repository = push.get("repository") or {}
     urls = {
-        str(repository.get(k))
-        for k in ("clone_url", "ssh_url", "git_url", "html_url", "url")
-        if repository.get(k)
+        str(repository[key])
+        for key in ("clone_url", "ssh_url", "git_url", "html_url", "url")
+        if repository.get(key)
     }
-    names = {str(repository.get("name") or ""), str(repository.get("full_name") or "")}
-    pusher = str((push.get("pusher") or {}).get("name") or "git push")
-    catalog = application.config.catalog
-    results: list[dict[str, Any]] = []
-    for bot in catalog.bots.values():
-        repo_name = bot.repo.rstrip("/").removesuffix(".git").rsplit("/", 1)[-1]
-        if bot.repo not in urls and repo_name not in names and bot.name not in names:
-            continue
-        for env_name in bot.targets:
-            environment = catalog.environments[env_name]
-            if environment.auto_deploy != branch:
-                continue
-            try:
-                deployment = application.requests.deploy(
-                    Actor(pusher, "webhook"), bot.name, env_name, ref=after, automatic=True
-                )
-                results.append({"bot": bot.name, "env": env_name, "deployment_id": deployment.id})
-            except UserError as exc:
-                results.append({"bot": bot.name, "env": env_name, "refused": str(exc)})
-    return results
+    started = autodeploy.pushed(
+        urls=urls,
+        full_name=repository.get("full_name"),
+        branch=ref.removeprefix("refs/heads/"),
+        sha=after,
+        pusher=str((push.get("pusher") or {}).get("name") or "git push"),
+    )
+    return [
+        {"bot": s.bot, "env": s.env, "refused": s.refused}
+        if s.refused or s.deployment is None
+        else {"bot": s.bot, "env": s.env, "deployment_id": s.deployment.id}
+        for s in started
+    ]

@@ -18,6 +18,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from chatops.adapters.metrics import PrometheusMetrics
 from chatops.bootstrap import Application
+from chatops.services.autodeploy import AutoDeploy
 from chatops.services.monitor import Monitor
 
 __all__ = ["LEASE", "Scheduler"]
@@ -34,12 +35,14 @@ class Scheduler:
         self,
         application: Application,
         monitor: Monitor,
+        autodeploy: AutoDeploy,
         metrics: PrometheusMetrics,
         *,
         lease_seconds: float = 15.0,
     ) -> None:
         self._app = application
         self._monitor = monitor
+        self._autodeploy = autodeploy
         self._metrics = metrics
         self._lease_seconds = lease_seconds
         self._leader = threading.Event()
@@ -78,6 +81,14 @@ class Scheduler:
         add(self._as_leader(self._monitor.notify_soaked), "interval", seconds=10, id="soak")
         add(self._as_leader(self._monitor.reconcile), "interval", seconds=60, id="reconcile")
         add(self._as_leader(self._app.recovery.recover), "interval", seconds=15, id="recovery")
+        for env in self._app.config.catalog.environments.values():
+            if env.auto_deploy and env.poll_seconds:
+                add(
+                    self._as_leader(partial(self._autodeploy.poll, env.name)),
+                    "interval",
+                    seconds=env.poll_seconds,
+                    id=f"poll:{env.name}",
+                )
         self._renew()
         self._scheduler.start()
 

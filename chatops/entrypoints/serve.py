@@ -31,6 +31,7 @@ from chatops.entrypoints.scheduler import Scheduler
 from chatops.entrypoints.slack.wiring import directory_for, notifier_for, slack_client
 from chatops.errors import ConfigError
 from chatops.services.alerts import AlertService
+from chatops.services.autodeploy import AutoDeploy
 from chatops.services.launchers import ThreadLauncher
 from chatops.services.monitor import Monitor
 
@@ -110,8 +111,9 @@ def _serve(
             metrics.live_release(live.bot, live.env, live.version)
     alerts = AlertService(application.deps)
     monitor = Monitor(application.deps, application.requests)
+    autodeploy = AutoDeploy(application.deps, application.requests)
     scheduler = Scheduler(
-        application, monitor, metrics, lease_seconds=settings.chatops_lease_seconds
+        application, monitor, autodeploy, metrics, lease_seconds=settings.chatops_lease_seconds
     )
     chat = ChatCommands(application, alerts)
     bolt = None
@@ -137,6 +139,7 @@ def _serve(
         HttpDeps(
             application=application,
             alerts=alerts,
+            autodeploy=autodeploy,
             metrics=metrics,
             bolt=None if socket_mode else bolt,
             alert_token=settings.chatops_alert_token.get_secret_value()
