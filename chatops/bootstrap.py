@@ -20,12 +20,11 @@ from chatops.adapters.secrets import ProviderSecrets
 from chatops.adapters.system import HostProcesses, SystemClock
 from chatops.config import Config, environ
 from chatops.errors import ConfigError
-from chatops.services.context import Deps, NullMetrics, Tuning
+from chatops.services.context import Deps, NullMetrics
 from chatops.services.launchers import InlineLauncher
 from chatops.services.locks import LockService
 from chatops.services.pipeline import Pipeline
 from chatops.services.ports import (
-    Clock,
     Directory,
     ImageBuilder,
     Launcher,
@@ -86,13 +85,11 @@ class Application:
     config: Config
     store: SqlStore
     deps: Deps
-    pipeline: Pipeline
     requests: Requests
     queries: Queries
     locks: LockService
     recovery: Recovery
     heartbeat: Heartbeat
-    launcher: Launcher
     notifiers: FanOut
     closers: list[Callable[[], None]] = field(default_factory=list)
 
@@ -114,22 +111,18 @@ def build(
     *,
     notifiers: list[Notifier] | None = None,
     launcher: Callable[[Callable[[int], object]], Launcher] = InlineLauncher,
-    clock: Clock | None = None,
     directory: Directory | None = None,
     metrics: Metrics | None = None,
-    tuning: Tuning | None = None,
-    check_schema: bool = True,
 ) -> Application:
     """Wire chatops for `config`.
 
     Raises:
-        SchemaOutOfDate: the database needs `chatops db upgrade` (unless check_schema=False).
+        SchemaOutOfDate: the database needs `chatops db upgrade`.
         StoreError: the database cannot be reached.
     """
     settings = config.settings
     file = config.file
-    if check_schema:
-        ensure_current(file.database_url)
+    ensure_current(file.database_url)
     store = SqlStore(file.database_url)
     file.workdir.mkdir(parents=True, exist_ok=True)
     environments = config.catalog.environments.values()
@@ -148,7 +141,7 @@ def build(
     deps = Deps(
         catalog=config.catalog,
         uow=store.uow,
-        clock=clock or SystemClock(),
+        clock=SystemClock(),
         source=GitSourceControl(file.workdir),
         builders={name: builders_by_host[host] for name, (_, host) in engines.items()},
         runtimes={name: by_engine[engine] for name, engine in engines.items()},
@@ -159,7 +152,6 @@ def build(
         processes=HostProcesses(),
         notifier=fanout,
         workdir=file.workdir,
-        tuning=tuning or Tuning(),
         metrics=metrics or NullMetrics(),
     )
     heartbeat = Heartbeat(deps)
@@ -169,13 +161,11 @@ def build(
         config=config,
         store=store,
         deps=deps,
-        pipeline=pipeline,
         requests=Requests(deps, chosen),
         queries=Queries(deps),
         locks=LockService(deps),
         recovery=Recovery(deps),
         heartbeat=heartbeat,
-        launcher=chosen,
         notifiers=fanout,
     )
     shutdown = getattr(chosen, "shutdown", None)

@@ -329,6 +329,9 @@ class FakeUnitOfWork:
     ) -> None:
         self._work = None  # type: ignore[assignment]
 
+    def ping(self) -> None:
+        pass
+
     def commit(self) -> None:
         for name in (
             "releases",

@@ -50,7 +50,6 @@ def parse_payload(
                 labels=labels,
                 description=notes.get("description", ""),
                 starts_at=_timestamp(item.get("startsAt")),
-                ends_at=_timestamp(item.get("endsAt")),
                 generator_url=str(item.get("generatorURL") or ""),
             )
         )

@@ -145,7 +145,7 @@ def create_http_app(deps: HttpDeps) -> Starlette:
 
         def database() -> None:
             with deps.application.deps.uow() as uow:
-                uow.deployments.get(0)
+                uow.ping()
 
         try:
             await run_in_threadpool(database)

@@ -57,10 +57,6 @@ class Scheduler:
     def running(self) -> bool:
         return bool(self._scheduler.running)
 
-    @property
-    def leader(self) -> bool:
-        return self._leader.is_set()
-
     def start(self) -> None:
         """Add the jobs and start; the lease is tried at once."""
         add = self._scheduler.add_job

@@ -40,8 +40,7 @@ class IncomingAlert:
     summary: str  # annotations summary, else description, else alertname
     labels: Mapping[str, str] = field(default_factory=dict)
     description: str = ""
-    starts_at: datetime | None = None
-    ends_at: datetime | None = None
+    starts_at: datetime | None = None  # when Alertmanager saw it begin
     generator_url: str = ""
 
 
@@ -152,7 +151,7 @@ class AlertService:
                 source="alertmanager",
                 fingerprint=incoming.fingerprint,
                 summary=incoming.summary,
-                first_seen=now,
+                first_seen=incoming.starts_at or now,
                 last_seen=now,
                 deployment_id=live.id,
                 version=live.version,

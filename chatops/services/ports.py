@@ -163,7 +163,6 @@ class RunSpec:
     network: str | None = None
     replicas: int = 1
     strategy: Strategy = Strategy.STOP_FIRST
-    source: str = ""
 
     @property
     def name(self) -> str:
@@ -395,6 +394,10 @@ class UnitOfWork(Protocol):
     ) -> None: ...
 
     def commit(self) -> None: ...
+
+    def ping(self) -> None:
+        """Raises StoreError unless the database answers."""
+        ...
 
 
 UnitOfWorkFactory = Callable[[], UnitOfWork]

@@ -42,7 +42,6 @@ def run_spec(
         network=environment.network,
         replicas=target.replicas,
         strategy=environment.strategy,
-        source=release.source,
     )
 
 

@@ -26,7 +26,6 @@ def test_a_payload_entry_converts_at_the_edge() -> None:
     assert alert.summary == "no replies for 5m"
     assert alert.fingerprint == "c0ffee"
     assert alert.starts_at == datetime(2026, 11, 27, 9, 0, 0, 123456, tzinfo=UTC)
-    assert alert.ends_at is None
     [bare] = parse_payload({"alerts": [{"labels": {"alertname": "BotDown"}}]})
     assert (bare.summary, bare.bot, bare.status) == ("BotDown", None, "firing")
     assert len(bare.fingerprint) == 16
