@@ -6,10 +6,22 @@ and one success ends it.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-__all__ = ["Health", "Observation", "Verdict", "judge"]
+from chatops.domain.durations import format_duration
+
+__all__ = [
+    "GateState",
+    "GateStep",
+    "Health",
+    "HealthGate",
+    "Observation",
+    "Verdict",
+    "judge",
+]
 
 
 class Health(enum.StrEnum):
@@ -98,3 +110,71 @@ def judge(
         recovered=not failing and failures_before >= max(1, threshold),
         restarted=restarted,
     )
+
+
+class GateState(enum.StrEnum):
+    WAITING = "waiting"
+    PASSED = "passed"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class GateStep:
+    """Where the health gate stands after one more observation; `why` says why it failed."""
+
+    state: GateState
+    why: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class HealthGate:
+    """The health gate of a release just started: healthy, or up long enough without a check.
+
+    The runtime hands the gate a fresh container (or service spec), so any restart of it
+    is a crash: a process that exits at once may be seen `running` between its restarts.
+
+    Args:
+        deadline: when waiting ends in failure.
+        settle: how long a release without a health check of its own must stay up.
+        fails_fast: an unhealthy verdict of the image's own HEALTHCHECK ends the gate at
+            once (an HTTP probe may fail while the bot still starts).
+        settles: running counts as healthy (`health: {none: true}`).
+        up_since: when it was first seen up with nothing to say against it.
+    """
+
+    deadline: datetime
+    timeout: timedelta
+    settle: timedelta
+    fails_fast: bool = True
+    settles: bool = False
+    up_since: datetime | None = None
+
+    def judge(self, observation: Observation, now: datetime) -> tuple[HealthGate, GateStep]:
+        """Fold one observation into the gate."""
+        if observation.missing or not observation.running or observation.oom_killed:
+            return self, GateStep(GateState.FAILED, f"did not stay up: {observation.explain()}")
+        if observation.restarts > 0:
+            times = "once" if observation.restarts == 1 else f"{observation.restarts} times"
+            return self, GateStep(
+                GateState.FAILED, f"did not stay up: it crashed and was restarted {times}"
+            )
+        settling = self.settles or observation.health is Health.UNKNOWN
+        if observation.health is Health.HEALTHY and not settling:
+            return self, GateStep(GateState.PASSED)
+        gate = self
+        if settling:
+            gate = dataclasses.replace(self, up_since=self.up_since or now)
+            if now - (gate.up_since or now) >= self.settle:
+                return gate, GateStep(GateState.PASSED)
+        elif observation.health is Health.UNHEALTHY and self.fails_fast:
+            return gate, GateStep(
+                GateState.FAILED, f"failed its health check: {observation.detail}"
+            )
+        if now >= self.deadline:
+            detail = f"; {observation.detail}" if observation.detail else ""
+            return gate, GateStep(
+                GateState.FAILED,
+                f"was not healthy within {format_duration(self.timeout)} "
+                f"(health: {observation.health}{detail})",
+            )
+        return gate, GateStep(GateState.WAITING)

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from chatops.domain.catalog import ANYONE, Environment
 from chatops.domain.deployment import Deployment, Kind, State
+from chatops.domain.durations import format_duration
 from chatops.domain.health import Health
 from chatops.errors import (
     Busy,
@@ -71,19 +72,6 @@ class FreezeWindow:
     cron: str
     starts_at: datetime
     ends_at: datetime
-
-
-def format_duration(delta: timedelta) -> str:
-    """`3725 s` → `1h 2m 5s`; for messages."""
-    seconds = max(0, int(delta.total_seconds() + 0.999))
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    parts = [
-        f"{hours}h" if hours else "",
-        f"{minutes}m" if minutes else "",
-        f"{secs}s" if secs else "",
-    ]
-    return " ".join(p for p in parts if p) or "0s"
 
 
 def is_member(user: str, allowed: Iterable[str]) -> bool:

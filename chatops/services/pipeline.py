@@ -13,16 +13,16 @@ import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
 from chatops.domain.audit import Outcome
 from chatops.domain.catalog import Bot, BotTarget, Environment, HealthKind
 from chatops.domain.deployment import Commit, Deployment, Event, Kind, Release, State
-from chatops.domain.health import Health
+from chatops.domain.health import GateState, HealthGate
 from chatops.domain.names import release_tag
-from chatops.domain.policy import Lock, LockKind, format_duration
+from chatops.domain.policy import Lock, LockKind
 from chatops.domain.redact import Redactor
 from chatops.errors import BuildError, ChatOpsError, InfrastructureError, NotFound
 from chatops.services.context import Actor, Deps, required
@@ -298,34 +298,20 @@ class Pipeline:
         deps = self._deps
         clock = deps.clock
         deployment = attempt.deployment
-        deadline = clock.now() + target.health_timeout
-        settle = timedelta(seconds=deps.tuning.settle_seconds)
-        ok_since: datetime | None = None
+        gate = HealthGate(
+            deadline=clock.now() + target.health_timeout,
+            timeout=target.health_timeout,
+            settle=timedelta(seconds=deps.tuning.settle_seconds),
+            fails_fast=target.health.kind is HealthKind.DOCKER,
+            settles=target.health.kind is HealthKind.NONE,
+        )
         while True:
             observation = observe_health(deps, deployment.bot, deployment.env, handle)
-            if observation.missing or not observation.running or observation.oom_killed:
-                raise Unhealthy(self._explain(attempt, f"did not stay up: {observation.explain()}"))
-            # without a health check of its own, staying up for a moment is the proof
-            settling = target.health.kind is HealthKind.NONE or observation.health is Health.UNKNOWN
-            if observation.health is Health.HEALTHY and not settling:
+            gate, step = gate.judge(observation, clock.now())
+            if step.state is GateState.PASSED:
                 return
-            if settling:
-                ok_since = ok_since or clock.now()
-                if clock.now() - ok_since >= settle:
-                    return
-            elif observation.health is Health.UNHEALTHY and target.health.kind is HealthKind.DOCKER:
-                raise Unhealthy(
-                    self._explain(attempt, f"failed its health check: {observation.detail}")
-                )
-            if clock.now() >= deadline:
-                detail = f"; {observation.detail}" if observation.detail else ""
-                raise Unhealthy(
-                    self._explain(
-                        attempt,
-                        f"was not healthy within {format_duration(target.health_timeout)} "
-                        f"(health: {observation.health}{detail})",
-                    )
-                )
+            if step.state is GateState.FAILED:
+                raise Unhealthy(self._explain(attempt, step.why))
             clock.sleep(deps.tuning.health_poll_seconds)
 
     def _explain(self, attempt: _Attempt, what: str) -> str:

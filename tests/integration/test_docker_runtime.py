@@ -8,6 +8,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
@@ -21,7 +22,7 @@ from chatops.adapters.docker_client import connect
 from chatops.adapters.local_services import free_port
 from chatops.adapters.runtime.docker import NEXT, PREVIOUS, DockerRuntime, ManagedContainer
 from chatops.domain.catalog import Strategy
-from chatops.domain.health import Health, Observation
+from chatops.domain.health import GateState, GateStep, Health, HealthGate, Observation
 from chatops.entrypoints.sample import DOCKERFILE, write_sample_bot
 from chatops.errors import NotFound, RuntimeFailure
 from chatops.services.ports import BuildRequest, RunSpec
@@ -529,3 +530,46 @@ def test_an_image_that_cannot_be_pulled_is_a_runtime_failure(
     with pytest.raises(RuntimeFailure, match="no registry reference"):
         runtime.start(replace(spec, image="sha256:" + "0" * 64))
     assert runtime.observe(bot, ENV).missing
+
+
+# ── a release that crashes never passes ───────────────────────────────────────
+
+CRASHER = """\
+FROM scratch
+COPY busybox /bin/busybox
+RUN ["/bin/busybox", "--install", "-s", "/bin"]
+CMD ["sh", "-c", "echo about to fail; exit 1"]
+"""
+
+
+def gate(runtime: DockerRuntime, bot: str, handle: str) -> GateStep:
+    """The health gate as the pipeline runs it, on the real engine and the wall clock."""
+    timeout = timedelta(seconds=WAIT)
+    the_gate = HealthGate(
+        deadline=datetime.now(UTC) + timeout, timeout=timeout, settle=timedelta(seconds=1)
+    )
+    while True:
+        the_gate, step = the_gate.judge(runtime.observe(bot, ENV, handle), datetime.now(UTC))
+        if step.state is not GateState.WAITING:
+            return step
+        time.sleep(0.1)
+
+
+def test_a_release_that_exits_at_once_never_passes_the_gate(
+    client: docker.DockerClient, runtime: DockerRuntime, tmp_path: Path, bot: str
+) -> None:
+    tag = f"chatops-test-{uuid4().hex[:10]}:crasher"
+    image = build(client, tmp_path, tag, dockerfile=CRASHER)
+    spec = RunSpec(
+        bot=bot, env=ENV, version=1, image=image, image_name=tag, commit="0" * 40, network="host"
+    )
+    try:
+        # the restart policy brings it back within milliseconds, so a single look may
+        # well see it running: every one of these must fail all the same
+        for attempt in range(20):
+            step = gate(runtime, bot, runtime.start(spec))
+            assert step.state is GateState.FAILED, f"attempt {attempt} passed a crasher"
+            assert step.why.startswith("did not stay up"), step.why
+            runtime.restore(bot, ENV, None)
+    finally:
+        DockerImageBuilder(client).remove(tag)

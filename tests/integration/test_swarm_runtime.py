@@ -455,3 +455,15 @@ def test_remove_leaves_no_service_and_no_container(
     assert containers_of(client, bot) == []
     assert serves(port) is None
     assert runtime.observe(bot, ENV).missing
+
+
+def test_a_release_that_exits_at_once_never_starts(
+    runtime: SwarmRuntime, extra: Extra, bot: str
+) -> None:
+    # a task is `running` for an instant before Swarm sees its process exit: start must
+    # never take that instant for a release that runs
+    for attempt in range(20):
+        with pytest.raises(RuntimeFailure) as caught:
+            runtime.start(bare(bot, extra.crasher, 1))
+        assert "non-zero exit (1)" in caught.value.message, f"attempt {attempt}"
+        runtime.restore(bot, ENV, None)

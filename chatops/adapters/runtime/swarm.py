@@ -117,9 +117,10 @@ class SwarmRuntime:
     def start(self, spec: RunSpec) -> str:
         """Create `<bot>-<env>` or update it to `spec`, wait until it converged, return its id.
 
-        Converged means every replica of the new spec runs (and, when the image has a
-        HEALTHCHECK, is healthy: Swarm only counts such a task as running once it is)
-        and Swarm's update is complete, past its monitor window.
+        Converged means Swarm's update is complete, past its monitor window, and every
+        replica of the new spec runs and has proven itself: healthy when the image has a
+        HEALTHCHECK, else seen running for the monitor window (a process that exits at once
+        is `running` for an instant). Any task of the new spec that ended is a failure.
 
         Raises:
             RuntimeFailure: a service of that name is not chatops', or a task of the new
@@ -131,8 +132,9 @@ class SwarmRuntime:
         name = spec.name
         what = f"starting {spec.image_name} as the Swarm service {name}"
         with _swarm(what):
+            before = self._task_ids(name)
             service_id = self._apply(spec, restoring=False)
-            self._converge(service_id, spec, what, tolerate=0)
+            self._converge(service_id, spec, what, tolerate=0, before=before)
         return service_id
 
     def observe(self, bot: str, env: str, handle: str | None = None) -> Observation:
@@ -193,8 +195,9 @@ class SwarmRuntime:
             return
         what = f"restoring {previous.image_name} as the Swarm service {name}"
         with _swarm(what):
+            before = self._task_ids(name)
             service_id = self._apply(previous, restoring=True)
-            self._converge(service_id, previous, what, tolerate=_RESTORE_FAILURES)
+            self._converge(service_id, previous, what, tolerate=_RESTORE_FAILURES, before=before)
 
     def logs(self, bot: str, env: str, lines: int) -> str:
         """The last `lines` lines of stdout and stderr of the service's tasks, oldest first.
@@ -346,9 +349,19 @@ class SwarmRuntime:
         except requests.exceptions.HTTPError as exc:
             docker.errors.create_api_error_from_http_exception(exc)
 
-    def _converge(self, service_id: str, spec: RunSpec, what: str, *, tolerate: int) -> None:
-        """Wait until `spec` runs; raise when it cannot (more than `tolerate` failed tasks)."""
+    def _converge(
+        self, service_id: str, spec: RunSpec, what: str, *, tolerate: int, before: set[str]
+    ) -> None:
+        """Wait until `spec` runs and stays up; raise when it cannot.
+
+        Converged means Swarm's update (if any) settled, every desired task of `spec` runs,
+        and each of them is healthy by its HEALTHCHECK or, without one, has been seen
+        running for the monitor window: a task is `running` for an instant before a process
+        that exits at once is seen to have failed. A task of `spec` that this call started
+        (not in `before`) and that ended is a failure, beyond `tolerate` of them.
+        """
         deadline = time.monotonic() + self._converge_timeout
+        first_seen_running: dict[str, float] = {}
         while True:
             attrs = self._inspect(service_id)
             if attrs is None:
@@ -375,11 +388,19 @@ class SwarmRuntime:
                     + (f": {failure}" if failure else ""),
                     hint=_fix_hint(spec),
                 )
-            if (not state or state in _SETTLED) and tasks.converged:
-                return
-            if len(tasks.failed) > tolerate and not tasks.converged:
+            failed = [task for task in tasks.failed if task.get("ID") not in before]
+            if len(failed) > tolerate:
                 raise RuntimeFailure(f"{what} failed: {self._failure(tasks)}", hint=_fix_hint(spec))
-            if time.monotonic() >= deadline:
+            now = time.monotonic()
+            for task in tasks.running:
+                first_seen_running.setdefault(str(task.get("ID")), now)
+            if (
+                (not state or state in _SETTLED)
+                and tasks.converged
+                and all(self._stable(task, first_seen_running, now) for task in tasks.running)
+            ):
+                return
+            if now >= deadline:
                 raise RuntimeFailure(
                     f"{what} did not converge within {self._converge_timeout:.0f}s: "
                     f"{len(tasks.running)} of {tasks.replicas} tasks run"
@@ -387,6 +408,25 @@ class SwarmRuntime:
                     hint=_fix_hint(spec),
                 )
             time.sleep(_POLL_SECONDS)
+
+    def _stable(
+        self, task: dict[str, Any], first_seen_running: dict[str, float], now: float
+    ) -> bool:
+        """Whether a running task has proven itself: healthy, or up for the monitor window."""
+        container = self._task_container(task)
+        health = container_observation(container).health if container else Health.UNKNOWN
+        if health is Health.HEALTHY:
+            return True
+        if health is not Health.UNKNOWN:  # starting or unhealthy: not yet
+            return False
+        return now - first_seen_running[str(task.get("ID"))] >= self._monitor_seconds
+
+    def _task_ids(self, name: str) -> set[str]:
+        """The ids of every task the service `name` has now (none when it does not exist)."""
+        attrs = self._inspect(name)
+        if attrs is None:
+            return set()
+        return {str(task.get("ID")) for task in self._tasks(attrs["ID"])}
 
     def _observation(self, attrs: dict[str, Any], tasks: _Tasks) -> Observation:
         release = _service_labels(attrs).get(RELEASE_LABEL)
