@@ -274,7 +274,9 @@ class Notifier(Protocol):
         """The live deployment has soaked long enough to be promoted (said once)."""
         ...
 
-    def say(self, channel: str | None, text: str) -> None: ...
+    def say(self, channel: str | None, text: str) -> None:
+        """Tell `channel` a line of plain text (never markup: a chat notifier escapes it)."""
+        ...
 
 
 # ── storage ──────────────────────────────────────────────────────────────────
