@@ -15,6 +15,7 @@ from chatops.domain.catalog import ANYONE, Environment
 from chatops.domain.deployment import Deployment, Kind, State
 from chatops.domain.health import Health
 from chatops.errors import (
+    BadInput,
     Busy,
     Frozen,
     Locked,
@@ -25,18 +26,24 @@ from chatops.errors import (
 )
 
 __all__ = [
+    "MAX_LOCK",
     "FreezeWindow",
     "Lock",
     "LockKind",
+    "check_acknowledger",
     "check_busy",
     "check_deployer",
     "check_entry",
     "check_holds",
+    "check_lock_duration",
     "check_promotable",
     "format_duration",
     "is_member",
     "rollback_target",
 ]
+
+
+MAX_LOCK = timedelta(days=365)
 
 
 class LockKind(enum.StrEnum):
@@ -111,6 +118,44 @@ def check_deployer(env: Environment, user: str, deployers: Iterable[str]) -> Non
         raise NotAllowed(
             f"{user} may not deploy to {env.name}",
             hint=f"ask one of {env.name}'s deployers, or an admin to add you to `deployers`",
+        )
+
+
+def check_acknowledger(
+    env: str,
+    user: str,
+    *,
+    deployers: Iterable[str],
+    approvers: Iterable[str],
+    admins: Iterable[str],
+) -> None:
+    """Acknowledging an alert of `env` is for its deployers and approvers, and admins.
+
+    Raises:
+        NotAllowed: `user` is none of them.
+    """
+    if user in set(admins) or is_member(user, deployers) or is_member(user, approvers):
+        return
+    raise NotAllowed(
+        f"{user} may not acknowledge alerts of {env}",
+        hint=f"ask one of {env}'s deployers or approvers, or an admin",
+    )
+
+
+def check_lock_duration(duration: timedelta | None) -> None:
+    """A lock lasts until unlocked, or for a positive time of at most `MAX_LOCK`.
+
+    Raises:
+        BadInput: the duration is not positive, or longer than `MAX_LOCK`.
+    """
+    if duration is None:
+        return
+    if duration <= timedelta(0):
+        raise BadInput("the lock duration must be positive", hint="e.g. --for 2h")
+    if duration > MAX_LOCK:
+        raise BadInput(
+            f"a lock may last at most {MAX_LOCK.days}d; {format_duration(duration)} is longer",
+            hint="leave out --for to hold it until `/unlock`, or give e.g. --for 30d",
         )
 
 
