@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from chatops.domain.alerts import Alert
 from chatops.domain.catalog import ANYONE, Environment
 from chatops.domain.deployment import Deployment, Kind, State
 from chatops.domain.health import Health
@@ -229,8 +230,12 @@ def check_promotable(
     soak: timedelta,
     now: datetime,
     bot: str,
+    open_alerts: Sequence[Alert] = (),
 ) -> None:
     """A promotion takes only what is live, healthy and soaked in the source environment.
+
+    Healthy means all three: a look at it now (`health`), no failing health check
+    since `healthy_since`, and no open alert of the bot there (acknowledged or not).
 
     Raises:
         NotPromotable: nothing live, not healthy, or healthy for less than `soak`.
@@ -244,6 +249,14 @@ def check_promotable(
         raise NotPromotable(
             f"{bot} v{live.version} in {source} is not healthy (health: {health})",
             hint=f"fix it in {source} before promoting",
+        )
+    alerts = [a for a in open_alerts if a.open and a.bot == bot and a.env == source]
+    if alerts:
+        first = alerts[0]
+        more = f" and {len(alerts) - 1} more" if len(alerts) > 1 else ""
+        raise NotPromotable(
+            f"{bot} in {source} has an open alert: {first.summary} (alert #{first.id}){more}",
+            hint=f"promote once it is resolved, or fix it in {source} first",
         )
     healthy_for = now - live.healthy_since
     if healthy_for < soak:
