@@ -33,7 +33,12 @@ def main() -> None:
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 50
     environments = {
         "staging": {},
-        "prod": {"promote_from": "staging", "approvals": 1, "approvers": ["U0LEAD"]},
+        "prod": {
+            "promote_from": "staging",
+            "approvals": 1,
+            "approvers": ["U0LEAD"],
+            "deployers": ["*"],
+        },
     }
     with bench_environment(environments=environments) as bench, SlackStandIn() as standin:
         text = bench.config.read_text().replace(

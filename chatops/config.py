@@ -43,7 +43,7 @@ from chatops.domain.catalog import (
     SecretRef,
     Strategy,
 )
-from chatops.domain.names import NAME_PATTERN
+from chatops.domain.names import NAME_PATTERN, colliding_units
 from chatops.domain.repos import remote_location
 from chatops.errors import ConfigError
 
@@ -191,7 +191,7 @@ class BotModel(_Model):
 class EnvironmentModel(_Model):
     runtime: Literal["docker", "swarm"] = "docker"
     network: str | None = None
-    deployers: list[str] = Field(default_factory=lambda: [ANYONE])
+    deployers: list[str] | None = None  # None: anyone ("*"), where nothing guards the way in
     approvers: list[str] = Field(default_factory=list)
     approvals: Annotated[int, Field(ge=0, le=10)] = 0
     approval_ttl_seconds: Seconds = 3600
@@ -237,6 +237,15 @@ class EnvironmentModel(_Model):
         return self
 
 
+def _guarded(env: EnvironmentModel) -> str:
+    """Why who deploys to `env` matters enough to be written down, if it does."""
+    if env.promote_from:
+        return f"takes promotions from {env.promote_from}"
+    if env.approvals or env.rollback_approvals:
+        return "needs approvals"
+    return ""
+
+
 class SlackModel(_Model):
     channel: str | None = None
     admins: list[str] = Field(default_factory=list)
@@ -280,6 +289,14 @@ class ConfigModel(_Model):
                     )
                 seen.add(source)
                 source = self.environments[source].promote_from
+        for name, env in self.environments.items():
+            if env.deployers is None and (why := _guarded(env)):
+                raise ValueError(
+                    f"environments.{name}.deployers: required, since {name} {why}; write who "
+                    "may deploy, promote and roll back there, e.g. "
+                    '`deployers: [U0DEV1, S0DEPLOYERS]`, or `deployers: ["*"]` for anyone '
+                    "in the workspace"
+                )
         for bot, model in self.bots.items():
             for target in model.environments or {}:
                 if target not in self.environments:
@@ -287,7 +304,22 @@ class ConfigModel(_Model):
                         f"bots.{bot}.environments.{target}: not an environment "
                         f"(known: {', '.join(sorted(self.environments))})"
                     )
+        for unit, pairs in colliding_units(self._targets()).items():
+            keys = " and ".join(sorted({f"bots.{bot}" for bot, _ in pairs}))
+            named = " and ".join(f"bot {bot} in {env}" for bot, env in pairs)
+            raise ValueError(
+                f"{keys}: {named} would run as the same container or service `{unit}`; "
+                "rename one of the bots or environments"
+            )
         return self
+
+    def _targets(self) -> list[tuple[str, str]]:
+        """Every (bot, environment) pair chatops may run."""
+        return [
+            (bot, env)
+            for bot, model in self.bots.items()
+            for env in (self.environments if model.environments is None else model.environments)
+        ]
 
 
 # ── loading ───────────────────────────────────────────────────────────────
@@ -363,6 +395,9 @@ def read_config_file(path: Path, *, settings: Settings) -> ConfigFile:
     return _build(path, model, settings)
 
 
+_KEYED = re.compile(r"[\w.-]+(?: and [\w.-]+)*: ")
+
+
 def _explain(path: Path, exc: ValidationError) -> str:
     lines = [f"{path}: {exc.error_count()} problem(s):"]
     for error in exc.errors():
@@ -376,7 +411,10 @@ def _explain(path: Path, exc: ValidationError) -> str:
             message = "required key is missing"
         else:
             message = str(error["msg"]).removeprefix("Value error, ")
-        lines.append(f"  {key}: {message}")
+        if not loc and _KEYED.match(message):  # the message names its key path itself
+            lines.append(f"  {message}")
+        else:
+            lines.append(f"  {key}: {message}")
     return "\n".join(lines)
 
 
@@ -458,7 +496,7 @@ def _build(path: Path, model: ConfigModel, settings: Settings) -> ConfigFile:
             name=name,
             runtime=env.runtime,
             network=env.network,
-            deployers=frozenset(env.deployers),
+            deployers=frozenset([ANYONE] if env.deployers is None else env.deployers),
             approvers=frozenset(env.approvers),
             approvals=env.approvals,
             approval_ttl=timedelta(seconds=env.approval_ttl_seconds),

@@ -13,6 +13,7 @@ import docker.errors
 import requests
 
 from chatops.domain.health import Health, Observation
+from chatops.domain.names import unit_name
 from chatops.errors import ChatOpsError, RuntimeFailure
 from chatops.services.ports import RunSpec
 
@@ -121,7 +122,7 @@ def engine_errors(action: str) -> Iterator[None]:
 
 def name_of(bot: str, env: str) -> str:
     """The container or service name of (bot, env): `RunSpec.name` where no spec is at hand."""
-    return f"{bot}-{env}"
+    return unit_name(bot, env)
 
 
 def release_of(spec: RunSpec) -> str:

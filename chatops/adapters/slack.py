@@ -15,6 +15,7 @@ from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from chatops.domain.alerts import AlertState
 from chatops.domain.deployment import Deployment
+from chatops.domain.mrkdwn import escape
 from chatops.services.ports import MessageRef, UnitOfWorkFactory
 from chatops.services.views import AlertView, DeploymentView
 
@@ -99,8 +100,9 @@ class SlackNotifier:
         self._call("chat_postMessage", channel=view.channel, text=text, blocks=blocks)
 
     def say(self, channel: str | None, text: str) -> None:
+        """Post plain `text`: what people wrote in it (a lock's reason) stays text."""
         if channel:
-            self._call("chat_postMessage", channel=channel, text=text)
+            self._call("chat_postMessage", channel=channel, text=escape(text))
 
     # ── plumbing ─────────────────────────────────────────────────────────
 

@@ -6,11 +6,13 @@ command's usage, so the reply can say what was wrong and how to write it.
 
 from __future__ import annotations
 
-import html
+import re
 import shlex
 from dataclasses import dataclass
 
+from chatops.domain import mrkdwn
 from chatops.domain.names import parse_duration, parse_version, validate_name, validate_ref
+from chatops.domain.policy import MAX_LOCK
 from chatops.errors import BadInput
 
 __all__ = [
@@ -43,6 +45,7 @@ USAGE: dict[str, str] = {
 COMMANDS = tuple(USAGE)
 MAX_LOG_LINES = 500
 _FORCE = "--force"
+_LINES = re.compile(r"[0-9]{1,4}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,8 +112,8 @@ Command = Deploy | Promote | Rollback | Releases | Status | Logs | Lock | Unlock
 
 
 def _words(text: str, usage: str) -> list[str]:
-    # Slack escapes &, < and > in command text
-    text = html.unescape(text).strip()
+    # Slack escapes &, < and > in command text: undone here, once and only here
+    text = mrkdwn.unescape(text).strip()
     try:
         return shlex.split(text)
     except ValueError as exc:
@@ -161,16 +164,19 @@ def parse(command: str, text: str) -> Command:
             return Help(words[1] if len(words) > 1 else None)
         sub = "/" + words[0].lower().lstrip("/")
         if sub in USAGE and sub != "/chatops":
-            return parse(sub, shlex.join(words[1:]))
+            # the words are read already: parsing them again would unescape twice
+            return _parse_words(sub, words[1:])
         raise BadInput(f"unknown command {words[0]!r}", usage=USAGE["/chatops"])
     usage = USAGE.get(command)
     if usage is None:
         raise BadInput(f"unknown command {command!r}", usage=USAGE["/chatops"])
-    words = _words(text, usage)
+    return _parse_words(command, _words(text, usage))
+
+
+def _parse_words(command: str, words: list[str]) -> Command:
     if words and words[0].lower() in ("help", "-h", "--help"):
         return Help(command.lstrip("/"))
-    parser = _PARSERS[command]
-    return parser(words, usage)
+    return _PARSERS[command](words, USAGE[command])
 
 
 def _deploy(words: list[str], usage: str) -> Command:
@@ -221,7 +227,7 @@ def _logs(words: list[str], usage: str) -> Command:
     _arity(words, 2, 3, usage)
     lines = 50
     if len(words) == 3:
-        if not words[2].isdigit() or not 1 <= int(words[2]) <= MAX_LOG_LINES:
+        if not _LINES.fullmatch(words[2]) or not 1 <= int(words[2]) <= MAX_LOG_LINES:
             raise BadInput(f"lines must be a number from 1 to {MAX_LOG_LINES}", usage=usage)
         lines = int(words[2])
     return Logs(_name("bot", words[0], usage), _name("environment", words[1], usage), lines)
@@ -234,7 +240,7 @@ def _lock(words: list[str], usage: str) -> Command:
         if at + 1 >= len(words):
             raise BadInput("--for needs a duration such as 2h", usage=usage)
         try:
-            duration = parse_duration(words[at + 1])
+            duration = parse_duration(words[at + 1], at_most=int(MAX_LOCK.total_seconds()))
         except BadInput as exc:
             raise BadInput(exc.message, hint=exc.hint, usage=usage) from None
         words = words[:at] + words[at + 2 :]

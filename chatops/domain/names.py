@@ -7,15 +7,18 @@ chat can become a git option or a path outside refs/.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 from chatops.errors import BadInput
 
 __all__ = [
     "NAME_PATTERN",
+    "colliding_units",
     "env_tag",
     "parse_duration",
     "parse_version",
     "release_tag",
+    "unit_name",
     "validate_name",
     "validate_ref",
 ]
@@ -104,22 +107,73 @@ def env_tag(bot: str, env: str) -> str:
     return f"{bot}/{env}"
 
 
-_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+def unit_name(bot: str, env: str, instance: str | None = None) -> str:
+    """The container or service that runs `bot` in `env`: `<bot>-<env>`, or
+    `<instance>-<bot>-<env>` for a non-default instance.
+
+    Different pairs can meet in one name (`pay-api`+`prod`, `pay`+`api-prod`); the
+    configuration refuses such pairs (see `colliding_units`).
+    """
+    return f"{instance}-{bot}-{env}" if instance else f"{bot}-{env}"
 
 
-def parse_duration(text: str) -> int:
+def colliding_units(
+    pairs: Iterable[tuple[str, str]], instance: str | None = None
+) -> dict[str, list[tuple[str, str]]]:
+    """The unit names that several (bot, env) pairs would share, each with those pairs."""
+    by_name: dict[str, list[tuple[str, str]]] = {}
+    for bot, env in pairs:
+        by_name.setdefault(unit_name(bot, env, instance), []).append((bot, env))
+    return {name: found for name, found in by_name.items() if len(found) > 1}
+
+
+_DURATION = re.compile(r"^(?:([0-9]+)d)?(?:([0-9]+)h)?(?:([0-9]+)m)?(?:([0-9]+)s)?$")
+_DURATION_DIGITS = 12  # more than any sane duration, far below what int() refuses
+
+
+def parse_duration(text: str, *, at_most: int | None = None) -> int:
     """`90s`, `15m`, `2h`, `1d`, `1h30m` → seconds.
 
+    Args:
+        at_most: the longest duration allowed, in seconds.
+
     Raises:
-        BadInput: not such a duration, or zero.
+        BadInput: not such a duration, zero, or longer than `at_most`.
     """
     match = _DURATION.match(text.strip().lower())
     if not text.strip() or not match or not any(match.groups()):
         raise BadInput(
-            f"{text!r} is not a duration", hint="write it like 90s, 15m, 2h, 1d or 1h30m"
+            f"{_cut(text)!r} is not a duration", hint="write it like 90s, 15m, 2h, 1d or 1h30m"
         )
+    if any(g is not None and len(g) > _DURATION_DIGITS for g in match.groups()):
+        raise _too_long(text, at_most)
     days, hours, minutes, seconds = (int(g) if g else 0 for g in match.groups())
     total = ((days * 24 + hours) * 60 + minutes) * 60 + seconds
     if total <= 0:
         raise BadInput(f"{text!r} is not a positive duration", hint="e.g. 2h")
+    if at_most is not None and total > at_most:
+        raise _too_long(text, at_most)
     return total
+
+
+def _too_long(text: str, at_most: int | None) -> BadInput:
+    if at_most is None:
+        return BadInput(f"{_cut(text)!r} is too long a duration", hint="e.g. 2h")
+    most = _as_written(at_most)
+    return BadInput(
+        f"{_cut(text)!r} is too long: the duration may be at most {most}",
+        hint=f"give a duration from 1s to {most}, such as 2h or 7d",
+    )
+
+
+def _as_written(seconds: int) -> str:
+    """`93784` → `1d2h3m4s`: the way durations are written in commands."""
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = zip((days, hours, minutes, secs), "dhms", strict=True)
+    return "".join(f"{n}{unit}" for n, unit in parts if n) or "0s"
+
+
+def _cut(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

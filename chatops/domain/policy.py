@@ -11,11 +11,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from chatops.domain.alerts import Alert
 from chatops.domain.catalog import ANYONE, Environment
 from chatops.domain.deployment import Deployment, Kind, State
 from chatops.domain.durations import format_duration
 from chatops.domain.health import Health
 from chatops.errors import (
+    BadInput,
     Busy,
     Frozen,
     Locked,
@@ -26,18 +28,24 @@ from chatops.errors import (
 )
 
 __all__ = [
+    "MAX_LOCK",
     "FreezeWindow",
     "Lock",
     "LockKind",
+    "check_acknowledger",
     "check_busy",
     "check_deployer",
     "check_entry",
     "check_holds",
+    "check_lock_duration",
     "check_promotable",
     "format_duration",
     "is_member",
     "rollback_target",
 ]
+
+
+MAX_LOCK = timedelta(days=365)
 
 
 class LockKind(enum.StrEnum):
@@ -99,6 +107,44 @@ def check_deployer(env: Environment, user: str, deployers: Iterable[str]) -> Non
         raise NotAllowed(
             f"{user} may not deploy to {env.name}",
             hint=f"ask one of {env.name}'s deployers, or an admin to add you to `deployers`",
+        )
+
+
+def check_acknowledger(
+    env: str,
+    user: str,
+    *,
+    deployers: Iterable[str],
+    approvers: Iterable[str],
+    admins: Iterable[str],
+) -> None:
+    """Acknowledging an alert of `env` is for its deployers and approvers, and admins.
+
+    Raises:
+        NotAllowed: `user` is none of them.
+    """
+    if user in set(admins) or is_member(user, deployers) or is_member(user, approvers):
+        return
+    raise NotAllowed(
+        f"{user} may not acknowledge alerts of {env}",
+        hint=f"ask one of {env}'s deployers or approvers, or an admin",
+    )
+
+
+def check_lock_duration(duration: timedelta | None) -> None:
+    """A lock lasts until unlocked, or for a positive time of at most `MAX_LOCK`.
+
+    Raises:
+        BadInput: the duration is not positive, or longer than `MAX_LOCK`.
+    """
+    if duration is None:
+        return
+    if duration <= timedelta(0):
+        raise BadInput("the lock duration must be positive", hint="e.g. --for 2h")
+    if duration > MAX_LOCK:
+        raise BadInput(
+            f"a lock may last at most {MAX_LOCK.days}d; {format_duration(duration)} is longer",
+            hint="leave out --for to hold it until `/unlock`, or give e.g. --for 30d",
         )
 
 
@@ -172,8 +218,12 @@ def check_promotable(
     soak: timedelta,
     now: datetime,
     bot: str,
+    open_alerts: Sequence[Alert] = (),
 ) -> None:
     """A promotion takes only what is live, healthy and soaked in the source environment.
+
+    Healthy means all three: a look at it now (`health`), no failing health check
+    since `healthy_since`, and no open alert of the bot there (acknowledged or not).
 
     Raises:
         NotPromotable: nothing live, not healthy, or healthy for less than `soak`.
@@ -187,6 +237,14 @@ def check_promotable(
         raise NotPromotable(
             f"{bot} v{live.version} in {source} is not healthy (health: {health})",
             hint=f"fix it in {source} before promoting",
+        )
+    alerts = [a for a in open_alerts if a.open and a.bot == bot and a.env == source]
+    if alerts:
+        first = alerts[0]
+        more = f" and {len(alerts) - 1} more" if len(alerts) > 1 else ""
+        raise NotPromotable(
+            f"{bot} in {source} has an open alert: {first.summary} (alert #{first.id}){more}",
+            hint=f"promote once it is resolved, or fix it in {source} first",
         )
     healthy_for = now - live.healthy_since
     if healthy_for < soak:

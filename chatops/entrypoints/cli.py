@@ -22,6 +22,7 @@ from rich.console import Console
 from chatops.config import Config, load, load_settings
 from chatops.domain.deployment import Deployment, State
 from chatops.domain.names import parse_duration, parse_version
+from chatops.domain.policy import MAX_LOCK
 from chatops.errors import BadInput, ChatOpsError, ConfigError
 from chatops.services.context import Actor
 from chatops.services.ports import Notifier
@@ -337,7 +338,8 @@ def lock(
     from chatops.entrypoints.output import lock_json
 
     with _errors(as_json), _application(recover=False) as application:
-        duration = timedelta(seconds=parse_duration(for_)) if for_ else None
+        longest = int(MAX_LOCK.total_seconds())
+        duration = timedelta(seconds=parse_duration(for_, at_most=longest)) if for_ else None
         held = application.locks.lock(
             _actor(user, application.config), bot, env, reason=reason, duration=duration
         )

@@ -15,7 +15,7 @@ from datetime import datetime
 
 from chatops.domain.alerts import Alert, AlertState
 from chatops.domain.audit import Outcome
-from chatops.domain.policy import rollback_target
+from chatops.domain.policy import check_acknowledger, rollback_target
 from chatops.errors import AlreadyDecided, ChatOpsError, NotFound, NothingToRollBack
 from chatops.services.context import Actor, Deps
 from chatops.services.ports import UnitOfWork
@@ -74,6 +74,8 @@ class AlertService:
 
         Raises:
             NotFound: there is no alert `alert_id`.
+            NotAllowed: `actor` is neither a deployer nor an approver of the alert's
+                environment, nor an admin.
             AlreadyDecided: the alert is resolved already.
         """
         deps = self._deps
@@ -81,6 +83,15 @@ class AlertService:
             alert = uow.alerts.get(alert_id)
             if alert is None:
                 raise NotFound(f"there is no alert #{alert_id}")
+            # who may is read from the stored alert's environment, not from the click
+            environment = deps.catalog.environments.get(alert.env)
+            check_acknowledger(
+                alert.env,
+                actor.user,
+                deployers=deps.directory.expand(environment.deployers if environment else ()),
+                approvers=deps.directory.expand(environment.approvers if environment else ()),
+                admins=deps.catalog.admins,
+            )
             if alert.state is AlertState.RESOLVED:
                 raise AlreadyDecided(f"alert #{alert_id} is resolved already")
             if alert.state is AlertState.ACKNOWLEDGED:

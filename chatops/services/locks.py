@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from chatops.domain.audit import Outcome
 from chatops.domain.names import validate_name
-from chatops.domain.policy import Lock, LockKind, check_deployer, is_member
+from chatops.domain.policy import Lock, LockKind, check_deployer, check_lock_duration, is_member
 from chatops.errors import BadInput, Locked, NotAllowed, NotFound
 from chatops.services.context import Actor, Deps
 
@@ -25,7 +25,7 @@ class LockService:
         """Hold (bot, env) with a reason, optionally for a limited time.
 
         Raises:
-            BadInput: no reason, or a duration that is not positive.
+            BadInput: no reason, or a duration that is not positive or longer than a year.
             NotFound: unknown bot or environment.
             NotAllowed: not a deployer of the environment nor an admin.
             Locked: someone else holds it already.
@@ -36,8 +36,7 @@ class LockService:
             _, environment, _ = self._deps.catalog.target(bot, env)
             if not reason.strip():
                 raise BadInput("a lock needs a reason", usage="/lock <bot> <env> <reason>")
-            if duration is not None and duration <= timedelta(0):
-                raise BadInput("the lock duration must be positive", hint="e.g. --for 2h")
+            check_lock_duration(duration)
             if actor.user not in self._deps.catalog.admins:
                 check_deployer(
                     environment, actor.user, self._deps.directory.expand(environment.deployers)

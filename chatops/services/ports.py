@@ -19,6 +19,7 @@ from chatops.domain.audit import AuditEvent
 from chatops.domain.catalog import Bot, BotTarget, Environment, HealthSpec, Strategy
 from chatops.domain.deployment import Commit, Deployment, Release
 from chatops.domain.health import Health, Observation
+from chatops.domain.names import unit_name
 from chatops.domain.policy import FreezeWindow, Lock
 from chatops.services.views import AlertView, DeploymentView
 
@@ -166,7 +167,7 @@ class RunSpec:
 
     @property
     def name(self) -> str:
-        return f"{self.bot}-{self.env}"
+        return unit_name(self.bot, self.env)
 
 
 class Runtime(Protocol):
@@ -274,7 +275,9 @@ class Notifier(Protocol):
         """The live deployment has soaked long enough to be promoted (said once)."""
         ...
 
-    def say(self, channel: str | None, text: str) -> None: ...
+    def say(self, channel: str | None, text: str) -> None:
+        """Tell `channel` a line of plain text (never markup: a chat notifier escapes it)."""
+        ...
 
 
 # ── storage ──────────────────────────────────────────────────────────────────

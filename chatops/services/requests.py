@@ -31,6 +31,8 @@ from chatops.errors import (
     BadInput,
     Busy,
     ChatOpsError,
+    Frozen,
+    Locked,
     NotFound,
     NotPromotable,
     Refused,
@@ -138,6 +140,7 @@ class Requests:
             )
             with self._deps.uow() as uow:
                 live = uow.deployments.live(bot, source)
+                alerts = [a for a in uow.alerts.open_alerts(bot) if a.env == source]
             health = self._health(bot, source) if live is not None else Health.UNKNOWN
             check_promotable(
                 source=source,
@@ -147,6 +150,7 @@ class Requests:
                 soak=environment.soak,
                 now=self._now(),
                 bot=bot,
+                open_alerts=alerts,
             )
             live = required(live, "the live deployment")  # check_promotable refused otherwise
             deployment = self._open(
@@ -335,6 +339,9 @@ class Requests:
             NotFound: unknown deployment.
             AlreadyDecided: it is not waiting for approval (any more).
             NotAllowed: the requester, or someone who is not an approver.
+            NotPromotable: a promotion whose release is no longer healthy or soaked in the
+                source environment (the approval is not counted; the request waits on).
+            Locked, Frozen: a lock or freeze holds the environment (likewise not counted).
             Busy: enough approvals, but another deployment runs in the environment.
         """
         return self._decide(actor, deployment_id, Decision.APPROVE)
@@ -350,6 +357,8 @@ class Requests:
     def _decide(self, actor: Actor, deployment_id: int, decision: Decision) -> Deployment:
         action = str(decision)
         with self._deps.refusals_audited(actor, action, deployment_id=deployment_id):
+            # a look at the promotion's source now, outside the transaction (it is I/O)
+            health = self._source_health(deployment_id) if decision is Decision.APPROVE else None
             now = self._now()
             with self._deps.uow() as uow:
                 deployment = uow.deployments.get_for_update(deployment_id)
@@ -372,6 +381,10 @@ class Requests:
                     uow.commit()
                     self._tell(ended)
                     raise AlreadyDecided(f"#{deployment_id} is {ended.state}: {ended.reason}")
+                if decision is Decision.APPROVE:
+                    self._check_approvable(
+                        uow, actor, deployment, environment, health=health, now=now
+                    )
                 uow.votes.put(Vote(deployment_id, actor.user, decision, now))
                 needed = approvals_needed(environment, deployment.kind)
                 result = tally(
@@ -386,16 +399,6 @@ class Requests:
                     )
                     deployment = uow.deployments.save(deployment)
                 elif result.complete:
-                    # the last approval starts it, so the holds of now apply (with the
-                    # force an admin gave when asking, if any)
-                    self._check_holds(
-                        uow,
-                        Actor(deployment.requested_by, actor.source),
-                        environment,
-                        deployment.bot,
-                        deployment.force_reason,
-                        automatic=False,
-                    )
                     deployment = deployment.advance(Event.APPROVED, at=now).with_changes(
                         owner=self._deps.processes.me(), heartbeat_at=now
                     )
@@ -413,6 +416,70 @@ class Requests:
                 uow.commit()
         self._tell(deployment)
         return self._launch(deployment)
+
+    def _source_health(self, deployment_id: int) -> Health | None:
+        """How what runs in a pending promotion's source environment looks now."""
+        with self._deps.uow() as uow:
+            deployment = uow.deployments.get(deployment_id)
+        if deployment is None or deployment.state is not State.PENDING_APPROVAL:
+            return None
+        environment = self._deps.catalog.environments.get(deployment.env)
+        source = environment.promote_from if environment else None
+        if deployment.kind is not Kind.PROMOTE or source is None:
+            return None
+        return self._health(deployment.bot, source)
+
+    def _check_approvable(
+        self,
+        uow: UnitOfWork,
+        actor: Actor,
+        deployment: Deployment,
+        environment: Environment,
+        *,
+        health: Health | None,
+        now: datetime,
+    ) -> None:
+        """An approval counts only while the request could start: for a promotion, its
+        release is still live, healthy and soaked in the source; and no lock or freeze
+        holds the environment (with the force an admin gave when asking, if any).
+
+        Raises:
+            NotPromotable, Locked, Frozen: why not, saying that the vote was not counted
+                and how long the request still waits.
+        """
+        try:
+            source = environment.promote_from
+            if deployment.kind is Kind.PROMOTE and source:
+                check_promotable(
+                    source=source,
+                    target=environment.name,
+                    live=uow.deployments.live(deployment.bot, source),
+                    health=health or Health.UNKNOWN,
+                    soak=environment.soak,
+                    now=now,
+                    bot=deployment.bot,
+                    open_alerts=[
+                        a for a in uow.alerts.open_alerts(deployment.bot) if a.env == source
+                    ],
+                )
+            self._check_holds(
+                uow,
+                Actor(deployment.requested_by, actor.source),
+                environment,
+                deployment.bot,
+                deployment.force_reason,
+                automatic=False,
+            )
+        except (NotPromotable, Locked, Frozen) as exc:
+            until = deployment.requested_at + environment.approval_ttl
+            waits = (
+                f"#{deployment.id} waits for approval until {until:%Y-%m-%d %H:%M %Z}; "
+                "approve it again once this is over"
+            )
+            raise type(exc)(
+                f"your approval of #{deployment.id} is not counted: {exc.message}",
+                hint=f"{exc.hint}; {waits}" if exc.hint else waits,
+            ) from None
 
     def expire_and_supersede(self) -> list[Deployment]:
         """End pending requests whose approval time ran out or whose release moved on."""

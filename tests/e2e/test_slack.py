@@ -463,13 +463,24 @@ def test_status_releases_logs_and_locks_and_sigterm_stops_serve(workspace: Works
     assert logs["response_type"] == "ephemeral"
     assert f"starting with API_TOKEN={MASK}" in _shown(logs)
 
-    # /lock holds staging: a /deploy is refused saying who holds it, until /unlock
-    locked = w.reply(w.command(DEV, "/lock", f"{bot} staging incident 42 in progress"))
-    assert f"{bot} in staging is locked by {DEV}: incident 42 in progress" in reply_text(locked)
+    # /lock holds staging: a /deploy is refused saying who holds it, until /unlock; its
+    # reason (as Slack sends it: `@channel` typed, a `<…>` and an `&lt;` typed as text)
+    # is shown in the channel and the replies as written, and never pings or links
+    typed = "incident 42 <!channel> &lt;https://evil.example|see&gt; &amp;lt;!here&amp;gt;"
+    reason = "incident 42 <!channel> <https://evil.example|see> &lt;!here&gt;"
+    locked = w.reply(w.command(DEV, "/lock", f"{bot} staging {typed}"))
+    assert f"{bot} in staging is locked by {DEV}: {reason}" in reply_text(locked)
+    notice = w.slack.wait_for(
+        lambda c: ":lock:" in c.body.get("text", ""), method="chat.postMessage"
+    )
+    assert reply_text(notice.body) == f":lock: {bot} in staging is locked by {DEV}: {reason}"
     refused = w.reply(w.command(LEAD, "/deploy", f"{bot} staging"))
     assert refused["response_type"] == "ephemeral"
-    assert f"locked by {DEV}: incident 42 in progress" in reply_text(refused)
+    assert f"locked by {DEV}: {reason}" in reply_text(refused)
     assert f"/unlock {bot} staging" in reply_text(refused)
+    for said in (locked, notice.body, refused):
+        for live in ("<!channel>", "<https://evil.example|see>", "<!here>"):
+            assert live not in json.dumps(said), (live, said)
     assert len(w.audit("deploy")) == 1 and len(w.audit("deploy", "refused")) == 1
     unlocked = w.reply(w.command(DEV, "/unlock", f"{bot} staging"))
     assert f"{bot} in staging is unlocked" in reply_text(unlocked)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from chatops.domain import commands as c
@@ -46,6 +48,18 @@ from chatops.errors import BadInput
         ("/chatops", "deploy mybot staging", c.Deploy("mybot", "staging")),
         ("/deploy", "help", c.Help("deploy")),
         ("/deploy", "mybot staging &lt;x&gt;", c.Deploy("mybot", "staging", "<x>")),
+        # typed already escaped: Slack escapes the `&`, and it is undone once only
+        (
+            "/lock",
+            "mybot prod &amp;lt;!here&amp;gt;",
+            c.Lock("mybot", "prod", "&lt;!here&gt;"),
+        ),
+        (
+            "/chatops",
+            "lock mybot prod &amp;lt;!here&amp;gt; &lt;!channel&gt;",
+            c.Lock("mybot", "prod", "&lt;!here&gt; <!channel>"),
+        ),
+        ("/lock", "mybot prod --for 365d long", c.Lock("mybot", "prod", "long", 365 * 86400)),
     ],
 )
 def test_commands_parse(command: str, text: str, expected: c.Command | None) -> None:
@@ -71,6 +85,11 @@ def test_commands_parse(command: str, text: str, expected: c.Command | None) -> 
         ("/logs", "mybot prod 9999", "lines must be a number"),
         ("/lock", "mybot prod", "needs a bot, an environment and a reason"),
         ("/lock", "mybot prod --for soon reason", "not a duration"),
+        ("/lock", "mybot prod --for 99999999d reason", "may be at most 365d"),
+        ("/lock", "mybot prod --for 366d reason", "may be at most 365d"),
+        ("/lock", f"mybot prod --for {'9' * 5000}s reason", "may be at most 365d"),
+        ("/logs", "mybot prod ²", "lines must be a number"),
+        ("/logs", f"mybot prod {'1' * 5000}", "lines must be a number"),
         ("/unlock", "mybot", "an argument is missing"),
         ("/frobnicate", "x", "unknown command"),
         ("/chatops", "frobnicate", "unknown command"),
@@ -122,3 +141,54 @@ def test_deploy_round_trips(bot: str, env: str, ref: str | None) -> None:
         assert ref is not None  # only a ref can be refused here (e.g. `a..b`, `x.lock`)
         return
     assert parsed == c.Deploy(bot, env, ref)
+
+
+# words people type, and words an attacker or a slip of the finger adds
+_NAMES = st.sampled_from(["mybot", "staging", "prod"] * 3 + ["a_b", "Prod", "-x", "mybot;"])
+_TOKENS = st.sampled_from(
+    [
+        "mybot", "staging", "v3", "3", "500", "501", "main", "feature/x", "help", "--force",
+        "--force because", "--force=", "--for", "--for 2h", "--for 99999999d",
+        f"--for {'9' * 5000}s", "--for 0s", "--for -1h", "--for 1d2h3m4s", "--for ²h",
+        "--upload-pack=x", "-x", "--", "..", "@{", "a..b", "x.lock", "/", "&amp;",
+        "&lt;!here&gt;", "&amp;lt;!here&amp;gt;", "<!channel>", "<@U123>",
+        "<https://evil|click>", "`", "```", "$(reboot)", "`id`", ";", "&&", "|", ">", "<",
+        "'", '"', "\\", "\x00", "\x1b[31m", "\u202e", "\n", "\r\n", "\t", "²",
+        "\uff11\uff12", "٣", "é", "💥", "x" * 300, "9" * 5000,
+    ]
+)  # fmt: skip
+_TEXTS = st.one_of(
+    # the shape of a command: two names, then anything
+    st.tuples(_NAMES, _NAMES, st.lists(st.one_of(_TOKENS, st.text(max_size=12)), max_size=5)).map(
+        lambda t: " ".join([t[0], t[1], *t[2]])
+    ),
+    st.lists(st.one_of(_TOKENS, st.text(max_size=12)), max_size=8).map(" ".join),
+    st.text(max_size=200),
+    st.text(alphabet=st.characters(codec="utf-8"), min_size=1000, max_size=4000),
+)
+
+
+@settings(max_examples=600, deadline=None)
+@given(command=st.sampled_from([*c.COMMANDS, "/nope", "chatops", "/DEPLOY"]), text=_TEXTS)
+# what broke before: a date overflow, and int() of '²' and of 5000 digits
+@example(command="/lock", text="mybot prod --for 99999999d why")
+@example(command="/logs", text="mybot prod ²")
+@example(command="/chatops", text=f"logs mybot prod {'9' * 5000}")
+def test_hostile_text_is_a_command_or_a_usage_error(command: str, text: str) -> None:
+    """Whatever follows a command: a Command, or BadInput with usage; never another error,
+    never a ref git could read as an option, never a duration that overflows a date."""
+    try:
+        parsed = c.parse(command, text)
+    except BadInput as exc:
+        usage = exc.usage or ""
+        assert usage.startswith("/")
+        return
+    if isinstance(parsed, c.Deploy) and parsed.ref is not None:
+        assert not parsed.ref.startswith("-")
+    if isinstance(parsed, c.Lock) and parsed.duration_seconds is not None:
+        assert 0 < parsed.duration_seconds <= 365 * 86400
+    if isinstance(parsed, c.Logs):
+        assert 1 <= parsed.lines <= c.MAX_LOG_LINES
+    for name in ("bot", "env"):
+        value = getattr(parsed, name, None)
+        assert value is None or re.fullmatch(r"[a-z0-9]+(?:[-_][a-z0-9]+)*", value)

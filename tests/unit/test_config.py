@@ -88,7 +88,7 @@ def test_bot_settings_are_overridden_per_environment(tmp_path: Path) -> None:
     config = load(
         tmp_path,
         """\
-        environments: {staging: {}, prod: {promote_from: staging}}
+        environments: {staging: {}, prod: {promote_from: staging, deployers: ["*"]}}
         bots:
           b:
             repo: ./b

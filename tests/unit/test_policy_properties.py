@@ -504,13 +504,15 @@ class PolicyMachine(RuleBasedStateMachine):
         )
 
     def decide(self, op: Decide) -> None:
-        """The requester and non-approvers are refused and leave no vote."""
+        """The requester and non-approvers are refused and leave no vote; an approval of a
+        promotion counts only while staging runs its release live, healthy and soaked."""
         every = [d.id or 0 for d in self.deployments()]
         pending = [d.id or 0 for d in self.pending()]
         pool = pending if pending and not op.any_deployment else [*every, max(every, default=0) + 1]
         deployment_id = pool[op.pick % len(pool)]
         target = self.world.tables.deployments.get(deployment_id)
         votes_before = dict(self.world.tables.votes)
+        staging_now = PromotionRequest(self.now, self.model.staging, self.staging_healthy())
         decide = self.requests.approve if op.decision is Decision.APPROVE else self.requests.reject
         outcome = self.attempt(str(op.decision), lambda: decide(Actor(op.user), deployment_id))
         invalid_voter = target is not None and (
@@ -520,6 +522,11 @@ class PolicyMachine(RuleBasedStateMachine):
             assert isinstance(outcome, NotAllowed), outcome
         if invalid_voter or isinstance(outcome, UserError):
             assert self.world.tables.votes == votes_before
+        counted = self.world.tables.votes.keys() - votes_before.keys()
+        if counted and op.decision is Decision.APPROVE and target is not None:
+            assert target.kind is not Kind.PROMOTE or staging_now.allows(target.version), (
+                f"an approval of #{deployment_id} counted while staging was {staging_now}"
+            )
 
     def rollback(self, op: Rollback) -> None:
         self.attempt(

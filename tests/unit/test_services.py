@@ -486,6 +486,16 @@ def test_a_lock_with_a_duration_expires_by_itself(app: App) -> None:
     assert app.deploy().state is State.LIVE
 
 
+@pytest.mark.parametrize("days", [366, 99_999_999])
+def test_a_lock_longer_than_a_year_is_bad_input_not_an_internal_error(app: App, days: int) -> None:
+    """Guards `lock --for 99999999d`, which overflowed the expiry date (an internal error)."""
+    with pytest.raises(BadInput, match="a lock may last at most 365d") as caught:
+        app.locks.lock(DEV, "mybot", "staging", reason="x", duration=timedelta(days=days))
+    assert "--for" in (caught.value.hint or "")
+    assert app.world.tables.locks == {}
+    assert app.audit("lock") == [("UDEV", "lock", Outcome.REFUSED)]
+
+
 def test_an_admin_may_force_through_a_lock_with_a_reason_and_it_is_audited(app: App) -> None:
     app.locks.lock(DEV, "mybot", "staging", reason="hold")
     with pytest.raises(NotAllowed, match="only admins may force"):

@@ -9,8 +9,9 @@ message, which the snapshot tests pin down.
 Button contract (DESIGN §6): `promote`, `approve`, `reject` and `rollback` carry
 a deployment id; `ack_alert` carries an alert id.
 
-Text that people or programs wrote (commit subjects, reasons, logs) is escaped
-for mrkdwn and cut to fit before it goes into a block; `text_of` and `buttons`
+Text that people or programs wrote (commit subjects, reasons, refs, logs) is
+escaped for mrkdwn by the one `chatops.domain.mrkdwn.escape` (code spans by its
+`code`) and cut to fit before it goes into a block; `text_of` and `buttons`
 turn a message back into what a terminal shows.
 """
 
@@ -38,6 +39,7 @@ from chatops.domain.alerts import Alert, AlertState
 from chatops.domain.commands import USAGE
 from chatops.domain.deployment import ENDED_STATES, Deployment, Kind, State
 from chatops.domain.health import Health
+from chatops.domain.mrkdwn import code, escape, unescape
 from chatops.domain.policy import Lock, LockKind, format_duration
 from chatops.services.views import AlertView, DeploymentView, ReleaseRow, StatusRow
 
@@ -145,9 +147,8 @@ class Message:
 # ── text helpers ─────────────────────────────────────────────────────────────
 
 
-def _esc(text: str) -> str:
-    """Escape the three characters mrkdwn gives meaning to (so `<!channel>` stays text)."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+# every piece of text that is not chatops' own markup goes through the one escape
+_esc = escape
 
 
 def _cut(text: str, limit: int) -> str:
@@ -397,7 +398,7 @@ def _commit_line(view: DeploymentView) -> str | None:
     if not sha:
         return None
     subject = release.subject if release else ""
-    line = f"`{_esc(sha[:8])}`"
+    line = code(sha[:8])
     return f"{line} {_fit(subject, SUBJECT_WIDTH)}" if subject else line
 
 
@@ -418,7 +419,7 @@ def _version_field(deployment: Deployment) -> str:
     if deployment.version:
         return f"v{deployment.version}"
     if deployment.ref:
-        return f"`{_fit(deployment.ref, 200)}` (not built yet)"
+        return f"{code(_cut(deployment.ref, 200))} (not built yet)"
     return "branch head (not built yet)"
 
 
@@ -490,7 +491,7 @@ def _changes(view: DeploymentView) -> list[Block]:
     lines = [title]
     for commit in view.changes[:MAX_CHANGES]:
         author = f" — {_fit(commit.author, 40)}" if commit.author else ""
-        lines.append(f"• `{_esc(commit.short)}` {_fit(commit.subject, SUBJECT_WIDTH)}{author}")
+        lines.append(f"• {code(commit.short)} {_fit(commit.subject, SUBJECT_WIDTH)}{author}")
     more = view.more_changes + max(0, len(view.changes) - MAX_CHANGES)
     if more:
         lines.append(f"… and {more} more")
@@ -666,7 +667,7 @@ def _alert_release(view: AlertView) -> str | None:
     release, alert = view.release, view.alert
     if release is not None:
         subject = f" {_fit(release.subject, SUBJECT_WIDTH)}" if release.subject else ""
-        return f"{release.name} `{_esc(release.commit[:8])}`{subject}"
+        return f"{release.name} {code(release.commit[:8])}{subject}"
     return f"v{alert.version}" if alert.version else None
 
 
@@ -747,7 +748,7 @@ def _release_line(row: ReleaseRow) -> str:
     release = row.release
     subject = f" {_fit(release.subject, 72)}" if release.subject else ""
     parts = [
-        f"*{release.name}* `{_esc(release.commit[:8])}`{subject}",
+        f"*{release.name}* {code(release.commit[:8])}{subject}",
         f"{_who(release.created_by)} {_when(release.created_at)}",
     ]
     if row.live_in:
@@ -789,7 +790,7 @@ def _status_item(row: StatusRow) -> str:
     else:
         head += f"*v{deployment.version}*"
         if row.commit:
-            head += f" `{_esc(row.commit[:8])}`"
+            head += f" {code(row.commit[:8])}"
         head += f" · {row.health}"
         if deployment.live_at:
             head += f" · live since {_when(deployment.live_at)}"
@@ -889,7 +890,7 @@ def usage_message(problem: str, usage: str) -> Message:
     """An ephemeral reply to a mistyped command: what was wrong, and how to write it."""
     blocks: list[Block] = [
         _section(f"⚠️ {_fit(problem, 1000)}"),
-        _section(f"*Usage:* `{_fit(usage, 500)}`"),
+        _section(f"*Usage:* {code(_cut(usage, 500))}"),
         _context("`/chatops help` lists every command."),
     ]
     return _message(_esc(f"{problem} — usage: {usage}"), blocks)
@@ -914,16 +915,12 @@ _BARE_LINK = re.compile(r"<([^<>|]+)>")
 _BOLD = re.compile(r"(?<![\w*])\*([^*\n]+)\*(?![\w*])")
 
 
-def _unescape(text: str) -> str:
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-
-
 def _inline(markup: str) -> str:
     text = _DATE.sub(r"\1", markup)
     text = _MENTION.sub(r"@\1", text)
     text = _LABELLED_LINK.sub(r"\2 (\1)", text)
     text = _BARE_LINK.sub(r"\1", text)
-    return _unescape(_BOLD.sub(r"\1", text))
+    return unescape(_BOLD.sub(r"\1", text))
 
 
 def _plain(markup: str) -> str:
@@ -932,8 +929,8 @@ def _plain(markup: str) -> str:
     out: list[str] = []
     for index, part in enumerate(parts):
         if index % 2:  # inside a code block
-            code = _unescape(part.strip("\n")).replace("\u200b", "")
-            out.append("\n".join(f"    {line}" for line in code.splitlines()))
+            block = unescape(part.strip("\n")).replace("\u200b", "")
+            out.append("\n".join(f"    {line}" for line in block.splitlines()))
         else:
             out.append(_inline(part))
     return "".join(out)
