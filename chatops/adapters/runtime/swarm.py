@@ -362,12 +362,17 @@ class SwarmRuntime:
         """
         deadline = time.monotonic() + self._converge_timeout
         first_seen_running: dict[str, float] = {}
+        checks: dict[str, str] = {}  # task id → what its failing health check said
         while True:
             attrs = self._inspect(service_id)
             if attrs is None:
                 raise RuntimeFailure(f"{what} failed: the service was removed meanwhile")
             every = self._tasks(service_id)
             tasks = _current_tasks(attrs, every)
+            mine = _current_tasks(attrs, every, spec)
+            self._remember_checks(
+                [t for t in every if _container_runs(_task_container_spec(t), spec)], checks
+            )
             state = _update_state(attrs) or ""
             status = one_line(str((attrs.get("UpdateStatus") or {}).get("Message") or ""))
             if not _runs(_spec(attrs), spec):
@@ -375,14 +380,14 @@ class SwarmRuntime:
                     raise RuntimeFailure(
                         f"{what} failed: the service was changed meanwhile, by another deployment?"
                     )
-                failure = self._failure(_current_tasks(attrs, every, spec))
+                failure = self._failure(mine, checks)
                 raise RuntimeFailure(
                     f"{what} failed: {failure or 'a new task failed'}; Swarm rolled the update back"
                     + (f" ({status})" if status else ""),
                     hint=_fix_hint(spec),
                 )
             if state in _PAUSED:
-                failure = self._failure(tasks)
+                failure = self._failure(tasks, checks)
                 raise RuntimeFailure(
                     f"{what} failed: Swarm paused the update ({status})"
                     + (f": {failure}" if failure else ""),
@@ -390,7 +395,9 @@ class SwarmRuntime:
                 )
             failed = [task for task in tasks.failed if task.get("ID") not in before]
             if len(failed) > tolerate:
-                raise RuntimeFailure(f"{what} failed: {self._failure(tasks)}", hint=_fix_hint(spec))
+                raise RuntimeFailure(
+                    f"{what} failed: {self._failure(tasks, checks)}", hint=_fix_hint(spec)
+                )
             now = time.monotonic()
             for task in tasks.running:
                 first_seen_running.setdefault(str(task.get("ID")), now)
@@ -480,19 +487,31 @@ class SwarmRuntime:
             return None
         return attrs
 
-    def _failure(self, tasks: _Tasks) -> str:
-        """The error of the latest failed task, with its last failed health check."""
+    def _failure(self, tasks: _Tasks, checks: Mapping[str, str] | None = None) -> str:
+        """The error of the latest failed task, with its last failed health check (from its
+        container, or from `checks`: task id → what its health check said while it ran, for
+        a container Swarm has removed meanwhile)."""
         if not tasks.failed:
             return ""
         task = tasks.failed[-1]
         error = _task_error(task)
         container = self._task_container(task)
-        if container is not None:
-            check = last_failed_check(container.get("State") or {})
-            output = one_line(str(check.get("Output") or "")) if check is not None else ""
-            if output:
-                error += f"; its health check said: {output}"
+        output = _failed_check_output(container) if container is not None else ""
+        output = output or (checks or {}).get(str(task.get("ID")), "")
+        if output:
+            error += f"; its health check said: {output}"
         return error
+
+    def _remember_checks(self, tasks: Iterable[dict[str, Any]], checks: dict[str, str]) -> None:
+        """Note what the health checks of tasks still under way said last, while they can."""
+        for task in tasks:
+            state = str((task.get("Status") or {}).get("State") or "")
+            if state in _ENDED:
+                continue
+            container = self._task_container(task)
+            output = _failed_check_output(container) if container is not None else ""
+            if output:
+                checks[str(task.get("ID"))] = output
 
     def _remove(self, name: str) -> None:
         attrs = self._inspect(name)
@@ -569,7 +588,7 @@ def _current_tasks(
     container = _container_spec(spec)
 
     def wanted(task: dict[str, Any]) -> bool:
-        of_task = (task.get("Spec") or {}).get("ContainerSpec") or {}
+        of_task = _task_container_spec(task)
         return of_task == container if release is None else _container_runs(of_task, release)
 
     since = _time((attrs.get("UpdateStatus") or {}).get("StartedAt"))
@@ -600,6 +619,15 @@ def _time(value: object) -> datetime | None:
         return datetime.fromisoformat(value)
     except ValueError:
         return None
+
+
+def _task_container_spec(task: Mapping[str, Any]) -> dict[str, Any]:
+    return dict((task.get("Spec") or {}).get("ContainerSpec") or {})
+
+
+def _failed_check_output(container: Mapping[str, Any]) -> str:
+    check = last_failed_check(container.get("State") or {})
+    return one_line(str(check.get("Output") or "")) if check is not None else ""
 
 
 def _exit_code(task: Mapping[str, Any]) -> int | None:
