@@ -1,7 +1,9 @@
-"""`build_docker_host`: bots' Dockerfiles are built on an engine of their own, not where they run.
+"""Trusting the hosts: `build_docker_host` builds bots' Dockerfiles apart; the CLI names who asks.
 
 A second private Docker Engine plays the builder; the engine of the test
-installation runs the bot. The image travels through the registry only.
+installation runs the bot. The image travels through the registry only. The
+CLI is an operator's tool, trusted like its host, yet the person it names with
+`--user` is held to the same policy as in Slack.
 """
 
 from __future__ import annotations
@@ -55,3 +57,16 @@ def test_images_are_built_on_the_build_engine_and_run_from_the_registry_by_diges
     running = i.docker.images.get(i.container("staging").attrs["Image"])
     assert f"{i.registry}/{i.bot}@{release['digest']}" in running.attrs["RepoDigests"]
     assert running.id == built.id
+
+
+def test_the_cli_reads_logs_only_for_a_user_who_is_a_viewer(installation: Installation) -> None:
+    """The CLI is trusted like its host, yet policy applies to the --user it names."""
+    i = installation
+
+    refused = i.run("logs", i.bot, "prod", "--user", "U0OUTSIDER")
+    viewer = i.run("logs", i.bot, "prod", "--user", "ULEAD1")
+
+    assert refused.returncode == 1
+    assert "U0OUTSIDER may not read the logs of prod" in refused.stderr
+    assert "may not read" not in viewer.stderr  # let through; nothing runs there yet
+    assert [e["outcome"] for e in i.json("audit") if e["action"] == "logs"] == ["refused"]
