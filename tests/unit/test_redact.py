@@ -20,7 +20,7 @@ from chatops.domain.redact import (
 )
 from chatops.errors import ConfigError
 
-SECRET = "s3cr3t-Tok/en+val?"
+SECRET = 's3cr3t-"Tok"/en+val?\\é'  # escaped by JSON, by URLs and in base64
 
 
 def _b64(data: str) -> str:
