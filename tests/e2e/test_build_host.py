@@ -59,14 +59,12 @@ def test_images_are_built_on_the_build_engine_and_run_from_the_registry_by_diges
     assert running.id == built.id
 
 
-def test_the_cli_reads_logs_only_for_a_user_who_is_a_viewer(installation: Installation) -> None:
+def test_the_cli_refuses_logs_to_a_user_who_is_no_viewer(installation: Installation) -> None:
     """The CLI is trusted like its host, yet policy applies to the --user it names."""
     i = installation
 
     refused = i.run("logs", i.bot, "prod", "--user", "U0OUTSIDER")
-    viewer = i.run("logs", i.bot, "prod", "--user", "ULEAD1")
 
     assert refused.returncode == 1
     assert "U0OUTSIDER may not read the logs of prod" in refused.stderr
-    assert "may not read" not in viewer.stderr  # let through; nothing runs there yet
-    assert [e["outcome"] for e in i.json("audit") if e["action"] == "logs"] == ["refused"]
+    assert "UDEV, ULEAD1, ULEAD2 and admins" in refused.stderr
