@@ -133,9 +133,11 @@ def build(
     by_engine = {
         engine: cast(Runtime, _Lazy(partial(_runtime, *engine))) for engine in set(engines.values())
     }
+    # bots' Dockerfiles are untrusted code: `build_docker_host` builds them on another engine
+    build_hosts = {env.name: env.build_docker_host or engines[env.name][1] for env in environments}
     builders_by_host = {
         host: cast(ImageBuilder, _Lazy(partial(_docker_builder, host)))
-        for host in {host for _, host in engines.values()}
+        for host in set(build_hosts.values())
     }
     fanout = FanOut(notifiers or [])
     deps = Deps(
@@ -143,7 +145,7 @@ def build(
         uow=store.uow,
         clock=SystemClock(),
         source=GitSourceControl(file.workdir),
-        builders={name: builders_by_host[host] for name, (_, host) in engines.items()},
+        builders={name: builders_by_host[host] for name, host in build_hosts.items()},
         runtimes={name: by_engine[engine] for name, engine in engines.items()},
         probe=HttpHealthProbe(),
         secrets=ProviderSecrets(environ),

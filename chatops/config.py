@@ -160,6 +160,23 @@ class AwsSecret(_Model):
 
 SecretModel = Annotated[EnvSecret | FileSecret | AwsSecret, Field(discriminator="provider")]
 
+_BUILD_ARGS_RULE = (
+    "build arguments may not carry secrets: the engine records them in the image's history, "
+    "where anyone who can pull the image reads them"
+)
+
+
+def _no_secret_build_args(value: Any) -> Any:
+    """`build_args` values are plain text; a secret reference (`{provider: …}`) is refused."""
+    if isinstance(value, dict):
+        for arg, given in value.items():
+            if isinstance(given, dict):
+                raise ValueError(
+                    f"{arg}: {_BUILD_ARGS_RULE}; give the secret to the container with "
+                    "`secrets:` instead"
+                )
+    return value
+
 
 class TargetModel(_Model):
     """A bot's settings in one environment (`bots.<bot>.environments.<env>`)."""
@@ -171,6 +188,8 @@ class TargetModel(_Model):
     health_timeout_seconds: Seconds | None = None
     replicas: Annotated[int, Field(ge=1, le=100)] | None = None
     build_args: dict[str, str] = Field(default_factory=dict)
+
+    _build_args = field_validator("build_args", mode="before")(_no_secret_build_args)
 
 
 class BotModel(_Model):
@@ -186,6 +205,20 @@ class BotModel(_Model):
     replicas: Annotated[int, Field(ge=1, le=100)] = 1
     build_args: dict[str, str] = Field(default_factory=dict)
     environments: dict[str, TargetModel | None] | None = None
+
+    _build_args = field_validator("build_args", mode="before")(_no_secret_build_args)
+
+    @model_validator(mode="after")
+    def _build_args_name_no_secret(self) -> BotModel:
+        overrides = [o for o in (self.environments or {}).values() if o is not None]
+        secrets = set(self.secrets).union(*(o.secrets for o in overrides))
+        args = set(self.build_args).union(*(o.build_args for o in overrides))
+        for arg in sorted(args & secrets):
+            raise ValueError(
+                f"build_args.{arg}: {_BUILD_ARGS_RULE}; {arg} is one of the bot's `secrets`, "
+                "which the running container gets anyway"
+            )
+        return self
 
 
 class EnvironmentModel(_Model):
@@ -207,6 +240,8 @@ class EnvironmentModel(_Model):
     poll_seconds: Seconds | None = None
     timezone: str = "UTC"
     docker_host: str | None = None
+    build_docker_host: str | None = None  # where bots' Dockerfiles are built (untrusted code)
+    viewers: list[str] | None = None  # who may read logs; default: deployers and approvers
     channel: str | None = None
     freeze: list[FreezeModel] = Field(default_factory=list)
 
@@ -259,6 +294,7 @@ class AlertmanagerModel(_Model):
 class ConfigModel(_Model):
     database_url: str | None = None
     registry: str | None = None
+    build_docker_host: str | None = None
     workdir: str = ".chatops"
     slack: SlackModel = Field(default_factory=SlackModel)
     alertmanager: AlertmanagerModel = Field(default_factory=AlertmanagerModel)
@@ -289,14 +325,7 @@ class ConfigModel(_Model):
                     )
                 seen.add(source)
                 source = self.environments[source].promote_from
-        for name, env in self.environments.items():
-            if env.deployers is None and (why := _guarded(env)):
-                raise ValueError(
-                    f"environments.{name}.deployers: required, since {name} {why}; write who "
-                    "may deploy, promote and roll back there, e.g. "
-                    '`deployers: [U0DEV1, S0DEPLOYERS]`, or `deployers: ["*"]` for anyone '
-                    "in the workspace"
-                )
+        self._check_guards_and_builds()
         for bot, model in self.bots.items():
             for target in model.environments or {}:
                 if target not in self.environments:
@@ -312,6 +341,31 @@ class ConfigModel(_Model):
                 "rename one of the bots or environments"
             )
         return self
+
+    def _check_guards_and_builds(self) -> None:
+        """Guarded environments name their deployers; builds elsewhere need a registry."""
+        envs = self.environments.items()
+        for name, env in envs:
+            if env.deployers is None and (why := _guarded(env)):
+                raise ValueError(
+                    f"environments.{name}.deployers: required, since {name} {why}; write who "
+                    "may deploy, promote and roll back there, e.g. "
+                    '`deployers: [U0DEV1, S0DEPLOYERS]`, or `deployers: ["*"]` for anyone '
+                    "in the workspace"
+                )
+        builds_elsewhere = [
+            key
+            for key, host in [
+                ("build_docker_host", self.build_docker_host),
+                *((f"environments.{n}.build_docker_host", e.build_docker_host) for n, e in envs),
+            ]
+            if host
+        ]
+        if builds_elsewhere and not self.registry:
+            raise ValueError(
+                f"{builds_elsewhere[0]} needs `registry`: an image built on another Docker "
+                "Engine reaches the engine that runs it only through a registry"
+            )
 
     def _targets(self) -> list[tuple[str, str]]:
         """Every (bot, environment) pair chatops may run."""
@@ -512,6 +566,8 @@ def _build(path: Path, model: ConfigModel, settings: Settings) -> ConfigFile:
             poll_seconds=int(env.poll_seconds) if env.poll_seconds else None,
             timezone=env.timezone,
             docker_host=env.docker_host,
+            build_docker_host=env.build_docker_host or model.build_docker_host,
+            viewers=frozenset(env.viewers) if env.viewers is not None else None,
             channel=env.channel,
             freeze=tuple(FreezeRule(f.cron, timedelta(hours=f.duration_hours)) for f in env.freeze),
         )

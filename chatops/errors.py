@@ -142,7 +142,8 @@ class BuildError(InfrastructureError):
     """The image did not build.
 
     Args:
-        log_tail: the last lines of the build output, secrets redacted.
+        log_tail: the last lines of the build output, as the engine gave them (the pipeline
+            masks secrets in it before it is stored or shown).
     """
 
     def __init__(self, message: str, *, log_tail: str = "", hint: str | None = None) -> None:

@@ -425,12 +425,19 @@ class FakeBuilder:
         self.pushed: list[str] = []
         self.removed: list[str] = []
         self.fail_build: set[str] = set()  # image names whose build fails
+        self.prints: list[str] = []  # what the build's RUN steps print (and a failure quotes)
         self.registry_down = False
 
     def build(self, request: BuildRequest, *, output: Callable[[str], None]) -> str:
         output(f"Step 1/1 : building {request.image}")
+        for line in self.prints:
+            output(line)
         if request.image in self.fail_build:
-            raise BuildError("the build failed: RUN returned 1", log_tail="RUN returned 1")
+            said = f": {self.prints[-1]}" if self.prints else ""
+            raise BuildError(
+                f"the build failed: RUN returned 1{said}",
+                log_tail="\n".join(["RUN returned 1", *self.prints]),
+            )
         self.builds.append(request)
         return f"sha256:{len(self.builds):064x}"
 

@@ -91,6 +91,8 @@ class Environment:
     poll_seconds: int | None = None
     timezone: str = "UTC"
     docker_host: str | None = None
+    build_docker_host: str | None = None  # None: images are built where they run
+    viewers: frozenset[str] | None = None  # None: the deployers and approvers
     channel: str | None = None
     freeze: tuple[FreezeRule, ...] = ()
 

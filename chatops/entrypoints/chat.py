@@ -59,7 +59,7 @@ class ChatCommands:
         return self._guarded(lambda: self._run(actor, parsed))
 
     def press(self, actor: Actor, action_id: str, value: str) -> Reply:
-        """Handle a button: promote, approve, reject, rollback, ack_alert."""
+        """Handle a button: promote, approve, reject, rollback, ack_alert, logs."""
         handler = self._buttons.get(action_id)
         if handler is None:
             return _plain(f"chatops does not know the button {action_id!r}")
@@ -104,7 +104,7 @@ class ChatCommands:
             case cmd.Status(bot):
                 return Reply(blocks.status_message(app.queries.status(bot)))
             case cmd.Logs(bot, env, lines):
-                text = app.queries.logs(bot, env, lines=lines)
+                text = app.queries.logs(actor, bot, env, lines=lines)
                 return Reply(blocks.logs_message(bot, env, text))
             case cmd.Lock(bot, env, reason, seconds):
                 duration = timedelta(seconds=seconds) if seconds else None
@@ -149,12 +149,17 @@ class ChatCommands:
         alert = self._alerts.acknowledge(actor, alert_id)
         return _plain(f"you acknowledged alert #{alert.id}")
 
+    def _alert_logs(self, actor: Actor, alert_id: int) -> Reply:
+        alert, text = self._app.queries.alert_logs(actor, alert_id)
+        return Reply(blocks.logs_message(alert.bot, alert.env, text))
+
     _buttons: dict[str, Callable[[ChatCommands, Actor, int], Reply]] = {
         "promote": _promote,
         "approve": _approve,
         "reject": _reject,
         "rollback": _rollback,
         "ack_alert": _ack,
+        "logs": _alert_logs,
     }
 
     # ── errors: the one place they become replies ──────────────────────────

@@ -318,10 +318,12 @@ def logs(
     bot: str,
     env: str,
     lines: Annotated[int, typer.Option("--lines", "-n", min=1, max=1000)] = 50,
+    user: UserOption = None,
 ) -> None:
-    """The last lines of BOT's output in ENV, secrets masked."""
+    """The last lines of BOT's output in ENV, secrets masked (for ENV's viewers and admins)."""
     with _errors(), _application(recover=False, progress=False) as application:
-        text = application.queries.logs(bot, env, lines=lines)
+        actor = _actor(user, application.config)
+        text = application.queries.logs(actor, bot, env, lines=lines)
     print(text, end="" if text.endswith("\n") else "\n")
 
 

@@ -16,7 +16,7 @@ from datetime import datetime
 from chatops.domain.alerts import Alert, AlertState
 from chatops.domain.audit import Outcome
 from chatops.domain.policy import check_acknowledger, rollback_target
-from chatops.errors import AlreadyDecided, ChatOpsError, NotFound, NothingToRollBack
+from chatops.errors import AlreadyDecided, NotFound, NothingToRollBack
 from chatops.services.context import Actor, Deps
 from chatops.services.ports import UnitOfWork
 from chatops.services.views import AlertView
@@ -26,7 +26,6 @@ __all__ = ["ALERTMANAGER", "AlertService", "IncomingAlert", "IngestResult"]
 log = logging.getLogger(__name__)
 
 ALERTMANAGER = Actor("alertmanager", "webhook")
-LOG_TAIL_LINES = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,7 +205,7 @@ class AlertService:
         if opened:
             deps.metrics.alerts_firing(alert.bot, alert.env, firing)
         if opened or stored.state is AlertState.FIRING:
-            deps.tell_alert(self.view(stored, log_tail=self._log_tail(alert.bot, alert.env)))
+            deps.tell_alert(self.view(stored))
         return stored, opened
 
     def resolve(self, actor: Actor, alert_id: int, *, action_taken: str | None = None) -> Alert:
@@ -248,7 +247,7 @@ class AlertService:
         self._deps.tell_alert(self.view(alert))
         return alert
 
-    def view(self, alert: Alert, *, log_tail: str = "") -> AlertView:
+    def view(self, alert: Alert) -> AlertView:
         """Everything a message about `alert` shows; an open one offers a rollback target."""
         deps = self._deps
         with deps.uow() as uow:
@@ -261,19 +260,10 @@ class AlertService:
             channel=deps.catalog.channel_for(alert.env),
             release=release,
             deployed_by=deployment.requested_by if deployment else None,
-            log_tail=log_tail,
             rollback_to=rollback_to,
         )
 
     # ── helpers ─────────────────────────────────────────────────────────────
-
-    def _log_tail(self, bot: str, env: str) -> str:
-        try:
-            text = self._deps.runtime(env).logs(bot, env, LOG_TAIL_LINES)
-        except ChatOpsError as exc:
-            log.info("no log tail of %s in %s: %s", bot, env, exc)
-            return ""
-        return self._deps.masked(bot, env, text)
 
     def _audit(
         self,

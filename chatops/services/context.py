@@ -119,13 +119,13 @@ class Deps:
         """A redactor that knows every secret value of `bot` in `env`.
 
         Raises:
-            ConfigError: the secrets cannot be read, so nothing could be masked.
+            ConfigError: the secrets cannot be read, or one is too short to be masked.
         """
         the_bot = self.catalog.bots.get(bot)
         target = the_bot.targets.get(env) if the_bot else None
         if the_bot is None or target is None:
             return Redactor()
-        return Redactor(self.secrets.resolve(the_bot, target).values())
+        return Redactor.for_secrets(self.secrets.resolve(the_bot, target))
 
     def masked(self, bot: str, env: str, text: str) -> str:
         """`text` with the secrets of `bot` in `env` masked; withheld when they cannot be read."""

@@ -23,7 +23,7 @@ from chatops.domain.deployment import Commit, Deployment, Event, Kind, Release, 
 from chatops.domain.health import GateState, HealthGate
 from chatops.domain.names import release_tag
 from chatops.domain.policy import Lock, LockKind
-from chatops.domain.redact import Redactor
+from chatops.domain.redact import Redactor, check_build_args
 from chatops.errors import BuildError, ChatOpsError, InfrastructureError, NotFound
 from chatops.services.context import Actor, Deps, required
 from chatops.services.pending import settle_if_stale
@@ -82,7 +82,7 @@ class Pipeline:
             the_bot, environment, target = deps.catalog.target(deployment.bot, deployment.env)
             # resolved once per attempt: every message, log line and spec below uses them
             attempt.secrets = deps.secrets.resolve(the_bot, target)
-            attempt.redact = Redactor(attempt.secrets.values())
+            attempt.redact = Redactor.for_secrets(attempt.secrets)
             release = self._release(attempt, the_bot)
             self._deploy(attempt, release, the_bot, environment, target)
         except ChatOpsError as exc:
@@ -154,6 +154,8 @@ class Pipeline:
 
     def _build(self, attempt: _Attempt, bot: Bot, commit: Commit) -> Release:
         deps = self._deps
+        build_args = {**bot.build_args, **self._target_build_args(bot, attempt.deployment.env)}
+        check_build_args(build_args, attempt.secrets)
         existing = self._claim_build_slot(attempt, bot, commit)
         if existing is not None:
             return existing
@@ -161,7 +163,8 @@ class Pipeline:
         version = required(deployment.version, "the version being built")
         registry = deps.catalog.registry
         image = image_name(registry, bot.name, version)
-        # built on the engine of the environment it is first deployed to, where it runs next
+        # built on the engine of the environment it is first deployed to (where it runs next),
+        # or on its `build_docker_host`
         builder = deps.builder(deployment.env)
         source = attempt.redact(bot.repo)
         labels = {
@@ -187,10 +190,7 @@ class Pipeline:
                         image=image,
                         context_tar=context,
                         dockerfile=bot.dockerfile,
-                        build_args={
-                            **bot.build_args,
-                            **self._target_build_args(bot, deployment.env),
-                        },
+                        build_args=build_args,
                         labels=labels,
                     )
                     image_id = builder.build(request, output=output)

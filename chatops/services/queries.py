@@ -6,14 +6,17 @@ import logging
 from collections import defaultdict
 from dataclasses import replace
 
+from chatops.domain.alerts import Alert
 from chatops.domain.approvals import Vote, approvals_needed, tally
+from chatops.domain.audit import Outcome
 from chatops.domain.catalog import HealthKind
 from chatops.domain.deployment import Commit, Deployment, Kind, State
 from chatops.domain.health import Health, Observation
 from chatops.domain.names import validate_name
 from chatops.domain.policy import LockKind
+from chatops.domain.viewers import check_viewer, viewers_of
 from chatops.errors import ChatOpsError, NotFound
-from chatops.services.context import Deps
+from chatops.services.context import Actor, Deps
 from chatops.services.views import DeploymentView, ReleaseRow, StatusRow
 
 __all__ = ["Queries", "announce", "observe_health"]
@@ -256,14 +259,41 @@ class Queries:
             return (), 0, None
         return tuple(commits), max(0, total - len(commits)), compare_url
 
-    def logs(self, bot: str, env: str, *, lines: int = 50) -> str:
-        """The last lines of what runs, with every secret value masked.
+    def logs(self, actor: Actor, bot: str, env: str, *, lines: int = 50) -> str:
+        """The last lines of what runs, with every secret value masked, for the env's viewers.
+
+        Reading logs is audited, and so is a refusal.
 
         Raises:
             NotFound: unknown bot or environment, or nothing runs there.
+            NotAllowed: `actor` is not among the environment's viewers nor an admin.
+            ConfigError: the secrets to mask cannot be read, or one is too short to mask.
         """
         deps = self._deps
-        deps.catalog.target(validate_name("bot", bot), validate_name("environment", env))
+        with deps.refusals_audited(actor, "logs", bot=bot, env=env):
+            _, environment, _ = deps.catalog.target(
+                validate_name("bot", bot), validate_name("environment", env)
+            )
+            check_viewer(
+                environment,
+                actor.user,
+                viewers=deps.directory.expand(viewers_of(environment)),
+                admins=deps.catalog.admins,
+            )
         lines = max(1, min(lines, 1000))
-        text = deps.runtime(env).logs(bot, env, lines)
-        return deps.redactor(bot, env)(text)
+        text = deps.redactor(bot, env)(deps.runtime(env).logs(bot, env, lines))
+        deps.audit_alone(actor, "logs", Outcome.OK, bot=bot, env=env, detail=f"{lines} lines")
+        return text
+
+    def alert_logs(self, actor: Actor, alert_id: int, *, lines: int = 50) -> tuple[Alert, str]:
+        """The alert, and the last lines of what runs where it fired (as `logs`).
+
+        Raises:
+            NotFound: there is no alert `alert_id`, or nothing runs there now.
+            NotAllowed: as for `logs`.
+        """
+        with self._deps.uow() as uow:
+            alert = uow.alerts.get(alert_id)
+        if alert is None:
+            raise NotFound(f"there is no alert #{alert_id}")
+        return alert, self.logs(actor, alert.bot, alert.env, lines=lines)

@@ -36,7 +36,6 @@ class AlertView:
     channel: str | None
     release: Release | None = None
     deployed_by: str | None = None
-    log_tail: str = ""
     rollback_to: int | None = None  # the version a Rollback button would go to
 
 

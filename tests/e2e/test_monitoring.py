@@ -31,7 +31,7 @@ from chatops.entrypoints.sample import DOCKERFILE
 from tests.e2e.conftest import Installation
 from tests.e2e.serving import ALERT_TOKEN, BOT_TOKEN, SIGNING_SECRET, Served
 from tests.slack import signing
-from tests.slack.standin import Call, SlackStandIn
+from tests.slack.standin import RESPONSE_URL, Call, SlackStandIn
 
 pytestmark = pytest.mark.slow
 
@@ -217,8 +217,11 @@ def _message_ts(slack: SlackStandIn, post: Call) -> str:
     return ts
 
 
-def _press(served: Served, slack: SlackStandIn, ts: str, action_id: str, user: str) -> None:
-    """Press the button `action_id` of the message `ts` as `user`, signed as Slack does."""
+def _press(
+    served: Served, slack: SlackStandIn, ts: str, action_id: str, user: str, *, reply: str = ""
+) -> None:
+    """Press the button `action_id` of the message `ts` as `user`, signed as Slack does;
+    the answer goes to the response_url named `reply` (default: the action id)."""
     message = slack.messages()[ts]
     body, headers = signing.block_action(
         action_id,
@@ -227,10 +230,16 @@ def _press(served: Served, slack: SlackStandIn, ts: str, action_id: str, user: s
         channel=message.channel,
         message_ts=ts,
         message={"text": message.text, "blocks": message.blocks},
-        response_url=slack.response_url(action_id),
+        response_url=slack.response_url(reply or action_id),
         secret=SIGNING_SECRET,
     )
     assert served.post("/slack/events", body, headers).status_code == 200
+
+
+def _reply(slack: SlackStandIn, name: str) -> dict[str, Any]:
+    """What chatops answered at the response_url `name`."""
+    call = slack.wait_for(lambda c: c.path == f"/response/{name}", method=RESPONSE_URL)
+    return dict(call.body)
 
 
 def _samples(served: Served) -> list[Any]:
@@ -364,12 +373,22 @@ def test_a_bot_that_recovers_by_itself_gets_resolved_in_the_alerts_thread(
     i = monitored
     _deploy(i)
     _promote(i)
-    serve()
+    served = serve()
 
     i.container("prod").exec_run(["rm", "/www/healthz"])
     alert = _wait_alert(slack, i.bot, "prod")
     ts = _message_ts(slack, alert)
     assert "health check fails" in alert.body["text"]
+    # the channel gets a Logs button, not the lines: they are for prod's viewers alone
+    assert "Last log lines" not in _shown(slack, ts)
+    _press(served, slack, ts, "logs", "ULEAD1", reply="viewer")
+    _press(served, slack, ts, "logs", "U0OUTSIDER", reply="outsider")
+    shown = _reply(slack, "viewer")
+    assert shown["response_type"] == "ephemeral"
+    assert shown["text"].startswith(f"Last lines of {i.bot} in prod")
+    refused = _reply(slack, "outsider")
+    assert refused["response_type"] == "ephemeral"
+    assert refused["text"].startswith("U0OUTSIDER may not read the logs of prod — ")
     i.container("prod").exec_run(["sh", "-c", "echo ok > /www/healthz"])
 
     reply = _wait(lambda: _resolved_reply(slack, ts), timeout=30, what="resolved in the thread")

@@ -462,6 +462,15 @@ def test_status_releases_logs_and_locks_and_sigterm_stops_serve(workspace: Works
     logs = w.reply(w.command(DEV, "/logs", f"{bot} staging 20"))
     assert logs["response_type"] == "ephemeral"
     assert f"starting with API_TOKEN={MASK}" in _shown(logs)
+    # prod's logs are for its deployers and approvers (viewers by default) and admins
+    refused_logs = w.reply(w.command("U0OUTSIDER", "/logs", f"{bot} prod"))
+    assert refused_logs["response_type"] == "ephemeral"
+    assert reply_text(refused_logs) == (
+        "U0OUTSIDER may not read the logs of prod — the logs of prod are for S0LEADS, UDEV, "
+        "ULEAD1, ULEAD2 and admins; ask one of them, or an admin to add you to "
+        "`environments.prod.viewers`"
+    )
+    assert len(w.audit("logs")) == 1 and len(w.audit("logs", "refused")) == 1
 
     # /lock holds staging: a /deploy is refused saying who holds it, until /unlock; its
     # reason (as Slack sends it: `@channel` typed, a `<…>` and an `&lt;` typed as text)

@@ -407,7 +407,8 @@ def test_a_crashing_process_is_restarted_and_counted(
 
     # the bot itself dies (not a manual stop): the restart policy brings it back
     container = client.containers.get(f"{bot}-{ENV}")
-    assert container.exec_run(["sh", "-c", "kill -9 $(pidof httpd)"]).exit_code == 0
+    # the exec's own shell may be killed with the container it runs in (137) before it exits
+    assert container.exec_run(["sh", "-c", "kill -9 $(pidof httpd)"]).exit_code in (0, 137)
 
     wait_for("a restart counted", lambda: runtime.observe(bot, ENV).restarts > before)
     wait_for("healthy after the restart", lambda: healthy(runtime, bot))

@@ -314,7 +314,6 @@ def alert_view(a: Alert, **changes: Any) -> AlertView:
         channel="C0PRODOPS",
         release=V3,
         deployed_by=LEAD1,
-        log_tail="loading translations\nworker ready\nKilled",
         rollback_to=2,
     )
     return dataclasses.replace(base, **changes)
@@ -336,7 +335,6 @@ ALERT_VIEWS: dict[str, AlertView] = {
             count=1,
             action_taken="rolled back automatically to v2",
         ),
-        log_tail="",
         rollback_to=None,
     ),
 }
@@ -560,13 +558,21 @@ def test_pending_shows_the_count_and_the_approvers() -> None:
     [
         (
             "alert_firing",
-            [("Roll back to v2", "rollback", "14"), ("Acknowledge", "ack_alert", "7")],
+            [
+                ("Roll back to v2", "rollback", "14"),
+                ("Acknowledge", "ack_alert", "7"),
+                ("Logs", "logs", "7"),
+            ],
         ),
-        ("alert_acknowledged", [("Roll back to v2", "rollback", "14")]),
-        ("alert_resolved", []),
+        ("alert_acknowledged", [("Roll back to v2", "rollback", "14"), ("Logs", "logs", "7")]),
+        ("alert_resolved", [("Logs", "logs", "7")]),
         (
             "alert_auto_rolled_back",
-            [("Roll back", "rollback", "14"), ("Acknowledge", "ack_alert", "7")],
+            [
+                ("Roll back", "rollback", "14"),
+                ("Acknowledge", "ack_alert", "7"),
+                ("Logs", "logs", "7"),
+            ],
         ),
     ],
 )
@@ -581,7 +587,15 @@ def test_alert_buttons_per_state(name: str, expected: list[tuple[str, str, str]]
 
 def test_alert_without_deployment_has_no_rollback() -> None:
     message = b.alert_message(alert_view(alert(deployment_id=None)))
-    assert b.buttons(message) == [("Acknowledge", "ack_alert", "7")]
+    assert b.buttons(message) == [("Acknowledge", "ack_alert", "7"), ("Logs", "logs", "7")]
+
+
+def test_alert_messages_show_no_log_lines_in_the_channel() -> None:
+    """Logs are for the environment's viewers: the channel gets a Logs button, not the lines."""
+    for name, view in ALERT_VIEWS.items():
+        message = b.alert_message(view)
+        assert "log lines" not in b.text_of(message).lower(), name
+        assert ("Logs", "logs", str(view.alert.id)) in b.buttons(message), name
 
 
 def test_soaked_message_offers_promote() -> None:
@@ -667,7 +681,7 @@ def test_huge_reasons_logs_and_changes_are_cut_to_fit(state: State) -> None:
 
 def test_huge_alerts_and_listings_are_cut_to_fit() -> None:
     huge_alert = alert(summary=HUGE, detail=HUGE, action_taken=HUGE)
-    assert_within_slack_limits(b.alert_message(alert_view(huge_alert, log_tail=HUGE * 3)))
+    assert_within_slack_limits(b.alert_message(alert_view(huge_alert)))
     assert_within_slack_limits(b.alert_resolved_reply(alert_view(huge_alert)))
     rows = [ReleaseRow(release(n, f"{n:040x}", HUGE)) for n in range(1, 400)]
     assert_within_slack_limits(b.releases_message("mybot", rows))
@@ -757,7 +771,7 @@ def test_rollback_confirm_of_an_alert_without_release_names_no_version() -> None
     message = b.alert_message(
         alert_view(alert(version=None), release=None, deployed_by=None, rollback_to=None)
     )
-    (rollback, _) = _buttons(message)
+    (rollback, _, _) = _buttons(message)
     assert rollback["confirm"]["text"]["text"] == (
         "*mybot* in *prod* goes back to the previous healthy release, without rebuilding."
     )

@@ -82,7 +82,6 @@ def _poison_alert(view: AlertView) -> AlertView:
         alert=poisoned,
         release=dataclasses.replace(V3, subject=EVIL),
         deployed_by=EVIL,
-        log_tail=EVIL,
     )
 
 

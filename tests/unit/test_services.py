@@ -584,7 +584,7 @@ def test_recovery_leaves_deployments_of_living_processes_alone(app: App) -> None
 def test_logs_mask_secret_values(app: App) -> None:
     app.world.secrets.values["API_TOKEN"] = "s3cr3t-token-value"
     app.deploy()
-    text = app.queries.logs("mybot", "staging", lines=10)
+    text = app.queries.logs(DEV, "mybot", "staging", lines=10)
     assert "s3cr3t-token-value" not in text
     assert "token is ••••••" in text
 
@@ -608,7 +608,7 @@ def test_unreadable_secrets_fail_the_deployment_and_withhold_logs(app: App) -> N
     assert "env_file of mybot in staging does not exist" in (failed.reason or "")
     assert app.world.runtime.version("mybot", "staging") == 1
     with pytest.raises(ConfigError):
-        app.queries.logs("mybot", "staging", lines=10)
+        app.queries.logs(DEV, "mybot", "staging", lines=10)
 
 
 def test_status_shows_what_runs_where(app: App) -> None:

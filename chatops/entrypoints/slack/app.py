@@ -23,7 +23,7 @@ __all__ = ["BUTTONS", "create_bolt_app", "register"]
 
 log = logging.getLogger(__name__)
 
-BUTTONS = ("promote", "approve", "reject", "rollback", "ack_alert")
+BUTTONS = ("promote", "approve", "reject", "rollback", "ack_alert", "logs")
 
 
 class _Seen:

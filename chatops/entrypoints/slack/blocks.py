@@ -7,7 +7,8 @@ environment: time comes from the views, so the same view renders the same
 message, which the snapshot tests pin down.
 
 Button contract (DESIGN §6): `promote`, `approve`, `reject` and `rollback` carry
-a deployment id; `ack_alert` carries an alert id.
+a deployment id; `ack_alert` and `logs` (an alert's log lines, shown only to
+whoever pressed it, when they are among the environment's viewers) carry an alert id.
 
 Text that people or programs wrote (commit subjects, reasons, refs, logs) is
 escaped for mrkdwn by the one `chatops.domain.mrkdwn.escape` (code spans by its
@@ -704,6 +705,8 @@ def _alert_actions(view: AlertView) -> list[Block]:
         )
     if alert.id is not None and alert.state is AlertState.FIRING:
         elements.append(_button("Acknowledge", "ack_alert", str(alert.id)))
+    if alert.id is not None:  # logs are shown to the environment's viewers alone, on request
+        elements.append(_button("Logs", "logs", str(alert.id)))
     return [ActionsBlock(elements=elements)] if elements else []
 
 
@@ -715,9 +718,6 @@ def alert_message(view: AlertView) -> Message:
     if alert.detail.strip():
         what += f"\n{_fit(alert.detail, SECTION_LIMIT - len(what) - 1)}"
     blocks: list[Block] = [_header(headline), _section(what), _alert_fields(view)]
-    if view.log_tail.strip():
-        title = "*Last log lines:*\n"
-        blocks.append(_section(title + _code(view.log_tail, limit=SECTION_LIMIT - len(title))))
     if alert.action_taken:
         blocks.append(_section(f"🔁 *Action taken:* {_fit(alert.action_taken, 1000)}"))
     if alert.state is AlertState.ACKNOWLEDGED:
