@@ -228,8 +228,8 @@ def _git_push(deps: HttpDeps) -> Callable[[Request], Awaitable[Response]]:
                 sha=push.after,
                 pusher=push.pusher,
             )
-        except BaseException:
-            if key is not None:  # nothing was deployed: let a redelivery try again
+        except Exception:
+            if key is not None:  # let a redelivery try again (converging twice is harmless)
                 await run_in_threadpool(deps.deliveries.forget, key)
             raise
         return JSONResponse(

@@ -192,7 +192,8 @@ class AutoDeploy:
                 Outcome.OK,
                 of=deployment,
                 detail=f"{rewritten_from[:12]} (live) is not an ancestor of the head "
-                f"{head[:12]}: the branch was rewritten; deploying its head",
+                f"{head[:12]}: the branch was rewritten (or {env} ran another branch); "
+                "deploying the head",
             )
         return Started(bot.name, env, deployment=deployment)
 

@@ -308,3 +308,21 @@ def test_every_endpoint_refuses_an_oversized_body_with_413(edge: Edge) -> None:
     for path in ("/slack/events", "/alerts/alertmanager", "/webhooks/git", "/metrics"):
         answer = edge.client.post(path, content=b"x" * (26 * 1024 * 1024))
         assert answer.status_code == 413, path
+
+
+def test_a_push_that_could_not_be_handled_may_be_delivered_again(edge: Edge) -> None:
+    """Nothing is lost: a delivery that failed (remote unreachable) is not marked as handled."""
+    edge.server.application.locks.lock(Actor("UDEV", "cli"), BOT, "staging", reason="test")
+    body, headers = edge.github(edge.push_document(edge.repo.head()), delivery="d-retry")
+    hidden = edge.repo.remote.with_name("hidden.git")
+    edge.repo.remote.rename(hidden)
+    try:
+        failed = edge.client.post("/webhooks/git", content=body, headers=headers)
+    finally:
+        hidden.rename(edge.repo.remote)
+
+    assert failed.status_code == 503
+    assert "git could not" in failed.json()["error"]
+    retried = edge.client.post("/webhooks/git", content=body, headers=headers)
+    assert retried.status_code == 202
+    assert "locked" in retried.json()["deployments"][0]["refused"]
