@@ -196,29 +196,26 @@ def alertmanager(edge: Edge, alerts: list[Any], **payload: Any) -> Any:
     )
 
 
-@pytest.mark.parametrize(
-    ("alerts", "payload", "where"),
-    [
-        ([{"labels": {"bot": [BOT], "env": "staging"}}], {}, "alerts.0.labels.bot"),
-        ([{"labels": {"bot": {"name": BOT}, "env": "staging"}}], {}, "alerts.0.labels.bot"),
-        ([{"labels": {"bot": BOT, "env": 7}}], {}, "alerts.0.labels.env"),
-        ([{"labels": [BOT, "staging"]}], {}, "alerts.0.labels"),
-        ([{"status": "firing"}], {}, "alerts.0.labels"),
-        ([{"labels": {"bot": BOT}, "startsAt": 1}], {}, "alerts.0.startsAt"),
-        ([{"labels": {"bot": BOT}, "fingerprint": "f" * 1000}], {}, "alerts.0.fingerprint"),
-        ([{"labels": {}}], {"commonLabels": {"bot": [BOT]}}, "commonLabels.bot"),
-    ],
-)
-def test_a_malformed_alert_is_a_400_naming_where_never_a_5xx(
-    edge: Edge, alerts: list[Any], payload: dict[str, Any], where: str
-) -> None:
+MALFORMED_ALERTS: list[tuple[list[Any], dict[str, Any], str]] = [
+    ([{"labels": {"bot": [BOT], "env": "staging"}}], {}, "alerts.0.labels.bot"),
+    ([{"labels": {"bot": {"name": BOT}, "env": "staging"}}], {}, "alerts.0.labels.bot"),
+    ([{"labels": {"bot": BOT, "env": 7}}], {}, "alerts.0.labels.env"),
+    ([{"labels": [BOT, "staging"]}], {}, "alerts.0.labels"),
+    ([{"status": "firing"}], {}, "alerts.0.labels"),
+    ([{"labels": {"bot": BOT}, "startsAt": 1}], {}, "alerts.0.startsAt"),
+    ([{"labels": {"bot": BOT}, "fingerprint": "f" * 1000}], {}, "alerts.0.fingerprint"),
+    ([{"labels": {}}], {"commonLabels": {"bot": [BOT]}}, "commonLabels.bot"),
+]
+
+
+def test_a_malformed_alert_is_a_400_naming_where_never_a_5xx(edge: Edge) -> None:
     """Guards against Alertmanager retrying forever a payload we answered 503."""
     before = edge.rows()
+    for alerts, payload, where in MALFORMED_ALERTS:
+        answer = alertmanager(edge, alerts, **payload)
 
-    answer = alertmanager(edge, alerts, **payload)
-
-    assert answer.status_code == 400, answer.text
-    assert where in answer.json()["error"]
+        assert answer.status_code == 400, (alerts, answer.text)
+        assert where in answer.json()["error"]
     assert edge.rows() == before
 
 
