@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -29,7 +29,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from chatops.domain.catalog import (
     ANYONE,
@@ -47,7 +48,15 @@ from chatops.domain.names import NAME_PATTERN, colliding_units
 from chatops.domain.repos import remote_location
 from chatops.errors import ConfigError
 
-__all__ = ["Config", "ConfigFile", "Settings", "find_config", "load", "load_settings"]
+__all__ = [
+    "Config",
+    "ConfigFile",
+    "Settings",
+    "file_variables",
+    "find_config",
+    "load",
+    "load_settings",
+]
 
 DEFAULT_CONFIG = Path("chatops.yaml")
 
@@ -56,9 +65,17 @@ DEFAULT_CONFIG = Path("chatops.yaml")
 
 
 class Settings(BaseSettings):
-    """Process settings from environment variables and `./.env` (real variables win)."""
+    """Process settings from environment variables and `./.env` (real variables win).
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+    An empty or blank value counts as unset (compose writes `NAME=` for a variable it
+    was not given), so a server never runs with an empty signing secret or token.
+    Each secret, and the database URL, may be given as `NAME_FILE` instead: the path
+    of a file holding the value (Docker and Kubernetes secrets).
+    """
+
+    model_config = SettingsConfigDict(
+        env_file=".env", extra="ignore", frozen=True, env_ignore_empty=True
+    )
 
     slack_bot_token: SecretStr | None = None
     slack_signing_secret: SecretStr | None = None
@@ -68,11 +85,32 @@ class Settings(BaseSettings):
     chatops_database_url: str | None = None
     chatops_http_host: str = "127.0.0.1"
     chatops_http_port: int = 3000
+    chatops_http_body_timeout_seconds: float = Field(default=20.0, gt=0, le=3600)
     chatops_alert_token: SecretStr | None = None
     chatops_git_webhook_secret: SecretStr | None = None
+    chatops_metrics_token: SecretStr | None = None
     chatops_lease_seconds: float = Field(default=15.0, gt=0)
     docker_host: str | None = None
     user: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _blank_is_unset(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if not (isinstance(v, str) and not v.strip())}
+        return data
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        files = _SecretFiles(settings_cls, env_settings, dotenv_settings)
+        return init_settings, files, env_settings, dotenv_settings, file_secret_settings
 
     def default_user(self) -> str:
         if self.user:
@@ -83,11 +121,71 @@ class Settings(BaseSettings):
             return "unknown"
 
 
+def file_variables() -> list[str]:
+    """The settings that may be given as `NAME_FILE`: every secret, and the database URL."""
+    secrets = [
+        name
+        for name, field in Settings.model_fields.items()
+        if SecretStr in (field.annotation, *get_args(field.annotation))
+    ]
+    return [*secrets, "chatops_database_url"]
+
+
+class _SecretFiles(PydanticBaseSettingsSource):
+    """`NAME_FILE=PATH` (from the environment or `.env`): the file's content, as NAME."""
+
+    def __init__(
+        self,
+        settings_cls: type[BaseSettings],
+        env: PydanticBaseSettingsSource,
+        dotenv: PydanticBaseSettingsSource,
+    ) -> None:
+        super().__init__(settings_cls)
+        self._given: dict[str, str | None] = {
+            **getattr(dotenv, "env_vars", {}),
+            **getattr(env, "env_vars", {}),
+        }
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # __call__ reads every variable at once
+
+    def __call__(self) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for name in file_variables():
+            path = (self._given.get(f"{name}_file") or "").strip()
+            if not path:
+                continue
+            variable = name.upper()
+            if (self._given.get(name) or "").strip():
+                raise ConfigError(
+                    f"both {variable} and {variable}_FILE are set",
+                    hint=f"set only one of them (unset {variable} to read it from the file)",
+                )
+            values[name] = _read_secret_file(f"{variable}_FILE", Path(path))
+        return values
+
+
+def _read_secret_file(variable: str, path: Path) -> str:
+    """A secret file's content without its trailing newline; errors never show the content."""
+    try:
+        value = path.read_text(encoding="utf-8").rstrip("\r\n")
+    except OSError as exc:
+        raise ConfigError(
+            f"{variable}: cannot read {path}: {exc.strerror or type(exc).__name__}",
+            hint="mount the secret there, or fix the path",
+        ) from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{variable}: {path} is not UTF-8 text") from None
+    if not value.strip():
+        raise ConfigError(f"{variable}: {path} is empty", hint="write the value into the file")
+    return value
+
+
 def load_settings(env_file: Path | None = None) -> Settings:
     """Read the settings; `env_file` replaces `./.env`.
 
     Raises:
-        ConfigError: a variable has a bad value.
+        ConfigError: a variable has a bad value, or a `NAME_FILE` cannot be read.
     """
     try:
         if env_file is not None:

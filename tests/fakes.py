@@ -32,7 +32,7 @@ from chatops.domain.health import Health, Observation
 from chatops.domain.policy import FreezeWindow, Lock
 from chatops.errors import BuildError, NotFound, RegistryError, SourceControlError, StoreError
 from chatops.services.context import Deps, Tuning
-from chatops.services.ports import BuildRequest, MessageRef, RunSpec, SlotTaken
+from chatops.services.ports import BuildRequest, MessageRef, RunSpec, SlotTaken, WantedHead
 from chatops.services.views import AlertView, DeploymentView
 
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
@@ -67,6 +67,8 @@ class Tables:
     alerts: dict[int, Alert] = field(default_factory=dict)
     messages: dict[str, MessageRef] = field(default_factory=dict)
     leases: dict[str, tuple[str, datetime]] = field(default_factory=dict)
+    deliveries: dict[str, datetime] = field(default_factory=dict)
+    wanted_heads: dict[tuple[str, str], WantedHead] = field(default_factory=dict)
     ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
 
@@ -298,6 +300,43 @@ class FakeLeases:
         return self.t.leases.get(name)
 
 
+class FakeDeliveries:
+    def __init__(self, t: Tables) -> None:
+        self.t = t
+
+    def first_time(self, key: str, *, at: datetime) -> bool:
+        if key in self.t.deliveries:
+            return False
+        self.t.deliveries[key] = at
+        return True
+
+    def forget(self, key: str) -> None:
+        self.t.deliveries.pop(key, None)
+
+    def prune(self, *, before: datetime) -> int:
+        old = [key for key, at in self.t.deliveries.items() if at < before]
+        for key in old:
+            del self.t.deliveries[key]
+        return len(old)
+
+
+class FakeWantedHeads:
+    def __init__(self, t: Tables) -> None:
+        self.t = t
+
+    def put(self, wanted: WantedHead) -> None:
+        self.t.wanted_heads[(wanted.bot, wanted.env)] = wanted
+
+    def list(self) -> list[WantedHead]:
+        return sorted(self.t.wanted_heads.values(), key=lambda w: w.at)
+
+    def remove(self, wanted: WantedHead) -> bool:
+        if self.t.wanted_heads.get((wanted.bot, wanted.env)) != wanted:
+            return False
+        del self.t.wanted_heads[(wanted.bot, wanted.env)]
+        return True
+
+
 def share_rows(store: Tables) -> Tables:
     """A working copy of the store: new tables around the same rows, which are all immutable."""
     return Tables(**{f.name: copy.copy(getattr(store, f.name)) for f in dataclasses.fields(store)})
@@ -319,6 +358,8 @@ class FakeUnitOfWork:
         self.alerts = FakeAlerts(self._work)
         self.messages = FakeMessages(self._work)
         self.leases = FakeLeases(self._work)
+        self.deliveries = FakeDeliveries(self._work)
+        self.wanted_heads = FakeWantedHeads(self._work)
         return self
 
     def __exit__(
@@ -342,6 +383,8 @@ class FakeUnitOfWork:
             "alerts",
             "messages",
             "leases",
+            "deliveries",
+            "wanted_heads",
         ):
             setattr(self._store, name, getattr(self._work, name))
         self._store.ids = self._work.ids
@@ -355,6 +398,8 @@ class FakeUnitOfWork:
             self.alerts,
             self.messages,
             self.leases,
+            self.deliveries,
+            self.wanted_heads,
         ):
             repo.t = self._work
 
@@ -385,7 +430,7 @@ class FakeSource:
 
     def resolve(self, bot: Bot, ref: str) -> Commit:
         try:
-            return self.refs[bot.name][ref]
+            return self.refs[bot.name][ref.removeprefix("refs/heads/")]
         except KeyError:
             raise NotFound(f"ref {ref!r} does not exist in {bot.name}") from None
 
@@ -417,6 +462,17 @@ class FakeSource:
 
     def compare_url(self, bot: Bot, *, base: str, head: str) -> str | None:
         return None
+
+    def is_ancestor(self, bot: Bot, ancestor: str, commit: str) -> bool:
+        shas = [c.sha for c in self.history.get(bot.name, [])]
+        if ancestor not in shas or commit not in shas:
+            return False
+        return shas.index(ancestor) <= shas.index(commit)
+
+    def rewrite(self, bot: str, ref: str, sha: str) -> Commit:
+        """A force-push: `ref` points at `sha`, whose history shares nothing with the old one."""
+        self.history[bot] = []
+        return self.add_commit(bot, ref, sha, subject="rewritten")
 
 
 class FakeBuilder:

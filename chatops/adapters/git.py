@@ -292,6 +292,21 @@ class GitSourceControl:
         host, path = repo
         return f"https://{host}/{path}/{_FORGES[host]}/{base}...{head}"
 
+    def is_ancestor(self, bot: Bot, ancestor: str, commit: str) -> bool:
+        """Whether `ancestor` is `commit` or an ancestor of it; False when either is unknown.
+
+        Raises:
+            SourceControlError: git could not be run.
+        """
+        if not (_FULL_SHA.fullmatch(ancestor) and _FULL_SHA.fullmatch(commit)):
+            return False
+        with self._locked(bot) as mirror:
+            self._ensure(bot, mirror)
+            found = self._try(
+                bot, mirror, "merge-base", "--is-ancestor", ancestor, commit, doing="compare"
+            )
+        return found is not None
+
     # ── mirrors ──────────────────────────────────────────────────────────
 
     @contextmanager

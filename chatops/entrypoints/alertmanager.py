@@ -1,15 +1,47 @@
-"""Alertmanager's webhook payload (version 4), converted at the edge into IncomingAlert values."""
+"""Alertmanager's webhook payload (version 4), parsed with pydantic into IncomingAlert values.
+
+Whatever does not have the shape Alertmanager sends (a label that is a list or an
+object, a missing `labels`, a number where text belongs) is refused with a
+ValueError naming where, which the HTTP layer answers 400: a 5xx would make
+Alertmanager retry the same payload forever.
+"""
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError
 
 from chatops.services.alerts import IncomingAlert
 
 __all__ = ["parse_payload"]
+
+Status = Literal["firing", "resolved"]
+Labels = dict[StrictStr, StrictStr]
+_MAX_PROBLEMS = 5
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+
+class _Alert(_Model):
+    status: Status | None = None
+    labels: Labels
+    annotations: Labels = Field(default_factory=dict)
+    starts_at: StrictStr | None = Field(default=None, alias="startsAt")
+    generator_url: StrictStr | None = Field(default=None, alias="generatorURL")
+    fingerprint: Annotated[StrictStr, Field(max_length=128)] | None = None
+
+
+class _Payload(_Model):
+    version: Literal["4"] = "4"
+    status: Status | None = None
+    common_labels: Labels = Field(default_factory=dict, alias="commonLabels")
+    alerts: list[_Alert]
 
 
 def parse_payload(
@@ -18,29 +50,22 @@ def parse_payload(
     """The alerts of one webhook call; `bot_label`/`env_label` name the labels picking a deployment.
 
     Raises:
-        ValueError: not a version 4 payload with a list of alert objects.
+        ValueError: not a version 4 payload; the message says where and why.
     """
-    if not isinstance(payload, dict) or not isinstance(payload.get("alerts"), list):
-        raise ValueError("expected an Alertmanager webhook payload with an `alerts` list")
-    version = str(payload.get("version", "4"))
-    if version != "4":
-        raise ValueError(f"payload version {version} is not supported (expected 4)")
-    common = payload.get("commonLabels") or {}
+    try:
+        parsed = _Payload.model_validate(payload)
+    except ValidationError as exc:
+        raise ValueError(_problems(exc)) from None
     alerts = []
-    for item in payload["alerts"]:
-        if not isinstance(item, dict):
-            raise ValueError("every alert must be an object")
-        labels = {str(k): str(v) for k, v in {**common, **(item.get("labels") or {})}.items()}
-        notes = {str(k): str(v) for k, v in dict(item.get("annotations") or {}).items()}
-        status = str(item.get("status") or payload.get("status") or "firing")
-        if status not in ("firing", "resolved"):
-            raise ValueError(f"alert status {status!r} is neither firing nor resolved")
+    for item in parsed.alerts:
+        labels = {**parsed.common_labels, **item.labels}
+        notes = item.annotations
         alerts.append(
             IncomingAlert(
-                status=status,
+                status=item.status or parsed.status or "firing",
                 bot=labels.get(bot_label),
                 env=labels.get(env_label),
-                fingerprint=str(item.get("fingerprint") or "") or _fingerprint(labels),
+                fingerprint=item.fingerprint or _fingerprint(labels),
                 summary=(
                     notes.get("summary")
                     or notes.get("description")
@@ -49,11 +74,21 @@ def parse_payload(
                 ),
                 labels=labels,
                 description=notes.get("description", ""),
-                starts_at=_timestamp(item.get("startsAt")),
-                generator_url=str(item.get("generatorURL") or ""),
+                starts_at=_timestamp(item.starts_at),
+                generator_url=item.generator_url or "",
             )
         )
     return alerts
+
+
+def _problems(exc: ValidationError) -> str:
+    """Where the payload is wrong, without repeating its values."""
+    found = [
+        f"{'.'.join(str(p) for p in e['loc']) or 'the payload'}: {e['msg']}"
+        for e in exc.errors()[:_MAX_PROBLEMS]
+    ]
+    more = exc.error_count() - len(found)
+    return "; ".join(found) + (f" (and {more} more)" if more > 0 else "")
 
 
 def _fingerprint(labels: Mapping[str, str]) -> str:
@@ -62,12 +97,14 @@ def _fingerprint(labels: Mapping[str, str]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _timestamp(value: object) -> datetime | None:
+def _timestamp(value: str | None) -> datetime | None:
     """An RFC 3339 time; Alertmanager's zero time (year 1) means unset."""
-    if not isinstance(value, str) or not value:
+    if not value:
         return None
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         return None
-    return None if parsed.year <= 1 else parsed
+    if parsed.tzinfo is None or parsed.year <= 1:
+        return None
+    return parsed

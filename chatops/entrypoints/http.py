@@ -1,14 +1,16 @@
 """The HTTP routes of `chatops serve`: Slack, Alertmanager, git pushes, health and metrics.
 
-Slow or blocking work (bolt's dispatch, database, docker) runs on Starlette's
-thread pool, never on the event loop. Errors become status codes here: 400
-for a malformed body, 401 for bad credentials, 202 for something we ignore,
-503 when a dependency is down; never a 500.
+Every request's body is bounded in size and time before a route reads it
+(limits.py), and every credential is checked before its payload is parsed; an
+endpoint whose secret is not configured accepts nothing. Slow or blocking work
+(bolt's dispatch, database, git, docker) runs on Starlette's thread pool, never
+on the event loop. Errors become status codes here: 400 for a malformed body,
+401 for bad credentials, 404 for an endpoint that is not configured, 202 for
+something we ignore, 503 when a dependency is down; never a 500.
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import json
 import logging
@@ -21,18 +23,23 @@ from typing import Any
 
 from slack_bolt import App as BoltApp
 from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
+from slack_sdk.signature import SignatureVerifier
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from chatops.adapters.metrics import CONTENT_TYPE, PrometheusMetrics
 from chatops.bootstrap import Application
+from chatops.entrypoints import webhooks
 from chatops.entrypoints.alertmanager import parse_payload
+from chatops.entrypoints.limits import BodyLimits
 from chatops.errors import ChatOpsError, InfrastructureError
 from chatops.services.alerts import AlertService
-from chatops.services.autodeploy import AutoDeploy
+from chatops.services.autodeploy import AutoDeploy, Started
+from chatops.services.deliveries import Deliveries
 
 __all__ = ["HttpDeps", "create_http_app"]
 
@@ -44,12 +51,16 @@ class HttpDeps:
     application: Application
     alerts: AlertService
     autodeploy: AutoDeploy
+    deliveries: Deliveries
     metrics: PrometheusMetrics
     bolt: BoltApp | None
+    slack_signing_secret: str | None
     alert_token: str | None
     git_secret: str | None
+    metrics_token: str | None
     alert_labels: tuple[str, str]
     scheduler_running: Callable[[], bool]
+    body_timeout: float = 20.0
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -80,17 +91,41 @@ def _bearer_ok(request: Request, token: str | None) -> bool:
     return hmac.compare_digest(given.encode(), f"Bearer {token}".encode())
 
 
+def _slack_signed(verifier: SignatureVerifier, request: Request, body: bytes) -> bool:
+    try:
+        return bool(
+            verifier.is_valid(
+                body,
+                request.headers.get("x-slack-request-timestamp", ""),
+                request.headers.get("x-slack-signature", ""),
+            )
+        )
+    except (ValueError, TypeError):  # a timestamp that is not a number
+        return False
+
+
 def create_http_app(deps: HttpDeps) -> Starlette:
     """The Starlette app serving every endpoint of DESIGN §6."""
 
+    slack_verifier = (
+        SignatureVerifier(deps.slack_signing_secret) if deps.slack_signing_secret else None
+    )
+
     async def slack_events(request: Request) -> Response:
         started = time.perf_counter()
-        if deps.bolt is None:
+        if deps.bolt is None or slack_verifier is None:
             return _error(
                 404, "Slack is not configured (set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET)"
             )
         body = await request.body()
-        bolt_response = await run_in_threadpool(deps.bolt.dispatch, to_bolt_request(request, body))
+        # checked here as well as by bolt, so that nothing parses an unsigned body
+        if not _slack_signed(slack_verifier, request, body):
+            return _error(401, "bad, stale or missing Slack signature")
+        try:
+            bolt_request = to_bolt_request(request, body)
+        except (ValueError, TypeError, AttributeError):
+            return _error(400, "not a Slack request body")
+        bolt_response = await run_in_threadpool(deps.bolt.dispatch, bolt_request)
         deps.metrics.slack_ack.observe(time.perf_counter() - started)
         return to_starlette_response(bolt_response)
 
@@ -117,26 +152,6 @@ def create_http_app(deps: HttpDeps) -> Starlette:
         }
         return JSONResponse(body, status_code=200 if accepted or not incoming else 202)
 
-    async def git_push(request: Request) -> Response:
-        body = await request.body()
-        if not deps.git_secret:
-            return _error(404, "git webhooks are not configured (CHATOPS_GIT_WEBHOOK_SECRET)")
-        expected = "sha256=" + hmac.new(deps.git_secret.encode(), body, hashlib.sha256).hexdigest()
-        if not hmac.compare_digest(
-            request.headers.get("x-hub-signature-256", "").encode(), expected.encode()
-        ):
-            return _error(401, "bad or missing X-Hub-Signature-256")
-        if request.headers.get("x-github-event", "push") == "ping":
-            return JSONResponse({"ok": True, "pong": True})
-        try:
-            push = json.loads(body)
-            ref = str(push["ref"])
-            after = str(push["after"])
-        except (ValueError, KeyError, TypeError):
-            return _error(400, "expected a push event with `ref` and `after`")
-        started = await run_in_threadpool(_auto_deploy, deps.autodeploy, push, ref, after)
-        return JSONResponse({"ok": True, "deployments": started}, status_code=202)
-
     async def healthz(request: Request) -> Response:
         return PlainTextResponse("ok")
 
@@ -157,6 +172,8 @@ def create_http_app(deps: HttpDeps) -> Starlette:
         return JSONResponse({"ready": ready, **checks}, status_code=200 if ready else 503)
 
     async def metrics(request: Request) -> Response:
+        if deps.metrics_token and not _bearer_ok(request, deps.metrics_token):
+            return _error(401, "missing or wrong bearer token (CHATOPS_METRICS_TOKEN)")
         try:
             await run_in_threadpool(_sync_metrics, deps)
         except Exception as exc:  # serve what this process knows rather than fail the scrape
@@ -167,12 +184,59 @@ def create_http_app(deps: HttpDeps) -> Starlette:
         routes=[
             Route("/slack/events", _guarded(slack_events), methods=["POST"]),
             Route("/alerts/alertmanager", _guarded(alertmanager), methods=["POST"]),
-            Route("/webhooks/git", _guarded(git_push), methods=["POST"]),
+            Route("/webhooks/git", _guarded(_git_push(deps)), methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
-        ]
+        ],
+        middleware=[Middleware(BodyLimits, timeout=deps.body_timeout)],
     )
+
+
+def _git_push(deps: HttpDeps) -> Callable[[Request], Awaitable[Response]]:
+    """POST /webhooks/git: authenticate, parse, deduplicate, converge what follows the branch."""
+
+    async def git_push(request: Request) -> Response:
+        if not deps.git_secret:
+            return _error(404, "git webhooks are not configured (CHATOPS_GIT_WEBHOOK_SECRET)")
+        body = await request.body()
+        forge = webhooks.authenticate(request.headers, body, deps.git_secret)
+        if forge is None:
+            return _error(
+                401, "bad or missing X-Hub-Signature-256 (GitHub) or X-Gitlab-Token (GitLab)"
+            )
+        event = webhooks.event_of(forge, request.headers)
+        if event == "ping":
+            return JSONResponse({"ok": True, "pong": True})
+        if event != "push":
+            return JSONResponse({"ok": True, "ignored": f"{event} events deploy nothing"}, 202)
+        try:
+            push = webhooks.parse_push(forge, body)
+            key = webhooks.delivery_key(forge, request.headers)
+        except ValueError as exc:
+            return _error(400, str(exc))
+        if push.branch is None:
+            return JSONResponse({"ok": True, "deployments": []}, status_code=202)
+        if key is not None and not await run_in_threadpool(deps.deliveries.first_time, key):
+            return JSONResponse({"ok": True, "duplicate": True, "deployments": []})
+        try:
+            started = await run_in_threadpool(
+                deps.autodeploy.pushed,
+                urls=set(push.urls),
+                full_name=push.full_name,
+                branch=push.branch,
+                sha=push.after,
+                pusher=push.pusher,
+            )
+        except Exception:
+            if key is not None:  # let a redelivery try again (converging twice is harmless)
+                await run_in_threadpool(deps.deliveries.forget, key)
+            raise
+        return JSONResponse(
+            {"ok": True, "deployments": [_started(s) for s in started]}, status_code=202
+        )
+
+    return git_push
 
 
 def _sync_metrics(deps: HttpDeps) -> None:
@@ -185,28 +249,15 @@ def _sync_metrics(deps: HttpDeps) -> None:
     deps.metrics.sync(live=live, open_alerts=open_alerts)
 
 
-def _auto_deploy(
-    autodeploy: AutoDeploy, push: dict[str, Any], ref: str, after: str
-) -> list[dict[str, Any]]:
-    """A push event → AutoDeploy; the answer lists what started and what was refused."""
-    if not ref.startswith("refs/heads/") or set(after) == {"0"}:
-        return []
-    repository = push.get("repository") or {}
-    urls = {
-        str(repository[key])
-        for key in ("clone_url", "ssh_url", "git_url", "html_url", "url")
-        if repository.get(key)
-    }
-    started = autodeploy.pushed(
-        urls=urls,
-        full_name=repository.get("full_name"),
-        branch=ref.removeprefix("refs/heads/"),
-        sha=after,
-        pusher=str((push.get("pusher") or {}).get("name") or "git push"),
-    )
-    return [
-        {"bot": s.bot, "env": s.env, "refused": s.refused}
-        if s.refused or s.deployment is None
-        else {"bot": s.bot, "env": s.env, "deployment_id": s.deployment.id}
-        for s in started
-    ]
+def _started(started: Started) -> dict[str, Any]:
+    """One automatic deploy as the webhook's answer shows it."""
+    answer: dict[str, Any] = {"bot": started.bot, "env": started.env}
+    if started.deployment is not None:
+        answer["deployment_id"] = started.deployment.id
+    elif started.waiting_for is not None:
+        answer["waiting_for"] = started.waiting_for
+    elif started.refused is not None:
+        answer["refused"] = started.refused
+    else:
+        answer["skipped"] = started.skipped
+    return answer

@@ -2,7 +2,8 @@
 
 Several `serve` replicas may share one database: every replica tries to take or
 renew the lease row every few seconds; the holder runs health checks, approval
-expiry, soak notices, reconcile and recovery. When the holder dies, its lease
+expiry, soak notices, reconcile, recovery, the heads pushed while a deployment
+ran, and the pruning of old delivery ids. When the holder dies, its lease
 expires and another replica takes over within one lease period.
 """
 
@@ -19,6 +20,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from chatops.adapters.metrics import PrometheusMetrics
 from chatops.bootstrap import Application
 from chatops.services.autodeploy import AutoDeploy
+from chatops.services.deliveries import Deliveries
 from chatops.services.monitor import Monitor
 
 __all__ = ["LEASE", "Scheduler"]
@@ -26,6 +28,7 @@ __all__ = ["LEASE", "Scheduler"]
 log = logging.getLogger(__name__)
 
 LEASE = "scheduler"
+WANTED_HEADS_SECONDS = 2  # how soon a head pushed during a deployment follows it
 
 
 class Scheduler:
@@ -37,6 +40,7 @@ class Scheduler:
         monitor: Monitor,
         autodeploy: AutoDeploy,
         metrics: PrometheusMetrics,
+        deliveries: Deliveries,
         *,
         lease_seconds: float = 15.0,
     ) -> None:
@@ -44,6 +48,7 @@ class Scheduler:
         self._monitor = monitor
         self._autodeploy = autodeploy
         self._metrics = metrics
+        self._deliveries = deliveries
         self._lease_seconds = lease_seconds
         self._leader = threading.Event()
         self._owner = application.deps.processes.me()
@@ -77,6 +82,13 @@ class Scheduler:
         add(self._as_leader(self._monitor.notify_soaked), "interval", seconds=10, id="soak")
         add(self._as_leader(self._monitor.reconcile), "interval", seconds=60, id="reconcile")
         add(self._as_leader(self._app.recovery.recover), "interval", seconds=15, id="recovery")
+        add(
+            self._as_leader(self._autodeploy.drain),
+            "interval",
+            seconds=WANTED_HEADS_SECONDS,
+            id="wanted-heads",
+        )
+        add(self._as_leader(self._deliveries.prune), "interval", hours=1, id="deliveries")
         for env in self._app.config.catalog.environments.values():
             if env.auto_deploy and env.poll_seconds:
                 add(

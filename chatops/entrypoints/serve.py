@@ -19,6 +19,7 @@ from types import FrameType
 from typing import Any
 
 import uvicorn
+from pydantic import SecretStr
 from slack_sdk import WebClient
 from starlette.applications import Starlette
 
@@ -32,8 +33,10 @@ from chatops.entrypoints.slack.wiring import directory_for, notifier_for, slack_
 from chatops.errors import ConfigError
 from chatops.services.alerts import AlertService
 from chatops.services.autodeploy import AutoDeploy
+from chatops.services.deliveries import Deliveries
 from chatops.services.launchers import ThreadLauncher
 from chatops.services.monitor import Monitor
+from chatops.services.throttle import Throttle
 
 __all__ = ["Server", "assemble", "run"]
 
@@ -72,8 +75,10 @@ def assemble(config: Config, *, socket_mode: bool = False) -> Server:
     client = slack_client(settings)
     if client is not None and not socket_mode and settings.slack_signing_secret is None:
         raise ConfigError(
-            "SLACK_BOT_TOKEN is set but SLACK_SIGNING_SECRET is not",
-            hint="set SLACK_SIGNING_SECRET (the app's Basic Information page), or --socket-mode",
+            "SLACK_BOT_TOKEN is set but SLACK_SIGNING_SECRET is not (an empty value counts "
+            "as unset): chatops will not serve Slack over HTTP without verifying requests",
+            hint="set SLACK_SIGNING_SECRET (or SLACK_SIGNING_SECRET_FILE) from the app's "
+            "Basic Information page, or use --socket-mode",
         )
     if socket_mode and (client is None or settings.slack_app_token is None):
         raise ConfigError("--socket-mode needs SLACK_BOT_TOKEN and SLACK_APP_TOKEN (xapp-…)")
@@ -112,8 +117,14 @@ def _serve(
     alerts = AlertService(application.deps)
     monitor = Monitor(application.deps, application.requests)
     autodeploy = AutoDeploy(application.deps, application.requests)
+    deliveries = Deliveries(application.deps)
     scheduler = Scheduler(
-        application, monitor, autodeploy, metrics, lease_seconds=settings.chatops_lease_seconds
+        application,
+        monitor,
+        autodeploy,
+        metrics,
+        deliveries,
+        lease_seconds=settings.chatops_lease_seconds,
     )
     chat = ChatCommands(application, alerts)
     bolt = None
@@ -121,15 +132,16 @@ def _serve(
     if client is not None:
         from chatops.entrypoints.slack.app import create_bolt_app
 
-        secret = (
-            settings.slack_signing_secret.get_secret_value()
-            if settings.slack_signing_secret
-            else ""
-        )
         slack_work = ThreadPoolExecutor(max_workers=8, thread_name_prefix="chatops-slack")
         application.closers.append(slack_work.shutdown)
         bolt = create_bolt_app(
-            client=client, signing_secret=secret or "socket-mode", chat=chat, work=slack_work
+            client=client,
+            signing_secret=_secret(settings.slack_signing_secret),
+            chat=chat,
+            work=slack_work,
+            deliveries=deliveries,
+            throttle=Throttle(application.deps),
+            socket_mode=socket_mode,
         )
         if socket_mode and settings.slack_app_token is not None:
             from slack_bolt.adapter.socket_mode import SocketModeHandler
@@ -140,21 +152,23 @@ def _serve(
             application=application,
             alerts=alerts,
             autodeploy=autodeploy,
+            deliveries=deliveries,
             metrics=metrics,
             bolt=None if socket_mode else bolt,
-            alert_token=settings.chatops_alert_token.get_secret_value()
-            if settings.chatops_alert_token
-            else None,
-            git_secret=(
-                settings.chatops_git_webhook_secret.get_secret_value()
-                if settings.chatops_git_webhook_secret
-                else None
-            ),
+            slack_signing_secret=None if socket_mode else _secret(settings.slack_signing_secret),
+            alert_token=_secret(settings.chatops_alert_token),
+            git_secret=_secret(settings.chatops_git_webhook_secret),
+            metrics_token=_secret(settings.chatops_metrics_token),
             alert_labels=config.file.alert_labels,
             scheduler_running=lambda: scheduler.running,
+            body_timeout=settings.chatops_http_body_timeout_seconds,
         )
     )
     return Server(application=application, http=http, scheduler=scheduler, socket_mode=handler)
+
+
+def _secret(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value is not None else None
 
 
 class _Uvicorn(uvicorn.Server):

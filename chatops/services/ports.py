@@ -26,6 +26,7 @@ from chatops.services.views import AlertView, DeploymentView
 __all__ = [
     "BuildRequest",
     "Clock",
+    "DeliveryLog",
     "Directory",
     "FreezeCalendar",
     "HealthProbe",
@@ -41,6 +42,8 @@ __all__ = [
     "SlotTaken",
     "SourceControl",
     "UnitOfWork",
+    "WantedHead",
+    "WantedHeads",
 ]
 
 
@@ -110,6 +113,14 @@ class SourceControl(Protocol):
 
     def compare_url(self, bot: Bot, *, base: str, head: str) -> str | None:
         """A web page comparing two commits, when the remote is on a known forge."""
+        ...
+
+    def is_ancestor(self, bot: Bot, ancestor: str, commit: str) -> bool:
+        """Whether `ancestor` is `commit` or one of its ancestors (False when either is unknown).
+
+        Raises:
+            SourceControlError: git failed.
+        """
         ...
 
 
@@ -375,6 +386,45 @@ class LeaseRepository(Protocol):
     def holder(self, name: str) -> tuple[str, datetime] | None: ...
 
 
+class DeliveryLog(Protocol):
+    """Deliveries already handled (Slack retries, webhook delivery ids), shared by replicas."""
+
+    def first_time(self, key: str, *, at: datetime) -> bool:
+        """Record `key`; False when it was recorded before (a repeated delivery)."""
+        ...
+
+    def forget(self, key: str) -> None:
+        """Drop `key`, so that a delivery that could not be handled may come again."""
+        ...
+
+    def prune(self, *, before: datetime) -> int:
+        """Drop what was seen before `before`; how many were dropped."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class WantedHead:
+    """A branch head that (bot, env) should run once the deployment holding it ends."""
+
+    bot: str
+    env: str
+    commit: str
+    requested_by: str
+    at: datetime
+
+
+class WantedHeads(Protocol):
+    def put(self, wanted: WantedHead) -> None:
+        """Record what (bot, env) should run next; a newer head replaces an older one."""
+        ...
+
+    def list(self) -> list[WantedHead]: ...
+
+    def remove(self, wanted: WantedHead) -> bool:
+        """Drop `wanted` unless a newer head replaced it meanwhile; whether it was dropped."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction over every repository; rolled back unless committed."""
 
@@ -386,6 +436,8 @@ class UnitOfWork(Protocol):
     alerts: AlertRepository
     messages: MessageRepository
     leases: LeaseRepository
+    deliveries: DeliveryLog
+    wanted_heads: WantedHeads
 
     def __enter__(self) -> Self: ...
 

@@ -55,3 +55,25 @@ def test_label_names_are_configurable_and_common_labels_apply() -> None:
 def test_malformed_payloads_are_refused(payload: object) -> None:
     with pytest.raises(ValueError, match=r"."):
         parse_payload(payload)
+
+
+@pytest.mark.parametrize(
+    ("alert", "where"),
+    [
+        ({"labels": {"bot": ["mybot"]}}, "alerts.0.labels.bot"),
+        ({"labels": {"bot": {"name": "mybot"}}}, "alerts.0.labels.bot"),
+        ({"labels": {"env": 1}}, "alerts.0.labels.env"),
+        ({"labels": ["mybot"]}, "alerts.0.labels"),
+        ({}, "alerts.0.labels"),
+        ({"labels": {}, "annotations": {"summary": None}}, "alerts.0.annotations.summary"),
+    ],
+)
+def test_labels_and_annotations_must_be_text(alert: dict[str, object], where: str) -> None:
+    with pytest.raises(ValueError, match=where):
+        parse_payload({"alerts": [alert]})
+
+
+def test_a_start_time_without_a_time_zone_is_left_out() -> None:
+    """A naive time cannot be stored as UTC; it used to fail the whole call with a 503."""
+    [alert] = parse_payload({"alerts": [{"labels": {}, "startsAt": "2026-11-27T09:00:00"}]})
+    assert alert.starts_at is None

@@ -24,12 +24,14 @@ __all__ = [
     "AuditEventRow",
     "Base",
     "ChatMessageRow",
+    "DeliveryRow",
     "DeploymentRow",
     "LeaseRow",
     "LockRow",
     "ReleaseRow",
     "UtcDateTime",
     "VoteRow",
+    "WantedHeadRow",
 ]
 
 # Stable constraint names, so that migrations can name what they alter or drop.
@@ -241,3 +243,29 @@ class LeaseRow(Base):
     name: Mapped[str] = mapped_column(String(NAME), primary_key=True)
     owner: Mapped[str] = mapped_column(String(NAME))
     expires_at: Mapped[datetime]
+
+
+class DeliveryRow(Base):
+    """A delivery already handled (a Slack request's trigger or event id, a webhook's id).
+
+    Replicas share it, so a retried or replayed delivery is handled once; rows are
+    pruned after a while.
+    """
+
+    __tablename__ = "deliveries"
+    __table_args__ = (Index(None, "seen_at"),)
+
+    key: Mapped[str] = mapped_column(String(NAME), primary_key=True)
+    seen_at: Mapped[datetime]
+
+
+class WantedHeadRow(Base):
+    """A branch head that (bot, env) should run once the deployment holding it ends."""
+
+    __tablename__ = "wanted_heads"
+
+    bot: Mapped[str] = mapped_column(String(NAME), primary_key=True)
+    env: Mapped[str] = mapped_column(String(NAME), primary_key=True)
+    commit: Mapped[str] = mapped_column(String(64))
+    requested_by: Mapped[str] = mapped_column(String(NAME))
+    at: Mapped[datetime]

@@ -10,6 +10,7 @@ from sqlalchemy import URL, Connection, Engine, create_engine, event, make_url, 
 from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import Session
 
+from chatops.adapters.db.deliveries import SqlDeliveryLog, SqlWantedHeads
 from chatops.adapters.db.repositories import (
     SqlAlertRepository,
     SqlAuditLog,
@@ -24,12 +25,14 @@ from chatops.errors import StoreError
 from chatops.services.ports import (
     AlertRepository,
     AuditLog,
+    DeliveryLog,
     DeploymentRepository,
     LeaseRepository,
     LockRepository,
     MessageRepository,
     ReleaseRepository,
     VoteRepository,
+    WantedHeads,
 )
 
 __all__ = [
@@ -146,6 +149,8 @@ class SqlUnitOfWork:
         self.alerts: AlertRepository = SqlAlertRepository(self._session)
         self.messages: MessageRepository = SqlMessageRepository(self._session)
         self.leases: LeaseRepository = SqlLeaseRepository(self._session)
+        self.deliveries: DeliveryLog = SqlDeliveryLog(self._session)
+        self.wanted_heads: WantedHeads = SqlWantedHeads(self._session)
 
     def __enter__(self) -> Self:
         return self

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import logging
-import threading
-import time
-from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import Any
@@ -16,36 +13,20 @@ from slack_sdk import WebClient
 
 from chatops.domain.commands import COMMANDS
 from chatops.entrypoints.chat import ChatCommands, Reply
-from chatops.errors import ConfigError, NotifierError
+from chatops.errors import ChatOpsError, ConfigError, NotifierError
 from chatops.services.context import Actor
+from chatops.services.deliveries import Deliveries
+from chatops.services.throttle import Throttle
 
 __all__ = ["BUTTONS", "create_bolt_app", "register"]
 
 log = logging.getLogger(__name__)
 
 BUTTONS = ("promote", "approve", "reject", "rollback", "ack_alert", "logs")
-
-
-class _Seen:
-    """Delivery ids already handled, so a retried delivery is acknowledged and skipped."""
-
-    def __init__(self, size: int = 5000, ttl: float = 3600.0) -> None:
-        self._ids: OrderedDict[str, float] = OrderedDict()
-        self._size = size
-        self._ttl = ttl
-        self._guard = threading.Lock()
-
-    def first_time(self, key: str) -> bool:
-        now = time.monotonic()
-        with self._guard:
-            while self._ids and (
-                len(self._ids) > self._size or next(iter(self._ids.values())) < now - self._ttl
-            ):
-                self._ids.popitem(last=False)
-            if key in self._ids:
-                return False
-            self._ids[key] = now
-            return True
+SLOW_DOWN = (
+    ":hourglass: Slow down: you sent more commands than chatops takes at once "
+    "({burst}, then one every {every:g} s). Nothing ran; try again in a moment."
+)
 
 
 def _delivery_key(body: dict[str, Any]) -> str | None:
@@ -58,9 +39,20 @@ def _delivery_key(body: dict[str, Any]) -> str | None:
 
 
 def create_bolt_app(
-    *, client: WebClient, signing_secret: str, chat: ChatCommands, work: Executor
+    *,
+    client: WebClient,
+    signing_secret: str | None,
+    chat: ChatCommands,
+    work: Executor,
+    deliveries: Deliveries,
+    throttle: Throttle,
+    socket_mode: bool = False,
 ) -> App:
     """The bolt App, with its Web API client pointing wherever SLACK_API_URL says.
+
+    `signing_secret` verifies every request that arrives over HTTP. Only in Socket
+    Mode, where requests arrive over chatops' own connection to Slack and never
+    over HTTP, is verification off (with no made-up key standing in).
 
     Listeners only acknowledge and hand the request to `work`, so bolt's own
     threads are free again at once and every request is answered within
@@ -68,11 +60,21 @@ def create_bolt_app(
     `auth.test` while the App is built.
 
     Raises:
-        ConfigError: Slack does not accept SLACK_BOT_TOKEN.
+        ConfigError: Slack does not accept SLACK_BOT_TOKEN, or the signing secret is blank.
         NotifierError: the Slack Web API cannot be reached.
     """
+    if not socket_mode and not (signing_secret or "").strip():
+        raise ConfigError(
+            "SLACK_SIGNING_SECRET is not set: Slack requests over HTTP cannot be verified",
+            hint="copy it from the app's Basic Information page, or use --socket-mode",
+        )
     try:
-        app = App(client=client, signing_secret=signing_secret, process_before_response=False)
+        app = App(
+            client=client,
+            signing_secret="" if socket_mode else signing_secret,
+            request_verification_enabled=not socket_mode,
+            process_before_response=False,
+        )
     except BoltError as exc:
         raise ConfigError(
             f"Slack did not accept SLACK_BOT_TOKEN: {exc}",
@@ -84,13 +86,39 @@ def create_bolt_app(
             f"{getattr(exc, 'reason', exc)}",
             hint="check the network (or SLACK_API_URL, when set) and start again",
         ) from None
-    register(app, chat, work)
+    register(app, chat, work, deliveries=deliveries, throttle=throttle)
     return app
 
 
-def register(app: App, chat: ChatCommands, work: Executor) -> None:
+def _once(deliveries: Deliveries) -> Callable[..., Any]:
+    """A bolt middleware that acknowledges and skips a delivery handled before (by any replica)."""
+
+    def first_time(key: str) -> bool:
+        try:
+            return deliveries.first_time(key)
+        except ChatOpsError as exc:  # better a rare repeat than a lost request
+            log.warning("cannot check whether %s was handled before: %s", key, exc)
+            return True
+
+    def once(req: Any, resp: Any, next: Callable[[], Any]) -> Any:
+        key = _delivery_key(req.body if isinstance(req.body, dict) else {})
+        if key is not None and not first_time(f"slack:{key}"):
+            log.info(
+                "skipping a repeated delivery (%s, retry %s)",
+                key,
+                req.headers.get("x-slack-retry-num"),
+            )
+            return BoltResponse(status=200, body="")
+        return next()
+
+    return once
+
+
+def register(
+    app: App, chat: ChatCommands, work: Executor, *, deliveries: Deliveries, throttle: Throttle
+) -> None:
     """Attach every command, button and event listener of DESIGN §6 to `app`."""
-    seen = _Seen()
+    slow_down = SLOW_DOWN.format(burst=throttle.rate.burst, every=1 / throttle.rate.per_second)
 
     def later(job: Callable[[], None]) -> None:
         def run() -> None:
@@ -101,18 +129,14 @@ def register(app: App, chat: ChatCommands, work: Executor) -> None:
 
         work.submit(run)
 
-    def once(req: Any, resp: Any, next: Callable[[], Any]) -> Any:
-        key = _delivery_key(req.body if isinstance(req.body, dict) else {})
-        if key is not None and not seen.first_time(key):
-            log.info(
-                "skipping a repeated delivery (%s, retry %s)",
-                key,
-                req.headers.get("x-slack-retry-num"),
-            )
-            return BoltResponse(status=200, body="")
-        return next()
+    app.middleware(_once(deliveries))
 
-    app.middleware(once)
+    def admitted(actor: Actor, what: str) -> bool:
+        try:
+            return throttle.admit(actor, what)
+        except ChatOpsError as exc:  # the refusal stands; only its audit event is missing
+            log.warning("could not audit the rate limit of %s: %s", actor.user, exc)
+            return False
 
     def reply(respond: Callable[..., Any], answer: Reply) -> None:
         respond(
@@ -125,9 +149,12 @@ def register(app: App, chat: ChatCommands, work: Executor) -> None:
     def on_command(
         ack: Callable[..., Any], command: dict[str, Any], respond: Callable[..., Any]
     ) -> None:
-        ack()
         actor = Actor(str(command["user_id"]), "slack")
         name, text = str(command["command"]), str(command.get("text") or "")
+        if not admitted(actor, name):
+            ack(text=slow_down)  # a slash command's acknowledgement is shown to its sender only
+            return
+        ack()
         later(lambda: reply(respond, chat.command(actor, name, text)))
 
     def on_button(
@@ -139,6 +166,11 @@ def register(app: App, chat: ChatCommands, work: Executor) -> None:
         ack()
         actor = Actor(str(body["user"]["id"]), "slack")
         action_id, value = str(action["action_id"]), str(action.get("value") or "")
+        if not admitted(actor, f"the {action_id} button"):
+            later(
+                lambda: respond(text=slow_down, response_type="ephemeral", replace_original=False)
+            )
+            return
         later(lambda: reply(respond, chat.press(actor, action_id, value)))
 
     def on_reaction(event: dict[str, Any], client: WebClient) -> None:
