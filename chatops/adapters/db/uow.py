@@ -10,6 +10,7 @@ from sqlalchemy import URL, Connection, Engine, create_engine, event, make_url, 
 from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import Session
 
+from chatops.adapters.db.outbox import SqlOutbox
 from chatops.adapters.db.repositories import (
     SqlAlertRepository,
     SqlAuditLog,
@@ -146,6 +147,7 @@ class SqlUnitOfWork:
         self.alerts: AlertRepository = SqlAlertRepository(self._session)
         self.messages: MessageRepository = SqlMessageRepository(self._session)
         self.leases: LeaseRepository = SqlLeaseRepository(self._session)
+        self.outbox = SqlOutbox(self._session)  # the Slack adapters' own, not a port
 
     def __enter__(self) -> Self:
         return self
