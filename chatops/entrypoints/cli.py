@@ -273,10 +273,17 @@ def approve(deployment_id: int, user: UserOption = None, as_json: JsonOption = F
 
 
 @app.command()
-def reject(deployment_id: int, user: UserOption = None, as_json: JsonOption = False) -> None:
+def reject(
+    deployment_id: int,
+    reason: Annotated[str | None, typer.Option("--reason", help="why (shown and audited)")] = None,
+    user: UserOption = None,
+    as_json: JsonOption = False,
+) -> None:
     """Reject a pending deployment."""
     with _errors(as_json), _application() as application:
-        deployment = application.requests.reject(_actor(user, application.config), deployment_id)
+        deployment = application.requests.reject(
+            _actor(user, application.config), deployment_id, reason=reason
+        )
     if as_json:
         from chatops.entrypoints.output import deployment_json
 

@@ -359,6 +359,8 @@ def test_deploy_promote_approve_and_roll_back_from_slack(workspace: Workspace) -
     pending = w.wait_message(promotion, "waiting for approval")  # its post was not dropped
     assert buttons(pending) == {"approve": str(promotion), "reject": str(promotion)}
 
+    typed = w.reply(w.command(DEV, "/approve", str(promotion)))  # the same rules as the button
+    assert "requested this deployment and cannot approve" in reply_text(typed)
     w.react(DEV, pending)
     refused = w.slack.wait_for(lambda c: c.body.get("user") == DEV, method="chat.postEphemeral")
     assert refused.body["channel"] == CHANNEL
@@ -385,9 +387,23 @@ def test_deploy_promote_approve_and_roll_back_from_slack(workspace: Workspace) -
     assert w.i.running_release("prod") == "v1"
     assert w.row("prod")["version"] == 1
 
+    # promoted again, and rejected by typing /reject with a reason
+    again = started_id(w.reply(w.command(DEV, "/promote", bot)))
+    w.wait_message(again, "waiting for approval")
+    answer = w.reply(w.command(LEAD, "/reject", f"#{again} not on a Friday <!channel>"))
+    assert reply_text(answer) == f"you rejected #{again}: not on a Friday <!channel>"
+    rejected = w.wait_message(again, "rejected")
+    assert f"Rejected by @{LEAD}" in shown(rejected)
+    assert shown(rejected).count("not on a Friday <!channel>") == 1
+    assert "<!channel>" not in json.dumps(rejected.blocks)
+    [event] = [e for e in w.audit("reject") if e["deployment_id"] == again]
+    assert event["actor"] == LEAD
+    assert event["detail"].endswith("reason: not on a Friday <!channel>")
+    assert w.row("prod")["version"] == 1
+
     # one channel message per deployment, each only ever edited after that
     posted_ids = [deployment_id_of(m.blocks) for m in w.slack.messages().values()]
-    assert sorted(i for i in posted_ids if i) == list(range(1, started_id(rollback) + 1))
+    assert sorted(i for i in posted_ids if i) == list(range(1, again + 1))
 
 
 # ── what Slack must not be able to do, and mistakes people make ─────────────
