@@ -78,11 +78,11 @@ class Pacing:
 
     Slack allows about one chat.postMessage per second per channel (the margin keeps
     the jitter of the network and the database from turning that into two); chat.update
-    (Tier 3, about 50 a minute) gets a gentle pace too.
+    (Tier 3, about 50 a minute per workspace) gets the same gentle pace.
     """
 
     post_seconds: float = 1.1
-    update_seconds: float = 1.0
+    update_seconds: float = 1.1
     first_retry_seconds: float = 1.0
     max_retry_seconds: float = 300.0
     claim_seconds: float = 30.0  # longer than a call can take (client timeout, one retry)
