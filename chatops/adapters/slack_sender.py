@@ -123,12 +123,15 @@ def _retry_after(exc: SlackApiError) -> float:
     return 1.0
 
 
+def _error(exc: SlackApiError) -> str:
+    data = exc.response.data if isinstance(exc.response.data, dict) else {}
+    return str(data.get("error") or "unknown error")
+
+
 def _failure(exc: Exception) -> _Failure:
     """What a failed call means: when to try again, or that it never will succeed."""
     if isinstance(exc, SlackApiError):
-        status = exc.response.status_code
-        data = exc.response.data if isinstance(exc.response.data, dict) else {}
-        error = str(data.get("error") or "unknown error")
+        status, error = exc.response.status_code, _error(exc)
         if status == 429:
             return _Failure(f"HTTP 429 {error}", retry_after=_retry_after(exc))
         if status >= 500 or error in _TRANSIENT:
@@ -260,6 +263,8 @@ class SlackSender:
             return
         except Exception as exc:
             failure = _failure(exc)
+            if not isinstance(exc, SlackApiError | OSError | http.client.HTTPException):
+                log.exception("Slack %s for %s: unexpected error", claimed.method, message.subject)
             if failure.permanent:
                 self._give_up(claimed, failure.error)
             else:
@@ -299,7 +304,7 @@ class SlackSender:
                     channel=claimed.ref.channel, ts=claimed.ref.ts, text=message.text, blocks=blocks
                 )
             except SlackApiError as exc:
-                if exc.response.get("error") != "message_not_found":
+                if _error(exc) != "message_not_found":
                     raise
                 log.warning("the Slack message of %s is gone: posting it again", message.subject)
             else:

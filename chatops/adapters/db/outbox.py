@@ -136,64 +136,75 @@ class SqlOutbox:
         now: datetime,
         hold: timedelta,
         pace: Mapping[str, timedelta],
-        scan: int = 200,
+        scan: int = 500,
     ) -> tuple[Claimed | None, datetime | None]:
         """Claim the longest-waiting message that is due and whose channel may be written to.
 
         Taking it also takes the channel's next slot for its method (`pace`).
 
         Returns:
-            The claimed message (or None), and when a message not due yet will be.
+            The claimed message (or None), and when a message not sendable now will be.
         """
         free = or_(OutboxRow.claimed_until.is_(None), OutboxRow.claimed_until < now)
-        stmt = (
-            select(OutboxRow)
-            .where(free)
+        due = self._session.execute(
+            select(
+                OutboxRow.id,
+                OutboxRow.subject,
+                OutboxRow.kind,
+                OutboxRow.channel,
+                OutboxRow.thread_of,
+            )
+            .where(free, OutboxRow.next_attempt_at <= now)
             .order_by(OutboxRow.next_attempt_at, OutboxRow.id)
             .limit(scan)
-            .execution_options(populate_existing=True)
+        ).all()
+        soonest = self._session.scalar(
+            select(func.min(OutboxRow.next_attempt_at)).where(free, OutboxRow.next_attempt_at > now)
         )
-        rows = list(self._session.scalars(stmt))
-        if not rows:
-            return None, None
-        subjects = {row.subject for row in rows} | {row.thread_of for row in rows if row.thread_of}
-        refs = self._refs(subjects)
-        waiting = set(self._session.scalars(select(OutboxRow.subject).where(
-            OutboxRow.subject.in_({row.thread_of for row in rows if row.thread_of})
-        )))  # fmt: skip
-        paces = self._paces({row.channel for row in rows})
-        soonest: datetime | None = None
-        for row in rows:
+        if not due:
+            return None, soonest
+        threads = {row.thread_of for row in due if row.thread_of}
+        refs = self._refs({row.subject for row in due} | threads)
+        queued = self._session.scalars(
+            select(OutboxRow.subject).where(OutboxRow.subject.in_(threads))
+        )
+        unposted_threads = set(queued) if threads else set()
+        paces = self._paces({row.channel for row in due})
+        for row in due:
             kind = OutboxKind(row.kind)
             ref = refs.get(row.subject)
             thread = refs.get(row.thread_of) if row.thread_of else None
-            if kind is OutboxKind.REPLY and thread is None and row.thread_of in waiting:
+            if kind is OutboxKind.REPLY and thread is None and row.thread_of in unposted_threads:
                 continue  # its thread's message is still queued: sent once that is posted
             method = UPDATE if kind is OutboxKind.MESSAGE and ref is not None else POST
-            due = max(row.next_attempt_at, paces.get((method, row.channel), row.next_attempt_at))
-            if due > now:
-                soonest = due if soonest is None else min(soonest, due)
+            slot = paces.get((method, row.channel))
+            if slot is not None and slot > now:
+                soonest = slot if soonest is None else min(soonest, slot)
                 continue
             if not self._take_slot(method, row.channel, now=now, until=now + pace[method]):
+                continue  # another sender just wrote to that channel
+            taken = update(OutboxRow).where(OutboxRow.id == row.id, free)
+            if (
+                _execute(self._session, taken.values(claimed_by=owner, claimed_until=now + hold))
+                != 1
+            ):
+                self._set_slot(method, row.channel, slot or now)  # another sender took it first
                 continue
-            claimed = _execute(
-                self._session,
-                update(OutboxRow)
-                .where(OutboxRow.id == row.id, free)
-                .values(claimed_by=owner, claimed_until=now + hold),
-            )
-            if claimed != 1:  # another sender took it first
-                self._set_slot(method, row.channel, paces.get((method, row.channel), now))
-                continue
+            # read once claimed: a newer revision now waits for this transaction to end
+            text, blocks, revision, attempts = self._session.execute(
+                select(
+                    OutboxRow.text, OutboxRow.blocks, OutboxRow.revision, OutboxRow.attempts
+                ).where(OutboxRow.id == row.id)
+            ).one()
             message = Outgoing(
                 subject=row.subject,
                 kind=kind,
                 channel=row.channel,
-                text=row.text,
-                blocks=json.loads(row.blocks),
+                text=text,
+                blocks=json.loads(blocks),
                 thread_of=row.thread_of,
             )
-            return Claimed(row.id, row.revision, row.attempts, method, message, ref, thread), None
+            return Claimed(row.id, revision, attempts, method, message, ref, thread), None
         return None, soonest
 
     def sent(self, claimed: Claimed, *, ref: MessageRef | None, now: datetime) -> None:
