@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -25,6 +25,9 @@ from chatops.domain.names import parse_duration, parse_version
 from chatops.errors import BadInput, ChatOpsError, ConfigError
 from chatops.services.context import Actor
 from chatops.services.ports import Notifier
+
+if TYPE_CHECKING:
+    from chatops.entrypoints.slack.wiring import SlackChannel
 
 __all__ = ["app", "main"]
 
@@ -167,7 +170,7 @@ def _application(*, recover: bool = True, progress: bool = True) -> Iterator[Any
             application.close()
 
 
-def _deliver(channel: Any, leftovers: set[str]) -> None:
+def _deliver(channel: SlackChannel, leftovers: set[str]) -> None:
     """Send the Slack messages of this run (and earlier leftovers) before exiting, for a while;
     say what stays queued."""
     from chatops.adapters.slack_sender import describe_waiting

@@ -227,9 +227,9 @@ class SqlOutbox:
         self, claimed: Claimed, *, at: datetime, error: str, pause_channel: bool = False
     ) -> None:
         """Sending failed for now: try again at `at` (and write nothing to its channel before)."""
-        self._release(claimed, attempts=claimed.attempts + 1, at=at, error=error)
-        if pause_channel:
+        if pause_channel:  # (the pace row first, as in `claim`: one order of locks)
             self._set_slot(claimed.method, claimed.message.channel, at)
+        self._release(claimed, attempts=claimed.attempts + 1, at=at, error=error)
 
     def give_up(self, claimed: Claimed, *, error: str, now: datetime) -> None:
         """Sending can never succeed: drop the row (a newer revision still gets its try)."""
