@@ -1,12 +1,11 @@
-"""Slack Web API adapters: the channel notifier (which queues messages in the outbox for
-slack_sender.py to deliver), the directory that expands user groups, and the clients."""
+"""Slack Web API adapters: the outbox that queues messages for slack_sender.py to deliver,
+the directory that expands user groups, and the clients."""
 
 from __future__ import annotations
 
 import logging
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -14,20 +13,14 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
-from chatops.adapters.db.outbox import OutboxKind, Outgoing
+from chatops.adapters.db.outbox import Outgoing
 from chatops.adapters.db.uow import SqlUnitOfWork
 from chatops.adapters.system import SystemClock
-from chatops.domain.alerts import AlertState
-from chatops.domain.deployment import Deployment
 from chatops.services.ports import Clock
-from chatops.services.views import AlertView, DeploymentView
 
-__all__ = ["Rendered", "SlackDirectory", "SlackNotifier", "delivery_client", "web_client"]
+__all__ = ["SlackDirectory", "SlackOutbox", "delivery_client", "web_client"]
 
 log = logging.getLogger(__name__)
-
-# (fallback text, Block Kit blocks)
-Rendered = tuple[str, list[dict[str, Any]]]
 
 DELIVERY_TIMEOUT_SECONDS = 10
 
@@ -56,12 +49,13 @@ def delivery_client(
     return WebClient(token=token, timeout=timeout, **_base_url(base_url))
 
 
-class SlackNotifier:
-    """Queues each deployment's and alert's message, rendered, in the outbox; returns at once.
+class SlackOutbox:
+    """Queues rendered messages in the database, for the sender to deliver; returns at once.
 
-    The sender posts a subject's message once and then edits it as it changes;
-    its (channel, ts) is stored with the subject, so any process can edit it and
-    a reaction finds the deployment again.
+    A message for a subject that still waits replaces it (only the newest is sent);
+    the sender posts a subject's message once and edits it afterwards, and keeps its
+    (channel, ts) with the subject, so any process can edit it and a reaction finds
+    the subject again.
 
     Args:
         uow: units of work on the database holding the outbox.
@@ -73,19 +67,11 @@ class SlackNotifier:
         self,
         uow: Callable[[], SqlUnitOfWork],
         *,
-        render_deployment: Callable[[DeploymentView], Rendered],
-        render_alert: Callable[[AlertView], Rendered],
-        render_resolved: Callable[[AlertView], Rendered],
-        render_soaked: Callable[[DeploymentView], Rendered],
         wake: Callable[[], None] | None = None,
         clock: Clock | None = None,
         remember: bool = False,
     ) -> None:
         self._uow = uow
-        self._render_deployment = render_deployment
-        self._render_alert = render_alert
-        self._render_resolved = render_resolved
-        self._render_soaked = render_soaked
         self._wake = wake
         self._clock = clock or SystemClock()
         self._remember = remember
@@ -94,53 +80,16 @@ class SlackNotifier:
 
     @property
     def queued(self) -> frozenset[str]:
-        """The subjects queued by this notifier (when it remembers them)."""
+        """The subjects queued here (when it remembers them)."""
         with self._guard:
             return frozenset(self._queued)
 
-    def deployment_changed(self, view: DeploymentView) -> None:
-        if view.channel is None or view.deployment.id is None:
-            return
-        text, blocks = self._render_deployment(view)
-        subject = f"deployment:{view.deployment.id}"
-        self._queue(Outgoing(subject, OutboxKind.MESSAGE, view.channel, text, blocks))
+    def queue(self, *messages: Outgoing) -> None:
+        """Queue `messages` in one transaction.
 
-    def build_output(self, deployment: Deployment, line: str) -> None:
-        """Build output stays out of the channel (it is in the build log)."""
-
-    def alert_changed(self, view: AlertView) -> None:
-        alert = view.alert
-        if view.channel is None or alert.id is None:
-            return
-        subject = f"alert:{alert.id}"
-        text, blocks = self._render_alert(view)
-        messages = [Outgoing(subject, OutboxKind.MESSAGE, view.channel, text, blocks)]
-        if alert.state is AlertState.RESOLVED:
-            reply_text, reply_blocks = self._render_resolved(view)
-            messages.append(
-                Outgoing(
-                    f"alert-resolved:{alert.id}",
-                    OutboxKind.REPLY,
-                    view.channel,
-                    reply_text,
-                    reply_blocks,
-                    thread_of=subject,
-                )
-            )
-        self._queue(*messages)
-
-    def deployment_soaked(self, view: DeploymentView) -> None:
-        if view.channel is None:
-            return
-        text, blocks = self._render_soaked(view)
-        subject = f"soaked:{view.deployment.id}:{uuid.uuid4().hex[:12]}"
-        self._queue(Outgoing(subject, OutboxKind.POST, view.channel, text, blocks))
-
-    def say(self, channel: str | None, text: str) -> None:
-        if channel:
-            self._queue(Outgoing(f"say:{uuid.uuid4().hex}", OutboxKind.POST, channel, text, []))
-
-    def _queue(self, *messages: Outgoing) -> None:
+        Raises:
+            StoreError: the database cannot be reached.
+        """
         now = self._clock.now()
         with self._uow() as uow:
             queued = [m.subject for m in messages if uow.outbox.put(m, now=now)]

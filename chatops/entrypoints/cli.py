@@ -175,7 +175,7 @@ def _deliver(channel: SlackChannel, leftovers: set[str]) -> None:
     say what stays queued."""
     from chatops.adapters.slack_sender import describe_waiting
 
-    subjects = channel.notifier.queued | leftovers
+    subjects = channel.outbox.queued | leftovers
     left = channel.sender.stop(flush_seconds=SLACK_FLUSH_SECONDS, subjects=subjects)
     if left:
         err.print(

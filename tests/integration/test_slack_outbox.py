@@ -292,7 +292,7 @@ def test_flush_is_bounded_and_says_what_stays_queued(outbox: Outbox, slack: Slac
     slack.wait_for(method=POST)
 
     started = time.monotonic()
-    left = outbox.sender.stop(flush_seconds=0.5, subjects=outbox.notifier.queued)
+    left = outbox.sender.stop(flush_seconds=0.5, subjects=outbox.queue.queued)
     assert 0.4 <= time.monotonic() - started < 5
     [waiting] = left
     assert waiting.subject.startswith("say:")

@@ -11,18 +11,18 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from chatops.adapters.db import schema
 from chatops.adapters.db.uow import SqlStore
-from chatops.adapters.slack import SlackNotifier, delivery_client
+from chatops.adapters.slack import SlackOutbox, delivery_client
 from chatops.adapters.slack_sender import Pacing, SlackSender
 from chatops.domain.alerts import Alert, AlertState
 from chatops.domain.deployment import Deployment, Kind, State
 from chatops.entrypoints.slack import blocks
+from chatops.entrypoints.slack.notifier import ChannelNotifier
 from chatops.services.views import AlertView, DeploymentView
 from tests.slack.standin import SlackStandIn
 
@@ -74,21 +74,11 @@ def shown_as(view: DeploymentView) -> blocks.Message:
     return blocks.deployment_message(view)
 
 
-def _render(message: blocks.Message) -> tuple[str, list[dict[str, Any]]]:
-    return message.text, message.blocks
-
-
-def notifier(store: SqlStore, *, wake: Any = None, remember: bool = False) -> SlackNotifier:
-    """The channel notifier as `serve` wires it, rendering with slack/blocks.py."""
-    return SlackNotifier(
-        store.uow,
-        render_deployment=lambda v: _render(blocks.deployment_message(v)),
-        render_alert=lambda v: _render(blocks.alert_message(v)),
-        render_resolved=lambda v: _render(blocks.alert_resolved_reply(v)),
-        render_soaked=lambda v: _render(blocks.soaked_message(v)),
-        wake=wake,
-        remember=remember,
-    )
+def notifier(
+    store: SqlStore, *, wake: Callable[[], None] | None = None, remember: bool = False
+) -> ChannelNotifier:
+    """The channel notifier as `serve` wires it: rendering with blocks.py, queuing in `store`."""
+    return ChannelNotifier(SlackOutbox(store.uow, wake=wake, remember=remember))
 
 
 def sender(
@@ -111,7 +101,8 @@ class Outbox:
 
     store: SqlStore
     slack: SlackStandIn
-    notifier: SlackNotifier
+    queue: SlackOutbox
+    notifier: ChannelNotifier
     sender: SlackSender
 
     @classmethod
@@ -127,10 +118,10 @@ class Outbox:
         schema.upgrade(db_url)
         store = SqlStore(db_url)
         delivering = sender(store, slack, pacing=pacing, timeout=timeout)
-        told = notifier(store, wake=delivering.wake if start else None, remember=True)
+        queue = SlackOutbox(store.uow, wake=delivering.wake if start else None, remember=True)
         if start:
             delivering.start()
-        return cls(store, slack, told, delivering)
+        return cls(store, slack, queue, ChannelNotifier(queue), delivering)
 
     def close(self) -> None:
         self.sender.stop()
@@ -174,7 +165,7 @@ class Outbox:
 
 
 def burst(
-    told: SlackNotifier,
+    told: ChannelNotifier,
     deployment_ids: Iterable[int],
     *,
     states: Sequence[State] = STATES,

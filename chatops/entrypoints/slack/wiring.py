@@ -5,17 +5,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from slack_sdk import WebClient
 
 from chatops.adapters.db.uow import SqlUnitOfWork
-from chatops.adapters.slack import SlackDirectory, SlackNotifier, delivery_client, web_client
+from chatops.adapters.slack import SlackDirectory, SlackOutbox, delivery_client, web_client
 from chatops.adapters.slack_sender import DeliveryMetrics, Pacing, SlackSender
 from chatops.config import Settings
-from chatops.entrypoints.slack import blocks
+from chatops.entrypoints.slack.notifier import ChannelNotifier
 from chatops.services.ports import Directory
-from chatops.services.views import AlertView, DeploymentView
 
 __all__ = ["SlackChannel", "channel_for", "directory_for", "slack_client"]
 
@@ -33,15 +31,12 @@ def directory_for(client: WebClient | None) -> Directory | None:
     return SlackDirectory(client) if client is not None else None
 
 
-def _render(message: blocks.Message) -> tuple[str, list[dict[str, Any]]]:
-    return message.text, message.blocks
-
-
 @dataclass(frozen=True, slots=True)
 class SlackChannel:
-    """The channel notifier, queuing rendered messages, and the sender delivering them."""
+    """The channel notifier, the outbox it queues messages in, and the sender delivering them."""
 
-    notifier: SlackNotifier
+    notifier: ChannelNotifier
+    outbox: SlackOutbox
     sender: SlackSender
 
 
@@ -54,7 +49,7 @@ def channel_for(
     pacing: Pacing | None = None,
     remember: bool = False,
 ) -> SlackChannel | None:
-    """The channel notifier (rendering with slack/blocks.py) and its sender; None without a token.
+    """The channel notifier and its sender, or None without SLACK_BOT_TOKEN.
 
     The sender starts when the first message is queued, or with `sender.start()`.
     """
@@ -62,26 +57,5 @@ def channel_for(
         return None
     client = delivery_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
     sender = SlackSender(client, uow, owner=owner, metrics=metrics, pacing=pacing)
-
-    def deployment(view: DeploymentView) -> tuple[str, list[dict[str, Any]]]:
-        return _render(blocks.deployment_message(view))
-
-    def alert(view: AlertView) -> tuple[str, list[dict[str, Any]]]:
-        return _render(blocks.alert_message(view))
-
-    def resolved(view: AlertView) -> tuple[str, list[dict[str, Any]]]:
-        return _render(blocks.alert_resolved_reply(view))
-
-    def soaked(view: DeploymentView) -> tuple[str, list[dict[str, Any]]]:
-        return _render(blocks.soaked_message(view))
-
-    notifier = SlackNotifier(
-        uow,
-        render_deployment=deployment,
-        render_alert=alert,
-        render_resolved=resolved,
-        render_soaked=soaked,
-        wake=sender.wake,
-        remember=remember,
-    )
-    return SlackChannel(notifier, sender)
+    outbox = SlackOutbox(uow, wake=sender.wake, remember=remember)
+    return SlackChannel(ChannelNotifier(outbox), outbox, sender)
