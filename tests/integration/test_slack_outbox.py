@@ -21,6 +21,7 @@ from chatops.adapters.metrics import PrometheusMetrics
 from chatops.adapters.slack_sender import Pacing, SlackSender, describe_waiting
 from chatops.domain.alerts import AlertState
 from chatops.domain.deployment import Kind, State
+from chatops.entrypoints.slack import blocks
 from tests.slack import delivery
 from tests.slack.delivery import CHANNEL, Outbox, alert_view, burst, deployment_view
 from tests.slack.standin import SlackStandIn
@@ -183,24 +184,45 @@ def test_a_permanent_error_is_given_up_once_with_a_log_line_an_audit_event_and_a
     assert 'chatops_slack_messages_total{result="sent"} 1.0' in exposition
 
 
-def test_the_resolved_reply_waits_for_the_alert_message_and_is_posted_once(
-    outbox: Outbox, slack: SlackStandIn
+def test_a_resolved_reply_waits_for_its_alert_message_and_its_last_edit_and_comes_once(
+    db_url: str, slack: SlackStandIn
 ) -> None:
+    slow_edits = Pacing(
+        post_seconds=0.05, update_seconds=1.0, first_retry_seconds=0.1, idle_seconds=0.2
+    )
+    outbox = Outbox.open(db_url, slack, pacing=slow_edits)
+    told = outbox.notifier
     slack.fail_always(POST, "internal_error", status=503)
-    outbox.notifier.alert_changed(alert_view(2, AlertState.FIRING))
-    outbox.notifier.alert_changed(alert_view(2, AlertState.RESOLVED))
+    told.alert_changed(alert_view(2, AlertState.FIRING))
+    told.alert_changed(alert_view(3, AlertState.FIRING))
+    told.alert_changed(alert_view(3, AlertState.RESOLVED))  # resolved before it was posted
     slack.wait_for_count(POST, 2)
     slack.recover()
-
-    _until(lambda: outbox.ref("alert-resolved:2") is not None, "the resolved reply")
-    outbox.notifier.alert_changed(alert_view(2, AlertState.RESOLVED))  # told twice
+    _until(lambda: outbox.ref("alert:2") and outbox.ref("alert-resolved:3"), "alert messages")
+    told.alert_changed(alert_view(2, AlertState.ACKNOWLEDGED))  # an edit: the next waits 1 s
+    slack.wait_for(method=UPDATE)
+    told.alert_changed(alert_view(2, AlertState.RESOLVED))  # an edit, and a reply
+    _until(lambda: outbox.ref("alert-resolved:2"), "the reply to #2")
+    told.alert_changed(alert_view(2, AlertState.RESOLVED))  # told twice
     assert outbox.sender.flush(timeout=5) == []
+    outbox.close()
 
-    alert_ref = outbox.ref("alert:2")
-    assert alert_ref is not None
-    replies = slack.thread(alert_ref[1])
-    assert len(replies) == 1
-    assert next(m for m in slack.messages().values() if m.thread_ts is None).ts == alert_ref[1]
+    refs = {n: outbox.ref(f"alert:{n}") for n in (2, 3)}
+    for n, ref in refs.items():
+        assert ref is not None
+        message = slack.messages()[ref[1]]
+        assert message.text == blocks.alert_message(alert_view(n, AlertState.RESOLVED)).text
+        assert len(slack.thread(ref[1])) == 1
+    assert slack.messages()[refs[3][1]].edits == 0  # type: ignore[index]  (posted as resolved)
+    resolved = blocks.alert_message(alert_view(2, AlertState.RESOLVED)).text
+    calls = [
+        (c.method, c.body.get("ts") or c.body.get("thread_ts"), c.body["text"])
+        for c in slack.calls()
+    ]
+    ts2 = refs[2][1]  # type: ignore[index]
+    edit = calls.index((UPDATE, ts2, resolved))
+    reply = next(n for n, (method, ts, _) in enumerate(calls) if (method, ts) == (POST, ts2))
+    assert edit < reply, "the reply overtook the edit"
 
 
 def test_what_was_queued_is_delivered_after_a_restart(db_url: str, slack: SlackStandIn) -> None:

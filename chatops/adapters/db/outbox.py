@@ -168,14 +168,14 @@ class SqlOutbox:
         queued = self._session.scalars(
             select(OutboxRow.subject).where(OutboxRow.subject.in_(threads))
         )
-        unposted_threads = set(queued) if threads else set()
+        threads_queued = set(queued) if threads else set()
         paces = self._paces({row.channel for row in due})
         for row in due:
             kind = OutboxKind(row.kind)
             ref = refs.get(row.subject)
             thread = refs.get(row.thread_of) if row.thread_of else None
-            if kind is OutboxKind.REPLY and thread is None and row.thread_of in unposted_threads:
-                continue  # its thread's message is still queued: sent once that is posted
+            if kind is OutboxKind.REPLY and row.thread_of in threads_queued:
+                continue  # its thread's message (or a change of it) goes first
             method = UPDATE if kind is OutboxKind.MESSAGE and ref is not None else POST
             slot = paces.get((method, row.channel))
             if slot is not None and slot > now:
