@@ -187,3 +187,35 @@ def burst(
     for thread in threads:
         thread.join()
     return finals
+
+
+def main(argv: Sequence[str]) -> None:
+    """`python -m tests.slack.delivery [N]`: N deployments (default 10) through their states at
+    once, in one channel limited as Slack limits it; prints how long until every message shows
+    its final state, and the calls it took."""
+    import tempfile
+
+    count = int(argv[0]) if argv else 10
+    with SlackStandIn() as slack, tempfile.TemporaryDirectory() as tmp:
+        slack.rate_limit("chat.postMessage")
+        slack.rate_limit("chat.update")
+        outbox = Outbox.open(f"sqlite:///{tmp}/chatops.db", slack)
+        try:
+            started = time.monotonic()
+            finals = burst(outbox.notifier, range(1, count + 1))
+            queued = time.monotonic() - started
+            shown = outbox.wait_until_shown(finals, timeout=10 + 3 * count)
+        finally:
+            outbox.close()
+        posts, updates = len(slack.calls("chat.postMessage")), len(slack.calls("chat.update"))
+        print(
+            f"{count} deployments x {len(STATES)} states queued in {queued:.2f}s; every final "
+            f"state shown {shown:.1f}s later; chat.postMessage {posts}, chat.update {updates}, "
+            f"messages {len(slack.messages())}"
+        )
+
+
+if __name__ == "__main__":
+    import sys
+
+    main(sys.argv[1:])
