@@ -75,6 +75,17 @@ class PrometheusMetrics:
             "1 while this process holds the scheduler lease.",
             registry=self.registry,
         )
+        self._chat_messages = Counter(
+            "chatops_slack_messages_total",
+            "Slack messages the outbox sender handled, by result (sent, retried, given_up).",
+            ["result"],
+            registry=self.registry,
+        )
+        self._chat_queued = Gauge(
+            "chatops_slack_outbox_queued",
+            "Slack messages waiting in the outbox, as the sender last counted them.",
+            registry=self.registry,
+        )
         self._live_versions: dict[tuple[str, str], str] = {}
         self._alert_keys: set[tuple[str, str]] = set()
         self._guard = threading.Lock()
@@ -130,6 +141,12 @@ class PrometheusMetrics:
     def health_check(self, bot: str, env: str, *, seconds: float) -> None:
         self._checks.labels(bot, env).inc()
         self._check_seconds.observe(seconds)
+
+    def chat_message(self, result: str) -> None:
+        self._chat_messages.labels(result).inc()
+
+    def chat_queued(self, count: int) -> None:
+        self._chat_queued.set(count)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

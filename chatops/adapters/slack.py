@@ -1,5 +1,5 @@
-"""Slack Web API adapters: the channel notifier (one message per deployment and per alert,
-updated in place) and the directory that expands user groups."""
+"""Slack Web API adapters: the outbox that queues messages for slack_sender.py to deliver,
+the directory that expands user groups, and the clients."""
 
 from __future__ import annotations
 
@@ -13,137 +13,92 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
-from chatops.domain.alerts import AlertState
-from chatops.domain.deployment import Deployment
-from chatops.domain.mrkdwn import escape
-from chatops.services.ports import MessageRef, UnitOfWorkFactory
-from chatops.services.views import AlertView, DeploymentView
+from chatops.adapters.db.outbox import Outgoing
+from chatops.adapters.db.uow import SqlUnitOfWork
+from chatops.adapters.system import SystemClock
+from chatops.services.ports import Clock
 
-__all__ = ["Rendered", "SlackDirectory", "SlackNotifier", "web_client"]
+__all__ = ["SlackDirectory", "SlackOutbox", "delivery_client", "web_client"]
 
 log = logging.getLogger(__name__)
 
-# (fallback text, Block Kit blocks)
-Rendered = tuple[str, list[dict[str, Any]]]
+DELIVERY_TIMEOUT_SECONDS = 10
+
+
+def _base_url(base_url: str | None) -> dict[str, Any]:
+    if not base_url:
+        return {}
+    return {"base_url": base_url if base_url.endswith("/") else base_url + "/"}
 
 
 def web_client(token: str, base_url: str | None) -> WebClient:
-    """A Web API client; `base_url` (SLACK_API_URL) lets a proxy or test stand-in replace Slack."""
-    kwargs: dict[str, Any] = {"token": token}
-    if base_url:
-        kwargs["base_url"] = base_url if base_url.endswith("/") else base_url + "/"
-    client = WebClient(**kwargs)
-    client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=2))
+    """The client of requests someone waits for (bolt's, user groups): one 429 retry.
+
+    `base_url` (SLACK_API_URL) lets a proxy or test stand-in replace Slack.
+    """
+    client = WebClient(token=token, **_base_url(base_url))
+    client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=1))
     return client
 
 
-class SlackNotifier:
-    """Posts each deployment's and alert's message once, then edits it as it changes.
+def delivery_client(
+    token: str, base_url: str | None, *, timeout: int = DELIVERY_TIMEOUT_SECONDS
+) -> WebClient:
+    """The outbox sender's client: slack_sdk retries a refused connection once; rate limits,
+    server errors and timeouts are the sender's to pace and retry."""
+    return WebClient(token=token, timeout=timeout, **_base_url(base_url))
 
-    The message's (channel, ts) is stored with the deployment or alert, so the
-    message can be updated from any process and found again from a reaction.
+
+class SlackOutbox:
+    """Queues rendered messages in the database, for the sender to deliver; returns at once.
+
+    A message for a subject that still waits replaces it (only the newest is sent);
+    the sender posts a subject's message once and edits it afterwards, and keeps its
+    (channel, ts) with the subject, so any process can edit it and a reaction finds
+    the subject again.
+
+    Args:
+        uow: units of work on the database holding the outbox.
+        wake: called after something was queued (the sender's `wake`).
+        remember: keep the subjects queued here (`queued`), for a CLI's flush.
     """
 
     def __init__(
         self,
-        client: WebClient,
-        uow: UnitOfWorkFactory,
+        uow: Callable[[], SqlUnitOfWork],
         *,
-        render_deployment: Callable[[DeploymentView], Rendered],
-        render_alert: Callable[[AlertView], Rendered],
-        render_resolved: Callable[[AlertView], Rendered],
-        render_soaked: Callable[[DeploymentView], Rendered],
+        wake: Callable[[], None] | None = None,
+        clock: Clock | None = None,
+        remember: bool = False,
     ) -> None:
-        self._client = client
         self._uow = uow
-        self._render_deployment = render_deployment
-        self._render_alert = render_alert
-        self._render_resolved = render_resolved
-        self._render_soaked = render_soaked
+        self._wake = wake
+        self._clock = clock or SystemClock()
+        self._remember = remember
+        self._queued: set[str] = set()
         self._guard = threading.Lock()
-        self._locks: dict[str, threading.Lock] = {}
 
-    def deployment_changed(self, view: DeploymentView) -> None:
-        if view.channel is None or view.deployment.id is None:
-            return
-        text, blocks = self._render_deployment(view)
-        self._post_or_update(f"deployment:{view.deployment.id}", view.channel, text, blocks)
-
-    def build_output(self, deployment: Deployment, line: str) -> None:
-        """Build output stays out of the channel (it is in the build log)."""
-
-    def alert_changed(self, view: AlertView) -> None:
-        alert = view.alert
-        if view.channel is None or alert.id is None:
-            return
-        text, blocks = self._render_alert(view)
-        ref = self._post_or_update(f"alert:{alert.id}", view.channel, text, blocks)
-        if ref is not None and alert.state is AlertState.RESOLVED:
-            subject = f"alert-resolved:{alert.id}"
-            with self._lock(subject):
-                if self._get(subject) is None:
-                    reply_text, reply_blocks = self._render_resolved(view)
-                    posted = self._call(
-                        "chat_postMessage",
-                        channel=ref.channel,
-                        thread_ts=ref.ts,
-                        text=reply_text,
-                        blocks=reply_blocks,
-                    )
-                    if posted is not None:
-                        self._put(subject, MessageRef(ref.channel, str(posted["ts"])))
-
-    def deployment_soaked(self, view: DeploymentView) -> None:
-        if view.channel is None:
-            return
-        text, blocks = self._render_soaked(view)
-        self._call("chat_postMessage", channel=view.channel, text=text, blocks=blocks)
-
-    def say(self, channel: str | None, text: str) -> None:
-        """Post plain `text`: what people wrote in it (a lock's reason) stays text."""
-        if channel:
-            self._call("chat_postMessage", channel=channel, text=escape(text))
-
-    # ── plumbing ─────────────────────────────────────────────────────────
-
-    def _post_or_update(
-        self, subject: str, channel: str, text: str, blocks: list[dict[str, Any]]
-    ) -> MessageRef | None:
-        with self._lock(subject):
-            ref = self._get(subject)
-            if ref is not None:
-                self._call("chat_update", channel=ref.channel, ts=ref.ts, text=text, blocks=blocks)
-                return ref
-            posted = self._call("chat_postMessage", channel=channel, text=text, blocks=blocks)
-            if posted is None:
-                return None
-            ref = MessageRef(str(posted["channel"]), str(posted["ts"]))
-            self._put(subject, ref)
-            return ref
-
-    def _lock(self, subject: str) -> threading.Lock:
+    @property
+    def queued(self) -> frozenset[str]:
+        """The subjects queued here (when it remembers them)."""
         with self._guard:
-            return self._locks.setdefault(subject, threading.Lock())
+            return frozenset(self._queued)
 
-    def _get(self, subject: str) -> MessageRef | None:
-        with self._uow() as uow:
-            return uow.messages.get(subject)
+    def queue(self, *messages: Outgoing) -> None:
+        """Queue `messages` in one transaction.
 
-    def _put(self, subject: str, ref: MessageRef) -> None:
+        Raises:
+            StoreError: the database cannot be reached.
+        """
+        now = self._clock.now()
         with self._uow() as uow:
-            uow.messages.put(subject, ref)
+            queued = [m.subject for m in messages if uow.outbox.put(m, now=now)]
             uow.commit()
-
-    def _call(self, method: str, **kwargs: Any) -> dict[str, Any] | None:
-        try:
-            response = getattr(self._client, method)(**kwargs)
-        except SlackApiError as exc:
-            log.warning("Slack %s failed: %s", method, exc.response.get("error"))
-            return None
-        except OSError as exc:
-            log.warning("Slack %s failed: %s", method, exc)
-            return None
-        return dict(response.data) if isinstance(response.data, dict) else None
+        if self._remember:
+            with self._guard:
+                self._queued.update(queued)
+        if queued and self._wake is not None:
+            self._wake()
 
 
 class SlackDirectory:

@@ -18,12 +18,14 @@ from chatops.errors import BadInput
 __all__ = [
     "COMMANDS",
     "USAGE",
+    "Approve",
     "Command",
     "Deploy",
     "Help",
     "Lock",
     "Logs",
     "Promote",
+    "Reject",
     "Releases",
     "Rollback",
     "Status",
@@ -40,10 +42,14 @@ USAGE: dict[str, str] = {
     "/logs": "/logs <bot> <env> [lines]",
     "/lock": "/lock <bot> <env> [--for 2h] <reason>",
     "/unlock": "/unlock <bot> <env>",
+    "/approve": "/approve <id>",
+    "/reject": "/reject <id> [reason]",
     "/chatops": "/chatops help",
 }
 COMMANDS = tuple(USAGE)
 MAX_LOG_LINES = 500
+MAX_REASON = 1000
+MAX_ID = 2**31 - 1  # what the database's integer ids hold
 _FORCE = "--force"
 _LINES = re.compile(r"[0-9]{1,4}")
 
@@ -104,11 +110,24 @@ class Unlock:
 
 
 @dataclass(frozen=True, slots=True)
+class Approve:
+    deployment_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Reject:
+    deployment_id: int
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Help:
     topic: str | None = None
 
 
-Command = Deploy | Promote | Rollback | Releases | Status | Logs | Lock | Unlock | Help
+Command = (
+    Deploy | Promote | Rollback | Releases | Status | Logs | Lock | Unlock | Approve | Reject | Help
+)
 
 
 def _words(text: str, usage: str) -> list[str]:
@@ -170,12 +189,17 @@ def parse(command: str, text: str) -> Command:
     usage = USAGE.get(command)
     if usage is None:
         raise BadInput(f"unknown command {command!r}", usage=USAGE["/chatops"])
+    if command == "/reject":
+        # the reason is taken as written, quotes and all: unescaped once, never split
+        return _reject(mrkdwn.unescape(text), usage)
     return _parse_words(command, _words(text, usage))
 
 
 def _parse_words(command: str, words: list[str]) -> Command:
     if words and words[0].lower() in ("help", "-h", "--help"):
         return Help(command.lstrip("/"))
+    if command == "/reject":
+        return _reject(" ".join(words), USAGE[command])
     return _PARSERS[command](words, USAGE[command])
 
 
@@ -257,6 +281,36 @@ def _unlock(words: list[str], usage: str) -> Command:
     return Unlock(_name("bot", words[0], usage), _name("environment", words[1], usage))
 
 
+def _deployment_id(word: str, usage: str) -> int:
+    digits = word.removeprefix("#")
+    valid = digits.isascii() and digits.isdigit() and len(digits) <= len(str(MAX_ID))
+    if not valid or not 1 <= int(digits) <= MAX_ID:
+        raise BadInput(
+            f"{word!r} is not a deployment id",
+            hint="use the number after # on the deployment's message, e.g. 12",
+            usage=usage,
+        )
+    return int(digits)
+
+
+def _approve(words: list[str], usage: str) -> Command:
+    _arity(words, 1, 1, usage)
+    return Approve(_deployment_id(words[0], usage))
+
+
+def _reject(text: str, usage: str) -> Command:
+    """`/reject 12 it's not ready`: the reason is taken as written (quotes and all)."""
+    words = text.strip().split(maxsplit=1)
+    _arity(words, 1, 2, usage)
+    first, rest = words[0], words[1:]
+    if first.lower() in ("help", "-h", "--help"):
+        return Help("reject")
+    reason = rest[0].strip() if rest else None
+    if reason is not None and len(reason) > MAX_REASON:
+        raise BadInput(f"the reason is longer than {MAX_REASON} characters", usage=usage)
+    return Reject(_deployment_id(first, usage), reason)
+
+
 _PARSERS = {
     "/deploy": _deploy,
     "/promote": _promote,
@@ -266,4 +320,5 @@ _PARSERS = {
     "/logs": _logs,
     "/lock": _lock,
     "/unlock": _unlock,
+    "/approve": _approve,
 }

@@ -51,7 +51,8 @@ class ChatCommands:
     # ── entry points ───────────────────────────────────────────────────────
 
     def command(self, actor: Actor, command: str, text: str) -> Reply:
-        """Handle `/deploy …` and the other slash commands."""
+        """Handle `/deploy …` and the other slash commands (`/approve`, `/reject` do what
+        the buttons do, for when a message is out of reach)."""
         try:
             parsed = cmd.parse(command, text)
         except BadInput as exc:
@@ -113,13 +114,20 @@ class ChatCommands:
             case cmd.Unlock(bot, env):
                 app.locks.unlock(actor, bot, env)
                 return _plain(f":unlock: {bot} in {env} is unlocked")
+            case cmd.Approve(deployment_id):
+                return self._approve(actor, deployment_id)
+            case cmd.Reject(deployment_id, reason):
+                return self._reject(actor, deployment_id, reason)
         raise AssertionError(f"unhandled command {parsed!r}")  # pragma: no cover
 
     def _started(self, deployment: Deployment) -> Reply:
         channel = self._app.deps.catalog.channel_for(deployment.env)
         where = " — its message in the channel follows it" if channel else ""
         if deployment.state is State.PENDING_APPROVAL:
-            return _plain(f"#{deployment.id} waits for approval{where}")
+            return _plain(
+                f"#{deployment.id} waits for approval{where} "
+                f"(approvers: its button, or /approve {deployment.id})"
+            )
         if deployment.state is State.FAILED:
             return _plain(f"#{deployment.id} failed: {deployment.reason}")
         return _plain(
@@ -138,9 +146,9 @@ class ChatCommands:
             return _plain(f"your approval of #{deployment_id} is counted; it needs more")
         return _plain(f"you approved #{deployment_id}")
 
-    def _reject(self, actor: Actor, deployment_id: int) -> Reply:
-        self._app.requests.reject(actor, deployment_id)
-        return _plain(f"you rejected #{deployment_id}")
+    def _reject(self, actor: Actor, deployment_id: int, reason: str | None = None) -> Reply:
+        self._app.requests.reject(actor, deployment_id, reason=reason)
+        return _plain(f"you rejected #{deployment_id}" + (f": {reason}" if reason else ""))
 
     def _rollback(self, actor: Actor, deployment_id: int) -> Reply:
         return self._started(self._app.requests.rollback_deployment(actor, deployment_id))

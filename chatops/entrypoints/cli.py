@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -26,6 +26,9 @@ from chatops.domain.policy import MAX_LOCK
 from chatops.errors import BadInput, ChatOpsError, ConfigError
 from chatops.services.context import Actor
 from chatops.services.ports import Notifier
+
+if TYPE_CHECKING:
+    from chatops.entrypoints.slack.wiring import SlackChannel
 
 __all__ = ["app", "main"]
 
@@ -42,6 +45,8 @@ db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
 config_app = typer.Typer(help="chatops.yaml.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(config_app, name="config")
+
+SLACK_FLUSH_SECONDS = 5.0  # how long a command waits for Slack to take its messages
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -134,22 +139,51 @@ def _actor(user: str | None, config: Config) -> Actor:
 def _application(*, recover: bool = True, progress: bool = True) -> Iterator[Any]:
     from chatops.adapters.notifiers import TerminalNotifier
     from chatops.bootstrap import build
-    from chatops.entrypoints.slack.wiring import directory_for, notifier_for, slack_client
+    from chatops.entrypoints.slack.wiring import channel_for, directory_for, slack_client
 
     config = _config()
     client = slack_client(config.settings)
     notifiers: list[Notifier] = [] if state.quiet or not progress else [TerminalNotifier(err)]
     application = build(config, notifiers=notifiers, directory=directory_for(client))
-    if client is not None:
-        # the channel hears about deployments started here too
-        application.add_notifier(notifier_for(client, application.store.uow))
+    # the channel hears about deployments started here too
+    channel = channel_for(
+        config.settings,
+        application.store.uow,
+        owner=application.deps.processes.me(),
+        remember=True,
+    )
+    leftovers: set[str] = set()
+    if channel is not None:
+        application.add_notifier(channel.notifier)
+        # what earlier commands could not deliver is sent (and waited for) with this one's
+        leftovers = {waiting.subject for waiting in channel.sender.flush(timeout=0)}
+        channel.sender.start()
     try:
         if recover:
             application.recovery.recover()
             application.requests.expire_and_supersede()
         yield application
     finally:
-        application.close()
+        try:
+            if channel is not None:
+                _deliver(channel, leftovers)
+        finally:
+            application.close()
+
+
+def _deliver(channel: SlackChannel, leftovers: set[str]) -> None:
+    """Send the Slack messages of this run (and earlier leftovers) before exiting, for a while;
+    say what stays queued."""
+    from chatops.adapters.slack_sender import describe_waiting
+
+    subjects = channel.outbox.queued | leftovers
+    left = channel.sender.stop(flush_seconds=SLACK_FLUSH_SECONDS, subjects=subjects)
+    if left:
+        err.print(
+            f"[yellow]warning:[/] Slack has not received {describe_waiting(left)}. "
+            "They stay queued: `chatops serve`, or the next chatops command, sends them.",
+            highlight=False,
+        )
 
 
 def _print_json(value: object) -> None:
@@ -243,10 +277,17 @@ def approve(deployment_id: int, user: UserOption = None, as_json: JsonOption = F
 
 
 @app.command()
-def reject(deployment_id: int, user: UserOption = None, as_json: JsonOption = False) -> None:
+def reject(
+    deployment_id: int,
+    reason: Annotated[str | None, typer.Option("--reason", help="why (shown and audited)")] = None,
+    user: UserOption = None,
+    as_json: JsonOption = False,
+) -> None:
     """Reject a pending deployment."""
     with _errors(as_json), _application() as application:
-        deployment = application.requests.reject(_actor(user, application.config), deployment_id)
+        deployment = application.requests.reject(
+            _actor(user, application.config), deployment_id, reason=reason
+        )
     if as_json:
         from chatops.entrypoints.output import deployment_json
 

@@ -1,9 +1,11 @@
 """`chatops serve`: Slack (HTTP or Socket Mode), webhooks, metrics and the scheduled jobs.
 
 On start-up every deployment a dead process left unfinished is failed (and the
-channel told), the heartbeat and the lease-guarded scheduler start, then
+channel told), the heartbeat, the lease-guarded scheduler and the Slack sender
+(which delivers what the outbox holds, also what earlier runs left) start, then
 uvicorn serves until SIGTERM/SIGINT, after which jobs and running deployments
-are let finish and the lease is given up.
+are let finish, their messages are delivered (for a few seconds at most; the
+rest stays queued) and the lease is given up.
 """
 
 from __future__ import annotations
@@ -24,12 +26,13 @@ from slack_sdk import WebClient
 from starlette.applications import Starlette
 
 from chatops.adapters.metrics import PrometheusMetrics
+from chatops.adapters.slack_sender import SlackSender, describe_waiting
 from chatops.bootstrap import Application, build
 from chatops.config import Config
 from chatops.entrypoints.chat import ChatCommands
 from chatops.entrypoints.http import HttpDeps, create_http_app
 from chatops.entrypoints.scheduler import Scheduler
-from chatops.entrypoints.slack.wiring import directory_for, notifier_for, slack_client
+from chatops.entrypoints.slack.wiring import channel_for, directory_for, slack_client
 from chatops.errors import ConfigError
 from chatops.services.alerts import AlertService
 from chatops.services.autodeploy import AutoDeploy
@@ -42,6 +45,8 @@ __all__ = ["Server", "assemble", "run"]
 
 log = logging.getLogger(__name__)
 
+SHUTDOWN_FLUSH_SECONDS = 5.0  # delivering the last messages when serve stops
+
 
 @dataclass
 class Server:
@@ -51,10 +56,13 @@ class Server:
     http: Starlette
     scheduler: Scheduler
     socket_mode: Any = None
+    sender: SlackSender | None = None
 
     def start_background(self) -> None:
         self.application.heartbeat.start()
         self.scheduler.start()
+        if self.sender is not None:
+            self.sender.start()
 
     def stop(self) -> None:
         self.scheduler.shutdown()
@@ -106,8 +114,20 @@ def _serve(
 ) -> Server:
     """Everything around the wired application: recovery, Slack, HTTP and the scheduler."""
     settings = config.settings
-    if client is not None:
-        application.add_notifier(notifier_for(client, application.store.uow))
+    channel = channel_for(
+        settings,
+        application.store.uow,
+        owner=application.deps.processes.me(),
+        metrics=metrics,
+    )
+    if channel is not None:
+        application.add_notifier(channel.notifier)
+        sender = channel.sender
+        # closers run last-added first: the sender stops after every other closer
+        # (running deployments, Slack listeners) had its say
+        application.closers.insert(
+            0, lambda: _stop_sender(sender, flush_seconds=SHUTDOWN_FLUSH_SECONDS)
+        )
     for ended in application.recovery.recover():
         log.warning("failed interrupted deployment #%s: %s", ended.id, ended.reason)
     application.requests.expire_and_supersede()
@@ -164,7 +184,22 @@ def _serve(
             body_timeout=settings.chatops_http_body_timeout_seconds,
         )
     )
-    return Server(application=application, http=http, scheduler=scheduler, socket_mode=handler)
+    return Server(
+        application=application,
+        http=http,
+        scheduler=scheduler,
+        socket_mode=handler,
+        sender=channel.sender if channel is not None else None,
+    )
+
+
+def _stop_sender(sender: SlackSender, *, flush_seconds: float) -> None:
+    left = sender.stop(flush_seconds=flush_seconds)
+    if left:
+        log.warning(
+            "Slack has not received %s yet; they stay queued for the next start",
+            describe_waiting(left),
+        )
 
 
 def _secret(value: SecretStr | None) -> str | None:

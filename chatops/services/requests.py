@@ -346,15 +346,17 @@ class Requests:
         """
         return self._decide(actor, deployment_id, Decision.APPROVE)
 
-    def reject(self, actor: Actor, deployment_id: int) -> Deployment:
-        """One reject by an approver ends the request.
+    def reject(self, actor: Actor, deployment_id: int, *, reason: str | None = None) -> Deployment:
+        """One reject by an approver ends the request; `reason` is recorded with it and audited.
 
         Raises:
             NotFound, AlreadyDecided, NotAllowed: as for `approve`.
         """
-        return self._decide(actor, deployment_id, Decision.REJECT)
+        return self._decide(actor, deployment_id, Decision.REJECT, reason=reason)
 
-    def _decide(self, actor: Actor, deployment_id: int, decision: Decision) -> Deployment:
+    def _decide(
+        self, actor: Actor, deployment_id: int, decision: Decision, *, reason: str | None = None
+    ) -> Deployment:
         action = str(decision)
         with self._deps.refusals_audited(actor, action, deployment_id=deployment_id):
             # a look at the promotion's source now, outside the transaction (it is I/O)
@@ -394,9 +396,8 @@ class Requests:
                     needed=needed,
                 )
                 if result.rejected_by is not None:
-                    deployment = deployment.advance(
-                        Event.REJECTED, at=now, reason=f"rejected by {result.rejected_by}"
-                    )
+                    why = f"rejected by {result.rejected_by}" + (f": {reason}" if reason else "")
+                    deployment = deployment.advance(Event.REJECTED, at=now, reason=why)
                     deployment = uow.deployments.save(deployment)
                 elif result.complete:
                     deployment = deployment.advance(Event.APPROVED, at=now).with_changes(
@@ -411,7 +412,8 @@ class Requests:
                     bot=deployment.bot,
                     env=deployment.env,
                     deployment_id=deployment_id,
-                    detail=f"{len(result.approved_by)}/{result.needed} approvals",
+                    detail=f"{len(result.approved_by)}/{result.needed} approvals"
+                    + (f"; reason: {reason}" if reason else ""),
                 )
                 uow.commit()
         self._tell(deployment)

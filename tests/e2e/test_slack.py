@@ -346,13 +346,21 @@ def test_deploy_promote_approve_and_roll_back_from_slack(workspace: Workspace) -
     assert any(c.body.get("usergroup") == LEADS for c in w.slack.calls("usergroups.users.list"))
     _approved_in_prod(w, promotion, 1)
 
-    # v2: deployed, promoted by command, approved by a ✅ reaction
+    # v2: deployed, promoted by command while Slack answers 500, approved by a ✅ reaction
     w.i.repo.commit("second version")
     staging = _deploy_to_staging(w, 2)
     assert len(w.audit("deploy")) == 2, "the retried /deploy started a second deployment"
+    w.slack.fail_always("chat.postMessage", "internal_error", status=500)
     promotion = started_id(w.reply(w.command(DEV, "/promote", bot)))
-    pending = w.wait_message(promotion, "waiting for approval")
+    w.slack.wait_for(
+        lambda c: deployment_id_of(c.body.get("blocks")) == promotion, method="chat.postMessage"
+    )
+    w.slack.recover()
+    pending = w.wait_message(promotion, "waiting for approval")  # its post was not dropped
+    assert buttons(pending) == {"approve": str(promotion), "reject": str(promotion)}
 
+    typed = w.reply(w.command(DEV, "/approve", str(promotion)))  # the same rules as the button
+    assert "requested this deployment and cannot approve" in reply_text(typed)
     w.react(DEV, pending)
     refused = w.slack.wait_for(lambda c: c.body.get("user") == DEV, method="chat.postEphemeral")
     assert refused.body["channel"] == CHANNEL
@@ -379,9 +387,23 @@ def test_deploy_promote_approve_and_roll_back_from_slack(workspace: Workspace) -
     assert w.i.running_release("prod") == "v1"
     assert w.row("prod")["version"] == 1
 
+    # promoted again, and rejected by typing /reject with a reason
+    again = started_id(w.reply(w.command(DEV, "/promote", bot)))
+    w.wait_message(again, "waiting for approval")
+    answer = w.reply(w.command(LEAD, "/reject", f"#{again} not on a Friday <!channel>"))
+    assert reply_text(answer) == f"you rejected #{again}: not on a Friday <!channel>"
+    rejected = w.wait_message(again, "rejected")
+    assert f"Rejected by @{LEAD}" in shown(rejected)
+    assert shown(rejected).count("not on a Friday <!channel>") == 1
+    assert "<!channel>" not in json.dumps(rejected.blocks)
+    [event] = [e for e in w.audit("reject") if e["deployment_id"] == again]
+    assert event["actor"] == LEAD
+    assert event["detail"].endswith("reason: not on a Friday <!channel>")
+    assert w.row("prod")["version"] == 1
+
     # one channel message per deployment, each only ever edited after that
-    posted_ids = [deployment_id_of(c.body.get("blocks")) for c in w.slack.calls("chat.postMessage")]
-    assert sorted(posted_ids) == list(range(1, started_id(rollback) + 1)), posted_ids
+    posted_ids = [deployment_id_of(m.blocks) for m in w.slack.messages().values()]
+    assert sorted(i for i in posted_ids if i) == list(range(1, again + 1))
 
 
 # ── what Slack must not be able to do, and mistakes people make ─────────────
@@ -538,3 +560,39 @@ def test_serve_says_why_it_cannot_start_when_slack_refuses_the_token_or_is_unrea
     assert message in result.stderr
     assert "Traceback" not in result.stderr and "internal error" not in result.stderr
     assert token not in result.stderr + result.stdout
+
+
+def test_a_cli_command_without_serve_sends_its_messages_before_it_exits(
+    installation: Installation, slack: SlackStandIn
+) -> None:
+    """The CLI delivers its own messages before it exits; when Slack is down it waits a while,
+    says what stays queued, and a later command delivers it."""
+    i = installation
+    env = {**i.env, "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_API_URL": slack.base_url}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            i.command(*args), env=env, capture_output=True, text=True, timeout=60, check=False
+        )
+
+    locked = run("lock", i.bot, "staging", "--reason", "db migration")
+    assert locked.returncode == 0, locked.stderr
+    [said] = slack.messages().values()  # there before the command exited
+    assert (said.channel, said.text) == (
+        CHANNEL,
+        f":lock: {i.bot} in staging is locked by UDEV: db migration",
+    )
+
+    slack.fail_always("chat.postMessage", "internal_error", status=500)
+    started = time.monotonic()
+    unlocked = run("unlock", i.bot, "staging")
+    assert unlocked.returncode == 0, unlocked.stderr
+    assert time.monotonic() - started < 20
+    assert "Slack has not received 1 message (say:" in unlocked.stderr
+    assert "HTTP 500 internal_error" in unlocked.stderr
+    assert "stay queued" in unlocked.stderr
+    assert "Traceback" not in unlocked.stderr
+
+    slack.recover()
+    assert run("status").returncode == 0
+    assert any("unlocked" in m.text for m in slack.messages().values())

@@ -724,4 +724,4 @@ def test_alembic_check_from_the_repository_root(
 
 def test_migrations_are_found_in_the_checkout() -> None:
     assert schema.migrations_dir() == ROOT / "migrations"
-    assert schema.head() == "0002_edge"
+    assert schema.head() == "0003_outbox"

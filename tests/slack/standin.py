@@ -5,6 +5,11 @@ and give signed test payloads ``standin.response_url()`` as their response_url. 
 Slack's state that chatops relies on (posted messages, edited in place by ``chat.update``)
 and answers the few Web API methods chatops calls; everything else is ``unknown_method``.
 
+Asked to, it misbehaves as Slack does on a bad day: it enforces a rate limit per
+channel (``rate_limit``: 429 with ``Retry-After``), fails the next call or every
+call of a method (``fail_next``, ``fail_always``) and hangs past a client's
+timeout (``hang_next``).
+
     with SlackStandIn() as slack:
         slack.usergroups["S0LEADS"] = ["U0LEAD1"]
         ...  # drive the app
@@ -15,6 +20,7 @@ and answers the few Web API methods chatops calls; everything else is ``unknown_
 from __future__ import annotations
 
 import json
+import math
 import threading
 import time
 from collections import deque
@@ -74,6 +80,10 @@ class SlackStandIn:
         self._calls: list[Call] = []
         self._messages: dict[str, Message] = {}
         self._failures: dict[str, deque[_Failure]] = {}
+        self._outages: dict[str, _Failure] = {}
+        self._hangs: dict[str, deque[float]] = {}
+        self._limits: dict[str, float] = {}  # method → seconds between calls in one channel
+        self._last_accepted: dict[tuple[str, str], float] = {}
         self._ts_counter = 0
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -138,6 +148,43 @@ class SlackStandIn:
         with self._cond:
             queue = self._failures.setdefault(method, deque())
             queue.append(_Failure(error, status, retry_after))
+
+    def fail_always(
+        self,
+        method: str,
+        error: str = "internal_error",
+        status: int = 500,
+        retry_after: int | None = None,
+    ) -> None:
+        """Make every call of `method` fail until `recover()` (calls are still recorded)."""
+        with self._cond:
+            self._outages[method] = _Failure(error, status, retry_after)
+
+    def recover(self, method: str | None = None) -> None:
+        """End `fail_always` for `method` (default: every method)."""
+        with self._cond:
+            if method is None:
+                self._outages.clear()
+            else:
+                self._outages.pop(method, None)
+
+    def hang_next(self, method: str, seconds: float) -> None:
+        """Make the next call of `method` wait `seconds` before answering, then not take effect.
+
+        (As Slack does when it times out: the call is recorded when it arrives; longer
+        than the client's timeout, nobody reads the late `request_timeout` answer.)
+        """
+        with self._cond:
+            self._hangs.setdefault(method, deque()).append(seconds)
+
+    def rate_limit(self, method: str, per_second: float | None = 1.0) -> None:
+        """Allow `per_second` calls of `method` per channel (None: no limit), as Slack does for
+        chat.postMessage; faster calls are answered 429 `ratelimited` with `Retry-After`."""
+        with self._cond:
+            if per_second is None:
+                self._limits.pop(method, None)
+            else:
+                self._limits[method] = 1.0 / per_second
 
     # -- what was recorded ---------------------------------------------------------------------
 
@@ -213,19 +260,42 @@ class SlackStandIn:
             return 404, {"ok": False, "error": "not_found"}, {}
         auth_ok = method == RESPONSE_URL or (auth or "").startswith("Bearer xoxb-")
         with self._cond:
+            hangs = self._hangs.get(method)
+            hang = hangs.popleft() if hangs else None
+            if hang is not None:
+                self._calls.append(Call(method, body, headers, time.monotonic(), auth_ok, path))
+                self._cond.notify_all()
+        if hang is not None:
+            time.sleep(hang)
+            return 200, {"ok": False, "error": "request_timeout"}, {}
+        with self._cond:
             status, answer, extra = self._answer(method, body, auth, auth_ok)
             self._calls.append(Call(method, body, headers, time.monotonic(), auth_ok, path))
             self._cond.notify_all()
         return status, answer, extra
 
+    def _limited(self, method: str, body: Body) -> int | None:
+        """Seconds to wait when a call of `method` in its channel comes too soon, else None."""
+        interval = self._limits.get(method)
+        if interval is None:
+            return None
+        key, now = (method, str(body.get("channel", ""))), time.monotonic()
+        last = self._last_accepted.get(key)
+        if last is not None and now - last < interval:
+            return max(1, math.ceil(interval - (now - last)))
+        self._last_accepted[key] = now
+        return None
+
     def _answer(
         self, method: str, body: Body, auth: str | None, auth_ok: bool
     ) -> tuple[int, Any, dict]:
         queue = self._failures.get(method)
-        if queue:
-            failure = queue.popleft()
+        failure = queue.popleft() if queue else self._outages.get(method)
+        if failure is not None:
             extra = {} if failure.retry_after is None else {"Retry-After": str(failure.retry_after)}
             return failure.status, {"ok": False, "error": failure.error}, extra
+        if (wait := self._limited(method, body)) is not None:
+            return 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(wait)}
         if method == RESPONSE_URL:
             return 200, "ok", {}
         if not auth_ok:

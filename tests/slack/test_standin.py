@@ -183,6 +183,65 @@ def test_fail_next_fails_once(slack: SlackStandIn, client: WebClient) -> None:
     assert len(slack.calls("chat.postMessage")) == 3
 
 
+def test_fail_always_fails_every_call_until_recovered(
+    slack: SlackStandIn, client: WebClient
+) -> None:
+    slack.fail_always("chat.postMessage", "internal_error", status=500)
+
+    for _ in range(2):
+        with pytest.raises(SlackApiError) as failed:
+            client.chat_postMessage(channel="C0DEPLOYS", text="x")
+        assert (failed.value.response.status_code, failed.value.response["error"]) == (
+            500,
+            "internal_error",
+        )
+    client.auth_test()  # other methods are unaffected
+    slack.recover()
+    posted = client.chat_postMessage(channel="C0DEPLOYS", text="x")
+
+    assert list(slack.messages()) == [posted["ts"]]
+    assert [c.method for c in slack.calls()].count("chat.postMessage") == 3
+
+
+def test_rate_limit_allows_one_post_per_second_per_channel(
+    slack: SlackStandIn, client: WebClient
+) -> None:
+    slack.rate_limit("chat.postMessage", per_second=1.0)
+
+    client.chat_postMessage(channel="C0DEPLOYS", text="first")
+    client.chat_postMessage(channel="C0OTHER", text="another channel")
+    with pytest.raises(SlackApiError) as limited:
+        client.chat_postMessage(channel="C0DEPLOYS", text="too soon")
+    first = slack.calls("chat.postMessage")[0]
+    time.sleep(max(0.0, first.at + 1.0 - time.monotonic()))  # the limit is the point here
+    client.chat_postMessage(channel="C0DEPLOYS", text="a second later")
+
+    assert limited.value.response.status_code == 429
+    assert limited.value.response["error"] == "ratelimited"
+    assert limited.value.response.headers["Retry-After"] == "1"
+    assert sorted(m.text for m in slack.messages().values()) == [
+        "a second later",
+        "another channel",
+        "first",
+    ]
+
+
+def test_a_hung_call_outlasts_the_client_timeout_and_takes_no_effect(
+    slack: SlackStandIn,
+) -> None:
+    hasty = WebClient(token="xoxb-test", base_url=slack.base_url, timeout=1)
+    slack.hang_next("chat.postMessage", 1.5)
+
+    started = time.monotonic()
+    with pytest.raises(TimeoutError):
+        hasty.chat_postMessage(channel="C0DEPLOYS", text="lost")
+    assert time.monotonic() - started < 1.5
+    [call] = slack.calls("chat.postMessage")
+    assert call.body["text"] == "lost"
+    posted = hasty.chat_postMessage(channel="C0DEPLOYS", text="again")
+    assert list(slack.messages()) == [posted["ts"]]
+
+
 def test_wait_for_sees_calls_from_other_threads(slack: SlackStandIn, client: WebClient) -> None:
     def post() -> None:
         for n in range(3):

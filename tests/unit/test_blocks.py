@@ -734,6 +734,25 @@ def test_text_of_reads_like_the_message() -> None:
     ]
 
 
+def test_a_reject_reason_is_shown_once_and_escaped() -> None:
+    rejected = view(
+        promotion(
+            State.REJECTED,
+            reason=f"rejected by {LEAD2}: not on a Friday <!channel>",
+            finished_at=T0 + timedelta(minutes=7),
+        ),
+        tally=Tally(needed=2, approved_by=(), rejected_by=LEAD2),
+        decided_by=LEAD2,
+    )
+    message = b.deployment_message(rejected)
+    console = b.text_of(message)
+    [line] = [line for line in console.splitlines() if "Rejected by" in line]
+    assert line.endswith(": not on a Friday <!channel>")
+    assert console.count("not on a Friday") == 1
+    assert "<!channel>" not in str(message.blocks)
+    assert_within_slack_limits(message)
+
+
 def test_help_lists_every_command() -> None:
     console = b.text_of(b.help_message())
     for command in (
@@ -745,6 +764,8 @@ def test_help_lists_every_command() -> None:
         "/logs <bot> <env> [lines]",
         "/lock <bot> <env>",
         "/unlock <bot> <env>",
+        "/approve <id>",
+        "/reject <id> [reason]",
         "/chatops help",
     ):
         assert command in console

@@ -43,6 +43,16 @@ from chatops.errors import BadInput
             c.Lock("mybot", "prod", "investigating", 7200),
         ),
         ("/unlock", "mybot prod", c.Unlock("mybot", "prod")),
+        ("/approve", "12", c.Approve(12)),
+        ("/approve", "#12", c.Approve(12)),
+        ("/reject", "12", c.Reject(12)),
+        (
+            "/reject",
+            " #12  it's Friday, &lt;!channel&gt; ",
+            c.Reject(12, "it's Friday, <!channel>"),
+        ),
+        ("/reject", "help", c.Help("reject")),
+        ("/chatops", "approve 7", c.Approve(7)),
         ("/chatops", "help", c.Help()),
         ("/chatops", "", c.Help()),
         ("/chatops", "deploy mybot staging", c.Deploy("mybot", "staging")),
@@ -91,6 +101,15 @@ def test_commands_parse(command: str, text: str, expected: c.Command | None) -> 
         ("/logs", "mybot prod ²", "lines must be a number"),
         ("/logs", f"mybot prod {'1' * 5000}", "lines must be a number"),
         ("/unlock", "mybot", "an argument is missing"),
+        ("/approve", "", "an argument is missing"),
+        ("/approve", "12 13", "too many arguments"),
+        ("/approve", "twelve", "'twelve' is not a deployment id"),
+        ("/approve", "0", "'0' is not a deployment id"),
+        ("/approve", "9" * 5000, "is not a deployment id"),
+        ("/approve", "99999999999", "is not a deployment id"),
+        ("/reject", "", "an argument is missing"),
+        ("/reject", "-3 no", "'-3' is not a deployment id"),
+        ("/reject", "12 " + "x" * 1001, "longer than 1000 characters"),
         ("/frobnicate", "x", "unknown command"),
         ("/chatops", "frobnicate", "unknown command"),
     ],
@@ -121,6 +140,8 @@ def test_any_text_parses_or_is_a_usage_error(command: str, text: str) -> None:
             | c.Logs
             | c.Lock
             | c.Unlock
+            | c.Approve
+            | c.Reject
             | c.Help,
         )
 

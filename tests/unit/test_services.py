@@ -339,6 +339,17 @@ def test_one_reject_ends_the_request(app: App) -> None:
     assert app.world.runtime.version("mybot", "prod") is None
 
 
+def test_a_reject_reason_is_recorded_and_audited(app: App) -> None:
+    app.deploy()
+    soak(app)
+    pending = app.requests.promote(DEV, "mybot", "prod")
+    rejected = app.requests.reject(LEAD1, pending.id or 0, reason="not on a Friday")
+    assert rejected.reason == "rejected by ULEAD1: not on a Friday"
+    [event] = [e for e in app.world.tables.audit if e.action == "reject"]
+    assert (event.actor, event.outcome, event.deployment_id) == ("ULEAD1", Outcome.OK, pending.id)
+    assert event.detail.endswith("reason: not on a Friday")
+
+
 def test_an_unanswered_request_expires(app: App) -> None:
     app.deploy()
     soak(app)

@@ -28,6 +28,8 @@ __all__ = [
     "DeploymentRow",
     "LeaseRow",
     "LockRow",
+    "OutboxPaceRow",
+    "OutboxRow",
     "ReleaseRow",
     "UtcDateTime",
     "VoteRow",
@@ -269,3 +271,40 @@ class WantedHeadRow(Base):
     commit: Mapped[str] = mapped_column(String(64))
     requested_by: Mapped[str] = mapped_column(String(NAME))
     at: Mapped[datetime]
+
+
+class OutboxRow(Base):
+    """A chat message waiting to be sent: the newest content of one subject.
+
+    One row per subject: a newer state of a message replaces the content of a row
+    still waiting (`revision` counts the replacements), so only the newest is sent.
+    A sender claims the row (`claimed_by` until `claimed_until`) while it sends.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index(None, "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subject: Mapped[str] = mapped_column(String(NAME), unique=True)
+    kind: Mapped[str] = mapped_column(String(WORD))
+    channel: Mapped[str] = mapped_column(String(NAME))
+    thread_of: Mapped[str | None] = mapped_column(String(NAME))
+    text: Mapped[str] = mapped_column(Text)
+    blocks: Mapped[str] = mapped_column(Text)
+    revision: Mapped[int] = mapped_column(Integer)
+    queued_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[datetime]
+    claimed_by: Mapped[str | None] = mapped_column(String(NAME))
+    claimed_until: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class OutboxPaceRow(Base):
+    """When a chat method may next be called for a channel, shared by every sender."""
+
+    __tablename__ = "outbox_pace"
+
+    method: Mapped[str] = mapped_column(String(LABEL), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(NAME), primary_key=True)
+    next_at: Mapped[datetime]

@@ -11,6 +11,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import Session
 
 from chatops.adapters.db.deliveries import SqlDeliveryLog, SqlWantedHeads
+from chatops.adapters.db.outbox import SqlOutbox
 from chatops.adapters.db.repositories import (
     SqlAlertRepository,
     SqlAuditLog,
@@ -151,6 +152,7 @@ class SqlUnitOfWork:
         self.leases: LeaseRepository = SqlLeaseRepository(self._session)
         self.deliveries: DeliveryLog = SqlDeliveryLog(self._session)
         self.wanted_heads: WantedHeads = SqlWantedHeads(self._session)
+        self.outbox = SqlOutbox(self._session)  # the Slack adapters' own, not a port
 
     def __enter__(self) -> Self:
         return self

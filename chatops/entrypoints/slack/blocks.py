@@ -132,6 +132,8 @@ _COMMAND_HELP: tuple[tuple[str, str], ...] = (
     ("/logs", "the last lines of the running container (only you see them, secrets masked)"),
     ("/lock", "hold an environment: no deployment starts until `/unlock`"),
     ("/unlock", "release a hold"),
+    ("/approve", "approve a pending deployment, as its Approve button does"),
+    ("/reject", "reject a pending deployment (with a reason, if you like), as Reject does"),
     ("/chatops", "this help"),
 )
 _USER_ID = re.compile(r"[UW][A-Z0-9]{2,}")
@@ -518,8 +520,10 @@ def _ended(view: DeploymentView) -> str:
     if deployment.state is State.REJECTED:
         by = view.decided_by or (view.tally.rejected_by if view.tally else None)
         text = f"🚫 Rejected by {_who(by)} · {_when(ended)}"
-        if deployment.reason and deployment.reason != f"rejected by {by}":
-            text += f": {_fit(deployment.reason, 1000)}"
+        # the reason given with the reject, without the "rejected by" it is recorded with
+        why = (deployment.reason or "").removeprefix(f"rejected by {by}").removeprefix(": ")
+        if why:
+            text += f": {_fit(why, 1000)}"
         return text
     if deployment.state is State.EXPIRED:
         why = deployment.reason or "no decision within the approval time"

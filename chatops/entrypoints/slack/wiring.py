@@ -1,25 +1,27 @@
-"""Connects chatops to Slack when tokens are configured: client, directory and channel notifier."""
+"""Connects chatops to Slack when tokens are configured: clients, directory, notifier and sender."""
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from slack_sdk import WebClient
 
-from chatops.adapters.slack import SlackDirectory, SlackNotifier, web_client
+from chatops.adapters.db.uow import SqlUnitOfWork
+from chatops.adapters.slack import SlackDirectory, SlackOutbox, delivery_client, web_client
+from chatops.adapters.slack_sender import DeliveryMetrics, Pacing, SlackSender
 from chatops.config import Settings
-from chatops.entrypoints.slack import blocks
-from chatops.services.ports import Directory, UnitOfWorkFactory
-from chatops.services.views import AlertView, DeploymentView
+from chatops.entrypoints.slack.notifier import ChannelNotifier
+from chatops.services.ports import Directory
 
-__all__ = ["directory_for", "notifier_for", "slack_client"]
+__all__ = ["SlackChannel", "channel_for", "directory_for", "slack_client"]
 
 log = logging.getLogger(__name__)
 
 
 def slack_client(settings: Settings) -> WebClient | None:
-    """The Web API client, or None when SLACK_BOT_TOKEN is not set."""
+    """The Web API client of bolt and the directory, or None when SLACK_BOT_TOKEN is not set."""
     if settings.slack_bot_token is None:
         return None
     return web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
@@ -29,30 +31,31 @@ def directory_for(client: WebClient | None) -> Directory | None:
     return SlackDirectory(client) if client is not None else None
 
 
-def _render(message: blocks.Message) -> tuple[str, list[dict[str, Any]]]:
-    return message.text, message.blocks
+@dataclass(frozen=True, slots=True)
+class SlackChannel:
+    """The channel notifier, the outbox it queues messages in, and the sender delivering them."""
+
+    notifier: ChannelNotifier
+    outbox: SlackOutbox
+    sender: SlackSender
 
 
-def notifier_for(client: WebClient, uow: UnitOfWorkFactory) -> SlackNotifier:
-    """The channel notifier, rendering with slack/blocks.py."""
+def channel_for(
+    settings: Settings,
+    uow: Callable[[], SqlUnitOfWork],
+    *,
+    owner: str,
+    metrics: DeliveryMetrics | None = None,
+    pacing: Pacing | None = None,
+    remember: bool = False,
+) -> SlackChannel | None:
+    """The channel notifier and its sender, or None without SLACK_BOT_TOKEN.
 
-    def deployment(view: DeploymentView) -> tuple[str, list[dict[str, Any]]]:
-        return _render(blocks.deployment_message(view))
-
-    def alert(view: AlertView) -> tuple[str, list[dict[str, Any]]]:
-        return _render(blocks.alert_message(view))
-
-    def resolved(view: AlertView) -> tuple[str, list[dict[str, Any]]]:
-        return _render(blocks.alert_resolved_reply(view))
-
-    def soaked(view: DeploymentView) -> tuple[str, list[dict[str, Any]]]:
-        return _render(blocks.soaked_message(view))
-
-    return SlackNotifier(
-        client,
-        uow,
-        render_deployment=deployment,
-        render_alert=alert,
-        render_resolved=resolved,
-        render_soaked=soaked,
-    )
+    The sender starts when the first message is queued, or with `sender.start()`.
+    """
+    if settings.slack_bot_token is None:
+        return None
+    client = delivery_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
+    sender = SlackSender(client, uow, owner=owner, metrics=metrics, pacing=pacing)
+    outbox = SlackOutbox(uow, wake=sender.wake, remember=remember)
+    return SlackChannel(ChannelNotifier(outbox), outbox, sender)
