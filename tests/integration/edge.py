@@ -54,6 +54,10 @@ def make_repo(root: Path) -> BotRepo:
     return repo
 
 
+# written by the Slack sender in the background, not by the request under test
+DELIVERY_TABLES = frozenset({"outbox", "outbox_pace", "chat_messages"})
+
+
 class Client:
     """A synchronous httpx client for an ASGI app, in-process (one event loop in a thread)."""
 
@@ -93,12 +97,17 @@ class Edge:
         return self.server.application.deps
 
     def rows(self) -> dict[str, int]:
-        """How many rows each table holds: what a refused request must leave unchanged."""
+        """How many rows each table holds: what a refused request must leave unchanged.
+
+        The Slack outbox's own tables are left out: its sender delivers what earlier,
+        accepted requests queued whenever it gets to it, in the background.
+        """
         engine = self.server.application.store.engine
         with engine.connect() as connection:
             return {
                 table.name: connection.execute(select(func.count()).select_from(table)).scalar_one()
                 for table in Base.metadata.sorted_tables
+                if table.name not in DELIVERY_TABLES
             }
 
     def github(
