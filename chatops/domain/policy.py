@@ -29,6 +29,7 @@ __all__ = [
     "Lock",
     "LockKind",
     "check_busy",
+    "check_canceller",
     "check_deployer",
     "check_entry",
     "check_holds",
@@ -112,6 +113,23 @@ def check_deployer(env: Environment, user: str, deployers: Iterable[str]) -> Non
             f"{user} may not deploy to {env.name}",
             hint=f"ask one of {env.name}'s deployers, or an admin to add you to `deployers`",
         )
+
+
+def check_canceller(
+    deployment: Deployment, user: str, *, deployers: Iterable[str], admins: Iterable[str]
+) -> None:
+    """Its requester, the environment's deployers and admins may cancel a deployment.
+
+    Raises:
+        NotAllowed: `user` is none of them.
+    """
+    if user == deployment.requested_by or user in set(admins) or is_member(user, deployers):
+        return
+    raise NotAllowed(
+        f"{user} may not cancel #{deployment.id}: only who asked for it "
+        f"({deployment.requested_by}), {deployment.env}'s deployers and admins may",
+        hint=f"ask {deployment.requested_by} or an admin",
+    )
 
 
 def check_busy(active: Deployment | None) -> None:
