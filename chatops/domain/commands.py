@@ -16,6 +16,7 @@ from chatops.errors import BadInput
 __all__ = [
     "COMMANDS",
     "USAGE",
+    "Cancel",
     "Command",
     "Deploy",
     "Help",
@@ -38,6 +39,7 @@ USAGE: dict[str, str] = {
     "/logs": "/logs <bot> <env> [lines]",
     "/lock": "/lock <bot> <env> [--for 2h] <reason>",
     "/unlock": "/unlock <bot> <env>",
+    "/cancel": "/cancel <bot> <env>",
     "/chatops": "/chatops help",
 }
 COMMANDS = tuple(USAGE)
@@ -101,11 +103,17 @@ class Unlock:
 
 
 @dataclass(frozen=True, slots=True)
+class Cancel:
+    bot: str
+    env: str
+
+
+@dataclass(frozen=True, slots=True)
 class Help:
     topic: str | None = None
 
 
-Command = Deploy | Promote | Rollback | Releases | Status | Logs | Lock | Unlock | Help
+Command = Deploy | Promote | Rollback | Releases | Status | Logs | Lock | Unlock | Cancel | Help
 
 
 def _words(text: str, usage: str) -> list[str]:
@@ -251,6 +259,11 @@ def _unlock(words: list[str], usage: str) -> Command:
     return Unlock(_name("bot", words[0], usage), _name("environment", words[1], usage))
 
 
+def _cancel(words: list[str], usage: str) -> Command:
+    _arity(words, 2, 2, usage)
+    return Cancel(_name("bot", words[0], usage), _name("environment", words[1], usage))
+
+
 _PARSERS = {
     "/deploy": _deploy,
     "/promote": _promote,
@@ -260,4 +273,5 @@ _PARSERS = {
     "/logs": _logs,
     "/lock": _lock,
     "/unlock": _unlock,
+    "/cancel": _cancel,
 }

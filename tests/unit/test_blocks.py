@@ -731,6 +731,7 @@ def test_help_lists_every_command() -> None:
         "/logs <bot> <env> [lines]",
         "/lock <bot> <env>",
         "/unlock <bot> <env>",
+        "/cancel <bot> <env>",
         "/chatops help",
     ):
         assert command in console

@@ -41,6 +41,8 @@ from chatops.errors import BadInput
             c.Lock("mybot", "prod", "investigating", 7200),
         ),
         ("/unlock", "mybot prod", c.Unlock("mybot", "prod")),
+        ("/cancel", "mybot prod", c.Cancel("mybot", "prod")),
+        ("/chatops", "cancel mybot staging", c.Cancel("mybot", "staging")),
         ("/chatops", "help", c.Help()),
         ("/chatops", "", c.Help()),
         ("/chatops", "deploy mybot staging", c.Deploy("mybot", "staging")),
@@ -72,6 +74,8 @@ def test_commands_parse(command: str, text: str, expected: c.Command | None) -> 
         ("/lock", "mybot prod", "needs a bot, an environment and a reason"),
         ("/lock", "mybot prod --for soon reason", "not a duration"),
         ("/unlock", "mybot", "an argument is missing"),
+        ("/cancel", "mybot", "an argument is missing"),
+        ("/cancel", "mybot prod now", "too many arguments"),
         ("/frobnicate", "x", "unknown command"),
         ("/chatops", "frobnicate", "unknown command"),
     ],
@@ -102,6 +106,7 @@ def test_any_text_parses_or_is_a_usage_error(command: str, text: str) -> None:
             | c.Logs
             | c.Lock
             | c.Unlock
+            | c.Cancel
             | c.Help,
         )
 

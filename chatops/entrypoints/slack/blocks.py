@@ -129,6 +129,7 @@ _COMMAND_HELP: tuple[tuple[str, str], ...] = (
     ("/logs", "the last lines of the running container (only you see them, secrets masked)"),
     ("/lock", "hold an environment: no deployment starts until `/unlock`"),
     ("/unlock", "release a hold"),
+    ("/cancel", "stop the deployment that runs there; the previous release stays"),
     ("/chatops", "this help"),
 )
 _USER_ID = re.compile(r"[UW][A-Z0-9]{2,}")
