@@ -422,6 +422,7 @@ MISTYPED = [
     ("/logs", "{bot} staging lots", "lines must be a number"),
     ("/lock", "{bot} prod", "reason"),
     ("/unlock", "{bot}", "an argument is missing"),
+    ("/cancel", "{bot}", "an argument is missing"),
     ("/promote", "{bot} prod now please", "too many arguments"),
     ("/releases", "", "an argument is missing"),
     ("/chatops", "frobnicate", "unknown command 'frobnicate'"),
@@ -474,6 +475,11 @@ def test_status_releases_logs_and_locks_and_sigterm_stops_serve(workspace: Works
     unlocked = w.reply(w.command(DEV, "/unlock", f"{bot} staging"))
     assert f"{bot} in staging is unlocked" in reply_text(unlocked)
     assert w.row("staging")["lock"] is None
+    nothing = w.reply(w.command(DEV, "/cancel", f"{bot} staging"))
+    assert nothing["response_type"] == "ephemeral"
+    assert f"nothing to cancel: no deployment of {bot} runs or waits in staging" in (
+        reply_text(nothing)
+    )
 
     # SIGTERM: serve finishes in order and exits 0
     assert w.served.stop(signal.SIGTERM) == 0, w.served.output()[-3000:]

@@ -4,6 +4,8 @@ record, the heartbeat of work (not of processes), and a recovery that never cras
 from __future__ import annotations
 
 import dataclasses
+import threading
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -16,7 +18,7 @@ from chatops.domain.policy import check_canceller
 from chatops.errors import AlreadyDecided, NotAllowed, Refused
 from chatops.services.cancel import Cancellations
 from chatops.services.context import Actor
-from chatops.services.launchers import InlineLauncher
+from chatops.services.launchers import InlineLauncher, ThreadLauncher
 from chatops.services.pipeline import Pipeline
 from chatops.services.recovery import Heartbeat, Recovery
 from chatops.services.requests import Requests
@@ -396,3 +398,46 @@ def test_recovery_logs_a_deployment_it_cannot_handle_and_recovers_the_rest(
     assert app.row(fine.id).state is State.FAILED
     assert app.row(broken.id).state is State.FAILED  # claimed before the restore broke
     assert f"could not recover deployment #{broken.id}" in caplog.text
+
+
+# ── serve's launcher: no pool to wait for ────────────────────────────────
+
+
+def test_deployments_never_wait_behind_stuck_ones_for_a_worker() -> None:
+    """Six stuck deployments all run at once (a pool of four held the fifth back forever)."""
+    release = threading.Event()
+    started: list[int] = []
+
+    def stuck(deployment_id: int) -> None:
+        started.append(deployment_id)
+        release.wait(30)
+
+    launcher = ThreadLauncher(stuck)
+    for deployment_id in range(1, 7):
+        launcher.launch(deployment_id)
+    deadline = time.monotonic() + 30
+    while len(started) < 6 and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+    assert sorted(started) == [1, 2, 3, 4, 5, 6]
+    assert launcher.running() == 6
+    release.set()
+    launcher.shutdown()
+    assert launcher.running() == 0
+
+
+def test_shutting_down_leaves_a_stuck_deployment_to_recovery_after_the_grace_time(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    release = threading.Event()
+    launcher = ThreadLauncher(lambda _: release.wait(30), grace_seconds=0.2)
+    launcher.launch(7)
+
+    started = time.monotonic()
+    launcher.shutdown()
+
+    assert time.monotonic() - started < 5
+    assert "chatops-deploy-7 still running" in caplog.text
+    launcher.launch(8)  # after shutdown: left queued for recovery, not run
+    assert launcher.running() == 1
+    release.set()
