@@ -26,12 +26,13 @@ from sqlalchemy import text
 from chatops.adapters.db import schema
 from chatops.adapters.db.uow import SqlStore
 from chatops.domain.audit import Outcome
-from chatops.domain.deployment import Deployment, State
+from chatops.domain.deployment import Deployment, Event, State
 from chatops.domain.health import Health
 from chatops.errors import AlreadyDecided, Refused
 from chatops.services.cancel import Cancellations
 from chatops.services.context import Actor, Deps
 from chatops.services.launchers import InlineLauncher
+from chatops.services.monitor import Monitor
 from chatops.services.pipeline import Pipeline
 from chatops.services.recovery import Heartbeat, Recovery
 from chatops.services.requests import Requests
@@ -138,32 +139,34 @@ class Racers:
 @contextlib.contextmanager
 def row_locked(store: SqlStore, deployment_id: int) -> Iterator[Callable[[int], None]]:
     """PostgreSQL: hold the row's lock; yields `queued(n)`, which waits for n racers behind it."""
-    with store.engine.connect() as holder, store.engine.connect() as watcher:
+    with store.engine.connect() as holder:
         transaction = holder.begin()
         holder.execute(
             text("SELECT id FROM deployments WHERE id = :id FOR UPDATE"), {"id": deployment_id}
         )
-
-        def queued(count: int) -> None:
-            deadline = time.monotonic() + WAIT
-            waiting = 0
-            while time.monotonic() < deadline:
-                waiting = watcher.execute(
-                    text(
-                        "SELECT count(*) FROM pg_stat_activity "
-                        "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-                    )
-                ).scalar_one()
-                watcher.rollback()
-                if waiting >= count:
-                    return
-                time.sleep(0.05)
-            raise AssertionError(f"only {waiting} of {count} racers reached the lock")
-
         try:
-            yield queued
+            yield lambda count: _lock_waiters(store, count)
         finally:
             transaction.rollback()
+
+
+def _lock_waiters(store: SqlStore, count: int) -> None:
+    """Wait until `count` sessions of this PostgreSQL database wait for a lock."""
+    with store.engine.connect() as watcher:
+        deadline = time.monotonic() + WAIT
+        waiting = 0
+        while time.monotonic() < deadline:
+            waiting = watcher.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                )
+            ).scalar_one()
+            watcher.rollback()
+            if waiting >= count:
+                return
+            time.sleep(0.05)
+    raise AssertionError(f"only {waiting} of {count} racers reached the lock")
 
 
 def _is_postgres(store: SqlStore) -> bool:
@@ -296,3 +299,25 @@ def test_recovery_by_another_replica_wins_over_an_owner_that_was_too_slow(shop: 
     assert final.reason is not None and final.reason.startswith("interrupted: ")
     assert shop.audit("live") == [("chatops", Outcome.OK)]  # v1's only
     assert runtime.version("mybot", "staging") == 1
+
+
+def test_a_soak_notice_is_not_given_for_a_release_superseded_meanwhile(shop: Shop) -> None:
+    """The notice read v1 as live; v2 went live before it saved: nothing is announced."""
+    if not _is_postgres(shop.store):
+        pytest.skip("SQLite serialises its writers: the notice cannot read before the change")
+    later = shop.deps(clock=shop.clock_at(11))  # v1 has soaked for prod
+    monitor = Monitor(later, Requests(later, Held()))
+    racers = Racers()
+    with shop.store.uow() as uow:
+        live = uow.deployments.live("mybot", "staging")
+        assert live is not None and live.id is not None
+        live = uow.deployments.get_for_update(live.id)  # the going-live of v2 holds it
+        assert live is not None
+        racers.start("notice", monitor.notify_soaked)
+        _lock_waiters(shop.store, 1)
+        uow.deployments.save(live.advance(Event.SUPERSEDED, at=shop.world.clock.now()))
+        uow.commit()
+    results = racers.join()
+
+    assert results["notice"] == []
+    assert shop.row(live.id).state is State.SUPERSEDED
