@@ -478,6 +478,13 @@ def _notes(view: DeploymentView) -> list[Block]:
         )
     if view.hold_note:
         notes.append(_context(f"🔒 {_fit(view.hold_note, 500)}"))
+    if deployment.in_progress and deployment.cancel_requested_by:
+        notes.append(
+            _context(
+                f"✋ {_who(deployment.cancel_requested_by)} cancelled it: it stops at its next "
+                "step, and the previous release runs on"
+            )
+        )
     return notes
 
 
