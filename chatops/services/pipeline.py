@@ -144,7 +144,7 @@ class Pipeline:
                 raise Unhealthy(
                     self._explain(attempt, f"failed its health check: {observation.detail}")
                 )
-            look(self._deps, attempt)
+            look(deps, attempt)
             if clock.now() >= deadline:
                 detail = f"; {observation.detail}" if observation.detail else ""
                 raise Unhealthy(
