@@ -1,6 +1,7 @@
 """Nothing gets stuck, through the CLI and `serve`: a build that never ends is stopped (by its
 timeout, or by `chatops cancel` from another process), and a recovery that cannot read a
-secret does not keep `serve` from starting."""
+secret does not keep `serve` from starting. (That the previous release runs on is shown over
+fakes in tests/unit/test_nothing_stuck.py and on real databases in test_races.py.)"""
 
 from __future__ import annotations
 
@@ -74,11 +75,11 @@ def test_a_build_that_never_ends_is_stopped_at_build_timeout_seconds(
     assert _in_progress(i) is None  # the environment is free for the next deployment
 
 
-def test_chatops_cancel_from_another_process_stops_a_build_and_the_old_release_stays(
+def test_chatops_cancel_from_another_process_stops_its_build_on_the_engine(
     installation: Installation,
 ) -> None:
+    """The deploy runs in one process, the cancel comes from another: the row carries it."""
     i = installation
-    assert i.run("deploy", i.bot, "staging").returncode == 0
     marker = uuid.uuid4().hex
     i.repo.commit("never builds", files={"Dockerfile": _stuck_dockerfile(marker)})
     owner = i.start("deploy", i.bot, "staging", "--json")
@@ -100,7 +101,6 @@ def test_chatops_cancel_from_another_process_stops_a_build_and_the_old_release_s
     assert json.loads(out)["deployment_id"] == cancelled["deployment_id"]
     assert json.loads(out)["reason"] == "cancelled by ULEAD1"
     _wait(lambda: not _step_containers(i, marker), what="the RUN step to be gone", timeout=15)
-    assert i.running_release("staging") == "v1"
 
     nothing = i.run("cancel", i.bot, "staging")
     assert nothing.returncode == 1
