@@ -20,6 +20,7 @@ from chatops.adapters.secrets import ProviderSecrets
 from chatops.adapters.system import HostProcesses, SystemClock
 from chatops.config import Config, environ
 from chatops.errors import ConfigError
+from chatops.services.cancel import Cancellations
 from chatops.services.context import Deps, NullMetrics
 from chatops.services.launchers import InlineLauncher
 from chatops.services.locks import LockService
@@ -91,6 +92,7 @@ class Application:
     recovery: Recovery
     heartbeat: Heartbeat
     notifiers: FanOut
+    cancels: Cancellations
     closers: list[Callable[[], None]] = field(default_factory=list)
 
     def add_notifier(self, notifier: Notifier) -> None:
@@ -166,9 +168,10 @@ def build(
         requests=Requests(deps, chosen),
         queries=Queries(deps),
         locks=LockService(deps),
-        recovery=Recovery(deps),
+        recovery=Recovery(deps, heartbeat),
         heartbeat=heartbeat,
         notifiers=fanout,
+        cancels=Cancellations(deps),
     )
     shutdown = getattr(chosen, "shutdown", None)
     if callable(shutdown):

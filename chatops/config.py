@@ -302,6 +302,7 @@ class BotModel(_Model):
     health_timeout_seconds: Seconds = 60
     replicas: Annotated[int, Field(ge=1, le=100)] = 1
     build_args: dict[str, str] = Field(default_factory=dict)
+    build_timeout_seconds: Seconds = 1800
     environments: dict[str, TargetModel | None] | None = None
 
     _build_args = field_validator("build_args", mode="before")(_no_secret_build_args)
@@ -699,6 +700,7 @@ def _build(path: Path, model: ConfigModel, settings: Settings) -> ConfigFile:
             context=bot.context,
             build_args=dict(bot.build_args),
             targets=targets,
+            build_timeout=timedelta(seconds=bot.build_timeout_seconds),
         )
     catalog = Catalog(
         environments=environments,

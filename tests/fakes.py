@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import itertools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -32,7 +32,14 @@ from chatops.domain.health import Health, Observation
 from chatops.domain.policy import FreezeWindow, Lock
 from chatops.errors import BuildError, NotFound, RegistryError, SourceControlError, StoreError
 from chatops.services.context import Deps, Tuning
-from chatops.services.ports import BuildRequest, MessageRef, RunSpec, SlotTaken, WantedHead
+from chatops.services.ports import (
+    BuildRequest,
+    Conflict,
+    MessageRef,
+    RunSpec,
+    SlotTaken,
+    WantedHead,
+)
 from chatops.services.views import AlertView, DeploymentView
 
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
@@ -70,6 +77,7 @@ class Tables:
     deliveries: dict[str, datetime] = field(default_factory=dict)
     wanted_heads: dict[tuple[str, str], WantedHead] = field(default_factory=dict)
     ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    refuse_commits: int = 0  # the next N commits fail as if the database were down
 
 
 def _slots(d: Deployment) -> dict[str, str]:
@@ -128,13 +136,16 @@ class FakeDeployments:
 
     def add(self, deployment: Deployment) -> Deployment:
         self._check(deployment)
-        deployment = deployment.with_changes(id=next(self.t.ids))
+        deployment = deployment.with_changes(id=next(self.t.ids), revision=0)
         self.t.deployments[deployment.id] = deployment  # type: ignore[index]
         return deployment
 
     def save(self, deployment: Deployment) -> Deployment:
-        assert deployment.id in self.t.deployments
+        current = self.t.deployments[deployment.id]  # type: ignore[index]
+        if current.revision != deployment.revision:
+            raise Conflict(current)
         self._check(deployment)
+        deployment = deployment.with_changes(revision=deployment.revision + 1)
         self.t.deployments[deployment.id] = deployment  # type: ignore[index]
         return deployment
 
@@ -172,10 +183,10 @@ class FakeDeployments:
     def all_live(self) -> list[Deployment]:
         return self.in_state([State.LIVE])
 
-    def heartbeat(self, owner: str, at: datetime) -> int:
+    def heartbeat(self, owner: str, at: datetime, ids: Collection[int]) -> int:
         count = 0
         for key, d in list(self.t.deployments.items()):
-            if d.owner == owner and d.in_progress:
+            if key in ids and d.owner == owner and d.in_progress:
                 self.t.deployments[key] = d.with_changes(heartbeat_at=at)
                 count += 1
         return count
@@ -374,6 +385,9 @@ class FakeUnitOfWork:
         pass
 
     def commit(self) -> None:
+        if self._store.refuse_commits > 0:
+            self._store.refuse_commits -= 1
+            raise StoreError("database chatops.db: disk I/O error")
         for name in (
             "releases",
             "deployments",
@@ -476,18 +490,39 @@ class FakeSource:
 
 
 class FakeBuilder:
-    def __init__(self) -> None:
+    def __init__(self, clock: FakeClock | None = None) -> None:
+        self.clock = clock or FakeClock()
         self.builds: list[BuildRequest] = []
         self.pushed: list[str] = []
         self.removed: list[str] = []
         self.fail_build: set[str] = set()  # image names whose build fails
         self.prints: list[str] = []  # what the build's RUN steps print (and a failure quotes)
+        self.hang: set[str] = set()  # image names whose build never ends by itself
+        self.while_building: Callable[[], object] | None = None  # called once per build
+        self.stopped: list[str] = []  # the reasons builds were stopped for
         self.registry_down = False
 
-    def build(self, request: BuildRequest, *, output: Callable[[str], None]) -> str:
+    def build(
+        self,
+        request: BuildRequest,
+        *,
+        output: Callable[[str], None],
+        stop: Callable[[], str | None] | None = None,
+    ) -> str:
         output(f"Step 1/1 : building {request.image}")
         for line in self.prints:
             output(line)
+        if self.while_building is not None:
+            self.while_building()
+        if request.image in self.hang:
+            # a RUN step that never ends: only `stop` ends it, asked every (fake) second
+            for _ in range(100_000):
+                reason = stop() if stop is not None else None
+                if reason is not None:
+                    self.stopped.append(reason)
+                    raise BuildError(f"the build of {request.image} was stopped: {reason}")
+                self.clock.sleep(1.0)
+            raise AssertionError("a hanging build was never stopped")
         if request.image in self.fail_build:
             said = f": {self.prints[-1]}" if self.prints else ""
             raise BuildError(
@@ -705,6 +740,9 @@ class World:
     processes: FakeProcesses = field(default_factory=FakeProcesses)
     notifier: RecordingNotifier = field(default_factory=RecordingNotifier)
     workdir: Path = Path("/tmp/chatops-fake-workdir")
+
+    def __post_init__(self) -> None:
+        self.builder.clock = self.clock  # a hanging build passes the world's time
 
     def deps(self) -> Deps:
         return Deps(

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import logging
+import re
+import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import docker
 import docker.errors
 import requests
+import urllib3.exceptions
 from docker.utils import parse_repository_tag
 
 from chatops.adapters.docker_client import first_line
@@ -24,6 +29,14 @@ TAIL_LINES = 20
 _GZIP_MAGIC = b"\x1f\x8b"
 _FIX_HINT = "fix the Dockerfile or the code at that commit, then deploy again"
 _ENGINE_HINT = "check that the Docker Engine that builds images is running and reachable"
+_RUNNING_IN = re.compile(r" ---> Running in ([0-9a-f]{12,64})$")
+# what reading the build stream raises; urllib3's own errors come through the SDK's reader
+_STREAM_ERRORS = (
+    docker.errors.DockerException,
+    requests.exceptions.RequestException,
+    urllib3.exceptions.HTTPError,
+    OSError,
+)
 
 
 def registry_of(image: str) -> str:
@@ -39,62 +52,105 @@ class DockerImageBuilder:
 
     Args:
         client: a connected client (see `chatops.adapters.docker_client.connect`).
+        stop_poll_seconds: how often a build asks whether it should stop.
+        step_grace_seconds: how long the engine has to end a stopped build's step by
+            itself before its container is removed by force.
     """
 
-    def __init__(self, client: docker.DockerClient) -> None:
+    def __init__(
+        self,
+        client: docker.DockerClient,
+        *,
+        stop_poll_seconds: float = 1.0,
+        step_grace_seconds: float = 10.0,
+    ) -> None:
         self._client = client
         self._api = client.api
+        self._poll = stop_poll_seconds
+        self._grace = step_grace_seconds
+        hooks = self._api.hooks["response"]
+        if _remember_response not in hooks:
+            hooks.append(_remember_response)
 
-    def build(self, request: BuildRequest, *, output: Callable[[str], None]) -> str:
+    def build(
+        self,
+        request: BuildRequest,
+        *,
+        output: Callable[[str], None],
+        stop: Callable[[], str | None] | None = None,
+    ) -> str:
         """Build `request.context_tar` as `request.image`; stream its output; return the image id.
 
         Args:
             request: what to build, from which context, with which arguments and labels.
             output: called with each line of build output, as it comes.
+            stop: asked every `stop_poll_seconds` from another thread; a reason it returns
+                ends the build: its connection is cut, so the engine cancels it and removes
+                the running step's container (by force, if the engine has not within
+                `step_grace_seconds`).
 
         Raises:
-            BuildError: the build failed, with its first error in the message and the last
-                lines of output in `log_tail`.
+            BuildError: the build failed or was stopped, with its first error (or the reason
+                it was stopped) in the message and the last lines of output in `log_tail`.
         """
         tail: deque[str] = deque(maxlen=TAIL_LINES)
+        step: list[str] = []  # the container of the RUN step that runs now
 
         def emit(line: str) -> None:
             tail.append(line)
+            if found := _RUNNING_IN.match(line):
+                step[:] = [found.group(1)]
             output(line)
 
         image_id: str | None = None
         error: str | None = None
+        watchdog = _Watchdog(stop, self._poll)
         try:
             with request.context_tar.open("rb") as context:
                 encoding = "gzip" if context.read(2) == _GZIP_MAGIC else None
                 context.seek(0)
-                stream = self._api.build(
-                    fileobj=context,
-                    custom_context=True,
-                    encoding=encoding,
-                    dockerfile=request.dockerfile,
-                    buildargs=dict(request.build_args),
-                    labels=dict(request.labels),
-                    tag=request.image,
-                    rm=True,
-                    forcerm=True,  # the container of a failed step too
-                    decode=True,
-                    timeout=None,  # a quiet RUN step may take longer than any API timeout
-                )
-                for line, aux_id, line_error in _lines(stream):
-                    if line is not None:
-                        emit(line)
-                    image_id = aux_id or image_id
-                    error = error or line_error
-        except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
-            error = error or first_line(exc)
-            emit(f"error: {error}")
-            engine_said_no = isinstance(exc, docker.errors.APIError)
+                _watched.responses = []
+                try:
+                    stream = self._api.build(
+                        fileobj=context,
+                        custom_context=True,
+                        encoding=encoding,
+                        dockerfile=request.dockerfile,
+                        buildargs=dict(request.build_args),
+                        labels=dict(request.labels),
+                        tag=request.image,
+                        rm=True,
+                        forcerm=True,  # the container of a failed step too
+                        decode=True,
+                        timeout=None,  # a quiet RUN step may take longer than any API timeout
+                    )
+                finally:
+                    responses = _watched.__dict__.pop("responses", [])
+                with watchdog.watching(responses[-1] if responses else None):
+                    for line, aux_id, line_error in _lines(stream):
+                        if line is not None:
+                            emit(line)
+                        image_id = aux_id or image_id
+                        error = error or line_error
+        except _STREAM_ERRORS as exc:
+            if watchdog.reason is None:
+                error = error or first_line(exc)
+                emit(f"error: {error}")
+                engine_said_no = isinstance(exc, docker.errors.APIError)
+                raise BuildError(
+                    f"the build of {request.image} failed: {error}",
+                    log_tail="\n".join(tail),
+                    hint=_FIX_HINT if engine_said_no else _ENGINE_HINT,
+                ) from exc
+        if watchdog.reason is not None:
+            self._end_step(step[0] if step else None)
+            if image_id is not None:  # it finished just as it was stopped
+                self.remove(request.image)
+            emit(f"stopped: {watchdog.reason}")
             raise BuildError(
-                f"the build of {request.image} failed: {error}",
+                f"the build of {request.image} was stopped: {watchdog.reason}",
                 log_tail="\n".join(tail),
-                hint=_FIX_HINT if engine_said_no else _ENGINE_HINT,
-            ) from exc
+            )
         if error is not None:
             raise BuildError(
                 f"the build of {request.image} failed: {error}",
@@ -110,6 +166,28 @@ class DockerImageBuilder:
                     log_tail="\n".join(tail),
                 ) from exc
         return image_id
+
+    def _end_step(self, container: str | None) -> None:
+        """Make sure the step a stopped build was running ends on the engine.
+
+        The engine cancels a build whose client went away and removes its step's
+        container; should it not within the grace time, the container is removed here.
+        """
+        if container is None:
+            return
+        deadline = time.monotonic() + self._grace
+        try:
+            while time.monotonic() < deadline:
+                state = self._api.inspect_container(container).get("State") or {}
+                if not state.get("Running"):
+                    return
+                time.sleep(0.2)
+            log.warning("the engine left build step %s running: removing it", container)
+            self._api.remove_container(container, force=True)
+        except docker.errors.NotFound:
+            return
+        except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+            log.warning("could not make sure build step %s ended: %s", container, first_line(exc))
 
     def push(self, image: str) -> str:
         """Push `image` to its registry; return the repository digest (`sha256:…`).
@@ -171,6 +249,73 @@ class DockerImageBuilder:
             f"the push of {image} reported no digest",
             hint=f"check the registry {registry_of(image)}",
         )
+
+
+# The response of the build request, caught by a session hook in the thread that sent it:
+# the docker SDK hands back only a generator over it, and a stopped build must cut it.
+_watched = threading.local()
+
+
+def _remember_response(response: requests.Response, *args: Any, **kwargs: Any) -> None:
+    responses = getattr(_watched, "responses", None)
+    if responses is not None:
+        responses.append(response)
+
+
+class _Watchdog:
+    """Asks `stop` every `interval` seconds on a thread of its own while a build streams.
+
+    When `stop` gives a reason, the build's connection is shut down (urllib3's
+    `shutdown()`, made for this: it wakes the read blocked on it in another thread)
+    and closed, so the engine sees its client gone and cancels the build.
+    """
+
+    def __init__(self, stop: Callable[[], str | None] | None, interval: float) -> None:
+        self._stop = stop
+        self._interval = interval
+        self._done = threading.Event()
+        self.reason: str | None = None
+
+    @contextmanager
+    def watching(self, response: requests.Response | None) -> Iterator[None]:
+        if self._stop is None or response is None:
+            yield
+            return
+        thread = threading.Thread(
+            target=self._run,
+            args=(self._stop, response),
+            name="chatops-build-watchdog",
+            daemon=True,
+        )
+        thread.start()
+        try:
+            yield
+        finally:
+            self._done.set()
+            thread.join()
+            if self.reason is not None:
+                response.close()
+
+    def _run(self, stop: Callable[[], str | None], response: requests.Response) -> None:
+        while not self._done.wait(self._interval):
+            try:
+                reason = stop()
+            except Exception:
+                log.exception("could not tell whether to stop a build; it goes on")
+                continue
+            if reason is not None:
+                self.reason = reason
+                _cut(response)
+                return
+
+
+def _cut(response: requests.Response) -> None:
+    try:
+        response.raw.shutdown()
+    except (OSError, ValueError, RuntimeError) as exc:
+        # without a socket to shut down (or already closed), closing is what is left
+        log.warning("could not shut the build's connection down (%s); closing it", exc)
+        response.close()
 
 
 def _lines(stream: Iterable[dict[str, Any]]) -> Iterator[tuple[str | None, str | None, str | None]]:

@@ -120,6 +120,7 @@ class Bot:
     context: str = "."
     build_args: Mapping[str, str] = field(default_factory=dict)
     targets: Mapping[str, BotTarget] = field(default_factory=dict)
+    build_timeout: timedelta = timedelta(seconds=1800)  # a longer build is stopped
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ __all__ = [
     "COMMANDS",
     "USAGE",
     "Approve",
+    "Cancel",
     "Command",
     "Deploy",
     "Help",
@@ -44,6 +45,7 @@ USAGE: dict[str, str] = {
     "/unlock": "/unlock <bot> <env>",
     "/approve": "/approve <id>",
     "/reject": "/reject <id> [reason]",
+    "/cancel": "/cancel <bot> <env>",
     "/chatops": "/chatops help",
 }
 COMMANDS = tuple(USAGE)
@@ -121,12 +123,29 @@ class Reject:
 
 
 @dataclass(frozen=True, slots=True)
+class Cancel:
+    bot: str
+    env: str
+
+
+@dataclass(frozen=True, slots=True)
 class Help:
     topic: str | None = None
 
 
 Command = (
-    Deploy | Promote | Rollback | Releases | Status | Logs | Lock | Unlock | Approve | Reject | Help
+    Deploy
+    | Promote
+    | Rollback
+    | Releases
+    | Status
+    | Logs
+    | Lock
+    | Unlock
+    | Approve
+    | Reject
+    | Cancel
+    | Help
 )
 
 
@@ -311,6 +330,11 @@ def _reject(text: str, usage: str) -> Command:
     return Reject(_deployment_id(first, usage), reason)
 
 
+def _cancel(words: list[str], usage: str) -> Command:
+    _arity(words, 2, 2, usage)
+    return Cancel(_name("bot", words[0], usage), _name("environment", words[1], usage))
+
+
 _PARSERS = {
     "/deploy": _deploy,
     "/promote": _promote,
@@ -321,4 +345,5 @@ _PARSERS = {
     "/lock": _lock,
     "/unlock": _unlock,
     "/approve": _approve,
+    "/cancel": _cancel,
 }

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 __all__ = [
@@ -178,6 +178,11 @@ class Deployment:
     soak_noticed_at: datetime | None = None  # when "ready to promote" was said
     rolled_back: bool = False
     log_tail: str = ""  # the end of the build output, secrets masked
+    cancel_requested_by: str | None = None  # /cancel asked the owner to stop it
+    cancel_requested_at: datetime | None = None
+    # The row's version when read: a save changes the row only if nobody saved it since
+    # (compare-and-set). Not part of the value: two reads of one row are equal.
+    revision: int = field(default=0, compare=False)
 
     @property
     def in_progress(self) -> bool:

@@ -34,6 +34,7 @@ __all__ = [
     "LockKind",
     "check_acknowledger",
     "check_busy",
+    "check_canceller",
     "check_deployer",
     "check_entry",
     "check_holds",
@@ -146,6 +147,23 @@ def check_lock_duration(duration: timedelta | None) -> None:
             f"a lock may last at most {MAX_LOCK.days}d; {format_duration(duration)} is longer",
             hint="leave out --for to hold it until `/unlock`, or give e.g. --for 30d",
         )
+
+
+def check_canceller(
+    deployment: Deployment, user: str, *, deployers: Iterable[str], admins: Iterable[str]
+) -> None:
+    """Its requester, the environment's deployers and admins may cancel a deployment.
+
+    Raises:
+        NotAllowed: `user` is none of them.
+    """
+    if user == deployment.requested_by or user in set(admins) or is_member(user, deployers):
+        return
+    raise NotAllowed(
+        f"{user} may not cancel #{deployment.id}: only who asked for it "
+        f"({deployment.requested_by}), {deployment.env}'s deployers and admins may",
+        hint=f"ask {deployment.requested_by} or an admin",
+    )
 
 
 def check_busy(active: Deployment | None) -> None:

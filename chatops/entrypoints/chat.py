@@ -118,6 +118,8 @@ class ChatCommands:
                 return self._approve(actor, deployment_id)
             case cmd.Reject(deployment_id, reason):
                 return self._reject(actor, deployment_id, reason)
+            case cmd.Cancel(bot, env):
+                return self._cancelled(app.cancels.cancel(actor, bot, env))
         raise AssertionError(f"unhandled command {parsed!r}")  # pragma: no cover
 
     def _started(self, deployment: Deployment) -> Reply:
@@ -134,6 +136,14 @@ class ChatCommands:
             f"#{deployment.id} {deployment.kind} of {deployment.bot} "
             f"to {deployment.env} started{where}"
         )
+
+    def _cancelled(self, deployment: Deployment) -> Reply:
+        if deployment.in_progress:
+            return _plain(
+                f"#{deployment.id} ({deployment.state}) is asked to stop; its message in the "
+                "channel says when it has, with the previous release running"
+            )
+        return _plain(f"#{deployment.id} is {deployment.state}: {deployment.reason}")
 
     # ── buttons ────────────────────────────────────────────────────────────
 

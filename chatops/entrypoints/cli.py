@@ -320,6 +320,39 @@ def rollback(
 
 
 @app.command()
+def cancel(
+    bot: str,
+    env: str,
+    wait: Annotated[
+        float,
+        typer.Option("--wait", min=0, help="seconds to wait for a running deployment to stop"),
+    ] = 60.0,
+    user: UserOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Stop the deployment that runs (or waits for approval) in ENV; the previous release stays."""
+    from chatops.entrypoints.output import deployment_json
+
+    with _errors(as_json), _application() as application:
+        deployment = application.cancels.cancel(
+            _actor(user, application.config), bot, env, wait_seconds=wait
+        )
+    if as_json:
+        _print_json(deployment_json(deployment))
+    elif deployment.in_progress:
+        out.print(
+            f"[green]✓[/] #{deployment.id} is asked to stop: it is still {deployment.state}; "
+            "the process running it stops it at its next step",
+            highlight=False,
+        )
+    else:
+        out.print(
+            f"[green]✓[/] #{deployment.id} {deployment.state}: {deployment.reason}",
+            highlight=False,
+        )
+
+
+@app.command()
 def releases(
     bot: str,
     env: Annotated[str | None, typer.Argument()] = None,

@@ -40,6 +40,7 @@ def deployment_json(deployment: Deployment) -> dict[str, Any]:
         "live_at": _iso(deployment.live_at),
         "finished_at": _iso(deployment.finished_at),
         "previous_version": deployment.previous_version,
+        "cancel_requested_by": deployment.cancel_requested_by,
     }
 
 

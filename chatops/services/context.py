@@ -83,6 +83,9 @@ class Tuning:
     heartbeat_seconds: float = 5.0
     stale_after_seconds: float = 60.0
     build_log_tail_lines: int = 40
+    cancel_poll_seconds: float = 1.0  # how often a running deployment looks for /cancel
+    store_retries: int = 5  # attempts at recording how a deployment ended
+    store_retry_seconds: float = 0.5  # the first wait between them; each wait doubles
 
 
 @dataclass(frozen=True, slots=True)

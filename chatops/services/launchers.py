@@ -1,10 +1,11 @@
-"""Where queued deployments run: inline (CLI) or on worker threads (serve)."""
+"""Where queued deployments run: inline (CLI) or on threads of their own (serve)."""
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 
 __all__ = ["InlineLauncher", "ThreadLauncher"]
 
@@ -22,24 +23,61 @@ class InlineLauncher:
 
 
 class ThreadLauncher:
-    """Runs deployments on a small pool, so requests are answered at once."""
+    """Runs each deployment on a thread of its own, so requests are answered at once.
 
-    def __init__(self, execute: Callable[[int], object], *, workers: int = 4) -> None:
+    There is no pool to wait for: one slow or stuck deployment never holds up
+    another (and at most one runs per bot and environment anyway). On shutdown,
+    running deployments get `grace_seconds` to finish; whatever is left is failed
+    by the next start's recovery, which restores what ran before.
+    """
+
+    def __init__(self, execute: Callable[[int], object], *, grace_seconds: float = 30.0) -> None:
         self._execute = execute
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="chatops-deploy")
-        self._futures: set[Future[object]] = set()
+        self._grace = grace_seconds
+        self._guard = threading.Lock()
+        self._threads: set[threading.Thread] = set()
+        self._closed = False
 
     def launch(self, deployment_id: int) -> None:
-        future = self._pool.submit(self._run, deployment_id)
-        self._futures.add(future)
-        future.add_done_callback(self._futures.discard)
+        thread = threading.Thread(
+            target=self._run, args=(deployment_id,), name=f"chatops-deploy-{deployment_id}"
+        )
+        thread.daemon = True  # a stuck one must not keep the process from ending
+        with self._guard:
+            if self._closed:
+                log.warning("shutting down: deployment #%s is left to recovery", deployment_id)
+                return
+            self._threads.add(thread)
+        thread.start()
 
-    def _run(self, deployment_id: int) -> object:
+    def running(self) -> int:
+        """How many deployments run now."""
+        with self._guard:
+            return len(self._threads)
+
+    def _run(self, deployment_id: int) -> None:
         try:
-            return self._execute(deployment_id)
+            self._execute(deployment_id)
         except Exception:
-            log.exception("deployment #%s crashed its worker", deployment_id)
-            raise
+            log.exception("deployment #%s crashed its thread", deployment_id)
+        finally:
+            with self._guard:
+                self._threads.discard(threading.current_thread())
 
     def shutdown(self, *, wait: bool = True) -> None:
-        self._pool.shutdown(wait=wait)
+        """Take no more; wait up to the grace time for the running ones."""
+        with self._guard:
+            self._closed = True
+            threads = list(self._threads)
+        if not wait:
+            return
+        deadline = time.monotonic() + self._grace
+        for thread in threads:
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        left = [thread.name for thread in threads if thread.is_alive()]
+        if left:
+            log.warning(
+                "stopping with %s still running: the next start fails them and restores "
+                "what ran before",
+                ", ".join(left),
+            )

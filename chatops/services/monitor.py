@@ -23,6 +23,7 @@ from chatops.domain.policy import format_duration
 from chatops.errors import ChatOpsError, UserError
 from chatops.services.alerts import AlertService
 from chatops.services.context import Actor, Deps
+from chatops.services.ports import Conflict
 from chatops.services.queries import Queries, observe_health
 from chatops.services.requests import Requests
 
@@ -273,7 +274,11 @@ class Monitor:
                 ]
                 if not ready:
                     continue
-                told.append(uow.deployments.save(deployment.with_changes(soak_noticed_at=now)))
+                try:
+                    noticed = uow.deployments.save(deployment.with_changes(soak_noticed_at=now))
+                except Conflict:
+                    continue  # superseded or changed meanwhile: looked at again next time
+                told.append(noticed)
             uow.commit()
         for deployment in told:
             deps.tell_soaked(Queries(deps).view(deployment.id or 0))

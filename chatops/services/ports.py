@@ -6,7 +6,7 @@ domain types or the small dataclasses below: never an SDK or ORM object.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -26,6 +26,7 @@ from chatops.services.views import AlertView, DeploymentView
 __all__ = [
     "BuildRequest",
     "Clock",
+    "Conflict",
     "DeliveryLog",
     "Directory",
     "FreezeCalendar",
@@ -137,11 +138,21 @@ class BuildRequest:
 
 
 class ImageBuilder(Protocol):
-    def build(self, request: BuildRequest, *, output: Callable[[str], None]) -> str:
+    def build(
+        self,
+        request: BuildRequest,
+        *,
+        output: Callable[[str], None],
+        stop: Callable[[], str | None] | None = None,
+    ) -> str:
         """Build the image; stream its output lines; return the image id.
 
+        `stop` is asked every few seconds, from another thread, whether to end the
+        build early: when it answers with a reason, the build is ended on the engine
+        (no step of it keeps running there) and BuildError is raised with that reason.
+
         Raises:
-            BuildError: the build failed (with the tail of its output).
+            BuildError: the build failed or was stopped (with the tail of its output).
         """
         ...
 
@@ -302,6 +313,21 @@ class SlotTaken(Exception):
         self.holder_id = holder_id
 
 
+class Conflict(Exception):
+    """The deployment changed since it was read: another process or thread saved it first.
+
+    Args:
+        current: the deployment as it is now.
+    """
+
+    def __init__(self, current: Deployment) -> None:
+        super().__init__(
+            f"deployment #{current.id} changed meanwhile: it is {current.state} "
+            f"(revision {current.revision})"
+        )
+        self.current = current
+
+
 class ReleaseRepository(Protocol):
     def add(self, release: Release) -> Release: ...
     def get(self, bot: str, version: int) -> Release | None: ...
@@ -320,9 +346,13 @@ class DeploymentRepository(Protocol):
         ...
 
     def save(self, deployment: Deployment) -> Deployment:
-        """Update.
+        """Update the row, only from the revision `deployment` was read at (compare-and-set).
+
+        Returns:
+            The deployment as saved, at its new revision.
 
         Raises:
+            Conflict: the row was saved by someone else since it was read.
             SlotTaken: another deployment holds the slot its new state needs.
         """
         ...
@@ -337,7 +367,9 @@ class DeploymentRepository(Protocol):
     def history(self, bot: str, env: str | None = None, limit: int = 50) -> list[Deployment]: ...
     def in_state(self, states: Iterable[str]) -> list[Deployment]: ...
     def all_live(self) -> list[Deployment]: ...
-    def heartbeat(self, owner: str, at: datetime) -> int: ...
+    def heartbeat(self, owner: str, at: datetime, ids: Collection[int]) -> int:
+        """Stamp `heartbeat_at` on those of `ids` that `owner` still runs; how many."""
+        ...
 
 
 class VoteRepository(Protocol):

@@ -1,25 +1,30 @@
-"""No deployment outlives the process running it.
+"""No deployment outlives the work running it.
 
-The owner of an in-progress deployment keeps a heartbeat. On start-up (and
-periodically in `serve`) every in-progress deployment whose owner is gone —
-its process is dead on this host, or its heartbeat went stale — is failed with
-the reason, and the environment is put back on the release that was live.
+The process running a deployment keeps a heartbeat on it for as long as that
+work runs (not as long as the process runs). On start-up (and periodically in
+`serve`) every in-progress deployment whose owner is gone — its process is
+dead on this host, or nobody beat its heartbeat lately — is failed with the
+reason, and the environment is put back on the release that was live.
+Recovery claims a deployment by failing it (compare-and-set) before it touches
+the runtime, so an owner that is alive after all keeps what it runs.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from chatops.domain.audit import Outcome
 from chatops.domain.deployment import IN_PROGRESS_STATES, Deployment, Event, State
 from chatops.domain.policy import format_duration
+from chatops.domain.redact import Redactor
 from chatops.errors import ChatOpsError
 from chatops.services.context import Actor, Deps
-from chatops.services.ports import RunSpec
+from chatops.services.ports import Conflict, RunSpec
 from chatops.services.queries import announce
 from chatops.services.runspec import previous_spec
 
@@ -31,22 +36,35 @@ RECOVERY = Actor("chatops", "recovery")
 
 
 class Heartbeat:
-    """Stamps `heartbeat_at` on this process's in-progress deployments while any runs."""
+    """Stamps `heartbeat_at` on the deployments whose work runs in this process, while it runs."""
 
     def __init__(self, deps: Deps) -> None:
         self._deps = deps
         self._guard = threading.Lock()
         self._users = 0
+        self._working: Counter[int] = Counter()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     @contextmanager
-    def running(self) -> Iterator[None]:
+    def running(self, deployment_id: int) -> Iterator[None]:
+        """Keep `deployment_id` beating while the block runs, and only then."""
+        with self._guard:
+            self._working[deployment_id] += 1
         self.start()
         try:
             yield
         finally:
+            with self._guard:
+                self._working[deployment_id] -= 1
+                if self._working[deployment_id] <= 0:
+                    del self._working[deployment_id]
             self.stop()
+
+    def working_on(self, deployment_id: int | None) -> bool:
+        """Whether work on `deployment_id` runs in this process now."""
+        with self._guard:
+            return deployment_id in self._working
 
     def start(self) -> None:
         with self._guard:
@@ -69,9 +87,14 @@ class Heartbeat:
             thread.join(timeout=10)
 
     def beat(self) -> int:
+        """Stamp the deployments worked on now; how many were stamped."""
+        with self._guard:
+            ids = set(self._working)
+        if not ids:
+            return 0
         deps = self._deps
         with deps.uow() as uow:
-            count = uow.deployments.heartbeat(deps.processes.me(), deps.clock.now())
+            count = uow.deployments.heartbeat(deps.processes.me(), deps.clock.now(), ids)
             uow.commit()
         return count
 
@@ -84,13 +107,19 @@ class Heartbeat:
 
 
 class Recovery:
-    """Fails the deployments whose process died, restoring what ran before."""
+    """Fails the deployments whose work stopped, restoring what ran before.
 
-    def __init__(self, deps: Deps) -> None:
+    Args:
+        heartbeat: this process's heartbeat: its own deployments are left alone
+            while their work runs here.
+    """
+
+    def __init__(self, deps: Deps, heartbeat: Heartbeat | None = None) -> None:
         self._deps = deps
+        self._heartbeat = heartbeat
 
     def orphaned(self) -> list[Deployment]:
-        """In-progress deployments whose owner is gone."""
+        """In-progress deployments whose owner is gone, or whose heartbeat went stale."""
         deps = self._deps
         me = deps.processes.me()
         now = deps.clock.now()
@@ -99,68 +128,118 @@ class Recovery:
             candidates = uow.deployments.in_state(IN_PROGRESS_STATES)
         orphans = []
         for deployment in candidates:
-            if deployment.owner == me:
+            if deployment.owner == me and (
+                self._heartbeat is None or self._heartbeat.working_on(deployment.id)
+            ):
                 continue
             alive = deps.processes.alive(deployment.owner) if deployment.owner else False
             beat = deployment.heartbeat_at or deployment.updated_at
-            if alive is False or (alive is None and now - beat > stale_after):
+            if alive is False or now - beat > stale_after:
                 orphans.append(deployment)
         return orphans
 
     def recover(self) -> list[Deployment]:
-        """Fail every orphaned deployment; returns them as they ended."""
-        return [ended for d in self.orphaned() if (ended := self._fail(d)) is not None]
+        """Fail every orphaned deployment; returns them as they ended.
+
+        Never raises: what cannot be recovered now is logged and tried again next time.
+        """
+        try:
+            orphans = self.orphaned()
+        except ChatOpsError as exc:
+            log.error("could not look for interrupted deployments: %s", exc)
+            return []
+        ended = []
+        for deployment in orphans:
+            try:
+                result = self._fail(deployment)
+            except Exception:
+                log.exception("could not recover deployment #%s; trying again later", deployment.id)
+                continue
+            if result is not None:
+                ended.append(result)
+        return ended
 
     def _fail(self, deployment: Deployment) -> Deployment | None:
         deps = self._deps
         now = deps.clock.now()
         beat = deployment.heartbeat_at or deployment.updated_at
+        if deployment.owner == deps.processes.me():
+            who = f"its run in this chatops process ({deployment.owner}) ended"
+        else:
+            who = f"the chatops process running it ({deployment.owner or 'unknown'}) stopped"
         reason = (
-            "interrupted: the chatops process running it "
-            f"({deployment.owner or 'unknown'}) stopped "
-            f"while it was {deployment.state}; last sign of life {format_duration(now - beat)} ago"
+            f"interrupted: {who} while it was {deployment.state}; "
+            f"last sign of life {format_duration(now - beat)} ago"
         )
-        if deployment.state in (State.DEPLOYING, State.VERIFYING):
-            previous = self._previous_spec(deployment)
+        restore = deployment.state in (State.DEPLOYING, State.VERIFYING)
+        previous: RunSpec | None = None
+        redact = Redactor()
+        if restore:
+            try:
+                previous, redact = self._previous_spec(deployment)
+            except ChatOpsError as exc:  # e.g. a secret that cannot be read (named, never shown)
+                restore = False
+                reason += f"; the previous release was not restored: {exc.message}"
+        ended = self._claim(deployment, reason, now)
+        if ended is None:
+            return None
+        if restore:
             try:
                 deps.runtime(deployment.env).restore(deployment.bot, deployment.env, previous)
                 if previous is not None:
-                    reason += f"; v{previous.version} is running again"
+                    ended = self._amend(ended, f"; v{previous.version} is running again")
             except ChatOpsError as exc:
-                reason += f"; restoring the previous release failed: {exc.message}"
+                ended = self._amend(
+                    ended, f"; restoring the previous release failed: {redact(exc.message)}"
+                )
+        log.warning("deployment #%s: %s", deployment.id, ended.reason)
+        announce(deps, ended)
+        return ended
+
+    def _claim(self, deployment: Deployment, reason: str, now: datetime) -> Deployment | None:
+        """Fail `deployment` unless it changed (or beat) since it was found orphaned."""
+        deps = self._deps
         with deps.uow() as uow:
             current = uow.deployments.get_for_update(deployment.id) if deployment.id else None
             if (
                 current is None
-                or current.state not in IN_PROGRESS_STATES
-                or current.owner != deployment.owner
+                or current.revision != deployment.revision
+                or current.heartbeat_at != deployment.heartbeat_at
             ):
+                return None  # its owner moved it on or beat meanwhile: it is alive
+            try:
+                ended = uow.deployments.save(current.advance(Event.FAIL, at=now, reason=reason))
+            except Conflict:
                 return None
-            ended = uow.deployments.save(current.advance(Event.FAIL, at=now, reason=reason))
-            deps.audit(
-                uow,
-                RECOVERY,
-                "recovered",
-                Outcome.FAILED,
-                of=deployment,
-                detail=reason,
-            )
+            deps.audit(uow, RECOVERY, "recovered", Outcome.FAILED, of=deployment, detail=reason)
             uow.commit()
-        log.warning("deployment #%s: %s", deployment.id, reason)
-        announce(deps, ended)
         return ended
 
-    def _previous_spec(self, deployment: Deployment) -> RunSpec | None:
+    def _amend(self, ended: Deployment, more: str) -> Deployment:
+        """Add how the restore went to the reason of a deployment recovery failed."""
+        amended = ended.with_changes(reason=f"{ended.reason}{more}")
+        try:
+            with self._deps.uow() as uow:
+                amended = uow.deployments.save(amended)
+                uow.commit()
+        except (Conflict, ChatOpsError) as exc:
+            log.warning("could not add %r to #%s: %s", more, ended.id, exc)
+        return amended
+
+    def _previous_spec(self, deployment: Deployment) -> tuple[RunSpec | None, Redactor]:
+        """How to run what was live before, and a redactor of its secrets.
+
+        Raises:
+            ConfigError: the secrets of the bot there cannot be read.
+        """
         deps = self._deps
         bot = deps.catalog.bots.get(deployment.bot)
         environment = deps.catalog.environments.get(deployment.env)
         target = bot.targets.get(deployment.env) if bot else None
         if bot is None or environment is None or target is None:
-            return None
-        return previous_spec(
-            deps.uow,
-            bot=bot,
-            environment=environment,
-            target=target,
-            secrets=deps.secrets.resolve(bot, target),
+            return None, Redactor()
+        secrets = deps.secrets.resolve(bot, target)
+        spec = previous_spec(
+            deps.uow, bot=bot, environment=environment, target=target, secrets=secrets
         )
+        return spec, Redactor(secrets.values())

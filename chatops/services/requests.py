@@ -39,7 +39,7 @@ from chatops.errors import (
 )
 from chatops.services.context import Actor, Deps, required
 from chatops.services.pending import settle_if_stale
-from chatops.services.ports import Launcher, SlotTaken, UnitOfWork
+from chatops.services.ports import Conflict, Launcher, SlotTaken, UnitOfWork
 from chatops.services.queries import Queries, announce, observe_health
 
 __all__ = ["Requests"]
@@ -484,18 +484,30 @@ class Requests:
             ) from None
 
     def expire_and_supersede(self) -> list[Deployment]:
-        """End pending requests whose approval time ran out or whose release moved on."""
+        """End pending requests whose approval time ran out or whose release moved on.
+
+        Each is read again, locked, in the transaction that ends it: a decision (or
+        another replica's expiry) that came first stands, never overwritten.
+        """
         ended: list[Deployment] = []
         now = self._now()
         with self._deps.uow() as uow:
-            for deployment in uow.deployments.in_state([State.PENDING_APPROVAL]):
-                environment = self._deps.catalog.environments.get(deployment.env)
-                if environment is None:
+            pending = uow.deployments.in_state([State.PENDING_APPROVAL])
+        for candidate in pending:
+            environment = self._deps.catalog.environments.get(candidate.env)
+            if environment is None or candidate.id is None:
+                continue
+            with self._deps.uow() as uow:
+                deployment = uow.deployments.get_for_update(candidate.id)
+                if deployment is None or deployment.state is not State.PENDING_APPROVAL:
+                    continue  # decided meanwhile
+                try:
+                    settled = settle_if_stale(self._deps, uow, deployment, environment, now)
+                except Conflict:
                     continue
-                settled = settle_if_stale(self._deps, uow, deployment, environment, now)
                 if settled is not None:
+                    uow.commit()
                     ended.append(settled)
-            uow.commit()
         for deployment in ended:
             self._tell(deployment)
         return ended

@@ -16,6 +16,8 @@ from tests.conftest import git
 from tests.e2e.conftest import Installation
 
 SLOW_BUILD = 'FROM scratch\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox", "sleep", "8"]\n'
+# still building whenever it is looked at, however slowly (the process is killed mid-build)
+STUCK_BUILD = SLOW_BUILD.replace('"sleep", "8"', '"sleep", "3600"')
 
 
 def _wait(predicate, timeout: float = 60, what: str = "condition"):  # type: ignore[no-untyped-def]
@@ -233,7 +235,7 @@ def test_a_deploy_killed_mid_build_is_failed_by_the_next_start_and_the_old_relea
 ) -> None:
     i = installation
     assert i.run("deploy", i.bot, "staging").returncode == 0
-    i.repo.commit("slow to build", files={"Dockerfile": SLOW_BUILD})
+    i.repo.commit("never done building", files={"Dockerfile": STUCK_BUILD})
     process = i.start("deploy", i.bot, "staging")
     try:
         running = _wait(

@@ -41,6 +41,9 @@ LEADS = "S0LEADS"
 SLACK_ACK_LIMIT = 3.0  # seconds Slack waits for the HTTP answer
 DEPLOY_TIMEOUT = 120.0
 SECRET_VALUE = "hunter2-staging-token-9f8e7d"
+STUCK_DOCKERFILE = (  # `RUN sleep infinity`
+    'FROM scratch\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox", "sleep", "3600"]\n'
+)
 # the sample bot, printing its secret on start, so that /logs has something to redact
 TALKATIVE_DOCKERFILE = DOCKERFILE.replace(
     "CMD exec httpd", 'CMD echo "starting with API_TOKEN=$API_TOKEN" \\\n  && exec httpd'
@@ -444,6 +447,7 @@ MISTYPED = [
     ("/logs", "{bot} staging lots", "lines must be a number"),
     ("/lock", "{bot} prod", "reason"),
     ("/unlock", "{bot}", "an argument is missing"),
+    ("/cancel", "{bot}", "an argument is missing"),
     ("/promote", "{bot} prod now please", "too many arguments"),
     ("/releases", "", "an argument is missing"),
     ("/chatops", "frobnicate", "unknown command 'frobnicate'"),
@@ -516,6 +520,22 @@ def test_status_releases_logs_and_locks_and_sigterm_stops_serve(workspace: Works
     unlocked = w.reply(w.command(DEV, "/unlock", f"{bot} staging"))
     assert f"{bot} in staging is unlocked" in reply_text(unlocked)
     assert w.row("staging")["lock"] is None
+    nothing = w.reply(w.command(DEV, "/cancel", f"{bot} staging"))
+    assert nothing["response_type"] == "ephemeral"
+    assert f"nothing to cancel: no deployment of {bot} runs or waits in staging" in (
+        reply_text(nothing)
+    )
+
+    # a build that never ends: another deployer's /cancel stops it, and the message says who
+    w.i.repo.commit("never builds", files={"Dockerfile": STUCK_DOCKERFILE})
+    stuck = started_id(w.reply(w.command(DEV, "/deploy", f"{bot} staging")))
+    w.wait_message(stuck, "building the image")
+    asked = w.reply(w.command(LEAD, "/cancel", f"{bot} staging"))
+    assert asked["response_type"] == "ephemeral"
+    assert reply_text(asked).startswith(f"#{stuck} (building) is asked to stop")
+    ended = w.wait_message(stuck, "failed")
+    assert f"cancelled by {LEAD}" in shown(ended)
+    assert w.i.running_release("staging") == "v1"
 
     # SIGTERM: serve finishes in order and exits 0
     assert w.served.stop(signal.SIGTERM) == 0, w.served.output()[-3000:]

@@ -28,7 +28,7 @@ from chatops.domain.audit import AuditEvent, Outcome
 from chatops.domain.deployment import Deployment, Kind, Release, State
 from chatops.domain.policy import Lock, LockKind
 from chatops.errors import SchemaOutOfDate, StoreError
-from chatops.services.ports import MessageRef, SlotTaken
+from chatops.services.ports import Conflict, MessageRef, SlotTaken
 
 ROOT = Path(__file__).resolve().parents[2]
 T0 = datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
@@ -451,7 +451,7 @@ def test_two_builds_of_one_bot_conflict_across_environments(store: SqlStore) -> 
         assert taken.value.holder_id == staging.id
         assert uow.deployments.get(prod.id or 0) == prod
         # Deploying an existing image needs no build slot.
-        uow.deployments.save(prod.with_changes(state=State.DEPLOYING, updated_at=at(1)))
+        prod = uow.deployments.save(prod.with_changes(state=State.DEPLOYING, updated_at=at(1)))
         uow.deployments.add(deployment(bot="otherbot", state=State.BUILDING))
         uow.deployments.save(staging.with_changes(state=State.DEPLOYING, updated_at=at(2)))
         uow.deployments.save(prod.with_changes(state=State.BUILDING, updated_at=at(3)))
@@ -506,15 +506,84 @@ def test_deployment_queries(store: SqlStore) -> None:
         assert deployments.all_live() == [old_live, new_live, prod_live]
         assert deployments.holder("mybot", "staging") == running
 
-        assert deployments.heartbeat("me", at(5)) == 2
-        assert deployments.heartbeat("someone else", at(5)) == 0
+        ids = {d.id or 0 for d in (old_live, running, other_live)}
+        assert deployments.heartbeat("me", at(5), ids) == 2
+        assert deployments.heartbeat("me", at(5), {running.id or 0}) == 1
+        assert deployments.heartbeat("me", at(5), set()) == 0
+        assert deployments.heartbeat("someone else", at(5), ids) == 0
         uow.commit()
     with store.uow() as uow:
         beat = uow.deployments.get(running.id or 0)
         assert beat is not None
         assert beat.heartbeat_at == at(5)
         assert_utc(beat.heartbeat_at)
+        # a beat is no change of the deployment: a save from the earlier read still goes
+        assert beat.revision == running.revision
         assert uow.deployments.get(old_live.id or 0) == old_live
+
+
+# ── compare-and-set ──────────────────────────────────────────────────────────
+
+
+def test_a_save_from_a_stale_read_is_refused_not_an_overwrite(store: SqlStore) -> None:
+    """Guards the lost update of the approval-expiry race: the later writer read too early."""
+    (pending,) = add(store, deployment(state=State.PENDING_APPROVAL, kind=Kind.PROMOTE))
+    with store.uow() as uow:
+        approved = uow.deployments.save(
+            pending.with_changes(state=State.QUEUED, updated_at=at(1), owner="me")
+        )
+        uow.commit()
+    assert approved.revision == pending.revision + 1
+
+    with store.uow() as uow, pytest.raises(Conflict) as conflict:
+        uow.deployments.save(pending.with_changes(state=State.EXPIRED, updated_at=at(2)))
+    assert conflict.value.current == approved
+    assert conflict.value.current.revision == approved.revision
+
+    with store.uow() as uow:
+        assert uow.deployments.get(pending.id or 0) == approved
+        # a save from the current read goes, and moves the revision on
+        failed = uow.deployments.save(approved.with_changes(state=State.FAILED, updated_at=at(3)))
+        assert failed.revision == approved.revision + 1
+        uow.commit()
+    with store.uow() as uow:
+        got = uow.deployments.get(pending.id or 0)
+        assert got == failed
+        assert got is not None and got.revision == failed.revision
+
+
+def test_a_cancel_request_round_trips_and_a_save_that_missed_it_is_refused(
+    store: SqlStore,
+) -> None:
+    (building,) = add(store, deployment(state=State.BUILDING, owner="me"))
+    with store.uow() as uow:
+        asked = uow.deployments.save(
+            building.with_changes(cancel_requested_by="U0LEAD1", cancel_requested_at=at(1))
+        )
+        uow.commit()
+    with store.uow() as uow:
+        got = uow.deployments.get(building.id or 0)
+        assert got == asked
+        assert got is not None
+        assert (got.cancel_requested_by, got.cancel_requested_at) == ("U0LEAD1", at(1))
+        assert_utc(got.cancel_requested_at)
+        # the owner, going on from what it read before the request, cannot overwrite it
+        with pytest.raises(Conflict):
+            uow.deployments.save(building.with_changes(state=State.DEPLOYING, updated_at=at(2)))
+        assert uow.deployments.get(building.id or 0) == asked
+
+
+def test_a_lost_compare_and_set_is_not_a_slot_error_and_an_unknown_id_is_a_store_error(
+    store: SqlStore,
+) -> None:
+    (first,) = add(store, deployment())
+    with store.uow() as uow:
+        with pytest.raises(StoreError, match="no deployment #999"):
+            uow.deployments.save(first.with_changes(id=999))
+        # a refused save leaves the transaction usable
+        saved = uow.deployments.save(first.with_changes(state=State.BUILDING, updated_at=at(1)))
+        uow.commit()
+    assert saved.state is State.BUILDING
 
 
 # ── leases ───────────────────────────────────────────────────────────────────
@@ -724,4 +793,4 @@ def test_alembic_check_from_the_repository_root(
 
 def test_migrations_are_found_in_the_checkout() -> None:
     assert schema.migrations_dir() == ROOT / "migrations"
-    assert schema.head() == "0003_outbox"
+    assert schema.head() == "0004_stuck"

@@ -6,6 +6,7 @@ import contextlib
 import json
 import re
 import tarfile
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -154,6 +155,62 @@ def test_failed_build_raises_build_error_with_the_error_and_the_tail(
     assert expected in caught.value.log_tail
     assert len(caught.value.log_tail.splitlines()) <= 20
     assert any(expected in line for line in lines)
+    with pytest.raises(docker.errors.ImageNotFound):
+        client.images.get(tag)
+
+
+def _step_containers(client: docker.DockerClient, marker: str) -> list[str]:
+    """Containers on the engine running (or left by) the build step that prints `marker`."""
+    return [c["Id"] for c in client.api.containers(all=True) if marker in c["Command"]]
+
+
+def test_a_stopped_build_ends_on_the_engine_and_leaves_no_step_running(
+    client: docker.DockerClient, tags: list[str], tmp_path: Path
+) -> None:
+    """A build stuck in `RUN sleep` is ended by `stop`: no build container stays behind."""
+    marker = uuid4().hex
+    dockerfile = DOCKERFILE.replace(
+        "COPY www /www", f"COPY www /www\nRUN echo {marker} && sleep 600"
+    )
+    tag = f"chatops-test-{uuid4().hex[:10]}:v1"
+    tags.append(tag)
+    request = BuildRequest(
+        image=tag,
+        context_tar=sample_context(tmp_path, dockerfile=dockerfile),
+        dockerfile="Dockerfile",
+    )
+    lines: list[str] = []
+    step_runs = threading.Event()
+
+    def output(line: str) -> None:
+        lines.append(line)
+        if line == marker:
+            step_runs.set()
+
+    def stop() -> str | None:
+        if step_runs.is_set():
+            assert _step_containers(client, marker), "the step should run on the engine now"
+            return "cancelled by U0DEV1"
+        return None
+
+    started = time.monotonic()
+    try:
+        with pytest.raises(BuildError) as caught:
+            DockerImageBuilder(client, stop_poll_seconds=0.2).build(
+                request, output=output, stop=stop
+            )
+    finally:
+        for image in reversed(new_images(lines)):
+            with contextlib.suppress(docker.errors.APIError):
+                client.images.remove(image)
+
+    assert time.monotonic() - started < 60
+    assert caught.value.message == f"the build of {tag} was stopped: cancelled by U0DEV1"
+    assert marker in caught.value.log_tail
+    deadline = time.monotonic() + 10
+    while _step_containers(client, marker) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _step_containers(client, marker) == []
     with pytest.raises(docker.errors.ImageNotFound):
         client.images.get(tag)
 

@@ -171,6 +171,10 @@ DEPLOYMENT_VIEWS: dict[str, DeploymentView] = {
         release=None,
         now=T0 + timedelta(seconds=42),
     ),
+    "deploy_building_cancel_requested": view(
+        deployment(State.BUILDING, cancel_requested_by=LEAD1, cancel_requested_at=T0),
+        now=T0 + timedelta(seconds=50),
+    ),
     "deploy_live_staging": view(live(), promote_to="prod"),
     "promote_pending_0_of_2": pending(()),
     "promote_pending_1_of_2": pending((LEAD1,)),
@@ -766,6 +770,7 @@ def test_help_lists_every_command() -> None:
         "/unlock <bot> <env>",
         "/approve <id>",
         "/reject <id> [reason]",
+        "/cancel <bot> <env>",
         "/chatops help",
     ):
         assert command in console

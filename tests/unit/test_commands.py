@@ -53,6 +53,8 @@ from chatops.errors import BadInput
         ),
         ("/reject", "help", c.Help("reject")),
         ("/chatops", "approve 7", c.Approve(7)),
+        ("/cancel", "mybot prod", c.Cancel("mybot", "prod")),
+        ("/chatops", "cancel mybot staging", c.Cancel("mybot", "staging")),
         ("/chatops", "help", c.Help()),
         ("/chatops", "", c.Help()),
         ("/chatops", "deploy mybot staging", c.Deploy("mybot", "staging")),
@@ -110,6 +112,8 @@ def test_commands_parse(command: str, text: str, expected: c.Command | None) -> 
         ("/reject", "", "an argument is missing"),
         ("/reject", "-3 no", "'-3' is not a deployment id"),
         ("/reject", "12 " + "x" * 1001, "longer than 1000 characters"),
+        ("/cancel", "mybot", "an argument is missing"),
+        ("/cancel", "mybot prod now", "too many arguments"),
         ("/frobnicate", "x", "unknown command"),
         ("/chatops", "frobnicate", "unknown command"),
     ],
@@ -142,6 +146,7 @@ def test_any_text_parses_or_is_a_usage_error(command: str, text: str) -> None:
             | c.Unlock
             | c.Approve
             | c.Reject
+            | c.Cancel
             | c.Help,
         )
 

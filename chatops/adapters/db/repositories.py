@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import dataclasses
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -29,7 +30,7 @@ from chatops.domain.audit import AuditEvent, Outcome
 from chatops.domain.deployment import IN_PROGRESS_STATES, Deployment, Kind, Release, State
 from chatops.domain.policy import Lock, LockKind
 from chatops.errors import StoreError
-from chatops.services.ports import MessageRef, SlotTaken
+from chatops.services.ports import Conflict, MessageRef, SlotTaken
 
 __all__ = [
     "SqlAlertRepository",
@@ -188,6 +189,9 @@ def _deployment(row: DeploymentRow) -> Deployment:
         soak_noticed_at=row.soak_noticed_at,
         rolled_back=row.rolled_back,
         log_tail=row.log_tail,
+        cancel_requested_by=row.cancel_requested_by,
+        cancel_requested_at=row.cancel_requested_at,
+        revision=row.revision,
     )
 
 
@@ -225,42 +229,62 @@ def _deployment_columns(deployment: Deployment) -> dict[str, Any]:
         "soak_noticed_at": deployment.soak_noticed_at,
         "rolled_back": deployment.rolled_back,
         "log_tail": deployment.log_tail,
+        "cancel_requested_by": deployment.cancel_requested_by,
+        "cancel_requested_at": deployment.cancel_requested_at,
         **_slots(deployment),
     }
 
 
 class SqlDeploymentRepository:
-    """Deployments, with per-(bot, env) and per-bot exclusivity enforced by unique slots."""
+    """Deployments, with per-(bot, env) and per-bot exclusivity enforced by unique slots.
+
+    A save is a compare-and-set: it changes the row only from the revision the
+    deployment was read at, so a write based on a stale read is refused (Conflict),
+    never a silent overwrite of what another process or thread saved meanwhile.
+    """
 
     def __init__(self, session: Session) -> None:
         self._session = session
 
     def add(self, deployment: Deployment) -> Deployment:
         row = DeploymentRow()
-        self._write(row, deployment)
+        try:
+            with self._session.begin_nested():  # a refusal leaves the transaction usable
+                for name, value in _deployment_columns(deployment).items():
+                    setattr(row, name, value)
+                row.revision = 0
+                self._session.add(row)
+        except IntegrityError as exc:
+            raise self._slot_taken(deployment, exc) from None
         return _deployment(row)
 
     def save(self, deployment: Deployment) -> Deployment:
         if deployment.id is None:
             raise ValueError("cannot save a deployment without an id: add it first")
-        row = self._session.get(DeploymentRow, deployment.id, populate_existing=True)
-        if row is None:
-            raise StoreError(f"there is no deployment #{deployment.id} to save")
-        self._write(row, deployment)
-        return _deployment(row)
-
-    def _write(self, row: DeploymentRow, deployment: Deployment) -> None:
-        """Write inside a savepoint, so that a slot conflict leaves the transaction usable."""
+        stmt = (
+            update(DeploymentRow)
+            .where(DeploymentRow.id == deployment.id)
+            .where(DeploymentRow.revision == deployment.revision)
+            .values(**_deployment_columns(deployment), revision=deployment.revision + 1)
+        )
         try:
             with self._session.begin_nested():
-                for name, value in _deployment_columns(deployment).items():
-                    setattr(row, name, value)
-                self._session.add(row)
+                written = _run(self._session, stmt)
         except IntegrityError as exc:
-            holder = self._slot_holder(deployment)
-            if holder is None and "_slot" not in str(exc.orig):
-                raise
-            raise SlotTaken(holder) from None
+            raise self._slot_taken(deployment, exc) from None
+        if written == 0:
+            current = self.get(deployment.id)
+            if current is None:
+                raise StoreError(f"there is no deployment #{deployment.id} to save")
+            raise Conflict(current)
+        return dataclasses.replace(deployment, revision=deployment.revision + 1)
+
+    def _slot_taken(self, deployment: Deployment, exc: IntegrityError) -> Exception:
+        """SlotTaken naming the holder, or `exc` itself when no slot was the trouble."""
+        holder = self._slot_holder(deployment)
+        if holder is None and "_slot" not in str(exc.orig):
+            return exc
+        return SlotTaken(holder)
 
     def _slot_holder(self, deployment: Deployment) -> int | None:
         """The id of another deployment holding a slot that `deployment` needs."""
@@ -321,10 +345,14 @@ class SqlDeploymentRepository:
     def all_live(self) -> list[Deployment]:
         return self.in_state([State.LIVE])
 
-    def heartbeat(self, owner: str, at: datetime) -> int:
+    def heartbeat(self, owner: str, at: datetime, ids: Collection[int]) -> int:
+        # heartbeat_at only: a beat is no change of the deployment, so its revision stays
+        if not ids:
+            return 0
         stmt = (
             update(DeploymentRow)
             .where(
+                DeploymentRow.id.in_(sorted(ids)),
                 DeploymentRow.owner == owner,
                 DeploymentRow.state.in_([str(state) for state in IN_PROGRESS_STATES]),
             )

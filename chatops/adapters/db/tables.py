@@ -143,6 +143,10 @@ class DeploymentRow(Base):
     soak_noticed_at: Mapped[datetime | None]
     rolled_back: Mapped[bool] = mapped_column(Boolean)
     log_tail: Mapped[str] = mapped_column(Text)
+    cancel_requested_by: Mapped[str | None] = mapped_column(String(NAME))
+    cancel_requested_at: Mapped[datetime | None]
+    # bumped by every save, which changes the row only from the revision it read
+    revision: Mapped[int] = mapped_column(Integer, server_default="0")
     running_slot: Mapped[str | None] = mapped_column(String(2 * NAME + 1), unique=True)
     pending_slot: Mapped[str | None] = mapped_column(String(2 * NAME + 1), unique=True)
     build_slot: Mapped[str | None] = mapped_column(String(NAME), unique=True)

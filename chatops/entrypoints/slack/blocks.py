@@ -134,6 +134,7 @@ _COMMAND_HELP: tuple[tuple[str, str], ...] = (
     ("/unlock", "release a hold"),
     ("/approve", "approve a pending deployment, as its Approve button does"),
     ("/reject", "reject a pending deployment (with a reason, if you like), as Reject does"),
+    ("/cancel", "stop the deployment that runs there; the previous release stays"),
     ("/chatops", "this help"),
 )
 _USER_ID = re.compile(r"[UW][A-Z0-9]{2,}")
@@ -481,6 +482,13 @@ def _notes(view: DeploymentView) -> list[Block]:
         )
     if view.hold_note:
         notes.append(_context(f"🔒 {_fit(view.hold_note, 500)}"))
+    if deployment.in_progress and deployment.cancel_requested_by:
+        notes.append(
+            _context(
+                f"✋ {_who(deployment.cancel_requested_by)} cancelled it: it stops at its next "
+                "step, and the previous release runs on"
+            )
+        )
     return notes
 
 
