@@ -94,14 +94,16 @@ def variable_known(name: str) -> bool:
     return name in known or (name.endswith("_FILE") and name.removesuffix("_FILE") in known)
 
 
+# DESIGN §5 names that arrive with work not on every branch yet
+PENDING_SETTINGS = {"CHATOPS_METRICS_TOKEN": "the /metrics token"}
+
+
 def pending_variable(name: str) -> pytest.MarkDecorator | None:
-    """An xfail mark for a DESIGN §5 variable this chatops does not read yet."""
+    """An xfail mark for a DESIGN §5 variable that is not a setting of this chatops yet."""
     base = name.removesuffix("_FILE")
-    if name.endswith("_FILE") and not FILE_SECRETS:
-        return needs_file_secrets
-    if base == "CHATOPS_METRICS_TOKEN" and base not in settings_variables():
+    if base in PENDING_SETTINGS and base not in settings_variables():
         return pytest.mark.xfail(
-            reason="CHATOPS_METRICS_TOKEN (DESIGN §5) is not read by this chatops yet",
+            reason=f"{base} ({PENDING_SETTINGS[base]}, DESIGN §5) is not a setting here yet",
             strict=True,
         )
     return None
