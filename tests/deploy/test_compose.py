@@ -312,6 +312,7 @@ def up(
         compose("down", "--volumes", "--timeout", "10")
 
 
+@pytest.mark.slow
 def test_compose_starts_chatops_migrated_non_root_and_on_the_engine(up: Up) -> None:
     ready = httpx.get(f"{up.url}/readyz", timeout=5)
     assert ready.status_code == 200, ready.text
@@ -330,6 +331,7 @@ def test_compose_starts_chatops_migrated_non_root_and_on_the_engine(up: Up) -> N
     assert probe.stdout.strip() == str(IMAGE_UID), "non-root, yet it reaches the Docker socket"
 
 
+@pytest.mark.slow
 @needs_file_secrets
 def test_secrets_reach_chatops_as_files(up: Up) -> None:
     alerts = f"{up.url}/alerts/alertmanager"
@@ -344,6 +346,7 @@ def test_secrets_reach_chatops_as_files(up: Up) -> None:
     assert right.status_code in (200, 202), right.text
 
 
+@pytest.mark.slow
 @needs_file_secrets
 @pytest.mark.xfail(
     pending_variable("CHATOPS_METRICS_TOKEN") is not None,
