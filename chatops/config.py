@@ -161,12 +161,15 @@ class _SecretFiles(PydanticBaseSettingsSource):
                     f"both {variable} and {variable}_FILE are set",
                     hint=f"set only one of them (unset {variable} to read it from the file)",
                 )
-            values[name] = _read_secret_file(f"{variable}_FILE", Path(path))
+            value = _read_secret_file(f"{variable}_FILE", Path(path))
+            if value is not None:
+                values[name] = value
         return values
 
 
-def _read_secret_file(variable: str, path: Path) -> str:
-    """A secret file's content without its trailing newline; errors never show the content."""
+def _read_secret_file(variable: str, path: Path) -> str | None:
+    """A secret file's content without its trailing newline (None when it is empty or blank:
+    like an empty variable, an empty file counts as unset); errors never show the content."""
     try:
         value = path.read_text(encoding="utf-8").rstrip("\r\n")
     except OSError as exc:
@@ -176,9 +179,7 @@ def _read_secret_file(variable: str, path: Path) -> str:
         ) from None
     except UnicodeDecodeError:
         raise ConfigError(f"{variable}: {path} is not UTF-8 text") from None
-    if not value.strip():
-        raise ConfigError(f"{variable}: {path} is empty", hint="write the value into the file")
-    return value
+    return value if value.strip() else None
 
 
 def load_settings(env_file: Path | None = None) -> Settings:
