@@ -6,6 +6,7 @@ terminal prints them, and each medium escapes them where it needs to.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 from chatops.domain.alerts import Alert, AlertState
@@ -27,6 +28,7 @@ __all__ = [
     "cut",
     "elapsed",
     "headline",
+    "is_slack_user",
     "target",
     "utc",
 ]
@@ -76,6 +78,13 @@ HEALTH_EMOJI: dict[Health, str] = {
     Health.STARTING: "🟡",
     Health.UNKNOWN: "⚪",
 }
+
+_SLACK_USER = re.compile(r"[UW][A-Z0-9]{2,}")
+
+
+def is_slack_user(user: str) -> bool:
+    """A Slack user id (`U0LEAD1`), as opposed to a CLI user's name or chatops itself."""
+    return _SLACK_USER.fullmatch(user) is not None
 
 
 def cut(text: str, limit: int) -> str:

@@ -9,7 +9,6 @@ once more, never leaving half an escape or a link behind.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,7 +27,7 @@ from slack_sdk.models.blocks import (
 
 from chatops.domain.mrkdwn import code, escape
 from chatops.entrypoints.render.document import FALLBACK_LIMIT, SECTION_LIMIT
-from chatops.entrypoints.render.words import cut, utc
+from chatops.entrypoints.render.words import cut, is_slack_user, utc
 
 __all__ = [
     "MAX_BLOCKS",
@@ -57,8 +56,6 @@ CONFIRM_TEXT_LIMIT = 300
 
 LOG_LINES = 10
 LOG_LINE_WIDTH = 300
-
-_USER_ID = re.compile(r"[UW][A-Z0-9]{2,}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +132,7 @@ class SlackMarkup:
         """A Slack mention for a Slack user id; anyone else (a CLI user, chatops) by name."""
         if not user:
             return "someone"
-        if _USER_ID.fullmatch(user):
+        if is_slack_user(user):
             return f"<@{user}>"
         return fit(user, 80)
 
