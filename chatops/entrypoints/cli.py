@@ -510,6 +510,34 @@ def db_current() -> None:
         raise typer.Exit(1)
 
 
+@app.command()
+def backup(
+    target: Annotated[Path, typer.Argument(help="the file to write (replaced if it exists)")],
+    as_json: JsonOption = False,
+) -> None:
+    """Copy the database to TARGET while chatops runs (SQLite online backup, or pg_dump)."""
+    from chatops.adapters.db.backup import backup as copy_database
+
+    with _errors(as_json):
+        written = copy_database(_config().file.database_url, target)
+    if as_json:
+        _print_json(
+            {
+                "database": written.database,
+                "path": str(written.path),
+                "bytes": written.bytes,
+                "revision": written.revision,
+                "format": written.format,
+            }
+        )
+    else:
+        out.print(
+            f"[green]✓[/] {written.database} → {written.path} "
+            f"({written.bytes} bytes, revision {written.revision or 'none'})",
+            highlight=False,
+        )
+
+
 @config_app.command("check")
 def config_check(as_json: JsonOption = False) -> None:
     """Validate chatops.yaml and the environment; print what it describes."""
