@@ -1,8 +1,8 @@
 """Slash commands, button presses and reactions, whatever carries them (Slack, the console).
 
-Each handler builds a command, calls one service and renders the answer with
-the pure functions of slack/blocks.py. Every refusal becomes an ephemeral reply
-saying what to do instead; nothing here raises.
+Each handler builds a command, calls one service and answers with an `Answer`
+(render/replies.py) that Slack and the console each render their way. Every
+refusal becomes an ephemeral reply saying what to do instead; nothing here raises.
 """
 
 from __future__ import annotations
@@ -16,8 +16,16 @@ from datetime import timedelta
 from chatops.bootstrap import Application
 from chatops.domain import commands as cmd
 from chatops.domain.deployment import Deployment, State
-from chatops.entrypoints.slack import blocks
-from chatops.entrypoints.slack.blocks import Message
+from chatops.entrypoints.render.replies import (
+    Answer,
+    Help,
+    Logs,
+    Refusal,
+    Releases,
+    Said,
+    Status,
+    Usage,
+)
 from chatops.errors import BadInput, ChatOpsError, InfrastructureError, UserError
 from chatops.services.alerts import AlertService
 from chatops.services.context import Actor
@@ -33,12 +41,12 @@ APPROVE_REACTION = "white_check_mark"
 class Reply:
     """What the person who typed or clicked sees; `ephemeral` replies are theirs alone."""
 
-    message: Message
+    content: Answer
     ephemeral: bool = True
 
 
 def _plain(text: str) -> Reply:
-    return Reply(blocks.plain_message(text))
+    return Reply(Said(text))
 
 
 class ChatCommands:
@@ -56,7 +64,7 @@ class ChatCommands:
         try:
             parsed = cmd.parse(command, text)
         except BadInput as exc:
-            return Reply(blocks.usage_message(exc.message, exc.usage or cmd.USAGE["/chatops"]))
+            return Reply(Usage(exc.message, exc.usage or cmd.USAGE["/chatops"]))
         return self._guarded(lambda: self._run(actor, parsed))
 
     def press(self, actor: Actor, action_id: str, value: str) -> Reply:
@@ -89,7 +97,7 @@ class ChatCommands:
         app = self._app
         match parsed:
             case cmd.Help(topic):
-                return Reply(blocks.help_message(topic))
+                return Reply(Help(topic))
             case cmd.Deploy(bot, env, ref, force):
                 started = app.requests.deploy(actor, bot, env, ref=ref, force_reason=force)
                 return self._started(started)
@@ -101,12 +109,12 @@ class ChatCommands:
                 )
                 return self._started(started)
             case cmd.Releases(bot, env):
-                return Reply(blocks.releases_message(bot, app.queries.releases(bot, env, limit=10)))
+                return Reply(Releases(bot, app.queries.releases(bot, env, limit=10)))
             case cmd.Status(bot):
-                return Reply(blocks.status_message(app.queries.status(bot)))
+                return Reply(Status(app.queries.status(bot)))
             case cmd.Logs(bot, env, lines):
                 text = app.queries.logs(actor, bot, env, lines=lines)
-                return Reply(blocks.logs_message(bot, env, text))
+                return Reply(Logs(bot, env, text))
             case cmd.Lock(bot, env, reason, seconds):
                 duration = timedelta(seconds=seconds) if seconds else None
                 lock = app.locks.lock(actor, bot, env, reason=reason, duration=duration)
@@ -169,7 +177,7 @@ class ChatCommands:
 
     def _alert_logs(self, actor: Actor, alert_id: int) -> Reply:
         alert, text = self._app.queries.alert_logs(actor, alert_id)
-        return Reply(blocks.logs_message(alert.bot, alert.env, text))
+        return Reply(Logs(alert.bot, alert.env, text))
 
     _buttons: dict[str, Callable[[ChatCommands, Actor, int], Reply]] = {
         "promote": _promote,
@@ -186,15 +194,13 @@ class ChatCommands:
         try:
             return work()
         except BadInput as exc:
-            return Reply(blocks.usage_message(exc.message, exc.usage or ""))
+            return Reply(Usage(exc.message, exc.usage or ""))
         except UserError as exc:
-            return Reply(blocks.refusal_message(exc.message, exc.hint))
+            return Reply(Refusal(exc.message, exc.hint))
         except InfrastructureError as exc:
-            return Reply(
-                blocks.refusal_message(f"chatops could not do that: {exc.message}", exc.hint)
-            )
+            return Reply(Refusal(f"chatops could not do that: {exc.message}", exc.hint))
         except ChatOpsError as exc:
-            return Reply(blocks.refusal_message(exc.message, exc.hint))
+            return Reply(Refusal(exc.message, exc.hint))
         except Exception:
             incident = uuid.uuid4().hex[:8]
             log.exception("chat request failed (incident %s)", incident)

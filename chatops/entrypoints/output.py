@@ -1,4 +1,8 @@
-"""The JSON shapes of DESIGN §6 and the plain-text tables, from service views."""
+"""The JSON shapes of DESIGN §6 and the plain-text tables, from service views.
+
+Table cells are rich markup: what people or programs wrote (lock reasons, commit
+subjects, alert summaries, user names) is escaped, so it shows as written.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from rich.table import Table
 
 from chatops.domain.deployment import Deployment
 from chatops.domain.policy import Lock
+from chatops.entrypoints.terminal import escape
 from chatops.services.views import ReleaseRow, StatusRow
 
 __all__ = [
@@ -105,11 +110,11 @@ def releases_table(rows: list[ReleaseRow], *, bot: str) -> Table:
         table.add_row(
             release.name,
             release.commit[:8],
-            release.subject[:50],
-            release.created_by,
+            escape(release.subject[:50]),
+            escape(release.created_by),
             f"{release.created_at:%Y-%m-%d %H:%M}",
-            ", ".join(row.live_in) or "-",
-            ", ".join(row.was_live_in) or "-",
+            escape(", ".join(row.live_in)) or "-",
+            escape(", ".join(row.was_live_in)) or "-",
         )
     return table
 
@@ -125,12 +130,12 @@ def status_table(rows: list[StatusRow]) -> Table:
             notes.append(f"#{row.in_progress.id} {row.in_progress.state}")
         notes.extend(f"#{p.id} awaits approval" for p in row.pending)
         if row.lock:
-            notes.append(row.lock.describe())
-        notes.extend(f"alert: {a.summary}" for a in row.open_alerts)
+            notes.append(escape(row.lock.describe()))
+        notes.extend(f"alert: {escape(a.summary)}" for a in row.open_alerts)
         health_style = {"healthy": "green", "unhealthy": "red"}.get(str(row.health), "yellow")
         table.add_row(
-            row.bot,
-            row.env,
+            escape(row.bot),
+            escape(row.env),
             f"v{deployment.version}" if deployment and deployment.version else "-",
             (row.commit or "")[:8] or "-",
             f"[{health_style}]{row.health}[/]",

@@ -1,7 +1,8 @@
 """`chatops console` as a person uses it: a real process, commands on stdin, numbered buttons.
 
 The console prints the channel messages as text with numbered buttons; the test
-reads what it printed (as a person would) to learn which number to press.
+reads what it printed (as a person would) to learn which number to press. Health
+checks run every second here, so a bot that stops gets an alert, with its buttons.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from tests.e2e.conftest import Installation
 pytestmark = pytest.mark.slow
 
 DEPLOY_TIMEOUT = 120.0
+INTERVAL = 1.0  # health_interval_seconds of both environments
 
 
 class Terminal:
@@ -78,6 +80,9 @@ class Terminal:
 
 @pytest.fixture
 def terminal(installation: Installation) -> Iterator[Terminal]:
+    for env in installation.document["environments"].values():
+        env["health_interval_seconds"] = INTERVAL
+    installation.write_config()
     process = subprocess.Popen(
         installation.command("console", "--user", "UDEV"),
         stdin=subprocess.PIPE,
@@ -104,6 +109,8 @@ def test_deploy_promote_and_approve_typed_in_the_console(
 ) -> None:
     i, t = installation, terminal
     t.expect(r"chatops console — you are UDEV")
+    t.type("press 1")
+    t.expect(r"^there are no buttons to press now$")
 
     t.type(f"/deploy {i.bot} staging")
     t.expect(rf"Deploy {i.bot} main to staging: queued")
@@ -123,16 +130,30 @@ def test_deploy_promote_and_approve_typed_in_the_console(
 
     t.type("as ULEAD1")
     t.expect(r"you are ULEAD1")
-    t.type(f"press {t.button('Approve')}")
+    approve = t.button("Approve")
+    t.type(f"press {approve}")
     t.expect(rf"✅ Promote {i.bot} v1 to prod: live")
     t.expect(r"Approved by @ULEAD1")
     t.expect(r"you approved #2")
+    t.type(f"press {approve}")  # the request went live: its Approve button is gone
+    t.expect(rf"^button {approve} \(Approve\) was on an earlier version of that message, ")
 
+    t.type(f"/lock {i.bot} prod database migration")
+    t.expect(rf"^🔒 {i.bot} in prod is locked by ULEAD1")  # emoji codes are characters
+    t.type(f"/unlock {i.bot} prod")
+    t.expect(rf"^🔓 {i.bot} in prod is unlocked")
     t.type("/status")
-    t.expect(rf"{i.bot} in prod: v1 `[0-9a-f]{{8}}` · healthy")
+    t.expect(rf"{i.bot} in prod: v1 [0-9a-f]{{8}} · healthy")
+    assert i.running_release("prod") == "v1"
+
+    i.container("prod").stop(timeout=1)  # the health checks notice, and the alert has buttons
+    alert = r"🚨 Alert: {bot} in prod\n(  .*\n)*  \[\d+\] Roll back.*\n  \[\d+\] Acknowledge\n"
+    t.expect(alert.format(bot=i.bot))
+    t.type(f"press {t.button('Acknowledge')}")
+    t.expect(rf"👀 Alert acknowledged: {i.bot} in prod")
+    t.expect(r"you acknowledged alert #\d+")
     t.type("quit")
     assert t.process.wait(timeout=30) == 0, t.seen[-2000:]
 
-    assert i.running_release("prod") == "v1"
     prod = [row for row in i.json("status", i.bot) if row["env"] == "prod"]
     assert [(r["version"], r["state"]) for r in prod] == [(1, "live")]

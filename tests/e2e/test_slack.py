@@ -26,10 +26,9 @@ from chatops.adapters.local_services import free_port
 from chatops.domain.commands import USAGE
 from chatops.domain.redact import MASK
 from chatops.entrypoints.sample import DOCKERFILE
-from chatops.entrypoints.slack import blocks as rendering
 from tests.e2e.conftest import Installation
 from tests.e2e.serving import ALERT_TOKEN, BOT_TOKEN, SIGNING_SECRET, Served
-from tests.slack import signing
+from tests.slack import reading, signing
 from tests.slack.standin import RESPONSE_URL, Message, SlackStandIn
 
 pytestmark = pytest.mark.slow
@@ -68,7 +67,7 @@ def _until(probe: Callable[[], T | None], what: str, timeout: float = DEPLOY_TIM
 
 
 def _lines(message_blocks: list[Any]) -> list[str]:
-    return rendering.text_of(rendering.Message("", list(message_blocks))).splitlines()
+    return reading.text_of(list(message_blocks)).splitlines()
 
 
 def deployment_id_of(message_blocks: list[Any] | None) -> int | None:
@@ -84,13 +83,13 @@ def headline(message: Message) -> str:
 
 
 def shown(message: Message) -> str:
-    """The message as a reader sees it (the console's rendering of the blocks)."""
+    """The message as a reader sees it."""
     return "\n".join(_lines(message.blocks))
 
 
 def buttons(message: Message) -> dict[str, str]:
     """action_id → value of the message's buttons."""
-    found = rendering.buttons(rendering.Message(message.text, list(message.blocks)))
+    found = reading.buttons(list(message.blocks))
     return {action_id: value for _, action_id, value in found}
 
 

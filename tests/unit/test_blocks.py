@@ -2,7 +2,8 @@
 
 Snapshots live in tests/unit/snapshots/blocks/<name>.json. A missing snapshot
 fails; `UPDATE_SNAPSHOTS=1 pytest tests/unit/test_blocks.py` (re)records them —
-read the diff before committing it.
+read the diff before committing it. What the console shows of the same views is
+pinned by tests/unit/test_terminal.py.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from chatops.domain.health import Health
 from chatops.domain.policy import Lock, LockKind
 from chatops.entrypoints.slack import blocks as b
 from chatops.services.views import AlertView, DeploymentView, ReleaseRow, StatusRow
+from tests.slack.reading import buttons, text_of
 
 SNAPSHOTS = Path(__file__).parent / "snapshots" / "blocks"
 T0 = datetime(2025, 6, 2, 9, 30, tzinfo=UTC)
@@ -39,8 +41,7 @@ COMPARE = f"https://github.com/acme/mybot/compare/{SHA2}...{SHA3}"
 def _recorded(message: b.Message) -> str:
     data = {
         "text": message.text,
-        "console": b.text_of(message).splitlines(),
-        "buttons": [list(button) for button in b.buttons(message)],
+        "buttons": [list(button) for button in buttons(message)],
         "blocks": message.blocks,
     }
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
@@ -476,7 +477,7 @@ def _buttons(message: b.Message) -> list[dict[str, Any]]:
 
 
 def _actions(message: b.Message) -> list[tuple[str, str]]:
-    return [(action_id, value) for _, action_id, value in b.buttons(message)]
+    return [(action_id, value) for _, action_id, value in buttons(message)]
 
 
 @pytest.mark.parametrize(
@@ -552,7 +553,7 @@ def test_no_votes_after_a_decision_but_who_decided(name: str, decided: str) -> N
 
 
 def test_pending_shows_the_count_and_the_approvers() -> None:
-    console = b.text_of(b.deployment_message(DEPLOYMENT_VIEWS["promote_pending_1_of_2"]))
+    console = text_of(b.deployment_message(DEPLOYMENT_VIEWS["promote_pending_1_of_2"]))
     assert "Approvals: 1 of 2: @U0LEAD1" in console
     assert "Waiting for 1 more approval" in console
 
@@ -582,7 +583,7 @@ def test_pending_shows_the_count_and_the_approvers() -> None:
 )
 def test_alert_buttons_per_state(name: str, expected: list[tuple[str, str, str]]) -> None:
     message = b.alert_message(ALERT_VIEWS[name])
-    assert b.buttons(message) == expected
+    assert buttons(message) == expected
     for button in _buttons(message):
         if button["action_id"] == "rollback":
             assert button["style"] == "danger"
@@ -591,20 +592,20 @@ def test_alert_buttons_per_state(name: str, expected: list[tuple[str, str, str]]
 
 def test_alert_without_deployment_has_no_rollback() -> None:
     message = b.alert_message(alert_view(alert(deployment_id=None)))
-    assert b.buttons(message) == [("Acknowledge", "ack_alert", "7"), ("Logs", "logs", "7")]
+    assert buttons(message) == [("Acknowledge", "ack_alert", "7"), ("Logs", "logs", "7")]
 
 
 def test_alert_messages_show_no_log_lines_in_the_channel() -> None:
     """Logs are for the environment's viewers: the channel gets a Logs button, not the lines."""
     for name, view in ALERT_VIEWS.items():
         message = b.alert_message(view)
-        assert "log lines" not in b.text_of(message).lower(), name
-        assert ("Logs", "logs", str(view.alert.id)) in b.buttons(message), name
+        assert "log lines" not in text_of(message).lower(), name
+        assert ("Logs", "logs", str(view.alert.id)) in buttons(message), name
 
 
 def test_soaked_message_offers_promote() -> None:
     message = OTHER_MESSAGES["soaked"]
-    assert b.buttons(message) == [("Promote to prod", "promote", "12")]
+    assert buttons(message) == [("Promote to prod", "promote", "12")]
     assert message.text == "mybot v3 has soaked in staging — ready to promote to prod"
 
 
@@ -680,7 +681,7 @@ def test_huge_reasons_logs_and_changes_are_cut_to_fit(state: State) -> None:
     if state is State.FAILED:
         assert longest[1] > 2500  # the reason and the log each fill most of their section
     assert longest[0] > 1000
-    assert "… and 1190 more" in b.text_of(message)
+    assert "… and 1190 more" in text_of(message)
 
 
 def test_huge_alerts_and_listings_are_cut_to_fit() -> None:
@@ -705,7 +706,7 @@ def test_text_from_people_cannot_ping_or_link() -> None:
     assert "<!here>" not in dumped
     assert "<@U0BOSS>" not in dumped
     assert "Ping &lt;!here&gt; &amp; &lt;@U0BOSS&gt;" in dumped
-    assert "Ping <!here> & <@U0BOSS>" in b.text_of(message)
+    assert "Ping <!here> & <@U0BOSS>" in text_of(message)
 
 
 def test_code_fences_in_logs_do_not_end_the_code_block() -> None:
@@ -720,19 +721,19 @@ def test_code_fences_in_logs_do_not_end_the_code_block() -> None:
     assert len(log.split("```")[1].strip("\n").splitlines()) <= 10
 
 
-# ── text for the console ─────────────────────────────────────────────────────
+# ── as a reader sees it ──────────────────────────────────────────────────────
 
 
 def test_text_of_reads_like_the_message() -> None:
     message = b.deployment_message(DEPLOYMENT_VIEWS["deploy_live_staging"])
-    console = b.text_of(message)
+    console = text_of(message)
     assert console.splitlines()[0] == "✅ Deploy mybot v3 to staging: live"
     assert "Requested by: @U0DEV1" in console
     assert "Requested: 2025-06-02 09:30 UTC" in console
     assert "Took: 1m 5s" in console
     assert f"compare ({COMPARE})" in console
     assert "Promote to prod" not in console  # buttons are listed by buttons()
-    assert b.buttons(message) == [
+    assert buttons(message) == [
         ("Promote to prod", "promote", "12"),
         ("Roll back", "rollback", "12"),
     ]
@@ -749,7 +750,7 @@ def test_a_reject_reason_is_shown_once_and_escaped() -> None:
         decided_by=LEAD2,
     )
     message = b.deployment_message(rejected)
-    console = b.text_of(message)
+    console = text_of(message)
     [line] = [line for line in console.splitlines() if "Rejected by" in line]
     assert line.endswith(": not on a Friday <!channel>")
     assert console.count("not on a Friday") == 1
@@ -758,7 +759,7 @@ def test_a_reject_reason_is_shown_once_and_escaped() -> None:
 
 
 def test_help_lists_every_command() -> None:
-    console = b.text_of(b.help_message())
+    console = text_of(b.help_message())
     for command in (
         "/deploy <bot> <env> [ref]",
         "/promote <bot> [env]",
@@ -786,10 +787,10 @@ def test_messages_are_frozen_values() -> None:
 def test_without_a_clock_or_an_id_nothing_is_made_up() -> None:
     the_view = view(deployment(State.DEPLOYING, id=None), now=None)
     message = b.deployment_message(the_view)
-    console = b.text_of(message)
+    console = text_of(message)
     assert "Elapsed" not in console
     assert "Kind: deploy\n" in console
-    assert b.buttons(message) == []
+    assert buttons(message) == []
     assert_within_slack_limits(message)
 
 
@@ -808,7 +809,7 @@ def test_long_logs_keep_their_end_and_say_what_was_left_out() -> None:
     lines = [f"line {n:04d} " + "x <y> & z " * 20 for n in range(500)]
     message = b.logs_message("mybot", "prod", "\n".join(lines))
     assert_within_slack_limits(message)
-    console = b.text_of(message)
+    console = text_of(message)
     assert console.endswith(lines[-1].rstrip())
     shown = [n for n in range(500) if f"line {n:04d} " in console]
     assert shown == list(range(500 - len(shown), 500))  # the newest lines, in order

@@ -13,6 +13,7 @@ from slack_sdk import WebClient
 
 from chatops.domain.commands import COMMANDS
 from chatops.entrypoints.chat import ChatCommands, Reply
+from chatops.entrypoints.slack.blocks import reply_message
 from chatops.errors import ChatOpsError, ConfigError, NotifierError
 from chatops.services.context import Actor
 from chatops.services.deliveries import Deliveries
@@ -139,9 +140,10 @@ def register(
             return False
 
     def reply(respond: Callable[..., Any], answer: Reply) -> None:
+        message = reply_message(answer.content)
         respond(
-            text=answer.message.text,
-            blocks=answer.message.blocks,
+            text=message.text,
+            blocks=message.blocks,
             response_type="ephemeral" if answer.ephemeral else "in_channel",
             replace_original=False,
         )
@@ -183,11 +185,9 @@ def register(
         def approve() -> None:
             answer = chat.react(Actor(user, "slack"), reaction, channel, ts)
             if answer is not None:
+                message = reply_message(answer.content)
                 client.chat_postEphemeral(
-                    channel=channel,
-                    user=user,
-                    text=answer.message.text,
-                    blocks=answer.message.blocks,
+                    channel=channel, user=user, text=message.text, blocks=message.blocks
                 )
 
         later(approve)
