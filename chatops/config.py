@@ -44,7 +44,7 @@ from chatops.domain.catalog import (
     SecretRef,
     Strategy,
 )
-from chatops.domain.names import NAME_PATTERN, colliding_units
+from chatops.domain.names import DEFAULT_INSTANCE, NAME_PATTERN, colliding_units
 from chatops.domain.repos import remote_location
 from chatops.errors import ConfigError
 
@@ -392,6 +392,7 @@ class AlertmanagerModel(_Model):
 
 
 class ConfigModel(_Model):
+    instance: Name = DEFAULT_INSTANCE  # namespaces what chatops makes (DESIGN §4)
     database_url: str | None = None
     registry: str | None = None
     build_docker_host: str | None = None
@@ -433,7 +434,7 @@ class ConfigModel(_Model):
                         f"bots.{bot}.environments.{target}: not an environment "
                         f"(known: {', '.join(sorted(self.environments))})"
                     )
-        for unit, pairs in colliding_units(self._targets()).items():
+        for unit, pairs in colliding_units(self._targets(), self.instance).items():
             keys = " and ".join(sorted({f"bots.{bot}" for bot, _ in pairs}))
             named = " and ".join(f"bot {bot} in {env}" for bot, env in pairs)
             raise ValueError(
@@ -709,6 +710,7 @@ def _build(path: Path, model: ConfigModel, settings: Settings) -> ConfigFile:
         admins=frozenset(model.slack.admins),
         channel=model.slack.channel,
         registry=model.registry,
+        instance=model.instance,
     )
     database_url = settings.chatops_database_url or model.database_url or "sqlite:///chatops.db"
     return ConfigFile(

@@ -132,6 +132,7 @@ class Catalog:
     admins: frozenset[str] = frozenset()
     channel: str | None = None
     registry: str | None = None
+    instance: str = "default"  # namespaces what chatops makes on a shared engine (DESIGN §4)
 
     def bot(self, name: str) -> Bot:
         try:

@@ -99,7 +99,12 @@ class Pipeline:
         deps = self._deps
         runtime = deps.runtime(environment.name)
         attempt.previous = previous_spec(
-            deps.uow, bot=bot, environment=environment, target=target, secrets=attempt.secrets
+            deps.uow,
+            bot=bot,
+            environment=environment,
+            target=target,
+            secrets=attempt.secrets,
+            instance=deps.catalog.instance,
         )
         advance(
             deps,
@@ -110,7 +115,12 @@ class Pipeline:
             previous_version=attempt.previous.version if attempt.previous else None,
         )
         spec = run_spec(
-            release, bot=bot, environment=environment, target=target, secrets=attempt.secrets
+            release,
+            bot=bot,
+            environment=environment,
+            target=target,
+            secrets=attempt.secrets,
+            instance=deps.catalog.instance,
         )
         attempt.runtime_touched = True
         handle = runtime.start(spec)
