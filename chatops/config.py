@@ -90,6 +90,9 @@ class Settings(BaseSettings):
     chatops_git_webhook_secret: SecretStr | None = None
     chatops_metrics_token: SecretStr | None = None
     chatops_lease_seconds: float = Field(default=15.0, gt=0)
+    # after SIGTERM, serve takes no new work and stops within this (the shipped stop
+    # timeouts, 60 s, leave room for it and for Kubernetes' preStop)
+    chatops_drain_seconds: float = Field(default=45.0, ge=10, le=3600)
     docker_host: str | None = None
     user: str | None = None
 
