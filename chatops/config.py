@@ -41,12 +41,13 @@ from chatops.domain.catalog import (
     FreezeRule,
     HealthKind,
     HealthSpec,
+    Resources,
     SecretRef,
     Strategy,
 )
-from chatops.domain.names import DEFAULT_INSTANCE, NAME_PATTERN, colliding_units
+from chatops.domain.names import DEFAULT_INSTANCE, NAME_PATTERN, colliding_units, parse_memory
 from chatops.domain.repos import remote_location
-from chatops.errors import ConfigError
+from chatops.errors import BadInput, ConfigError
 
 __all__ = [
     "Config",
@@ -280,6 +281,30 @@ def _no_secret_build_args(value: Any) -> Any:
     return value
 
 
+class ResourcesModel(_Model):
+    """`resources: {cpus: 0.5, memory: 256m}`: limits of each container or task."""
+
+    cpus: Annotated[float, Field(gt=0, le=1024)] | None = None
+    memory: int | str | None = None
+
+    @field_validator("memory")
+    @classmethod
+    def _amount(cls, value: int | str | None) -> int | str | None:
+        if value is None:
+            return None
+        try:
+            parse_memory(str(value))
+        except BadInput as exc:
+            raise ValueError(f"{exc.message}; {exc.hint}") from None
+        return value
+
+    def limits(self, fallback: ResourcesModel | None = None) -> Resources:
+        """These limits, each unset one taken from `fallback` (the bot's own)."""
+        cpus = self.cpus if self.cpus is not None else (fallback.cpus if fallback else None)
+        memory = self.memory if self.memory is not None else (fallback.memory if fallback else None)
+        return Resources(cpus=cpus, memory=parse_memory(str(memory)) if memory else None)
+
+
 class TargetModel(_Model):
     """A bot's settings in one environment (`bots.<bot>.environments.<env>`)."""
 
@@ -290,6 +315,7 @@ class TargetModel(_Model):
     health_timeout_seconds: Seconds | None = None
     replicas: Annotated[int, Field(ge=1, le=100)] | None = None
     build_args: dict[str, str] = Field(default_factory=dict)
+    resources: ResourcesModel | None = None
 
     _build_args = field_validator("build_args", mode="before")(_no_secret_build_args)
 
@@ -307,6 +333,7 @@ class BotModel(_Model):
     replicas: Annotated[int, Field(ge=1, le=100)] = 1
     build_args: dict[str, str] = Field(default_factory=dict)
     build_timeout_seconds: Seconds = 1800
+    resources: ResourcesModel = Field(default_factory=ResourcesModel)
     environments: dict[str, TargetModel | None] | None = None
 
     _build_args = field_validator("build_args", mode="before")(_no_secret_build_args)
@@ -696,6 +723,7 @@ def _build(path: Path, model: ConfigModel, settings: Settings) -> ConfigFile:
                 ),
                 replicas=o.replicas or bot.replicas,
                 build_args=dict(o.build_args),
+                resources=(o.resources or bot.resources).limits(bot.resources),
             )
         bots[name] = Bot(
             name=name,

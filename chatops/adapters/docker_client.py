@@ -34,6 +34,7 @@ __all__ = [
     "labels",
     "last_failed_check",
     "name_of",
+    "nano_cpus",
     "one_line",
     "release_of",
 ]
@@ -149,6 +150,12 @@ def labels(spec: RunSpec) -> dict[str, str]:
         IMAGE_LABEL: spec.image_name,
         INSTANCE_LABEL: spec.instance,
     }
+
+
+def nano_cpus(spec: RunSpec) -> int | None:
+    """`spec`'s CPU limit in billionths of a CPU, as the engine takes it (None: no limit)."""
+    cpus = spec.resources.cpus
+    return None if cpus is None else round(cpus * 1_000_000_000)
 
 
 def container_labels(attrs: Mapping[str, Any]) -> dict[str, str]:

@@ -22,6 +22,7 @@ __all__ = [
     "FreezeRule",
     "HealthKind",
     "HealthSpec",
+    "Resources",
     "SecretRef",
     "Strategy",
 ]
@@ -98,6 +99,14 @@ class Environment:
 
 
 @dataclass(frozen=True, slots=True)
+class Resources:
+    """Limits of each container or task of a bot (`resources:`); None: no limit."""
+
+    cpus: float | None = None  # CPUs, e.g. 0.5
+    memory: int | None = None  # bytes
+
+
+@dataclass(frozen=True, slots=True)
 class BotTarget:
     """A bot's settings in one environment: the bot's own, overridden by `environments.<env>`."""
 
@@ -109,6 +118,7 @@ class BotTarget:
     health_timeout: timedelta = timedelta(seconds=60)
     replicas: int = 1
     build_args: Mapping[str, str] = field(default_factory=dict)
+    resources: Resources = Resources()
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ __all__ = [
     "env_tag",
     "image_name",
     "parse_duration",
+    "parse_memory",
     "parse_version",
     "release_tag",
     "release_tag_prefix",
@@ -179,6 +180,29 @@ def parse_duration(text: str, *, at_most: int | None = None) -> int:
     if at_most is not None and total > at_most:
         raise _too_long(text, at_most)
     return total
+
+
+_MEMORY = re.compile(r"^([0-9]+(?:\.[0-9]+)?)\s*([kmgt]?)i?b?$")
+_MEMORY_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+_MIN_MEMORY = 6 << 20  # the Docker Engine refuses a smaller memory limit
+
+
+def parse_memory(text: str) -> int:
+    """`256m`, `1g`, `1.5g`, `512MiB`, `268435456` → bytes (units of 1024, as Docker's).
+
+    Raises:
+        BadInput: not an amount of memory, or less than the 6 MiB Docker allows.
+    """
+    match = _MEMORY.match(text.strip().lower()) if len(text) <= 24 else None
+    if not match:
+        raise BadInput(
+            f"{_cut(text)!r} is not an amount of memory",
+            hint="write it like 256m, 1g or 1.5g (k, m, g, t: units of 1024 bytes)",
+        )
+    amount = int(float(match.group(1)) * _MEMORY_UNITS[match.group(2)])
+    if amount < _MIN_MEMORY:
+        raise BadInput(f"{text!r} is too little memory", hint="give at least 6m")
+    return amount
 
 
 def _too_long(text: str, at_most: int | None) -> BadInput:

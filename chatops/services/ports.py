@@ -16,7 +16,14 @@ from typing import Protocol, Self
 from chatops.domain.alerts import Alert
 from chatops.domain.approvals import Vote
 from chatops.domain.audit import AuditEvent
-from chatops.domain.catalog import Bot, BotTarget, Environment, HealthSpec, Strategy
+from chatops.domain.catalog import (
+    Bot,
+    BotTarget,
+    Environment,
+    HealthSpec,
+    Resources,
+    Strategy,
+)
 from chatops.domain.deployment import Commit, Deployment, Release
 from chatops.domain.health import Health, Observation
 from chatops.domain.names import DEFAULT_INSTANCE, unit_name
@@ -187,6 +194,7 @@ class RunSpec:
     replicas: int = 1
     strategy: Strategy = Strategy.STOP_FIRST
     instance: str = DEFAULT_INSTANCE
+    resources: Resources = field(default_factory=Resources)
 
     @property
     def name(self) -> str:

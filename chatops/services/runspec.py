@@ -41,6 +41,7 @@ def run_spec(
         replicas=target.replicas,
         strategy=environment.strategy,
         instance=instance,
+        resources=target.resources,
     )
 
 

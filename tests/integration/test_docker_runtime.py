@@ -21,7 +21,7 @@ from chatops.adapters.build import DockerImageBuilder
 from chatops.adapters.docker_client import connect
 from chatops.adapters.local_services import free_port
 from chatops.adapters.runtime.docker import NEXT, PREVIOUS, DockerRuntime, ManagedContainer
-from chatops.domain.catalog import Strategy
+from chatops.domain.catalog import Resources, Strategy
 from chatops.domain.health import GateState, GateStep, Health, HealthGate, Observation
 from chatops.entrypoints.sample import DOCKERFILE, write_sample_bot
 from chatops.errors import NotFound, RuntimeFailure
@@ -652,3 +652,21 @@ def test_a_container_of_another_instance_is_never_replaced_or_removed(
         assert [m.bot for m in runtime.list_managed()].count(f"other-{bot}") == 0
     finally:
         other.remove(bot, ENV)
+
+
+def test_resources_limit_the_container(
+    client: docker.DockerClient, runtime: DockerRuntime, images: Images, bot: str
+) -> None:
+    limited = replace(
+        spec_for(bot, images, "v1", 1, free_port()),
+        resources=Resources(cpus=0.5, memory=64 * 2**20),
+    )
+
+    deploy(runtime, limited)
+
+    host = client.api.inspect_container(f"{bot}-{ENV}")["HostConfig"]
+    assert (host["NanoCpus"], host["Memory"], host["MemorySwap"]) == (
+        500_000_000,
+        64 * 2**20,
+        64 * 2**20,
+    )

@@ -21,7 +21,7 @@ from chatops.adapters.build import DockerImageBuilder
 from chatops.adapters.local_services import free_port
 from chatops.adapters.runtime.docker import ManagedContainer
 from chatops.adapters.runtime.swarm import SwarmRuntime
-from chatops.domain.catalog import Strategy
+from chatops.domain.catalog import Resources, Strategy
 from chatops.domain.health import Health
 from chatops.errors import NotFound, RuntimeFailure
 from chatops.services.ports import RunSpec
@@ -517,3 +517,20 @@ def test_two_instances_run_a_service_of_the_same_bot_and_never_touch_each_other(
         assert kept["Spec"]["Labels"]["chatops.release"] == "v3"
     finally:
         other.remove(bot, ENV)
+
+
+def test_resources_limit_each_task(
+    client: docker.DockerClient, runtime: SwarmRuntime, extra: Extra, bot: str
+) -> None:
+    runtime.start(bare(bot, extra.sleeper, 1, resources=Resources(cpus=0.25, memory=32 * 2**20)))
+
+    attrs = service(client, bot)
+    assert attrs is not None
+    limits = attrs["Spec"]["TaskTemplate"]["Resources"]["Limits"]
+    assert (limits["NanoCPUs"], limits["MemoryBytes"]) == (250_000_000, 32 * 2**20)
+    [task] = running_tasks(client, bot)
+    container = client.api.inspect_container(task["Status"]["ContainerStatus"]["ContainerID"])
+    assert (container["HostConfig"]["NanoCpus"], container["HostConfig"]["Memory"]) == (
+        250_000_000,
+        32 * 2**20,
+    )

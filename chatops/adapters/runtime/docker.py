@@ -37,6 +37,7 @@ from chatops.adapters.docker_client import (
     instance_of,
     labels,
     name_of,
+    nano_cpus,
     release_of,
 )
 from chatops.domain.catalog import Strategy
@@ -310,6 +311,9 @@ class DockerRuntime:
             init=True,  # a PID 1 without signal handlers (busybox) still stops on SIGTERM
             network_mode=spec.network,
             log_config=LogConfig(type="json-file", config={"max-size": self._log_max_size}),
+            nano_cpus=nano_cpus(spec),
+            mem_limit=spec.resources.memory,
+            memswap_limit=spec.resources.memory,  # no swap beyond the limit
         )
         created = self._api.create_container(
             spec.image,

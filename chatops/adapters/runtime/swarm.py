@@ -30,7 +30,7 @@ from typing import Any, Literal
 import docker
 import docker.errors
 import requests
-from docker.types import RestartPolicy, RollbackConfig, ServiceMode, UpdateConfig
+from docker.types import Resources, RestartPolicy, RollbackConfig, ServiceMode, UpdateConfig
 
 from chatops.adapters.docker_client import (
     BOT_LABEL,
@@ -42,6 +42,7 @@ from chatops.adapters.docker_client import (
     labels,
     last_failed_check,
     name_of,
+    nano_cpus,
     one_line,
 )
 from chatops.adapters.runtime.docker import ManagedContainer
@@ -327,6 +328,7 @@ class SwarmRuntime:
             "labels": chatops_labels,
             "container_labels": chatops_labels,
             "mode": ServiceMode("replicated", replicas=spec.replicas),
+            "resources": Resources(cpu_limit=nano_cpus(spec), mem_limit=spec.resources.memory),
             "restart_policy": RestartPolicy(condition="on-failure", delay=_RESTART_DELAY),
             # a new release that fails is rolled back; the release `restore` brings back, and
             # a rollback, go on (their task restarts once the candidate freed its port)
