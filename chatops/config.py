@@ -47,6 +47,7 @@ from chatops.domain.catalog import (
 )
 from chatops.domain.names import DEFAULT_INSTANCE, NAME_PATTERN, colliding_units, parse_memory
 from chatops.domain.repos import remote_location
+from chatops.domain.retention import RetentionPolicy
 from chatops.errors import BadInput, ConfigError
 
 __all__ = [
@@ -421,8 +422,17 @@ class AlertmanagerModel(_Model):
     env_label: str = "env"
 
 
+class RetentionModel(_Model):
+    """`retention:` how many releases' images and build logs (per bot), and how many days
+    of audit, to keep; release tags are never deleted."""
+
+    releases: Annotated[int, Field(ge=1, le=10_000)] | None = None
+    audit_days: Annotated[int, Field(ge=1, le=36_500)] | None = None
+
+
 class ConfigModel(_Model):
     instance: Name = DEFAULT_INSTANCE  # namespaces what chatops makes (DESIGN §4)
+    retention: RetentionModel = Field(default_factory=RetentionModel)
     database_url: str | None = None
     registry: str | None = None
     build_docker_host: str | None = None
@@ -742,6 +752,7 @@ def _build(path: Path, model: ConfigModel, settings: Settings) -> ConfigFile:
         channel=model.slack.channel,
         registry=model.registry,
         instance=model.instance,
+        retention=RetentionPolicy(model.retention.releases, model.retention.audit_days),
     )
     database_url = settings.chatops_database_url or model.database_url or "sqlite:///chatops.db"
     return ConfigFile(

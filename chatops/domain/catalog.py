@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from chatops.domain.retention import RetentionPolicy
 from chatops.errors import NotFound
 
 __all__ = [
@@ -143,6 +144,7 @@ class Catalog:
     channel: str | None = None
     registry: str | None = None
     instance: str = "default"  # namespaces what chatops makes on a shared engine (DESIGN §4)
+    retention: RetentionPolicy = field(default_factory=RetentionPolicy)
 
     def bot(self, name: str) -> Bot:
         try:

@@ -401,6 +401,9 @@ class AuditLog(Protocol):
     def list(
         self, *, bot: str | None = None, deployment_id: int | None = None, limit: int = 100
     ) -> list[AuditEvent]: ...
+    def prune(self, before: datetime) -> int:
+        """Delete the events older than `before` (`retention.audit_days`); how many."""
+        ...
 
 
 class AlertRepository(Protocol):
