@@ -95,6 +95,7 @@ class Settings(BaseSettings):
     # after SIGTERM, serve takes no new work and stops within this (the shipped stop
     # timeouts, 60 s, leave room for it and for Kubernetes' preStop)
     chatops_drain_seconds: float = Field(default=45.0, ge=10, le=3600)
+    chatops_log_format: Literal["text", "json"] = "text"  # read early by the CLI too
     docker_host: str | None = None
     user: str | None = None
 

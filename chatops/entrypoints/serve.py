@@ -33,6 +33,7 @@ from chatops.config import Config
 from chatops.entrypoints.chat import ChatCommands
 from chatops.entrypoints.drain import Drain, DrainGate, wait_idle
 from chatops.entrypoints.http import HttpDeps, create_http_app
+from chatops.entrypoints.logs import RequestIds
 from chatops.entrypoints.scheduler import Scheduler
 from chatops.entrypoints.slack.wiring import channel_for, directory_for, slack_client
 from chatops.errors import ConfigError
@@ -128,6 +129,7 @@ def assemble(config: Config, *, socket_mode: bool = False) -> Server:
     server.running = launchers[0].running
     server.drain_seconds = settings.chatops_drain_seconds
     server.http.add_middleware(DrainGate, drain=server.draining)
+    server.http.add_middleware(RequestIds)  # outermost: the drain's answers carry an id too
     return server
 
 
@@ -295,6 +297,7 @@ def run(config: Config, *, socket_mode: bool = False) -> None:
                 log_level="warning",
                 access_log=False,
                 timeout_graceful_shutdown=int(HTTP_GRACE_SECONDS),
+                log_config=None,  # uvicorn logs through chatops' handler, in its format
             ),
             drain=server.drain,
         ).run()
