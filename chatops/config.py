@@ -45,7 +45,13 @@ from chatops.domain.catalog import (
     SecretRef,
     Strategy,
 )
-from chatops.domain.names import DEFAULT_INSTANCE, NAME_PATTERN, colliding_units, parse_memory
+from chatops.domain.names import (
+    DEFAULT_INSTANCE,
+    NAME_PATTERN,
+    colliding_units,
+    parse_memory,
+    unit_name,
+)
 from chatops.domain.repos import remote_location
 from chatops.domain.retention import RetentionPolicy
 from chatops.errors import BadInput, ConfigError
@@ -61,6 +67,7 @@ __all__ = [
 ]
 
 DEFAULT_CONFIG = Path("chatops.yaml")
+_MAX_SERVICE_NAME = 63  # Swarm's limit (a DNS label)
 
 
 # ── environment variables ─────────────────────────────────────────────────
@@ -482,6 +489,14 @@ class ConfigModel(_Model):
                 f"{keys}: {named} would run as the same container or service `{unit}`; "
                 "rename one of the bots or environments"
             )
+        for bot, env in self._targets():
+            unit = unit_name(bot, env, self.instance)
+            if self.environments[env].runtime == "swarm" and len(unit) > _MAX_SERVICE_NAME:
+                raise ValueError(
+                    f"bots.{bot}: the Swarm service of {bot} in {env}, `{unit}`, would be "
+                    f"longer than the {_MAX_SERVICE_NAME} characters Swarm allows; shorten "
+                    "the bot, environment or instance name"
+                )
         return self
 
     def _check_guards_and_builds(self) -> None:

@@ -110,3 +110,16 @@ def test_alerts_labelled_for_another_instance_are_ignored(
     if not opened:
         assert f"chatops_instance={label!r}" in result.reasons[0]
         assert f"({instance!r})" in result.reasons[0]
+
+
+def test_a_swarm_service_name_longer_than_swarm_allows_is_a_config_error(tmp_path: Path) -> None:
+    bot, env = "b" * 30, "e" * 20
+    text = f"instance: {'i' * 20}\nenvironments: {{{env}: {{runtime: swarm}}}}\n"
+    text += f"bots: {{{bot}: {{repo: /r}}}}\n"
+    with pytest.raises(ConfigError) as caught:
+        _load(tmp_path, text)
+    assert f"bots.{bot}: the Swarm service of {bot} in {env}" in caught.value.message
+    assert "longer than the 63 characters Swarm allows" in caught.value.message
+    # the same names on the docker runtime, or without the instance, are fine
+    assert _load(tmp_path, text.replace("runtime: swarm", "runtime: docker")).catalog
+    assert _load(tmp_path, text.replace("i" * 20, "default")).catalog
