@@ -489,11 +489,11 @@ class ConfigModel(_Model):
                 f"{keys}: {named} would run as the same container or service `{unit}`; "
                 "rename one of the bots or environments"
             )
-        for bot, env in self._targets():
-            unit = unit_name(bot, env, self.instance)
-            if self.environments[env].runtime == "swarm" and len(unit) > _MAX_SERVICE_NAME:
+        for bot, target in self._targets():
+            unit = unit_name(bot, target, self.instance)
+            if self.environments[target].runtime == "swarm" and len(unit) > _MAX_SERVICE_NAME:
                 raise ValueError(
-                    f"bots.{bot}: the Swarm service of {bot} in {env}, `{unit}`, would be "
+                    f"bots.{bot}: the Swarm service of {bot} in {target}, `{unit}`, would be "
                     f"longer than the {_MAX_SERVICE_NAME} characters Swarm allows; shorten "
                     "the bot, environment or instance name"
                 )
