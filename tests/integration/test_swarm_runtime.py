@@ -207,6 +207,7 @@ def test_start_creates_the_service_and_updates_it_in_place_stop_first(
         "chatops.release": "v1",
         "chatops.commit": v1.commit,
         "chatops.image": v1.image_name,
+        "chatops.instance": "default",
     }
     assert spec["Labels"] == labels
     container = spec["TaskTemplate"]["ContainerSpec"]
