@@ -85,7 +85,7 @@ def test_a_deployment_that_outlasts_the_drain_is_left_to_the_next_start(
     installation: Installation, served: Served
 ) -> None:
     served.env["CHATOPS_DRAIN_SECONDS"] = "10"  # of which 0 s for deployments
-    _sigterm_while_building(installation, served, build_seconds=20)
+    _sigterm_while_building(installation, served, build_seconds=10)
     started = time.monotonic()
 
     assert served.process is not None

@@ -1,8 +1,9 @@
 """Two chatops installations on one Docker Engine, one registry and one bot remote.
 
-The default instance and instance `other` deploy a bot of the same name; every deploy,
-rollback and reconcile of one leaves the other's containers, images, tags and alerts as
-they were.
+The default instance and instance `other` deploy a bot of the same name; the deploys and
+rollback of one, and the reconcile and alerts of each, leave the other's containers,
+images, tags and alerts as they were. (The runtimes' tests run both ways, on docker and
+on swarm.)
 """
 
 from __future__ import annotations
@@ -108,19 +109,15 @@ def test_two_instances_deploy_the_same_bot_and_never_touch_each_other(
     assert _deploy(theirs, "deploy", bot, "staging")["version"] == 2
     assert _deploy(theirs, "rollback", bot, "staging")["version"] == 1
     assert _snapshot(client, mine_unit) == before
-    assert _deploy(mine, "deploy", bot, "staging")["version"] == 2
-    assert _deploy(mine, "rollback", bot, "staging")["version"] == 1
-    their_now = _snapshot(client, their_unit)
-    assert their_now[2:] == ("v1", OTHER, True)
+    assert _snapshot(client, their_unit)[2:] == ("v1", OTHER, True)
 
     tags = mine.repo.remote_tags()
-    assert {f"{bot}/v1", f"{bot}/v2", f"{bot}/staging"} <= set(tags)
+    assert {f"{bot}/v1", f"{bot}/staging"} <= set(tags) and f"{bot}/v2" not in tags
     assert {f"{OTHER}/{bot}/v1", f"{OTHER}/{bot}/v2", f"{OTHER}/{bot}/staging"} <= set(tags)
-    assert _registry_tags(registry, bot) == ["v1", "v2"]
+    assert _registry_tags(registry, bot) == ["v1"]
     assert _registry_tags(registry, f"{OTHER}/{bot}") == ["v1", "v2"]
-    for repository in (bot, f"{OTHER}/{bot}"):
-        for version in ("v1", "v2"):
-            client.images.get(f"{registry}/{repository}:{version}")  # still on the engine
+    for image in (f"{bot}:v1", f"{OTHER}/{bot}:v1", f"{OTHER}/{bot}:v2"):
+        client.images.get(f"{registry}/{image}")  # still on the engine
 
     # reconcile: each sees only its own; a container of the other that vanished is not its alert
     my_app, their_app = _app(mine, opened), _app(theirs, opened)
