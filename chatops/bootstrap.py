@@ -65,17 +65,17 @@ def _docker_builder(docker_host: str | None) -> ImageBuilder:
     return DockerImageBuilder(connect(docker_host))
 
 
-def _runtime(kind: str, docker_host: str | None) -> Runtime:
+def _runtime(kind: str, docker_host: str | None, instance: str) -> Runtime:
     from chatops.adapters.docker_client import connect
 
     if kind == "docker":
         from chatops.adapters.runtime.docker import DockerRuntime
 
-        return DockerRuntime(connect(docker_host))
+        return DockerRuntime(connect(docker_host), instance=instance)
     if kind == "swarm":
         from chatops.adapters.runtime.swarm import SwarmRuntime
 
-        return SwarmRuntime(connect(docker_host))
+        return SwarmRuntime(connect(docker_host), instance=instance)
     raise ConfigError(f"unknown runtime {kind!r}")
 
 
@@ -133,7 +133,8 @@ def build(
     }
     # one runtime and one builder per engine, shared by the environments on it
     by_engine = {
-        engine: cast(Runtime, _Lazy(partial(_runtime, *engine))) for engine in set(engines.values())
+        engine: cast(Runtime, _Lazy(partial(_runtime, *engine, config.catalog.instance)))
+        for engine in set(engines.values())
     }
     # bots' Dockerfiles are untrusted code: `build_docker_host` builds them on another engine
     build_hosts = {env.name: env.build_docker_host or engines[env.name][1] for env in environments}
@@ -146,7 +147,7 @@ def build(
         catalog=config.catalog,
         uow=store.uow,
         clock=SystemClock(),
-        source=GitSourceControl(file.workdir),
+        source=GitSourceControl(file.workdir, instance=config.catalog.instance),
         builders={name: builders_by_host[host] for name, host in build_hosts.items()},
         runtimes={name: by_engine[engine] for name, engine in engines.items()},
         probe=HttpHealthProbe(),

@@ -41,12 +41,20 @@ from chatops.domain.catalog import (
     FreezeRule,
     HealthKind,
     HealthSpec,
+    Resources,
     SecretRef,
     Strategy,
 )
-from chatops.domain.names import NAME_PATTERN, colliding_units
+from chatops.domain.names import (
+    DEFAULT_INSTANCE,
+    NAME_PATTERN,
+    colliding_units,
+    parse_memory,
+    unit_name,
+)
 from chatops.domain.repos import remote_location
-from chatops.errors import ConfigError
+from chatops.domain.retention import RetentionPolicy
+from chatops.errors import BadInput, ConfigError
 
 __all__ = [
     "Config",
@@ -59,6 +67,7 @@ __all__ = [
 ]
 
 DEFAULT_CONFIG = Path("chatops.yaml")
+_MAX_SERVICE_NAME = 63  # Swarm's limit (a DNS label)
 
 
 # ── environment variables ─────────────────────────────────────────────────
@@ -90,6 +99,10 @@ class Settings(BaseSettings):
     chatops_git_webhook_secret: SecretStr | None = None
     chatops_metrics_token: SecretStr | None = None
     chatops_lease_seconds: float = Field(default=15.0, gt=0)
+    # after SIGTERM, serve takes no new work and stops within this (the shipped stop
+    # timeouts, 60 s, leave room for it and for Kubernetes' preStop)
+    chatops_drain_seconds: float = Field(default=45.0, ge=10, le=3600)
+    chatops_log_format: Literal["text", "json"] = "text"  # read early by the CLI too
     docker_host: str | None = None
     user: str | None = None
 
@@ -277,6 +290,30 @@ def _no_secret_build_args(value: Any) -> Any:
     return value
 
 
+class ResourcesModel(_Model):
+    """`resources: {cpus: 0.5, memory: 256m}`: limits of each container or task."""
+
+    cpus: Annotated[float, Field(gt=0, le=1024)] | None = None
+    memory: int | str | None = None
+
+    @field_validator("memory")
+    @classmethod
+    def _amount(cls, value: int | str | None) -> int | str | None:
+        if value is None:
+            return None
+        try:
+            parse_memory(str(value))
+        except BadInput as exc:
+            raise ValueError(f"{exc.message}; {exc.hint}") from None
+        return value
+
+    def limits(self, fallback: ResourcesModel | None = None) -> Resources:
+        """These limits, each unset one taken from `fallback` (the bot's own)."""
+        cpus = self.cpus if self.cpus is not None else (fallback.cpus if fallback else None)
+        memory = self.memory if self.memory is not None else (fallback.memory if fallback else None)
+        return Resources(cpus=cpus, memory=parse_memory(str(memory)) if memory else None)
+
+
 class TargetModel(_Model):
     """A bot's settings in one environment (`bots.<bot>.environments.<env>`)."""
 
@@ -287,6 +324,7 @@ class TargetModel(_Model):
     health_timeout_seconds: Seconds | None = None
     replicas: Annotated[int, Field(ge=1, le=100)] | None = None
     build_args: dict[str, str] = Field(default_factory=dict)
+    resources: ResourcesModel | None = None
 
     _build_args = field_validator("build_args", mode="before")(_no_secret_build_args)
 
@@ -304,6 +342,7 @@ class BotModel(_Model):
     replicas: Annotated[int, Field(ge=1, le=100)] = 1
     build_args: dict[str, str] = Field(default_factory=dict)
     build_timeout_seconds: Seconds = 1800
+    resources: ResourcesModel = Field(default_factory=ResourcesModel)
     environments: dict[str, TargetModel | None] | None = None
 
     _build_args = field_validator("build_args", mode="before")(_no_secret_build_args)
@@ -391,7 +430,17 @@ class AlertmanagerModel(_Model):
     env_label: str = "env"
 
 
+class RetentionModel(_Model):
+    """`retention:` how many releases' images and build logs (per bot), and how many days
+    of audit, to keep; release tags are never deleted."""
+
+    releases: Annotated[int, Field(ge=1, le=10_000)] | None = None
+    audit_days: Annotated[int, Field(ge=1, le=36_500)] | None = None
+
+
 class ConfigModel(_Model):
+    instance: Name = DEFAULT_INSTANCE  # namespaces what chatops makes (DESIGN §4)
+    retention: RetentionModel = Field(default_factory=RetentionModel)
     database_url: str | None = None
     registry: str | None = None
     build_docker_host: str | None = None
@@ -433,13 +482,21 @@ class ConfigModel(_Model):
                         f"bots.{bot}.environments.{target}: not an environment "
                         f"(known: {', '.join(sorted(self.environments))})"
                     )
-        for unit, pairs in colliding_units(self._targets()).items():
+        for unit, pairs in colliding_units(self._targets(), self.instance).items():
             keys = " and ".join(sorted({f"bots.{bot}" for bot, _ in pairs}))
             named = " and ".join(f"bot {bot} in {env}" for bot, env in pairs)
             raise ValueError(
                 f"{keys}: {named} would run as the same container or service `{unit}`; "
                 "rename one of the bots or environments"
             )
+        for bot, target in self._targets():
+            unit = unit_name(bot, target, self.instance)
+            if self.environments[target].runtime == "swarm" and len(unit) > _MAX_SERVICE_NAME:
+                raise ValueError(
+                    f"bots.{bot}: the Swarm service of {bot} in {target}, `{unit}`, would be "
+                    f"longer than the {_MAX_SERVICE_NAME} characters Swarm allows; shorten "
+                    "the bot, environment or instance name"
+                )
         return self
 
     def _check_guards_and_builds(self) -> None:
@@ -692,6 +749,7 @@ def _build(path: Path, model: ConfigModel, settings: Settings) -> ConfigFile:
                 ),
                 replicas=o.replicas or bot.replicas,
                 build_args=dict(o.build_args),
+                resources=(o.resources or bot.resources).limits(bot.resources),
             )
         bots[name] = Bot(
             name=name,
@@ -709,6 +767,8 @@ def _build(path: Path, model: ConfigModel, settings: Settings) -> ConfigFile:
         admins=frozenset(model.slack.admins),
         channel=model.slack.channel,
         registry=model.registry,
+        instance=model.instance,
+        retention=RetentionPolicy(model.retention.releases, model.retention.audit_days),
     )
     database_url = settings.chatops_database_url or model.database_url or "sqlite:///chatops.db"
     return ConfigFile(

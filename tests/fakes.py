@@ -244,6 +244,12 @@ class FakeAudit:
         ]
         return found[:limit]
 
+    def prune(self, before: datetime) -> int:
+        kept = [e for e in self.t.audit if e.at >= before]
+        gone = len(self.t.audit) - len(kept)
+        self.t.audit[:] = kept
+        return gone
+
 
 class FakeAlerts:
     def __init__(self, t: Tables) -> None:

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from chatops.domain.retention import RetentionPolicy
 from chatops.errors import NotFound
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "FreezeRule",
     "HealthKind",
     "HealthSpec",
+    "Resources",
     "SecretRef",
     "Strategy",
 ]
@@ -98,6 +100,14 @@ class Environment:
 
 
 @dataclass(frozen=True, slots=True)
+class Resources:
+    """Limits of each container or task of a bot (`resources:`); None: no limit."""
+
+    cpus: float | None = None  # CPUs, e.g. 0.5
+    memory: int | None = None  # bytes
+
+
+@dataclass(frozen=True, slots=True)
 class BotTarget:
     """A bot's settings in one environment: the bot's own, overridden by `environments.<env>`."""
 
@@ -109,6 +119,7 @@ class BotTarget:
     health_timeout: timedelta = timedelta(seconds=60)
     replicas: int = 1
     build_args: Mapping[str, str] = field(default_factory=dict)
+    resources: Resources = Resources()
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +143,8 @@ class Catalog:
     admins: frozenset[str] = frozenset()
     channel: str | None = None
     registry: str | None = None
+    instance: str = "default"  # namespaces what chatops makes on a shared engine (DESIGN §4)
+    retention: RetentionPolicy = field(default_factory=RetentionPolicy)
 
     def bot(self, name: str) -> Bot:
         try:

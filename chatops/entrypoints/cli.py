@@ -79,13 +79,15 @@ def _global(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log debug output")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress output")] = False,
 ) -> None:
+    from chatops.config import environ
+    from chatops.entrypoints.logs import configure
+
     state.config_path = config
     state.quiet = quiet
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    try:
+        configure(environ("CHATOPS_LOG_FORMAT"), verbose=verbose)
+    except ValueError as exc:
+        _fail(str(exc), code=2, hint="unset CHATOPS_LOG_FORMAT, or set it to json")
 
 
 # ── error handling: the one place ChatOpsErrors become exit codes ────────

@@ -83,6 +83,7 @@ def _write_config(workdir: Path, remote: Path, docker_host: str | None) -> Path:
     document = {
         "database_url": "sqlite:///chatops.db",
         "workdir": "work",
+        "instance": "demo",  # its containers, images and tags never touch an installation's
         "slack": {"admins": ["U0ADMIN"]},
         "environments": {
             "staging": {"network": "host", "auto_rollback": True, **engine},

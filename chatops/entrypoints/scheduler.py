@@ -3,7 +3,7 @@
 Several `serve` replicas may share one database: every replica tries to take or
 renew the lease row every few seconds; the holder runs health checks, approval
 expiry, soak notices, reconcile, recovery, the heads pushed while a deployment
-ran, and the pruning of old delivery ids. When the holder dies, its lease
+ran, the pruning of old delivery ids, and `retention`. When the holder dies, its lease
 expires and another replica takes over within one lease period.
 """
 
@@ -22,6 +22,7 @@ from chatops.bootstrap import Application
 from chatops.services.autodeploy import AutoDeploy
 from chatops.services.deliveries import Deliveries
 from chatops.services.monitor import Monitor
+from chatops.services.retention import Retention
 
 __all__ = ["LEASE", "Scheduler"]
 
@@ -89,6 +90,9 @@ class Scheduler:
             id="wanted-heads",
         )
         add(self._as_leader(self._deliveries.prune), "interval", hours=1, id="deliveries")
+        if self._app.config.catalog.retention.configured:
+            retention = Retention(self._app.deps)
+            add(self._as_leader(retention.prune), "interval", hours=1, id="retention")
         for env in self._app.config.catalog.environments.values():
             if env.auto_deploy and env.poll_seconds:
                 add(

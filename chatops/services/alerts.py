@@ -26,6 +26,8 @@ __all__ = ["ALERTMANAGER", "AlertService", "IncomingAlert", "IngestResult"]
 log = logging.getLogger(__name__)
 
 ALERTMANAGER = Actor("alertmanager", "webhook")
+INSTANCE_LABEL = "chatops_instance"
+"""An Alertmanager label naming the chatops instance an alert is for (DESIGN §6)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +135,12 @@ class AlertService:
         Raises:
             _IgnoredAlertError: it matches no bot, environment, live deployment or open alert.
         """
+        instance = incoming.labels.get(INSTANCE_LABEL)
+        if instance is not None and instance != self._deps.catalog.instance:
+            raise _IgnoredAlertError(
+                f"it is labelled {INSTANCE_LABEL}={instance!r}, for another chatops instance "
+                f"than this one ({self._deps.catalog.instance!r})"
+            )
         if not incoming.bot or not incoming.env:
             raise _IgnoredAlertError("it has no `bot` and `env` labels")
         bot, env = incoming.bot, incoming.env

@@ -17,7 +17,7 @@ from tempfile import TemporaryDirectory
 from chatops.domain.audit import Outcome
 from chatops.domain.catalog import Bot
 from chatops.domain.deployment import Commit, Event, Release
-from chatops.domain.names import release_tag
+from chatops.domain.names import image_name, release_tag
 from chatops.domain.policy import format_duration
 from chatops.domain.redact import check_build_args
 from chatops.errors import BuildError, ChatOpsError, InfrastructureError, NotFound
@@ -25,7 +25,6 @@ from chatops.services.attempt import Attempt, Stopped, TakenOver, check, interru
 from chatops.services.context import Actor, Deps, required
 from chatops.services.ports import BuildRequest, Conflict, SlotTaken
 from chatops.services.queries import announce
-from chatops.services.runspec import image_name
 
 __all__ = ["Releases"]
 
@@ -107,7 +106,7 @@ class Releases:
             return existing
         deployment = attempt.deployment
         version = required(deployment.version, "the version being built")
-        image = image_name(deps.catalog.registry, bot.name, version)
+        image = image_name(deps.catalog.registry, bot.name, version, deps.catalog.instance)
         source = attempt.redact(bot.repo)
         tail: deque[str] = deque(maxlen=deps.tuning.build_log_tail_lines)
         started = time.monotonic()
@@ -128,7 +127,7 @@ class Releases:
             bot=bot.name,
             version=version,
             commit=commit.sha,
-            tag=release_tag(bot.name, version),
+            tag=release_tag(bot.name, version, deps.catalog.instance),
             image=image,
             image_id=image_id,
             digest=digest,
@@ -197,6 +196,7 @@ class Releases:
                         "org.opencontainers.image.version": f"v{version}",
                         "org.opencontainers.image.source": source,
                         "chatops.bot": bot.name,
+                        "chatops.instance": deps.catalog.instance,
                     },
                 )
                 stop = self._build_stop(attempt, bot, version)

@@ -26,6 +26,7 @@ from chatops.errors import ChatOpsError
 from chatops.services.attempt import Attempt, TakenOver, advance, check, interrupted, look
 from chatops.services.building import Releases
 from chatops.services.context import Actor, Deps, required
+from chatops.services.logcontext import bound
 from chatops.services.pending import settle_if_stale
 from chatops.services.ports import Conflict, UnitOfWork
 from chatops.services.queries import announce, observe_health
@@ -53,7 +54,7 @@ class Pipeline:
 
     def execute(self, deployment_id: int) -> Deployment:
         """Run a queued deployment to `live` or `failed`; any other state is left alone."""
-        with self._heartbeat.running(deployment_id):
+        with bound(deployment_id=deployment_id), self._heartbeat.running(deployment_id):
             return self._execute(deployment_id)
 
     def _execute(self, deployment_id: int) -> Deployment:
@@ -99,7 +100,12 @@ class Pipeline:
         deps = self._deps
         runtime = deps.runtime(environment.name)
         attempt.previous = previous_spec(
-            deps.uow, bot=bot, environment=environment, target=target, secrets=attempt.secrets
+            deps.uow,
+            bot=bot,
+            environment=environment,
+            target=target,
+            secrets=attempt.secrets,
+            instance=deps.catalog.instance,
         )
         advance(
             deps,
@@ -110,7 +116,12 @@ class Pipeline:
             previous_version=attempt.previous.version if attempt.previous else None,
         )
         spec = run_spec(
-            release, bot=bot, environment=environment, target=target, secrets=attempt.secrets
+            release,
+            bot=bot,
+            environment=environment,
+            target=target,
+            secrets=attempt.secrets,
+            instance=deps.catalog.instance,
         )
         attempt.runtime_touched = True
         handle = runtime.start(spec)

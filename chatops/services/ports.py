@@ -16,10 +16,17 @@ from typing import Protocol, Self
 from chatops.domain.alerts import Alert
 from chatops.domain.approvals import Vote
 from chatops.domain.audit import AuditEvent
-from chatops.domain.catalog import Bot, BotTarget, Environment, HealthSpec, Strategy
+from chatops.domain.catalog import (
+    Bot,
+    BotTarget,
+    Environment,
+    HealthSpec,
+    Resources,
+    Strategy,
+)
 from chatops.domain.deployment import Commit, Deployment, Release
 from chatops.domain.health import Health, Observation
-from chatops.domain.names import unit_name
+from chatops.domain.names import DEFAULT_INSTANCE, unit_name
 from chatops.domain.policy import FreezeWindow, Lock
 from chatops.services.views import AlertView, DeploymentView
 
@@ -180,16 +187,18 @@ class RunSpec:
     env: str
     version: int
     image: str  # what to run: repo@digest or the image id
-    image_name: str  # <registry>/<bot>:v<N>, for people
+    image_name: str  # <registry>/[<instance>/]<bot>:v<N>, for people
     commit: str
     environment: Mapping[str, str] = field(default_factory=dict)  # secrets included
     network: str | None = None
     replicas: int = 1
     strategy: Strategy = Strategy.STOP_FIRST
+    instance: str = DEFAULT_INSTANCE
+    resources: Resources = field(default_factory=Resources)
 
     @property
     def name(self) -> str:
-        return unit_name(self.bot, self.env)
+        return unit_name(self.bot, self.env, self.instance)
 
 
 class Runtime(Protocol):
@@ -392,6 +401,9 @@ class AuditLog(Protocol):
     def list(
         self, *, bot: str | None = None, deployment_id: int | None = None, limit: int = 100
     ) -> list[AuditEvent]: ...
+    def prune(self, before: datetime) -> int:
+        """Delete the events older than `before` (`retention.audit_days`); how many."""
+        ...
 
 
 class AlertRepository(Protocol):

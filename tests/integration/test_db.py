@@ -794,3 +794,16 @@ def test_alembic_check_from_the_repository_root(
 def test_migrations_are_found_in_the_checkout() -> None:
     assert schema.migrations_dir() == ROOT / "migrations"
     assert schema.head() == "0004_stuck"
+
+
+def test_pruning_the_audit_log_deletes_only_what_is_older(store: SqlStore) -> None:
+    with store.uow() as uow:
+        for minutes in (0, 1, 2):
+            uow.audit.add(AuditEvent(at(minutes), "U0DEV", "status", Outcome.OK))
+        uow.commit()
+    with store.uow() as uow:
+        assert uow.audit.prune(at(1)) == 1
+        uow.commit()
+    with store.uow() as uow:
+        assert [e.at for e in uow.audit.list()] == [at(2), at(1)]
+        assert uow.audit.prune(T0) == 0

@@ -489,6 +489,10 @@ class SqlAuditLog:
         stmt = stmt.order_by(AuditEventRow.id.desc()).limit(limit)
         return [_audit_event(row) for row in _all(self._session, stmt)]
 
+    def prune(self, before: datetime) -> int:
+        result = self._session.execute(delete(AuditEventRow).where(AuditEventRow.at < before))
+        return int(getattr(result, "rowcount", 0) or 0)
+
 
 # ── alerts ───────────────────────────────────────────────────────────────────
 
