@@ -90,6 +90,7 @@ class Settings(BaseSettings):
     chatops_git_webhook_secret: SecretStr | None = None
     chatops_metrics_token: SecretStr | None = None
     chatops_lease_seconds: float = Field(default=15.0, gt=0)
+    chatops_shutdown_grace_seconds: float = Field(default=30.0, ge=0, le=3600)
     docker_host: str | None = None
     user: str | None = None
 

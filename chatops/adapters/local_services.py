@@ -42,12 +42,23 @@ class LocalService:
     pidfile: Path
     env: dict[str, str] = field(default_factory=dict)
     _stop: Callable[[], None] | None = None
+    _start: Callable[[], None] | None = None
 
     def stop(self) -> None:
         if self._stop is not None:
             self._stop()
         else:
             stop_pidfile(self.pidfile)
+
+    def restart(self) -> None:
+        """Stop the process (its data is kept) and start it again on the same address.
+
+        Returns once it answers again (fault tests restart services under chatops).
+        """
+        if self._start is None:
+            raise ServiceUnavailable(f"{self.name} cannot be restarted")
+        stop_pidfile(self.pidfile, timeout=60)
+        self._start()
 
 
 def free_port() -> int:
@@ -153,25 +164,21 @@ def start_dockerd(root: Path, *, timeout: float = 60.0) -> LocalService:
     root.mkdir(parents=True, exist_ok=True)
     socket_path = run / "docker.sock"
     pidfile = root / "dockerd.pid"
-    _spawn(
-        [
-            dockerd,
-            "--data-root",
-            str(root / "data"),
-            "--exec-root",
-            str(run / "exec"),
-            "--host",
-            f"unix://{socket_path}",
-            "--pidfile",
-            str(run / "dockerd-own.pid"),
-            "--bridge=none",
-            "--iptables=false",
-            "--ip-forward=false",
-            "--log-level=warn",
-        ],
-        log=root / "dockerd.log",
-        pidfile=pidfile,
-    )
+    argv = [
+        dockerd,
+        "--data-root",
+        str(root / "data"),
+        "--exec-root",
+        str(run / "exec"),
+        "--host",
+        f"unix://{socket_path}",
+        "--pidfile",
+        str(run / "dockerd-own.pid"),
+        "--bridge=none",
+        "--iptables=false",
+        "--ip-forward=false",
+        "--log-level=warn",
+    ]
     host = f"unix://{socket_path}"
 
     def ready() -> bool:
@@ -186,17 +193,20 @@ def start_dockerd(root: Path, *, timeout: float = 60.0) -> LocalService:
         except OSError:
             return False
 
-    try:
-        _wait("dockerd", ready, timeout, root / "dockerd.log")
-    except ServiceUnavailable:
-        stop_pidfile(pidfile)
-        raise
+    def start() -> None:
+        _spawn(argv, log=root / "dockerd.log", pidfile=pidfile)
+        try:
+            _wait("dockerd", ready, timeout, root / "dockerd.log")
+        except ServiceUnavailable:
+            stop_pidfile(pidfile)
+            raise
 
     def stop() -> None:
         stop_pidfile(pidfile, timeout=60)
         shutil.rmtree(run, ignore_errors=True)
 
-    return LocalService("dockerd", pidfile, {"DOCKER_HOST": host}, stop)
+    start()
+    return LocalService("dockerd", pidfile, {"DOCKER_HOST": host}, stop, start)
 
 
 def start_registry(root: Path, *, port: int | None = None, timeout: float = 30.0) -> LocalService:
@@ -213,7 +223,6 @@ def start_registry(root: Path, *, port: int | None = None, timeout: float = 30.0
         f"http:\n  addr: 127.0.0.1:{port}\n"
     )
     pidfile = root / "registry.pid"
-    _spawn([binary, "serve", str(config)], log=root / "registry.log", pidfile=pidfile)
 
     def ready() -> bool:
         try:
@@ -223,12 +232,16 @@ def start_registry(root: Path, *, port: int | None = None, timeout: float = 30.0
         except OSError:
             return False
 
-    try:
-        _wait("docker-registry", ready, timeout, root / "registry.log")
-    except ServiceUnavailable:
-        stop_pidfile(pidfile)
-        raise
-    return LocalService("registry", pidfile, {"REGISTRY": f"127.0.0.1:{port}"})
+    def start() -> None:
+        _spawn([binary, "serve", str(config)], log=root / "registry.log", pidfile=pidfile)
+        try:
+            _wait("docker-registry", ready, timeout, root / "registry.log")
+        except ServiceUnavailable:
+            stop_pidfile(pidfile)
+            raise
+
+    start()
+    return LocalService("registry", pidfile, {"REGISTRY": f"127.0.0.1:{port}"}, None, start)
 
 
 def _postgres_bin(name: str) -> str:
@@ -261,26 +274,21 @@ def start_postgres(root: Path, *, port: int | None = None, timeout: float = 60.0
         user=user,
     )
     pidfile = root / "postgres.pid"
-    _spawn(
-        [
-            postgres,
-            "-D",
-            str(data),
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "-k",
-            str(sockets),
-            "-c",
-            "fsync=off",
-            "-c",
-            "max_connections=200",
-        ],
-        log=root / "postgres.log",
-        pidfile=pidfile,
-        user=user,
-    )
+    argv = [
+        postgres,
+        "-D",
+        str(data),
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        "-k",
+        str(sockets),
+        "-c",
+        "fsync=off",
+        "-c",
+        "max_connections=200",
+    ]
 
     def ready() -> bool:
         result = subprocess.run(
@@ -290,15 +298,19 @@ def start_postgres(root: Path, *, port: int | None = None, timeout: float = 60.0
         )
         return result.returncode == 0
 
-    try:
-        _wait("postgres", ready, timeout, root / "postgres.log")
-    except ServiceUnavailable:
-        stop_pidfile(pidfile)
-        raise
+    def start() -> None:
+        _spawn(argv, log=root / "postgres.log", pidfile=pidfile, user=user)
+        try:
+            _wait("postgres", ready, timeout, root / "postgres.log")
+        except ServiceUnavailable:
+            stop_pidfile(pidfile)
+            raise
+
+    start()
     url = f"postgresql+psycopg://chatops@127.0.0.1:{port}/postgres"
 
     def stop() -> None:
         stop_pidfile(pidfile, timeout=60)
         shutil.rmtree(cluster, ignore_errors=True)
 
-    return LocalService("postgres", pidfile, {"POSTGRES_URL": url}, stop)
+    return LocalService("postgres", pidfile, {"POSTGRES_URL": url}, stop, start)

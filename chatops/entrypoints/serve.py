@@ -3,9 +3,10 @@
 On start-up every deployment a dead process left unfinished is failed (and the
 channel told), the heartbeat, the lease-guarded scheduler and the Slack sender
 (which delivers what the outbox holds, also what earlier runs left) start, then
-uvicorn serves until SIGTERM/SIGINT, after which jobs and running deployments
-are let finish, their messages are delivered (for a few seconds at most; the
-rest stays queued) and the lease is given up.
+uvicorn serves until SIGTERM/SIGINT. Then no new work is taken, jobs and running
+deployments are let finish (for CHATOPS_SHUTDOWN_GRACE_SECONDS; what still runs
+after it is left to the next start's recovery), their messages are delivered
+(for a few seconds at most; the rest stays queued) and the lease is given up.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from types import FrameType
 from typing import Any
 
@@ -93,7 +95,7 @@ def assemble(config: Config, *, socket_mode: bool = False) -> Server:
     metrics = PrometheusMetrics()
     application = build(
         config,
-        launcher=ThreadLauncher,
+        launcher=partial(ThreadLauncher, grace_seconds=settings.chatops_shutdown_grace_seconds),
         directory=directory_for(client),
         metrics=metrics,
     )
