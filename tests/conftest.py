@@ -112,7 +112,10 @@ def postgres_url(postgres_server: str) -> Iterator[str]:
     import sqlalchemy
 
     name = f"chatops_test_{os.getpid()}_{next(_db_counter)}"
-    admin = sqlalchemy.create_engine(postgres_server, isolation_level="AUTOCOMMIT")
+    # pre-ping: a fault test may restart the server while this test runs
+    admin = sqlalchemy.create_engine(
+        postgres_server, isolation_level="AUTOCOMMIT", pool_pre_ping=True
+    )
     with admin.connect() as conn:
         conn.execute(sqlalchemy.text(f'CREATE DATABASE "{name}"'))
     base = postgres_server.rsplit("/", 1)[0]

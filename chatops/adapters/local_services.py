@@ -15,7 +15,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,22 +43,30 @@ class LocalService:
     env: dict[str, str] = field(default_factory=dict)
     _stop: Callable[[], None] | None = None
     _start: Callable[[], None] | None = None
+    stop_signal: int = signal.SIGTERM
 
     def stop(self) -> None:
         if self._stop is not None:
             self._stop()
         else:
-            stop_pidfile(self.pidfile)
+            stop_pidfile(self.pidfile, sig=self.stop_signal)
 
-    def restart(self) -> None:
-        """Stop the process (its data is kept) and start it again on the same address.
-
-        Returns once it answers again (fault tests restart services under chatops).
-        """
+    @contextlib.contextmanager
+    def down(self) -> Iterator[None]:
+        """Stop the process (its data is kept) for the block, then start it again on the same
+        address and return once it answers (fault tests take services away under chatops)."""
         if self._start is None:
             raise ServiceUnavailable(f"{self.name} cannot be restarted")
-        stop_pidfile(self.pidfile, timeout=60)
-        self._start()
+        stop_pidfile(self.pidfile, timeout=60, sig=self.stop_signal)
+        try:
+            yield
+        finally:
+            self._start()
+
+    def restart(self) -> None:
+        """Stop the process and start it again (see `down`)."""
+        with self.down():
+            pass
 
 
 def free_port() -> int:
@@ -108,15 +116,15 @@ def _spawn(
     return process.pid
 
 
-def stop_pidfile(pidfile: Path, *, timeout: float = 30.0) -> None:
-    """Stop the process group recorded in `pidfile` (TERM, then KILL), and remove the file."""
+def stop_pidfile(pidfile: Path, *, timeout: float = 30.0, sig: int = signal.SIGTERM) -> None:
+    """Stop the process group recorded in `pidfile` (`sig`, then KILL), and remove the file."""
     try:
         pid = int(pidfile.read_text().split()[0])
     except (OSError, ValueError, IndexError):
         return
     child = _children.pop(pid, None)
     try:
-        os.killpg(pid, signal.SIGTERM)
+        os.killpg(pid, sig)
     except ProcessLookupError:
         pass
     else:
@@ -310,7 +318,10 @@ def start_postgres(root: Path, *, port: int | None = None, timeout: float = 60.0
     url = f"postgresql+psycopg://chatops@127.0.0.1:{port}/postgres"
 
     def stop() -> None:
-        stop_pidfile(pidfile, timeout=60)
+        stop_pidfile(pidfile, timeout=60, sig=signal.SIGINT)
         shutil.rmtree(cluster, ignore_errors=True)
 
-    return LocalService("postgres", pidfile, {"POSTGRES_URL": url}, stop, start)
+    # SIGINT is PostgreSQL's fast shutdown; SIGTERM would wait for every client to leave
+    return LocalService(
+        "postgres", pidfile, {"POSTGRES_URL": url}, stop, start, stop_signal=signal.SIGINT
+    )
