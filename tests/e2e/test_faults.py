@@ -110,9 +110,13 @@ def test_sigterm_lets_the_running_deployment_finish_and_takes_no_new_work(site: 
 
 
 def test_sigterm_past_the_grace_leaves_the_deployment_to_the_next_start(site: Site) -> None:
+    """Slack is down (500) all the while and rate-limits (429) when it is back: the channel
+    is told late, in one message, not never."""
     s, i = site, site.i
     i.repo.commit("never healthy", files={"Dockerfile": slow_start(3600)})
     s.served.env["CHATOPS_SHUTDOWN_GRACE_SECONDS"] = "1"
+    s.slack.fail_always("chat.postMessage", "internal_error", status=500)
+    s.slack.fail_always("chat.update", "internal_error", status=500)
     s.served.start()
     s.deploy(f"{i.bot} staging")
     running = s.reach(State.VERIFYING)
@@ -122,7 +126,11 @@ def test_sigterm_past_the_grace_leaves_the_deployment_to_the_next_start(site: Si
     assert time.monotonic() - started < 20
     assert "still running" in s.served.output()
     assert s.deployment(running.id or 0).state == State.VERIFYING
+    assert s.slack.calls("chat.postMessage") and s.slack.messages() == {}
 
+    s.slack.recover()
+    for _ in range(2):
+        s.slack.fail_next("chat.postMessage", "ratelimited", status=429, retry_after=1)
     s.served.start()
     ended = s.deployment(running.id or 0)
     assert ended.state == State.FAILED
@@ -130,4 +138,5 @@ def test_sigterm_past_the_grace_leaves_the_deployment_to_the_next_start(site: Si
     s.assert_settled()
     assert s.running() == {}  # nothing was live before it
     s.told(running.id or 0, "failed")
+    assert len(s.slack.messages()) == 1
     assert s.served.stop() == 0
