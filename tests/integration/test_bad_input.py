@@ -153,7 +153,7 @@ def _refused_clearly(edge: Edge, name: str) -> str:
     assert reply.get("response_type") == "ephemeral", reply
     assert text.strip(), reply
     assert len(text) <= 3000, "Slack refuses a text longer than a section holds"
-    for internal in ("Traceback", 'File "', "internal error", "incident", "sqlalchemy"):
+    for internal in ("Traceback", 'File "', "hit an internal error"):
         assert internal not in str(reply), reply
     return text
 
@@ -188,7 +188,8 @@ def test_hostile_text_in_any_command_is_refused_clearly(
 @HOSTILE
 @given(
     action=st.sampled_from(["promote", "approve", "reject", "rollback", "ack_alert"]),
-    value=st.sampled_from(["1", "2", "3", "999999"]) | hostile,
+    value=st.sampled_from(["1", "2", "3", "999999", "9" * 30, " 1", "1_0", "+1", "\u0661"])
+    | hostile,
     user=strangers,
 )
 def test_buttons_pressed_by_strangers_or_on_other_ids_are_refused_clearly(
