@@ -31,6 +31,8 @@ __all__ = ["site"]
 
 pytestmark = pytest.mark.slow
 
+STOP_TIMEOUT = 10  # seconds the Docker runtime gives a container to stop (then SIGKILL)
+
 
 def _step_containers(s: Site, marker: str) -> list[str]:
     return [c["Id"] for c in s.i.docker.api.containers(all=True) if marker in c["Command"]]
@@ -57,9 +59,12 @@ def test_serve_killed_mid_deployment_is_recovered_by_the_next_start(site: Site, 
         if state == State.BUILDING:
             until(lambda: _step_containers(s, marker), "the RUN step to run on the engine")
 
+        reached = time.monotonic()
         s.served.kill()
-        if state == State.DEPLOYING:  # the engine finishes the stop it was asked for
-            until(lambda: f"{i.bot}-staging" not in s.running(), "v1 to stop", timeout=20)
+        if state == State.DEPLOYING:
+            # the engine either finishes stopping v1 (10 s) or drops the stop with its caller:
+            # recovery comes after that settled, as a restart after a crash does
+            time.sleep(max(0.0, reached + STOP_TIMEOUT + 1 - time.monotonic()))
         assert s.deployment(interrupted.id or 0).state == state  # nobody finished it meanwhile
         s.served.start()
 
