@@ -20,6 +20,7 @@
         ├── BuildError            the image did not build
         ├── RegistryError         the image could not be pushed or pulled
         ├── RuntimeFailure        the container runtime could not run, stop or inspect
+        │   └── EngineUnreachable the engine did not answer at all (down, or restarting)
         ├── StoreError            the database is unreachable or inconsistent
         │   └── SchemaOutOfDate   migrations are pending
         └── NotifierError         the chat could not be told
@@ -39,6 +40,7 @@ __all__ = [
     "Busy",
     "ChatOpsError",
     "ConfigError",
+    "EngineUnreachable",
     "Frozen",
     "InfrastructureError",
     "Locked",
@@ -157,6 +159,10 @@ class RegistryError(InfrastructureError):
 
 class RuntimeFailure(InfrastructureError):
     """The container runtime could not run, stop or inspect a container."""
+
+
+class EngineUnreachable(RuntimeFailure):
+    """The container engine did not answer at all: it is down, or restarting."""
 
 
 class StoreError(InfrastructureError):

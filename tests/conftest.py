@@ -41,6 +41,10 @@ def services_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("services")
 
 
+# the services this session started, by their address: the ones fault tests may restart
+started_services: dict[str, local_services.LocalService] = {}
+
+
 def _service(env_var: str, key: str, start: object, root: Path) -> Iterator[str]:
     given = os.environ.get(env_var)
     if given:
@@ -50,10 +54,21 @@ def _service(env_var: str, key: str, start: object, root: Path) -> Iterator[str]
         service = start(root)  # type: ignore[operator]
     except local_services.ServiceUnavailable as exc:
         pytest.fail(f"{env_var} is not set and the service could not be started: {exc}")
+    started_services[service.env[key]] = service
     try:
         yield service.env[key]
     finally:
+        started_services.pop(service.env[key], None)
         service.stop()
+
+
+def restartable(address: str) -> local_services.LocalService:
+    """The service this session started at `address`; skips a test when it came from outside
+    (CHATOPS_TEST_*), since only what the session started may be restarted under it."""
+    service = started_services.get(address)
+    if service is None:
+        pytest.skip(f"{address} was not started by this test session, so it is not restarted")
+    return service
 
 
 @pytest.fixture(scope="session")
@@ -97,7 +112,10 @@ def postgres_url(postgres_server: str) -> Iterator[str]:
     import sqlalchemy
 
     name = f"chatops_test_{os.getpid()}_{next(_db_counter)}"
-    admin = sqlalchemy.create_engine(postgres_server, isolation_level="AUTOCOMMIT")
+    # pre-ping: a fault test may restart the server while this test runs
+    admin = sqlalchemy.create_engine(
+        postgres_server, isolation_level="AUTOCOMMIT", pool_pre_ping=True
+    )
     with admin.connect() as conn:
         conn.execute(sqlalchemy.text(f'CREATE DATABASE "{name}"'))
     base = postgres_server.rsplit("/", 1)[0]

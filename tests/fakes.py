@@ -566,6 +566,7 @@ class FakeRuntime:
         self.starts: list[RunSpec] = []
         self.handles = itertools.count(1)
         self.broken = False
+        self.unreachable_restores = 0  # the next restores find the engine down (restarting)
 
     def start(self, spec: RunSpec) -> str:
         if self.broken:
@@ -600,6 +601,11 @@ class FakeRuntime:
         self.candidates.pop(handle, None)
 
     def restore(self, bot: str, env: str, previous: RunSpec | None) -> None:
+        if self.unreachable_restores > 0:
+            from chatops.errors import EngineUnreachable
+
+            self.unreachable_restores -= 1
+            raise EngineUnreachable("restoring: the Docker Engine cannot be reached")
         for handle, (key, _new, old) in list(self.candidates.items()):
             if key == (bot, env):
                 del self.candidates[handle]

@@ -4,6 +4,7 @@ and the helpers the Docker adapters (build, the docker and swarm runtimes) share
 from __future__ import annotations
 
 import contextlib
+import logging
 import socket
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -14,7 +15,7 @@ import requests
 
 from chatops.domain.health import Health, Observation
 from chatops.domain.names import DEFAULT_INSTANCE, unit_name
-from chatops.errors import ChatOpsError, RuntimeFailure
+from chatops.errors import ChatOpsError, EngineUnreachable, RuntimeFailure
 from chatops.services.ports import RunSpec
 
 __all__ = [
@@ -38,6 +39,8 @@ __all__ = [
     "one_line",
     "release_of",
 ]
+
+log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 60.0
 """Seconds an API call may take before it fails (builds and stops set their own)."""
@@ -117,6 +120,11 @@ def engine_errors(action: str) -> Iterator[None]:
         yield
     except ChatOpsError:
         raise
+    except requests.exceptions.ConnectionError as exc:
+        log.warning("%s: the Docker Engine did not answer: %s", action, exc)
+        raise EngineUnreachable(
+            f"{action} failed: the Docker Engine cannot be reached", hint=_ENGINE_HINT
+        ) from exc
     except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
         raise RuntimeFailure(f"{action} failed: {first_line(exc)}", hint=_ENGINE_HINT) from exc
 

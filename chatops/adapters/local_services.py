@@ -15,7 +15,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,12 +42,31 @@ class LocalService:
     pidfile: Path
     env: dict[str, str] = field(default_factory=dict)
     _stop: Callable[[], None] | None = None
+    _start: Callable[[], None] | None = None
+    stop_signal: int = signal.SIGTERM
 
     def stop(self) -> None:
         if self._stop is not None:
             self._stop()
         else:
-            stop_pidfile(self.pidfile)
+            stop_pidfile(self.pidfile, sig=self.stop_signal)
+
+    @contextlib.contextmanager
+    def down(self) -> Iterator[None]:
+        """Stop the process (its data is kept) for the block, then start it again on the same
+        address and return once it answers (fault tests take services away under chatops)."""
+        if self._start is None:
+            raise ServiceUnavailable(f"{self.name} cannot be restarted")
+        stop_pidfile(self.pidfile, timeout=60, sig=self.stop_signal)
+        try:
+            yield
+        finally:
+            self._start()
+
+    def restart(self) -> None:
+        """Stop the process and start it again (see `down`)."""
+        with self.down():
+            pass
 
 
 def free_port() -> int:
@@ -97,15 +116,15 @@ def _spawn(
     return process.pid
 
 
-def stop_pidfile(pidfile: Path, *, timeout: float = 30.0) -> None:
-    """Stop the process group recorded in `pidfile` (TERM, then KILL), and remove the file."""
+def stop_pidfile(pidfile: Path, *, timeout: float = 30.0, sig: int = signal.SIGTERM) -> None:
+    """Stop the process group recorded in `pidfile` (`sig`, then KILL), and remove the file."""
     try:
         pid = int(pidfile.read_text().split()[0])
     except (OSError, ValueError, IndexError):
         return
     child = _children.pop(pid, None)
     try:
-        os.killpg(pid, signal.SIGTERM)
+        os.killpg(pid, sig)
     except ProcessLookupError:
         pass
     else:
@@ -153,25 +172,21 @@ def start_dockerd(root: Path, *, timeout: float = 60.0) -> LocalService:
     root.mkdir(parents=True, exist_ok=True)
     socket_path = run / "docker.sock"
     pidfile = root / "dockerd.pid"
-    _spawn(
-        [
-            dockerd,
-            "--data-root",
-            str(root / "data"),
-            "--exec-root",
-            str(run / "exec"),
-            "--host",
-            f"unix://{socket_path}",
-            "--pidfile",
-            str(run / "dockerd-own.pid"),
-            "--bridge=none",
-            "--iptables=false",
-            "--ip-forward=false",
-            "--log-level=warn",
-        ],
-        log=root / "dockerd.log",
-        pidfile=pidfile,
-    )
+    argv = [
+        dockerd,
+        "--data-root",
+        str(root / "data"),
+        "--exec-root",
+        str(run / "exec"),
+        "--host",
+        f"unix://{socket_path}",
+        "--pidfile",
+        str(run / "dockerd-own.pid"),
+        "--bridge=none",
+        "--iptables=false",
+        "--ip-forward=false",
+        "--log-level=warn",
+    ]
     host = f"unix://{socket_path}"
 
     def ready() -> bool:
@@ -186,17 +201,20 @@ def start_dockerd(root: Path, *, timeout: float = 60.0) -> LocalService:
         except OSError:
             return False
 
-    try:
-        _wait("dockerd", ready, timeout, root / "dockerd.log")
-    except ServiceUnavailable:
-        stop_pidfile(pidfile)
-        raise
+    def start() -> None:
+        _spawn(argv, log=root / "dockerd.log", pidfile=pidfile)
+        try:
+            _wait("dockerd", ready, timeout, root / "dockerd.log")
+        except ServiceUnavailable:
+            stop_pidfile(pidfile)
+            raise
 
     def stop() -> None:
         stop_pidfile(pidfile, timeout=60)
         shutil.rmtree(run, ignore_errors=True)
 
-    return LocalService("dockerd", pidfile, {"DOCKER_HOST": host}, stop)
+    start()
+    return LocalService("dockerd", pidfile, {"DOCKER_HOST": host}, stop, start)
 
 
 def start_registry(root: Path, *, port: int | None = None, timeout: float = 30.0) -> LocalService:
@@ -213,7 +231,6 @@ def start_registry(root: Path, *, port: int | None = None, timeout: float = 30.0
         f"http:\n  addr: 127.0.0.1:{port}\n"
     )
     pidfile = root / "registry.pid"
-    _spawn([binary, "serve", str(config)], log=root / "registry.log", pidfile=pidfile)
 
     def ready() -> bool:
         try:
@@ -223,12 +240,16 @@ def start_registry(root: Path, *, port: int | None = None, timeout: float = 30.0
         except OSError:
             return False
 
-    try:
-        _wait("docker-registry", ready, timeout, root / "registry.log")
-    except ServiceUnavailable:
-        stop_pidfile(pidfile)
-        raise
-    return LocalService("registry", pidfile, {"REGISTRY": f"127.0.0.1:{port}"})
+    def start() -> None:
+        _spawn([binary, "serve", str(config)], log=root / "registry.log", pidfile=pidfile)
+        try:
+            _wait("docker-registry", ready, timeout, root / "registry.log")
+        except ServiceUnavailable:
+            stop_pidfile(pidfile)
+            raise
+
+    start()
+    return LocalService("registry", pidfile, {"REGISTRY": f"127.0.0.1:{port}"}, None, start)
 
 
 def _postgres_bin(name: str) -> str:
@@ -261,26 +282,21 @@ def start_postgres(root: Path, *, port: int | None = None, timeout: float = 60.0
         user=user,
     )
     pidfile = root / "postgres.pid"
-    _spawn(
-        [
-            postgres,
-            "-D",
-            str(data),
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "-k",
-            str(sockets),
-            "-c",
-            "fsync=off",
-            "-c",
-            "max_connections=200",
-        ],
-        log=root / "postgres.log",
-        pidfile=pidfile,
-        user=user,
-    )
+    argv = [
+        postgres,
+        "-D",
+        str(data),
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        "-k",
+        str(sockets),
+        "-c",
+        "fsync=off",
+        "-c",
+        "max_connections=200",
+    ]
 
     def ready() -> bool:
         result = subprocess.run(
@@ -290,15 +306,22 @@ def start_postgres(root: Path, *, port: int | None = None, timeout: float = 60.0
         )
         return result.returncode == 0
 
-    try:
-        _wait("postgres", ready, timeout, root / "postgres.log")
-    except ServiceUnavailable:
-        stop_pidfile(pidfile)
-        raise
+    def start() -> None:
+        _spawn(argv, log=root / "postgres.log", pidfile=pidfile, user=user)
+        try:
+            _wait("postgres", ready, timeout, root / "postgres.log")
+        except ServiceUnavailable:
+            stop_pidfile(pidfile)
+            raise
+
+    start()
     url = f"postgresql+psycopg://chatops@127.0.0.1:{port}/postgres"
 
     def stop() -> None:
-        stop_pidfile(pidfile, timeout=60)
+        stop_pidfile(pidfile, timeout=60, sig=signal.SIGINT)
         shutil.rmtree(cluster, ignore_errors=True)
 
-    return LocalService("postgres", pidfile, {"POSTGRES_URL": url}, stop)
+    # SIGINT is PostgreSQL's fast shutdown; SIGTERM would wait for every client to leave
+    return LocalService(
+        "postgres", pidfile, {"POSTGRES_URL": url}, stop, start, stop_signal=signal.SIGINT
+    )

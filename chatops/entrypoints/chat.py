@@ -72,10 +72,11 @@ class ChatCommands:
         handler = self._buttons.get(action_id)
         if handler is None:
             return _plain(f"chatops does not know the button {action_id!r}")
-        try:
-            target = int(value)
-        except ValueError:
-            return _plain(f"the button carried {value!r}, which is not an id")
+        # ids are plain ASCII digits the database can hold (int() would also take
+        # " 1", "1_0", Arabic-Indic digits or a number too large for an INTEGER column)
+        if not (value.isascii() and value.isdigit() and 1 <= int(value[:12]) <= cmd.MAX_ID):
+            return _plain(f"the button carried {value[:100]!r}, which is not an id")
+        target = int(value)
         return self._guarded(lambda: handler(self, actor, target))
 
     def react(self, actor: Actor, reaction: str, channel: str, ts: str) -> Reply | None:

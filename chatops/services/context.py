@@ -86,6 +86,8 @@ class Tuning:
     cancel_poll_seconds: float = 1.0  # how often a running deployment looks for /cancel
     store_retries: int = 5  # attempts at recording how a deployment ended
     store_retry_seconds: float = 0.5  # the first wait between them; each wait doubles
+    restore_retries: int = 6  # attempts at putting back what ran, while the engine is down
+    restore_retry_seconds: float = 1.0  # the first wait between them; each wait doubles
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,7 @@ from chatops.domain.deployment import Deployment, Event, Kind, Release, State
 from chatops.domain.health import GateState, HealthGate
 from chatops.domain.policy import Lock, LockKind
 from chatops.domain.redact import Redactor
-from chatops.errors import ChatOpsError
+from chatops.errors import ChatOpsError, EngineUnreachable
 from chatops.services.attempt import Attempt, TakenOver, advance, check, interrupted, look
 from chatops.services.building import Releases
 from chatops.services.context import Actor, Deps, required
@@ -241,21 +241,35 @@ class Pipeline:
     # ── failure ───────────────────────────────────────────────────────────
 
     def _fail(self, attempt: Attempt, reason: str) -> None:
+        if attempt.runtime_touched:
+            reason += self._restore(attempt)
+        if self._record_failure(attempt, reason):
+            self._tell(attempt.deployment)
+
+    def _restore(self, attempt: Attempt) -> str:
+        """Put back what ran before, waiting for an engine that does not answer (a restarting
+        one would otherwise bring the failed release back by its restart policy); what to
+        add to the reason."""
         deps = self._deps
         deployment = attempt.deployment
-        if attempt.runtime_touched:
+        wait = deps.tuning.restore_retry_seconds
+        for tries in range(1, deps.tuning.restore_retries + 1):
             try:
                 deps.runtime(deployment.env).restore(
                     deployment.bot, deployment.env, attempt.previous
                 )
-                if attempt.previous is not None:
-                    reason += f"; v{attempt.previous.version} is running again"
+            except EngineUnreachable as exc:
+                if tries == deps.tuning.restore_retries:
+                    return f"; restoring the previous release failed too: {exc.message}"
+                log.warning("%s; trying again in %.1fs", exc.message, wait)
+                deps.clock.sleep(wait)
+                wait *= 2
             except ChatOpsError as exc:
-                reason += (
-                    f"; restoring the previous release failed too: {attempt.redact(exc.message)}"
-                )
-        if self._record_failure(attempt, reason):
-            self._tell(attempt.deployment)
+                return f"; restoring the previous release failed too: {attempt.redact(exc.message)}"
+            else:
+                previous = attempt.previous
+                return f"; v{previous.version} is running again" if previous is not None else ""
+        return ""
 
     def _record_failure(self, attempt: Attempt, reason: str) -> bool:
         """Save the deployment `failed`, retrying while the database refuses.
