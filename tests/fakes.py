@@ -234,13 +234,29 @@ class FakeAudit:
         self.t.audit.append(dataclasses.replace(event, id=len(self.t.audit) + 1))
 
     def list(
-        self, *, bot: str | None = None, deployment_id: int | None = None, limit: int = 100
+        self,
+        *,
+        bot: str | None = None,
+        deployment_id: int | None = None,
+        limit: int = 100,
+        env: str | None = None,
+        actor: str | None = None,
+        action: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        before_id: int | None = None,
     ) -> list[AuditEvent]:
         found = [
             e
             for e in reversed(self.t.audit)
             if (bot is None or e.bot == bot)
             and (deployment_id is None or e.deployment_id == deployment_id)
+            and (env is None or e.env == env)
+            and (actor is None or e.actor == actor)
+            and (action is None or e.action == action)
+            and (since is None or e.at >= since)
+            and (until is None or e.at < until)
+            and (before_id is None or (e.id or 0) < before_id)
         ]
         return found[:limit]
 
@@ -276,6 +292,12 @@ class FakeAlerts:
 
     def open_alerts(self, bot: str | None = None) -> list[Alert]:
         return [a for a in self.t.alerts.values() if a.open and (bot is None or a.bot == bot)]
+
+    def history(self, bot: str, limit: int = 100) -> list[Alert]:
+        found = sorted(
+            (a for a in self.t.alerts.values() if a.bot == bot), key=lambda a: -(a.id or 0)
+        )
+        return found[:limit]
 
 
 class FakeMessages:

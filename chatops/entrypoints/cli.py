@@ -446,27 +446,15 @@ def audit(
     as_json: JsonOption = False,
 ) -> None:
     """The audit trail: who did what, where, when, and how it ended."""
+    from chatops.entrypoints.output import audit_json
+
     with (
         _errors(as_json),
         _application(recover=False, progress=False) as application,
         application.deps.uow() as uow,
     ):
         events = uow.audit.list(bot=bot, deployment_id=deployment, limit=limit)
-    rows = [
-        {
-            "id": e.id,
-            "at": e.at.isoformat(),
-            "actor": e.actor,
-            "source": e.source,
-            "action": e.action,
-            "outcome": str(e.outcome),
-            "bot": e.bot,
-            "env": e.env,
-            "deployment_id": e.deployment_id,
-            "detail": e.detail,
-        }
-        for e in events
-    ]
+    rows = [audit_json(e) for e in events]
     if as_json:
         _print_json(rows)
         return

@@ -390,8 +390,20 @@ class LockRepository(Protocol):
 class AuditLog(Protocol):
     def add(self, event: AuditEvent) -> None: ...
     def list(
-        self, *, bot: str | None = None, deployment_id: int | None = None, limit: int = 100
-    ) -> list[AuditEvent]: ...
+        self,
+        *,
+        bot: str | None = None,
+        deployment_id: int | None = None,
+        limit: int = 100,
+        env: str | None = None,
+        actor: str | None = None,
+        action: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        before_id: int | None = None,
+    ) -> list[AuditEvent]:
+        """Newest first; every filter given must match; `before_id` pages back."""
+        ...
 
 
 class AlertRepository(Protocol):
@@ -400,6 +412,9 @@ class AlertRepository(Protocol):
     def get(self, alert_id: int) -> Alert | None: ...
     def open_for(self, bot: str, env: str, fingerprint: str) -> Alert | None: ...
     def open_alerts(self, bot: str | None = None) -> list[Alert]: ...
+    def history(self, bot: str, limit: int = 100) -> list[Alert]:
+        """A bot's alerts, open or not, newest first."""
+        ...
 
 
 class MessageRepository(Protocol):

@@ -479,13 +479,34 @@ class SqlAuditLog:
         self._session.flush()
 
     def list(
-        self, *, bot: str | None = None, deployment_id: int | None = None, limit: int = 100
+        self,
+        *,
+        bot: str | None = None,
+        deployment_id: int | None = None,
+        limit: int = 100,
+        env: str | None = None,
+        actor: str | None = None,
+        action: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        before_id: int | None = None,
     ) -> list[AuditEvent]:
         stmt = select(AuditEventRow)
-        if bot is not None:
-            stmt = stmt.where(AuditEventRow.bot == bot)
-        if deployment_id is not None:
-            stmt = stmt.where(AuditEventRow.deployment_id == deployment_id)
+        for column, wanted in (
+            (AuditEventRow.bot, bot),
+            (AuditEventRow.deployment_id, deployment_id),
+            (AuditEventRow.env, env),
+            (AuditEventRow.actor, actor),
+            (AuditEventRow.action, action),
+        ):
+            if wanted is not None:
+                stmt = stmt.where(column == wanted)
+        if since is not None:
+            stmt = stmt.where(AuditEventRow.at >= since)
+        if until is not None:
+            stmt = stmt.where(AuditEventRow.at < until)
+        if before_id is not None:
+            stmt = stmt.where(AuditEventRow.id < before_id)
         stmt = stmt.order_by(AuditEventRow.id.desc()).limit(limit)
         return [_audit_event(row) for row in _all(self._session, stmt)]
 
@@ -582,6 +603,10 @@ class SqlAlertRepository:
         if bot is not None:
             stmt = stmt.where(AlertRow.bot == bot)
         return [_alert(row) for row in _all(self._session, stmt.order_by(AlertRow.id))]
+
+    def history(self, bot: str, limit: int = 100) -> list[Alert]:
+        stmt = select(AlertRow).where(AlertRow.bot == bot).order_by(AlertRow.id.desc())
+        return [_alert(row) for row in _all(self._session, stmt.limit(limit))]
 
 
 # ── chat messages, leases ────────────────────────────────────────────────────
