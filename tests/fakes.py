@@ -762,6 +762,7 @@ class World:
     processes: FakeProcesses = field(default_factory=FakeProcesses)
     notifier: RecordingNotifier = field(default_factory=RecordingNotifier)
     workdir: Path = Path("/tmp/chatops-fake-workdir")
+    public_url: str | None = None
 
     def __post_init__(self) -> None:
         self.builder.clock = self.clock  # a hanging build passes the world's time
@@ -782,6 +783,7 @@ class World:
             notifier=self.notifier,
             workdir=self.workdir,
             tuning=Tuning(health_poll_seconds=0.25, settle_seconds=0.0, build_slot_wait_seconds=5),
+            public_url=self.public_url,
         )
 
 

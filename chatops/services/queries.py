@@ -246,6 +246,7 @@ class Queries:
             promote_to=promote_to,
             hold_note=hold_note,
             now=deps.clock.now(),
+            page_url=deps.page_url(deployment.id),
         )
 
     def _changes(
