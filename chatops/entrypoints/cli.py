@@ -315,6 +315,7 @@ def rollback(
             env,
             to_version=version,
             force_reason=_force_reason(force, reason),
+            reason=reason.strip() if reason and reason.strip() else None,
         )
     _report(deployment, as_json)
 

@@ -26,6 +26,7 @@ from chatops.entrypoints.limits import BodyLimits
 from chatops.entrypoints.web import web_routes
 from chatops.entrypoints.web.wiring import web_deps
 from tests.conftest import BotRepo
+from tests.e2e.conftest import installation  # noqa: F401 (the browser test's chatops)
 from tests.web.idp import IdentityProvider, serving
 from tests.web.story import Story, load_config, record, write_config
 

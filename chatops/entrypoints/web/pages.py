@@ -97,8 +97,11 @@ def bot(timeline: Timeline, *, user: str) -> str:
     for a in timeline.alerts:
         if a.version is not None:
             alerts_by_version.setdefault(a.version, []).append(a)
+    released = {row.release.version for row in timeline.releases}
+    unreleased = [d for d in timeline.deployments if d.version not in released]
     return _render(
         "bot.html",
+        unreleased=unreleased,
         t=timeline,
         user=user,
         title=timeline.bot,
