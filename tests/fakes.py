@@ -174,10 +174,15 @@ class FakeDeployments:
         ]
         return sorted(found, key=lambda d: -(d.id or 0))[:limit]
 
-    def in_state(self, states: Iterable[str]) -> list[Deployment]:
+    def in_state(self, states: Iterable[str], *, bot: str | None = None) -> list[Deployment]:
         wanted = set(states)
         return sorted(
-            (d for d in self.t.deployments.values() if d.state in wanted), key=lambda d: d.id or 0
+            (
+                d
+                for d in self.t.deployments.values()
+                if d.state in wanted and (bot is None or d.bot == bot)
+            ),
+            key=lambda d: d.id or 0,
         )
 
     def all_live(self) -> list[Deployment]:

@@ -127,17 +127,18 @@ class Queries:
         now = self._deps.clock.now()
         # four queries whatever the number of bots: the web overview renders this for hundreds
         with self._deps.uow() as uow:
-            live = {(d.bot, d.env): d for d in uow.deployments.all_live()}
+            only = bots[0] if bot else None
+            live = {(d.bot, d.env): d for d in uow.deployments.in_state([State.LIVE], bot=only)}
             in_progress: dict[tuple[str, str], Deployment] = {}
             pending: dict[tuple[str, str], list[Deployment]] = defaultdict(list)
-            for d in uow.deployments.in_state(ACTIVE_STATES):
+            for d in uow.deployments.in_state(ACTIVE_STATES, bot=only):
                 if d.state is State.PENDING_APPROVAL:
                     pending[(d.bot, d.env)].insert(0, d)  # newest first, as before
                 else:
                     in_progress[(d.bot, d.env)] = d
             locks = {(lock.bot, lock.env): lock for lock in uow.locks.list()}
             open_alerts: dict[tuple[str, str], list[Alert]] = defaultdict(list)
-            for alert in uow.alerts.open_alerts(bot and bots[0]):
+            for alert in uow.alerts.open_alerts(only):
                 open_alerts[(alert.bot, alert.env)].append(alert)
         for name in bots:
             for env in catalog.bots[name].targets:

@@ -249,7 +249,8 @@ def record(uow: UnitOfWork, bot: str, commits: tuple[str, str], *, start: dateti
     )
     audit("UDEV", "promote", "prod", pending.id, detail="awaits approval")
     audit("UNOBODY", "rollback", "prod", None, outcome=Outcome.REFUSED, detail="not a deployer")
-    uow.messages.put(f"deployment:{back.id}", MessageRef("C0PRODOPS", "1764500000.000100"))
+    ts = f"{int(start.timestamp())}.{back.id or 0:06d}"
+    uow.messages.put(f"deployment:{back.id}", MessageRef("C0PRODOPS", ts))
     return Story(
         first_staging=first.id or 0,
         first_prod=first_prod.id or 0,

@@ -7,6 +7,7 @@ import re
 import pytest
 
 from tests.web.conftest import Site
+from tests.web.story import T0
 
 AS = {"X-Forwarded-User": "ULEAD1"}
 
@@ -89,7 +90,8 @@ def test_deployment_page_and_json(proxied: Site) -> None:
 
     assert "rollback of" in html
     assert "v2 leaks memory under load" in html
-    assert "https://slack.com/archives/C0PRODOPS/p1764500000000100" in html
+    ts = f"{int(T0.timestamp())}{s.rollback_prod:06d}"
+    assert f"https://slack.com/archives/C0PRODOPS/p{ts}" in html
     assert "requested" in html and "ULEAD1" in html
     found = client.get(f"/api/deployments/{s.failed_prod}", headers=AS).json()
     assert found["state"] == "failed"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Executable, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -337,10 +337,15 @@ class SqlDeploymentRepository:
         stmt = stmt.order_by(DeploymentRow.id.desc()).limit(limit)
         return [_deployment(row) for row in _all(self._session, stmt)]
 
-    def in_state(self, states: Iterable[str]) -> list[Deployment]:
-        wanted = [str(state) for state in states]
-        stmt = select(DeploymentRow).where(DeploymentRow.state.in_(wanted))
-        return [_deployment(row) for row in _all(self._session, stmt.order_by(DeploymentRow.id))]
+    def in_state(self, states: Iterable[str], *, bot: str | None = None) -> list[Deployment]:
+        # plain rows, not ORM objects: the web overview reads hundreds of them per view
+        table = DeploymentRow.__table__
+        stmt = select(table).where(table.c.state.in_([str(state) for state in states]))
+        if bot is not None:
+            stmt = stmt.where(table.c.bot == bot)
+        self._session.flush()
+        rows = self._session.execute(stmt.order_by(table.c.id)).all()
+        return [_deployment(cast(DeploymentRow, row)) for row in rows]
 
     def all_live(self) -> list[Deployment]:
         return self.in_state([State.LIVE])

@@ -47,6 +47,7 @@ def _environment() -> Environment:
         autoescape=select_autoescape(default=True, default_for_string=True),
         trim_blocks=True,
         lstrip_blocks=True,
+        auto_reload=False,  # templates ship with chatops; no stat() per page
     )
     env.filters["when"] = _when
     env.filters["ago"] = _ago
