@@ -13,23 +13,15 @@ import asyncio
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import (
-    HTMLResponse,
-    JSONResponse,
-    RedirectResponse,
-    Response,
-    StreamingResponse,
-)
+from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from chatops.config import WebModel
 from chatops.domain.deployment import State
 from chatops.entrypoints.output import (
     alert_json,
@@ -39,148 +31,144 @@ from chatops.entrypoints.output import (
     status_json,
 )
 from chatops.entrypoints.web import pages
-from chatops.entrypoints.web.auth import (
-    OidcClient,
-    ProxyAuth,
-    Signer,
-    SignInFailed,
-    new_secret,
-    proxy_user,
-)
+from chatops.entrypoints.web.auth import ProxyAuth, proxy_user
+from chatops.entrypoints.web.common import WebDeps, html, json_error, problem, secured
+from chatops.entrypoints.web.signin import SignIn
 from chatops.errors import BadInput, ChatOpsError, InfrastructureError, NotFound
-from chatops.services.board import Board
 
 __all__ = ["WebDeps", "web_routes"]
 
 log = logging.getLogger(__name__)
 
-SESSION_COOKIE = "chatops_session"
-LOGIN_COOKIE = "chatops_login"
 STATIC = Path(__file__).parent / "static"
 LOG_POLL_SECONDS = 0.5
 LOG_STREAM_SECONDS = 3 * 3600.0
-SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "same-origin",
-    "Cache-Control": "no-store",
-}
-
 Handler = Callable[[Request], Awaitable[Response]]
 
 
-@dataclass
-class WebDeps:
-    board: Board
-    web: WebModel | None
-    public_url: str | None
-    oidc: OidcClient | None = None
-    session_key: bytes | None = None
-
-
-def _json_error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"ok": False, "error": message}, status_code=status)
-
-
-def web_routes(deps: WebDeps) -> list[BaseRoute]:  # noqa: PLR0915 (one closure per route)
+def web_routes(deps: WebDeps) -> list[BaseRoute]:
     """The routes of the web view, to mount on the HTTP app."""
-    web = deps.web
-    proxy = ProxyAuth.of(web.header, web.trusted_proxies) if web and web.auth == "proxy" else None
-    signer = Signer(deps.session_key, purpose="session") if deps.session_key else None
-    login_signer = Signer(deps.session_key, purpose="login") if deps.session_key else None
-    session_seconds = (web.session_hours if web else 12) * 3600
-    secure = bool(deps.public_url and deps.public_url.startswith("https://"))
-    board = deps.board
+    view = _WebView(deps)
 
-    def user_of(request: Request) -> str | None:
-        if proxy is not None:
-            return proxy_user(request, proxy)
-        if signer is not None:
-            session = signer.unsign(request.cookies.get(SESSION_COOKIE))
-            user = session.get("user") if session else None
-            return user if isinstance(user, str) else None
-        return None
+    def page(path: str, handler: Handler) -> Route:
+        return Route(path, view.gate(handler, api=False), methods=["GET"])
 
-    def redirect_uri(request: Request) -> str:
-        base = deps.public_url or str(request.base_url).rstrip("/")
-        return f"{base}/ui/auth/callback"
+    def api(path: str, handler: Handler) -> Route:
+        return Route(path, view.gate(handler, api=True), methods=["GET"])
 
-    def gate(handler: Handler, *, api: bool) -> Handler:
+    return [
+        Route("/ui", _root, methods=["GET"]),
+        *(view.signin.routes() if view.signin is not None else ()),
+        Mount("/ui/static", app=StaticFiles(directory=STATIC), name="static"),
+        page("/ui/", view.overview),
+        page("/ui/bots/{bot}", view.bot_page),
+        page("/ui/bots/{bot}/releases/{version:int}/changes", view.release_changes),
+        page("/ui/bots/{bot}/upcoming", view.upcoming),
+        page("/ui/deployments/{id:int}", view.deployment_page),
+        page("/ui/deployments/{id:int}/log", view.log_stream),
+        page("/ui/audit", view.audit_page),
+        api("/api/overview", view.api_overview),
+        api("/api/bots/{bot}", view.api_bot),
+        api("/api/deployments/{id:int}", view.api_deployment),
+        api("/api/audit", view.api_audit),
+    ]
+
+
+async def _root(request: Request) -> Response:
+    return RedirectResponse("/ui/", 303)
+
+
+class _WebView:
+    """The handlers of every route; each answers from the board's read services."""
+
+    def __init__(self, deps: WebDeps) -> None:
+        web = deps.web
+        self.web = web
+        self.proxy = (
+            ProxyAuth.of(web.header, web.trusted_proxies) if web and web.auth == "proxy" else None
+        )
+        self.signin = SignIn.of(deps)
+        self.board = deps.board
+
+    def user_of(self, request: Request) -> str | None:
+        if self.proxy is not None:
+            return proxy_user(request, self.proxy)
+        return self.signin.user_of(request) if self.signin is not None else None
+
+    def gate(self, handler: Handler, *, api: bool) -> Handler:
         async def gated(request: Request) -> Response:
-            if web is None:
-                return _secured(
-                    _json_error(404, "the web view is off: set `web:` in chatops.yaml (DESIGN §11)")
+            if self.web is None:
+                return secured(
+                    json_error(404, "the web view is off: set `web:` in chatops.yaml (DESIGN §11)")
                 )
-            user = user_of(request)
+            user = self.user_of(request)
             if user is None:
-                if api or proxy is not None:
-                    return _secured(_json_error(401, "not signed in"))
+                if api or self.proxy is not None:
+                    return secured(json_error(401, "not signed in"))
                 target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-                return _secured(RedirectResponse(f"/ui/login?next={quote(target)}", 303))
+                return secured(RedirectResponse(f"/ui/login?next={quote(target)}", 303))
             request.state.user = user
             try:
-                return _secured(await handler(request))
+                return secured(await handler(request))
             except NotFound as exc:
-                return _secured(_problem(api, 404, exc.message))
+                return secured(problem(api, 404, exc.message))
             except BadInput as exc:
-                return _secured(_problem(api, 400, exc.message))
+                return secured(problem(api, 400, exc.message))
             except InfrastructureError as exc:
                 log.warning("%s: %s", request.url.path, exc)
-                return _secured(_problem(api, 503, exc.message))
+                return secured(problem(api, 503, exc.message))
             except ChatOpsError as exc:
-                return _secured(_problem(api, 400, exc.message))
+                return secured(problem(api, 400, exc.message))
             except Exception:
                 incident = uuid.uuid4().hex[:8]
                 log.exception("%s failed (incident %s)", request.url.path, incident)
-                return _secured(_problem(api, 503, f"internal error (incident {incident})"))
+                return secured(problem(api, 503, f"internal error (incident {incident})"))
 
         return gated
 
     # ── pages ─────────────────────────────────────────────────────────────────
 
-    async def overview(request: Request) -> Response:
-        rows = await run_in_threadpool(board.overview)
-        return _html(pages.overview(rows, user=request.state.user))
+    async def overview(self, request: Request) -> Response:
+        rows = await run_in_threadpool(self.board.overview)
+        return html(pages.overview(rows, user=request.state.user))
 
-    async def bot_page(request: Request) -> Response:
-        timeline = await run_in_threadpool(board.timeline, request.path_params["bot"])
-        return _html(pages.bot(timeline, user=request.state.user))
+    async def bot_page(self, request: Request) -> Response:
+        timeline = await run_in_threadpool(self.board.timeline, request.path_params["bot"])
+        return html(pages.bot(timeline, user=request.state.user))
 
-    async def release_changes(request: Request) -> Response:
+    async def release_changes(self, request: Request) -> Response:
         p = request.path_params
-        changes = await run_in_threadpool(board.release_changes, p["bot"], p["version"])
-        return _html(pages.changes(changes))
+        changes = await run_in_threadpool(self.board.release_changes, p["bot"], p["version"])
+        return html(pages.changes(changes))
 
-    async def upcoming(request: Request) -> Response:
-        changes = await run_in_threadpool(board.upcoming, request.path_params["bot"])
-        return _html(pages.changes(changes, upcoming=True))
+    async def upcoming(self, request: Request) -> Response:
+        changes = await run_in_threadpool(self.board.upcoming, request.path_params["bot"])
+        return html(pages.changes(changes, upcoming=True))
 
-    async def deployment_page(request: Request) -> Response:
-        page = await run_in_threadpool(board.deployment, request.path_params["id"])
+    async def deployment_page(self, request: Request) -> Response:
+        page = await run_in_threadpool(self.board.deployment, request.path_params["id"])
         deployment = page.view.deployment
         user = request.state.user
-        viewer = await run_in_threadpool(board.may_read_logs, user, deployment.env)
+        viewer = await run_in_threadpool(self.board.may_read_logs, user, deployment.env)
         build_log = None
         if viewer and not _streaming(deployment.state):
-            build_log = await run_in_threadpool(_tail_of, board.build_log(deployment))
-        return _html(pages.deployment(page, user=user, viewer=viewer, build_log=build_log))
+            build_log = await run_in_threadpool(_tail_of, self.board.build_log(deployment))
+        return html(pages.deployment(page, user=user, viewer=viewer, build_log=build_log))
 
-    async def audit_page(request: Request) -> Response:
+    async def audit_page(self, request: Request) -> Response:
         wanted = pages.audit_filter(request.query_params)
-        events = await run_in_threadpool(board.audit, wanted)
-        return _html(pages.audit(events, wanted, user=request.state.user))
+        events = await run_in_threadpool(self.board.audit, wanted)
+        return html(pages.audit(events, wanted, user=request.state.user))
 
-    async def log_stream(request: Request) -> Response:
+    async def log_stream(self, request: Request) -> Response:
         deployment_id = request.path_params["id"]
-        page = await run_in_threadpool(board.deployment, deployment_id)
+        page = await run_in_threadpool(self.board.deployment, deployment_id)
         deployment = page.view.deployment
-        if not await run_in_threadpool(board.may_read_logs, request.state.user, deployment.env):
-            return _json_error(403, f"build logs of {deployment.env} are for its viewers only")
-        path = board.build_log(deployment)
+        if not await run_in_threadpool(
+            self.board.may_read_logs, request.state.user, deployment.env
+        ):
+            return json_error(403, f"build logs of {deployment.env} are for its viewers only")
+        path = self.board.build_log(deployment)
 
         async def events() -> AsyncIterator[str]:
             offset, partial = 0, ""
@@ -195,7 +183,7 @@ def web_routes(deps: WebDeps) -> list[BaseRoute]:  # noqa: PLR0915 (one closure 
                     for line in lines:
                         yield f"data: {line.rstrip(chr(13))}\n\n"
                     continue
-                now = await run_in_threadpool(board.deployment, deployment_id)
+                now = await run_in_threadpool(self.board.deployment, deployment_id)
                 if not _streaming(now.view.deployment.state):
                     if not await run_in_threadpool(_read_from, path, offset):
                         if partial:
@@ -211,12 +199,12 @@ def web_routes(deps: WebDeps) -> list[BaseRoute]:  # noqa: PLR0915 (one closure 
 
     # ── JSON ──────────────────────────────────────────────────────────────────
 
-    async def api_overview(request: Request) -> Response:
-        rows = await run_in_threadpool(board.overview)
+    async def api_overview(self, request: Request) -> Response:
+        rows = await run_in_threadpool(self.board.overview)
         return JSONResponse([status_json(row) for row in rows])
 
-    async def api_bot(request: Request) -> Response:
-        t = await run_in_threadpool(board.timeline, request.path_params["bot"])
+    async def api_bot(self, request: Request) -> Response:
+        t = await run_in_threadpool(self.board.timeline, request.path_params["bot"])
         return JSONResponse(
             {
                 "bot": t.bot,
@@ -235,11 +223,11 @@ def web_routes(deps: WebDeps) -> list[BaseRoute]:  # noqa: PLR0915 (one closure 
             }
         )
 
-    async def api_deployment(request: Request) -> Response:
-        page = await run_in_threadpool(board.deployment, request.path_params["id"])
+    async def api_deployment(self, request: Request) -> Response:
+        page = await run_in_threadpool(self.board.deployment, request.path_params["id"])
         view = page.view
         viewer = await run_in_threadpool(
-            board.may_read_logs, request.state.user, view.deployment.env
+            self.board.may_read_logs, request.state.user, view.deployment.env
         )
         answer = deployment_json(view.deployment)
         answer.update(
@@ -257,9 +245,9 @@ def web_routes(deps: WebDeps) -> list[BaseRoute]:  # noqa: PLR0915 (one closure 
         )
         return JSONResponse(answer)
 
-    async def api_audit(request: Request) -> Response:
+    async def api_audit(self, request: Request) -> Response:
         wanted = pages.audit_filter(request.query_params)
-        events = await run_in_threadpool(board.audit, wanted)
+        events = await run_in_threadpool(self.board.audit, wanted)
         more = len(events) == wanted.limit and events[-1].id is not None
         return JSONResponse(
             {
@@ -267,88 +255,6 @@ def web_routes(deps: WebDeps) -> list[BaseRoute]:  # noqa: PLR0915 (one closure 
                 "next_before": events[-1].id if more else None,
             }
         )
-
-    # ── sign-in ───────────────────────────────────────────────────────────────
-
-    async def login(request: Request) -> Response:
-        if web is None or web.auth != "slack" or deps.oidc is None or login_signer is None:
-            return _secured(_json_error(404, "sign-in is for `web: {auth: slack}`"))
-        wanted = request.query_params.get("next", "/ui/")
-        state, nonce = new_secret(), new_secret()
-        try:
-            url = await run_in_threadpool(
-                deps.oidc.authorize_url,
-                redirect_uri=redirect_uri(request),
-                state=state,
-                nonce=nonce,
-            )
-        except SignInFailed as exc:
-            log.warning("sign-in: %s", exc)
-            return _secured(_html(pages.signin_failed(str(exc)), status=503))
-        response = RedirectResponse(url, 303)
-        value = login_signer.sign({"state": state, "nonce": nonce, "next": wanted}, seconds=600)
-        _cookie(response, LOGIN_COOKIE, value, seconds=600, secure=secure)
-        return _secured(response)
-
-    async def callback(request: Request) -> Response:
-        if web is None or deps.oidc is None or login_signer is None or signer is None:
-            return _secured(_json_error(404, "sign-in is for `web: {auth: slack}`"))
-        started = login_signer.unsign(request.cookies.get(LOGIN_COOKIE))
-        code = request.query_params.get("code", "")
-        given_state = request.query_params.get("state", "")
-        if started is None or not code or given_state != started.get("state"):
-            why = request.query_params.get("error") or "this sign-in was not started here"
-            return _secured(_html(pages.signin_failed(f"sign-in refused: {why}"), status=401))
-        try:
-            user = await run_in_threadpool(
-                deps.oidc.sign_in,
-                code=code,
-                redirect_uri=redirect_uri(request),
-                nonce=str(started["nonce"]),
-            )
-        except SignInFailed as exc:
-            log.warning("sign-in refused: %s", exc)
-            return _secured(_html(pages.signin_failed(str(exc)), status=401))
-        wanted = str(started.get("next") or "/ui/")
-        if not wanted.startswith("/ui/") or wanted.startswith("//"):
-            wanted = "/ui/"  # never send someone elsewhere
-        response = RedirectResponse(wanted, 303)
-        _cookie(
-            response,
-            SESSION_COOKIE,
-            signer.sign({"user": user}, seconds=session_seconds),
-            seconds=int(session_seconds),
-            secure=secure,
-        )
-        response.delete_cookie(LOGIN_COOKIE, path="/ui/")
-        return _secured(response)
-
-    def page(path: str, handler: Handler) -> Route:
-        return Route(path, gate(handler, api=False), methods=["GET"])
-
-    def api(path: str, handler: Handler) -> Route:
-        return Route(path, gate(handler, api=True), methods=["GET"])
-
-    async def root(request: Request) -> Response:
-        return RedirectResponse("/ui/", 303)
-
-    return [
-        Route("/ui", root, methods=["GET"]),
-        Route("/ui/login", login, methods=["GET"]),
-        Route("/ui/auth/callback", callback, methods=["GET"]),
-        Mount("/ui/static", app=StaticFiles(directory=STATIC), name="static"),
-        page("/ui/", overview),
-        page("/ui/bots/{bot}", bot_page),
-        page("/ui/bots/{bot}/releases/{version:int}/changes", release_changes),
-        page("/ui/bots/{bot}/upcoming", upcoming),
-        page("/ui/deployments/{id:int}", deployment_page),
-        page("/ui/deployments/{id:int}/log", log_stream),
-        page("/ui/audit", audit_page),
-        api("/api/overview", api_overview),
-        api("/api/bots/{bot}", api_bot),
-        api("/api/deployments/{id:int}", api_deployment),
-        api("/api/audit", api_audit),
-    ]
 
 
 def _streaming(state: State) -> bool:
@@ -375,31 +281,3 @@ def _tail_of(path: Path | None, limit: int = 64 * 1024) -> str | None:
         file.seek(max(0, size - limit))
         text = file.read().decode("utf-8", errors="replace")
     return text if size <= limit else "…\n" + text.split("\n", 1)[-1]
-
-
-def _html(body: str, *, status: int = 200) -> HTMLResponse:
-    return HTMLResponse(body, status_code=status)
-
-
-def _problem(api: bool, status: int, message: str) -> Response:
-    if api:
-        return _json_error(status, message)
-    return _html(pages.problem(status, message), status=status)
-
-
-def _secured(response: Response) -> Response:
-    for name, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
-    return response
-
-
-def _cookie(response: Response, name: str, value: str, *, seconds: int, secure: bool) -> None:
-    response.set_cookie(
-        name,
-        value,
-        max_age=seconds,
-        path="/ui/" if name == LOGIN_COOKIE else "/",
-        httponly=True,
-        samesite="lax",
-        secure=secure,
-    )

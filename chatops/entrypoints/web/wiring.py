@@ -7,8 +7,8 @@ import hmac
 
 from chatops.bootstrap import Application
 from chatops.config import Config
-from chatops.entrypoints.web.app import WebDeps
 from chatops.entrypoints.web.auth import OidcClient
+from chatops.entrypoints.web.common import WebDeps
 from chatops.errors import ConfigError
 from chatops.services.board import Board
 
