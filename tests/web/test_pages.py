@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import re
+import threading
+import time
 
 import pytest
 
+from chatops.domain.deployment import Deployment, Event, Kind, State
 from tests.web.conftest import Site
 from tests.web.story import T0
 
@@ -249,3 +252,55 @@ def test_static_files_are_served_by_chatops(proxied: Site) -> None:
     assert "htmx" in htmx.text[:2000]
     assert '<script src="/ui/static/htmx.min.js"' in page
     assert "https://" not in re.sub(r'href="https://slack\.com[^"]*"', "", page).split("<main>")[0]
+
+
+def test_a_build_log_streams_while_it_is_written(proxied: Site) -> None:
+    """Lines reach the page as the build writes them; the stream ends when the build does."""
+    deps = proxied.application.deps
+    with deps.uow() as uow:
+        building = uow.deployments.add(
+            Deployment(
+                bot="mybot",
+                env="staging",
+                kind=Kind.DEPLOY,
+                state=State.BUILDING,
+                requested_by="UDEV",
+                requested_at=T0,
+                updated_at=T0,
+                version=3,
+                commit=proxied.commits[1],
+            )
+        )
+        uow.commit()
+    assert building.id is not None
+    path = deps.workdir / "logs" / "mybot" / f"v3-deployment-{building.id}.log"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    log: list[str] = []
+
+    def build() -> None:
+        with path.open("w", buffering=1) as out:
+            for n in range(1, 4):
+                log.append(f"wrote {n}")
+                out.write(f"Step {n}/3\n")
+                time.sleep(0.6)
+        with deps.uow() as uow:
+            now = uow.deployments.get(building.id or 0)
+            assert now is not None
+            uow.deployments.save(now.advance(Event.FAIL, at=T0, reason="cancelled"))
+            uow.commit()
+
+    writer = threading.Thread(target=build)
+    page = proxied.client().get(f"/ui/deployments/{building.id}", headers=AS).text
+    assert f'data-stream="/ui/deployments/{building.id}/log"' in page
+    writer.start()
+    with proxied.client().stream(
+        "GET", f"/ui/deployments/{building.id}/log", headers={"X-Forwarded-User": "UDEV"}
+    ) as response:
+        for line in response.iter_lines():
+            if line.startswith("data: "):
+                log.append(f"read {line[6:]}")
+    writer.join()
+
+    assert log.index("read Step 1/3") < log.index("wrote 3"), log
+    assert log.index("read Step 3/3") < log.index("read failed"), log
+    assert log[-1] == "read failed"

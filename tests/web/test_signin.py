@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import time
 import urllib.parse
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from chatops.bootstrap import build
+from chatops.entrypoints.web.wiring import web_deps
+from chatops.errors import ConfigError
+from tests.conftest import BotRepo
 from tests.web.conftest import CLIENT_SECRET, Site
+from tests.web.story import load_config, write_config
 
 
 def _sign_in(site: Site, client: Any, *, next_path: str = "/ui/bots/mybot") -> Any:
@@ -115,3 +121,22 @@ def test_an_unreachable_provider_is_said_plainly(make_site) -> None:  # type: ig
 
     assert answer.status_code == 503
     assert "cannot read http://127.0.0.1:9/.well-known/openid-configuration" in answer.text
+
+
+def test_slack_sign_in_needs_the_app_credentials(tmp_path: Path, bot_repo: BotRepo) -> None:
+    path = write_config(
+        tmp_path,
+        bots={"mybot": str(bot_repo.remote)},
+        web={"auth": "slack", "team_id": "T0TEAM"},
+        public_url=None,
+    )
+    config = load_config(path)
+    application = build(config)
+    try:
+        with pytest.raises(ConfigError) as refused:
+            web_deps(config, application)
+    finally:
+        application.close()
+
+    assert "CHATOPS_SLACK_CLIENT_ID and CHATOPS_SLACK_CLIENT_SECRET" in refused.value.message
+    assert "App Credentials" in (refused.value.hint or "")
