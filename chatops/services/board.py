@@ -8,6 +8,7 @@ filtered and paged) is read here. Nothing here changes anything.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -227,6 +228,21 @@ class Board:
 
     def build_log(self, deployment: Deployment) -> Path | None:
         return build_log_path(self._deps.workdir, deployment)
+
+    def state(self, deployment_id: int) -> State:
+        """Where a deployment stands now (one row read). Raises NotFound for an unknown id."""
+        return self._queries.deployment(deployment_id).state
+
+    def masker(self, deployment: Deployment) -> Callable[[str], str]:
+        """Masks every secret of the deployment's bot and environment in a text.
+
+        Logs are masked as they are written; pages mask again what they show, for text
+        written before a secret existed, or by an older chatops.
+
+        Raises:
+            ConfigError: the secrets cannot be read, or one is too short to mask.
+        """
+        return self._deps.redactor(deployment.bot, deployment.env)
 
     def may_read_logs(self, user: str, env: str) -> bool:
         """Whether `user` is among the viewers of `env` (or an admin)."""

@@ -69,7 +69,12 @@ def make_site(tmp_path: Path, bot_repo: BotRepo) -> Iterator[SiteFactory]:
     second = bot_repo.commit("second version")
     commits = (first, second)
 
-    def make(web: dict[str, Any] | None, idp: IdentityProvider | None = None) -> Site:
+    def make(
+        web: dict[str, Any] | None,
+        idp: IdentityProvider | None = None,
+        *,
+        env_file: str | None = None,
+    ) -> Site:
         home = tmp_path / f"chatops{len(made)}"
         home.mkdir()
         path = write_config(
@@ -77,6 +82,7 @@ def make_site(tmp_path: Path, bot_repo: BotRepo) -> Iterator[SiteFactory]:
             bots={"mybot": str(bot_repo.remote)},
             web=web,
             public_url="http://127.0.0.1",
+            env_file=env_file,
         )
         config = load_config(
             path,

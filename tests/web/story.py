@@ -28,7 +28,12 @@ SECRET = "s3cr3t-value-never-shown"
 
 
 def write_config(
-    home: Path, *, bots: dict[str, str], web: dict[str, Any] | None, public_url: str | None
+    home: Path,
+    *,
+    bots: dict[str, str],
+    web: dict[str, Any] | None,
+    public_url: str | None,
+    env_file: str | None = None,
 ) -> Path:
     document: dict[str, Any] = {
         "database_url": "sqlite:///chatops.db",
@@ -46,6 +51,9 @@ def write_config(
         },
         "bots": {name: {"repo": repo, "branch": "main"} for name, repo in bots.items()},
     }
+    if env_file is not None:  # the bots' secrets in staging
+        for bot in document["bots"].values():
+            bot["environments"] = {"staging": {"env_file": env_file}, "prod": None}
     if web is not None:
         document["web"] = web
     if public_url is not None:

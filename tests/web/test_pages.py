@@ -5,12 +5,13 @@ from __future__ import annotations
 import re
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
 from chatops.domain.deployment import Deployment, Event, Kind, State
 from tests.web.conftest import Site
-from tests.web.story import T0
+from tests.web.story import SECRET, T0
 
 AS = {"X-Forwarded-User": "ULEAD1"}
 
@@ -304,3 +305,29 @@ def test_a_build_log_streams_while_it_is_written(proxied: Site) -> None:
     assert log.index("read Step 1/3") < log.index("wrote 3"), log
     assert log.index("read Step 3/3") < log.index("read failed"), log
     assert log[-1] == "read failed"
+
+
+def test_secrets_never_reach_a_page(make_site, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    secrets = tmp_path / "staging.env"
+    secrets.write_text(f"API_KEY={SECRET}\n")
+    site = make_site({"auth": "proxy"}, env_file=str(secrets))
+    s = site.story
+    path = site.application.deps.workdir / "logs" / "mybot" / f"v1-deployment-{s.first_staging}.log"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"Step 1/2 : RUN echo {SECRET}\nleaked={SECRET}\n")  # before it was a secret
+    client = site.client()
+    dev = {"X-Forwarded-User": "UDEV"}
+
+    page = client.get(f"/ui/deployments/{s.first_staging}", headers=dev).text
+    as_json = client.get(f"/api/deployments/{s.first_staging}", headers=dev).text
+    with client.stream("GET", f"/ui/deployments/{s.first_staging}/log", headers=dev) as answer:
+        streamed = "".join(answer.iter_text())
+
+    for shown in (page, as_json, streamed):
+        assert SECRET not in shown
+    assert "leaked=" in page and "leaked=" in streamed and "leaked=" in as_json
+    secrets.write_text("API_KEY=short\n")  # too short to mask: the log is not shown at all
+    page = client.get(f"/ui/deployments/{s.first_staging}", headers=dev).text
+    stream = client.get(f"/ui/deployments/{s.first_staging}/log", headers=dev)
+    assert "leaked=" not in page and "not shown" in page
+    assert stream.status_code == 503

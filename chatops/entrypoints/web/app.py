@@ -22,7 +22,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response, Stream
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from chatops.domain.deployment import State
+from chatops.domain.deployment import Deployment, State
 from chatops.entrypoints.output import (
     alert_json,
     audit_json,
@@ -152,8 +152,19 @@ class _WebView:
         viewer = await run_in_threadpool(self.board.may_read_logs, user, deployment.env)
         build_log = None
         if viewer and not _streaming(deployment.state):
-            build_log = await run_in_threadpool(_tail_of, self.board.build_log(deployment))
+            build_log = await run_in_threadpool(self._shown_log, deployment)
         return html(pages.deployment(page, user=user, viewer=viewer, build_log=build_log))
+
+    def _shown_log(self, deployment: Deployment) -> str | None:
+        """The end of the build log (or the tail kept in the database), secrets masked."""
+        text = _tail_of(self.board.build_log(deployment)) or deployment.log_tail or None
+        if text is None:
+            return None
+        try:
+            return self.board.masker(deployment)(text)
+        except ChatOpsError as exc:
+            log.warning("build log of #%s not shown: %s", deployment.id, exc)
+            return f"(not shown: the secrets to mask in it cannot be read: {exc.message})"
 
     async def audit_page(self, request: Request) -> Response:
         wanted = pages.audit_filter(request.query_params)
@@ -169,6 +180,10 @@ class _WebView:
         ):
             return json_error(403, f"build logs of {deployment.env} are for its viewers only")
         path = self.board.build_log(deployment)
+        try:  # a log that cannot be masked is not shown
+            masked = await run_in_threadpool(self.board.masker, deployment)
+        except ChatOpsError as exc:
+            return json_error(503, f"the secrets to mask in this log cannot be read: {exc.message}")
 
         async def events() -> AsyncIterator[str]:
             offset, partial = 0, ""
@@ -180,15 +195,16 @@ class _WebView:
                     offset += len(chunk)
                     text = partial + chunk.decode("utf-8", errors="replace")
                     *lines, partial = text.split("\n")
-                    for line in lines:
+                    shown = await run_in_threadpool(masked, "\n".join(lines))
+                    for line in shown.split("\n") if lines else ():
                         yield f"data: {line.rstrip(chr(13))}\n\n"
                     continue
-                now = await run_in_threadpool(self.board.deployment, deployment_id)
-                if not _streaming(now.view.deployment.state):
+                state = await run_in_threadpool(self.board.state, deployment_id)
+                if not _streaming(state):
                     if not await run_in_threadpool(_read_from, path, offset):
                         if partial:
-                            yield f"data: {partial}\n\n"
-                        yield f"event: end\ndata: {now.view.deployment.state}\n\n"
+                            yield f"data: {await run_in_threadpool(masked, partial)}\n\n"
+                        yield f"event: end\ndata: {state}\n\n"
                         return
                     continue
                 await asyncio.sleep(LOG_POLL_SECONDS)
@@ -229,6 +245,9 @@ class _WebView:
         viewer = await run_in_threadpool(
             self.board.may_read_logs, request.state.user, view.deployment.env
         )
+        log_tail = None
+        if viewer and view.deployment.log_tail:
+            log_tail = await run_in_threadpool(self._shown_log, view.deployment)
         answer = deployment_json(view.deployment)
         answer.update(
             {
@@ -240,7 +259,7 @@ class _WebView:
                 "alerts": [alert_json(a) for a in page.alerts],
                 "changes": [{"sha": c.sha, "subject": c.subject} for c in view.changes],
                 "slack_message": pages.slack_link(page.message),
-                "log_tail": view.deployment.log_tail if viewer else None,
+                "log_tail": log_tail,
             }
         )
         return JSONResponse(answer)
