@@ -20,6 +20,7 @@ with warnings.catch_warnings():  # starlette asks for httpx2; httpx is what the 
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
+from chatops.adapters.db.schema import upgrade
 from chatops.bootstrap import Application, build
 from chatops.config import Config
 from chatops.entrypoints.limits import BodyLimits
@@ -62,8 +63,16 @@ def idp() -> Iterator[IdentityProvider]:
 SiteFactory = Callable[..., Site]
 
 
+@pytest.fixture(scope="session")
+def migrated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty SQLite database at the migrations' head, copied for each site."""
+    path = tmp_path_factory.mktemp("migrated") / "chatops.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
 @pytest.fixture
-def make_site(tmp_path: Path, bot_repo: BotRepo) -> Iterator[SiteFactory]:
+def make_site(tmp_path: Path, bot_repo: BotRepo, migrated: Path) -> Iterator[SiteFactory]:
     made: list[Application] = []
     first = bot_repo.head()
     second = bot_repo.commit("second version")
@@ -86,6 +95,7 @@ def make_site(tmp_path: Path, bot_repo: BotRepo) -> Iterator[SiteFactory]:
         )
         config = load_config(
             path,
+            migrated=migrated,
             chatops_slack_client_id=CLIENT_ID,
             chatops_slack_client_secret=CLIENT_SECRET,
         )
