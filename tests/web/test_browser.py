@@ -69,7 +69,8 @@ def _ok(result: object) -> None:
 
 
 def _story(i: Installation) -> dict[str, int]:
-    """deploy, promote + approve, v2 the same way, a failed v3, a rollback with a reason."""
+    """deploy, promote + approve, v2 the same way, a failed v3, a rollback with a reason,
+    and v2's promotion again, waiting for approval."""
     ids: dict[str, int] = {}
     _ok(i.run("deploy", i.bot, "staging"))
     pending = i.json("promote", i.bot, "prod", "--user", "UDEV")
@@ -87,6 +88,9 @@ def _story(i: Installation) -> dict[str, int]:
     back = i.json("rollback", i.bot, "prod", "--reason", "v2 leaks memory under load")
     assert (back["state"], back["version"]) == ("live", 1), back
     ids["rollback"] = back["deployment_id"]
+    again = i.json("promote", i.bot, "prod", "--user", "UDEV")
+    assert (again["state"], again["version"]) == ("pending_approval", 2), again
+    ids["pending"] = again["deployment_id"]
     return ids
 
 
@@ -173,7 +177,9 @@ def _browse(
     prod = driver.find_element(By.ID, f"row-{bot}-prod").text
     assert "v2" in staging and "unhealthy" in staging, staging
     assert "fails 12% of its requests" in staging
-    assert "v1" in prod and "hold" in prod, prod
+    assert "v1" in prod and "healthy" in prod, prod
+    # the promotion on purpose lifted the rollback's hold, and waits for an approver
+    assert "hold" not in prod and f"#{ids['pending']} v2" in prod, prod
     _shot(driver, "overview")
     sources["overview"] = driver.page_source
 
