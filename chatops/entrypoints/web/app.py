@@ -128,13 +128,17 @@ class _WebView:
 
     # ── pages ─────────────────────────────────────────────────────────────────
 
+    # reading and rendering both run on the thread pool: a big overview takes milliseconds
+
     async def overview(self, request: Request) -> Response:
-        rows = await run_in_threadpool(self.board.overview)
-        return html(pages.overview(rows, user=request.state.user))
+        user = request.state.user
+        return html(
+            await run_in_threadpool(lambda: pages.overview(self.board.overview(), user=user))
+        )
 
     async def bot_page(self, request: Request) -> Response:
-        timeline = await run_in_threadpool(self.board.timeline, request.path_params["bot"])
-        return html(pages.bot(timeline, user=request.state.user))
+        bot, user = request.path_params["bot"], request.state.user
+        return html(await run_in_threadpool(lambda: pages.bot(self.board.timeline(bot), user=user)))
 
     async def release_changes(self, request: Request) -> Response:
         p = request.path_params
