@@ -445,6 +445,9 @@ def audit(
     deployment: Annotated[int | None, typer.Option("--deployment")] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=10_000)] = 50,
     as_json: JsonOption = False,
+    by: Annotated[str | None, typer.Option("--by", help="who acted (a user id)")] = None,
+    env: Annotated[str | None, typer.Option("--env")] = None,
+    action: Annotated[str | None, typer.Option("--action", help="e.g. deploy, rollback")] = None,
 ) -> None:
     """The audit trail: who did what, where, when, and how it ended."""
     from chatops.entrypoints.output import audit_json
@@ -454,7 +457,9 @@ def audit(
         _application(recover=False, progress=False) as application,
         application.deps.uow() as uow,
     ):
-        events = uow.audit.list(bot=bot, deployment_id=deployment, limit=limit)
+        events = uow.audit.list(
+            bot=bot, deployment_id=deployment, limit=limit, actor=by, env=env, action=action
+        )
     rows = [audit_json(e) for e in events]
     if as_json:
         _print_json(rows)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -331,3 +335,23 @@ def test_secrets_never_reach_a_page(make_site, tmp_path: Path) -> None:  # type:
     stream = client.get(f"/ui/deployments/{s.first_staging}/log", headers=dev)
     assert "leaked=" not in page and "not shown" in page
     assert stream.status_code == 503
+
+
+def test_the_cli_audit_filters_as_the_web_view_does(proxied: Site) -> None:
+    config = proxied.config.file.path
+    command = [sys.executable, "-m", "chatops", "--config", str(config), "audit", "--json"]
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+
+    found = subprocess.run(
+        [*command, "--by", "ULEAD1", "--env", "prod"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+        timeout=60,
+    )
+
+    events = json.loads(found.stdout)
+    web = proxied.client().get("/api/audit?person=ULEAD1&env=prod", headers=AS).json()["events"]
+    assert [e["action"] for e in events] == ["rollback", "approve"]
+    assert events == web
