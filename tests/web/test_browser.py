@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sqlite3
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -22,6 +23,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
+from chatops.entrypoints.sample import DOCKERFILE
 from tests.e2e.conftest import Installation
 from tests.e2e.serving import ALERT_TOKEN, Served
 from tests.web.conftest import CLIENT_ID, CLIENT_SECRET
@@ -156,6 +158,7 @@ def test_every_page_in_a_real_browser(
             _alert(served, i.bot)
             assert httpx.get(f"{served.url}/api/overview").status_code == 401
             sources = _browse(browser, served, i.bot, ids)
+            _follow_a_build(browser, served, i)
         finally:
             served.stop()
     for name, source in sources.items():
@@ -233,3 +236,34 @@ def _browse(
         sources[path] = driver.page_source
     assert time.monotonic() - started < 30
     return sources
+
+
+def _follow_a_build(driver: webdriver.Chrome, served: Served, i: Installation) -> None:
+    """A build's log appears in the page line by line while the build runs."""
+    slow = DOCKERFILE.replace(
+        "COPY www /www",
+        'RUN for n in 1 2 3 4 5; do echo "slow step $n"; sleep 1; done\nCOPY www /www',
+    )
+    i.repo.commit("fourth version: slow build", files={"Dockerfile": slow})
+    deploying = i.start("deploy", i.bot, "staging")
+    try:
+        database = sqlite3.connect(i.path / "chatops.db")
+        deadline = time.monotonic() + 60
+        found = None
+        while found is None or found[1] != "building":
+            assert time.monotonic() < deadline, f"no build started: {found}"
+            time.sleep(0.2)
+            found = database.execute(
+                "SELECT id, state FROM deployments ORDER BY id DESC LIMIT 1"
+            ).fetchone()
+        driver.get(f"{served.url}/ui/deployments/{found[0]}")
+        _wait_text(driver, "#build-log", "slow step 1", timeout=30)
+        [(state,)] = database.execute("SELECT state FROM deployments WHERE id = ?", (found[0],))
+        # while building the page holds an empty <pre>: what is in it came over the stream
+        assert state == "building", "the first lines arrived while the build ran"
+        _wait_text(driver, "#build-log", "slow step 5", timeout=30)
+        _wait_text(driver, "#build-log-state", "build log complete", timeout=30)
+        _shot(driver, "deployment-streamed")
+        database.close()
+    finally:
+        deploying.communicate(timeout=120)
