@@ -158,6 +158,7 @@ def build(
         notifier=fanout,
         workdir=file.workdir,
         metrics=metrics or NullMetrics(),
+        public_url=file.public_url,
     )
     heartbeat = Heartbeat(deps)
     pipeline = Pipeline(deps, heartbeat)

@@ -9,6 +9,7 @@ what is allowed, so a typo never passes silently.
 from __future__ import annotations
 
 import getpass
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -103,6 +104,9 @@ class Settings(BaseSettings):
     # timeouts, 60 s, leave room for it and for Kubernetes' preStop)
     chatops_drain_seconds: float = Field(default=45.0, ge=10, le=3600)
     chatops_log_format: Literal["text", "json"] = "text"  # read early by the CLI too
+    chatops_public_url: str | None = None
+    chatops_slack_client_id: str | None = None
+    chatops_slack_client_secret: SecretStr | None = None
     docker_host: str | None = None
     user: str | None = None
 
@@ -438,10 +442,51 @@ class RetentionModel(_Model):
     audit_days: Annotated[int, Field(ge=1, le=36_500)] | None = None
 
 
+def _public_url(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", value):
+        raise ValueError(
+            f"{value!r} is not an http(s) URL; write where people reach chatops, "
+            "e.g. https://chatops.example.com"
+        )
+    return value.rstrip("/")
+
+
+class WebModel(_Model):
+    """`web:` who may see the web view (DESIGN §11)."""
+
+    auth: Literal["slack", "proxy"]
+    team_id: str | None = None  # slack: only members of this workspace
+    issuer: str = "https://slack.com"  # slack: the OpenID Connect issuer (a stand-in in tests)
+    header: str = "X-Forwarded-User"  # proxy: the header naming the signed-in person
+    trusted_proxies: list[str] = Field(default_factory=lambda: ["127.0.0.1", "::1"])
+    session_hours: Annotated[float, Field(gt=0, le=24 * 30)] = 12
+
+    @model_validator(mode="after")
+    def _complete(self) -> WebModel:
+        if self.auth == "slack" and not self.team_id:
+            raise ValueError(
+                "web.team_id: required with `auth: slack` (the workspace whose members may "
+                "sign in, T…)"
+            )
+        try:
+            for proxy in self.trusted_proxies:
+                ipaddress.ip_network(proxy, strict=False)
+        except ValueError as exc:
+            raise ValueError(f"web.trusted_proxies: {exc}") from None
+        if not re.fullmatch(r"[A-Za-z0-9-]+", self.header):
+            raise ValueError(f"web.header: {self.header!r} is not an HTTP header name")
+        _public_url(self.issuer)
+        return self
+
+
 class ConfigModel(_Model):
     instance: Name = DEFAULT_INSTANCE  # namespaces what chatops makes (DESIGN §4)
     retention: RetentionModel = Field(default_factory=RetentionModel)
     database_url: str | None = None
+    public_url: str | None = None
+    web: WebModel | None = None
     registry: str | None = None
     build_docker_host: str | None = None
     workdir: str = ".chatops"
@@ -449,6 +494,8 @@ class ConfigModel(_Model):
     alertmanager: AlertmanagerModel = Field(default_factory=AlertmanagerModel)
     environments: dict[Name, EnvironmentModel]
     bots: dict[Name, BotModel] = Field(default_factory=dict)
+
+    _url = field_validator("public_url")(_public_url)
 
     @model_validator(mode="after")
     def _references(self) -> ConfigModel:
@@ -545,6 +592,8 @@ class ConfigFile:
     database_url: str
     workdir: Path
     alert_labels: tuple[str, str]
+    public_url: str | None = None  # CHATOPS_PUBLIC_URL wins over `public_url`
+    web: WebModel | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -777,7 +826,16 @@ def _build(path: Path, model: ConfigModel, settings: Settings) -> ConfigFile:
         database_url=_resolve_sqlite(base, database_url),
         workdir=Path(_resolve(base, model.workdir)),
         alert_labels=(model.alertmanager.bot_label, model.alertmanager.env_label),
+        public_url=_env_public_url(settings) or model.public_url,
+        web=model.web,
     )
+
+
+def _env_public_url(settings: Settings) -> str | None:
+    try:
+        return _public_url(settings.chatops_public_url)
+    except ValueError as exc:
+        raise ConfigError(f"CHATOPS_PUBLIC_URL: {exc}") from None
 
 
 def _resolve_sqlite(base: Path, url: str) -> str:

@@ -174,10 +174,15 @@ class FakeDeployments:
         ]
         return sorted(found, key=lambda d: -(d.id or 0))[:limit]
 
-    def in_state(self, states: Iterable[str]) -> list[Deployment]:
+    def in_state(self, states: Iterable[str], *, bot: str | None = None) -> list[Deployment]:
         wanted = set(states)
         return sorted(
-            (d for d in self.t.deployments.values() if d.state in wanted), key=lambda d: d.id or 0
+            (
+                d
+                for d in self.t.deployments.values()
+                if d.state in wanted and (bot is None or d.bot == bot)
+            ),
+            key=lambda d: d.id or 0,
         )
 
     def all_live(self) -> list[Deployment]:
@@ -234,13 +239,29 @@ class FakeAudit:
         self.t.audit.append(dataclasses.replace(event, id=len(self.t.audit) + 1))
 
     def list(
-        self, *, bot: str | None = None, deployment_id: int | None = None, limit: int = 100
+        self,
+        *,
+        bot: str | None = None,
+        deployment_id: int | None = None,
+        limit: int = 100,
+        env: str | None = None,
+        actor: str | None = None,
+        action: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        before_id: int | None = None,
     ) -> list[AuditEvent]:
         found = [
             e
             for e in reversed(self.t.audit)
             if (bot is None or e.bot == bot)
             and (deployment_id is None or e.deployment_id == deployment_id)
+            and (env is None or e.env == env)
+            and (actor is None or e.actor == actor)
+            and (action is None or e.action == action)
+            and (since is None or e.at >= since)
+            and (until is None or e.at < until)
+            and (before_id is None or (e.id or 0) < before_id)
         ]
         return found[:limit]
 
@@ -282,6 +303,12 @@ class FakeAlerts:
 
     def open_alerts(self, bot: str | None = None) -> list[Alert]:
         return [a for a in self.t.alerts.values() if a.open and (bot is None or a.bot == bot)]
+
+    def history(self, bot: str, limit: int = 100) -> list[Alert]:
+        found = sorted(
+            (a for a in self.t.alerts.values() if a.bot == bot), key=lambda a: -(a.id or 0)
+        )
+        return found[:limit]
 
 
 class FakeMessages:
@@ -752,6 +779,7 @@ class World:
     processes: FakeProcesses = field(default_factory=FakeProcesses)
     notifier: RecordingNotifier = field(default_factory=RecordingNotifier)
     workdir: Path = Path("/tmp/chatops-fake-workdir")
+    public_url: str | None = None
 
     def __post_init__(self) -> None:
         self.builder.clock = self.clock  # a hanging build passes the world's time
@@ -772,6 +800,7 @@ class World:
             notifier=self.notifier,
             workdir=self.workdir,
             tuning=Tuning(health_poll_seconds=0.25, settle_seconds=0.0, build_slot_wait_seconds=5),
+            public_url=self.public_url,
         )
 
 

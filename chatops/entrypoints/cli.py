@@ -317,6 +317,7 @@ def rollback(
             env,
             to_version=version,
             force_reason=_force_reason(force, reason),
+            reason=reason.strip() if reason and reason.strip() else None,
         )
     _report(deployment, as_json)
 
@@ -446,29 +447,22 @@ def audit(
     deployment: Annotated[int | None, typer.Option("--deployment")] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=10_000)] = 50,
     as_json: JsonOption = False,
+    by: Annotated[str | None, typer.Option("--by", help="who acted (a user id)")] = None,
+    env: Annotated[str | None, typer.Option("--env")] = None,
+    action: Annotated[str | None, typer.Option("--action", help="e.g. deploy, rollback")] = None,
 ) -> None:
     """The audit trail: who did what, where, when, and how it ended."""
+    from chatops.entrypoints.output import audit_json
+
     with (
         _errors(as_json),
         _application(recover=False, progress=False) as application,
         application.deps.uow() as uow,
     ):
-        events = uow.audit.list(bot=bot, deployment_id=deployment, limit=limit)
-    rows = [
-        {
-            "id": e.id,
-            "at": e.at.isoformat(),
-            "actor": e.actor,
-            "source": e.source,
-            "action": e.action,
-            "outcome": str(e.outcome),
-            "bot": e.bot,
-            "env": e.env,
-            "deployment_id": e.deployment_id,
-            "detail": e.detail,
-        }
-        for e in events
-    ]
+        events = uow.audit.list(
+            bot=bot, deployment_id=deployment, limit=limit, actor=by, env=env, action=action
+        )
+    rows = [audit_json(e) for e in events]
     if as_json:
         _print_json(rows)
         return

@@ -11,12 +11,16 @@ from typing import Any
 
 from rich.table import Table
 
+from chatops.domain.alerts import Alert
+from chatops.domain.audit import AuditEvent
 from chatops.domain.deployment import Deployment
 from chatops.domain.policy import Lock
 from chatops.entrypoints.terminal import escape
 from chatops.services.views import ReleaseRow, StatusRow
 
 __all__ = [
+    "alert_json",
+    "audit_json",
     "deployment_json",
     "lock_json",
     "release_json",
@@ -98,6 +102,41 @@ def status_json(row: StatusRow) -> dict[str, Any]:
             {"id": a.id, "state": str(a.state), "summary": a.summary, "count": a.count}
             for a in row.open_alerts
         ],
+    }
+
+
+def audit_json(event: AuditEvent) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "at": event.at.isoformat(),
+        "actor": event.actor,
+        "source": event.source,
+        "action": event.action,
+        "outcome": str(event.outcome),
+        "bot": event.bot,
+        "env": event.env,
+        "deployment_id": event.deployment_id,
+        "detail": event.detail,
+    }
+
+
+def alert_json(alert: Alert) -> dict[str, Any]:
+    return {
+        "id": alert.id,
+        "bot": alert.bot,
+        "env": alert.env,
+        "source": alert.source,
+        "state": str(alert.state),
+        "summary": alert.summary,
+        "detail": alert.detail,
+        "count": alert.count,
+        "version": alert.version,
+        "deployment_id": alert.deployment_id,
+        "first_seen": _iso(alert.first_seen),
+        "last_seen": _iso(alert.last_seen),
+        "acked_by": alert.acked_by,
+        "resolved_at": _iso(alert.resolved_at),
+        "action_taken": alert.action_taken,
     }
 
 

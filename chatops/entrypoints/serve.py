@@ -36,6 +36,7 @@ from chatops.entrypoints.http import HttpDeps, create_http_app
 from chatops.entrypoints.logs import RequestIds
 from chatops.entrypoints.scheduler import Scheduler
 from chatops.entrypoints.slack.wiring import channel_for, directory_for, slack_client
+from chatops.entrypoints.web.wiring import web_deps
 from chatops.errors import ConfigError
 from chatops.services.alerts import AlertService
 from chatops.services.autodeploy import AutoDeploy
@@ -211,6 +212,7 @@ def _serve(
             alert_labels=config.file.alert_labels,
             scheduler_running=lambda: scheduler.running,
             body_timeout=settings.chatops_http_body_timeout_seconds,
+            web=web_deps(config, application),
         )
     )
     return Server(

@@ -269,6 +269,7 @@ class AlertService:
             release=release,
             deployed_by=deployment.requested_by if deployment else None,
             rollback_to=rollback_to,
+            page_url=deps.page_url(alert.deployment_id),
         )
 
     # ── helpers ─────────────────────────────────────────────────────────────

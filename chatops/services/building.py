@@ -179,7 +179,8 @@ class Releases:
         builder = deps.builder(deployment.env)
         log_path = deps.workdir / "logs" / bot.name / f"v{version}-deployment-{deployment.id}.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        with log_path.open("w", encoding="utf-8") as log_file:
+        # line-buffered: the web view streams this file while it is written
+        with log_path.open("w", encoding="utf-8", buffering=1) as log_file:
             output = self._build_output(attempt, log_file.write, tail)
             builds = deps.workdir / "builds"
             builds.mkdir(parents=True, exist_ok=True)

@@ -106,6 +106,7 @@ class Deps:
     notifier: Notifier
     workdir: Path
     tuning: Tuning = field(default_factory=Tuning)
+    public_url: str | None = None  # where the web view is reached, for links in messages
     metrics: Metrics = field(default_factory=NullMetrics)
 
     def builder(self, env: str) -> ImageBuilder:
@@ -113,6 +114,12 @@ class Deps:
             return self.builders[env]
         except KeyError:
             raise ConfigError(f"no image builder is configured for environment {env!r}") from None
+
+    def page_url(self, deployment_id: int | None) -> str | None:
+        """The web page of a deployment, once `public_url` is set."""
+        if self.public_url is None or deployment_id is None:
+            return None
+        return f"{self.public_url}/ui/deployments/{deployment_id}"
 
     def runtime(self, env: str) -> Runtime:
         try:

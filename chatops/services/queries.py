@@ -10,7 +10,7 @@ from chatops.domain.alerts import Alert
 from chatops.domain.approvals import Vote, approvals_needed, tally
 from chatops.domain.audit import Outcome
 from chatops.domain.catalog import HealthKind
-from chatops.domain.deployment import Commit, Deployment, Kind, State
+from chatops.domain.deployment import ACTIVE_STATES, Commit, Deployment, Kind, State
 from chatops.domain.health import Health, Observation
 from chatops.domain.names import validate_name
 from chatops.domain.policy import LockKind
@@ -125,32 +125,39 @@ class Queries:
         bots = [catalog.bot(validate_name("bot", bot)).name] if bot else sorted(catalog.bots)
         rows: list[StatusRow] = []
         now = self._deps.clock.now()
+        # four queries whatever the number of bots: the web overview renders this for hundreds
         with self._deps.uow() as uow:
-            for name in bots:
-                open_alerts = uow.alerts.open_alerts(name)
-                for env in catalog.bots[name].targets:
-                    live = uow.deployments.live(name, env)
-                    holder = uow.deployments.holder(name, env)
-                    pending = tuple(
-                        d
-                        for d in uow.deployments.history(name, env, limit=20)
-                        if d.state is State.PENDING_APPROVAL
+            only = bots[0] if bot else None
+            live = {(d.bot, d.env): d for d in uow.deployments.in_state([State.LIVE], bot=only)}
+            in_progress: dict[tuple[str, str], Deployment] = {}
+            pending: dict[tuple[str, str], list[Deployment]] = defaultdict(list)
+            for d in uow.deployments.in_state(ACTIVE_STATES, bot=only):
+                if d.state is State.PENDING_APPROVAL:
+                    pending[(d.bot, d.env)].insert(0, d)  # newest first, as before
+                else:
+                    in_progress[(d.bot, d.env)] = d
+            locks = {(lock.bot, lock.env): lock for lock in uow.locks.list()}
+            open_alerts: dict[tuple[str, str], list[Alert]] = defaultdict(list)
+            for alert in uow.alerts.open_alerts(only):
+                open_alerts[(alert.bot, alert.env)].append(alert)
+        for name in bots:
+            for env in catalog.bots[name].targets:
+                key = (name, env)
+                lock = locks.get(key)
+                lock = lock if lock is not None and lock.active(now) else None
+                if key not in live and key not in in_progress and not pending[key] and lock is None:
+                    continue
+                rows.append(
+                    StatusRow(
+                        bot=name,
+                        env=env,
+                        deployment=live.get(key),
+                        lock=lock,
+                        pending=tuple(pending[key]),
+                        in_progress=in_progress.get(key),
+                        open_alerts=tuple(open_alerts[key]),
                     )
-                    lock = uow.locks.get(name, env)
-                    lock = lock if lock is not None and lock.active(now) else None
-                    if live is None and holder is None and not pending and lock is None:
-                        continue
-                    rows.append(
-                        StatusRow(
-                            bot=name,
-                            env=env,
-                            deployment=live,
-                            lock=lock,
-                            pending=pending,
-                            in_progress=holder if holder and holder.in_progress else None,
-                            open_alerts=tuple(a for a in open_alerts if a.env == env),
-                        )
-                    )
+                )
         if probe:
             rows = [self._with_health(row) for row in rows]
         return rows
@@ -240,6 +247,7 @@ class Queries:
             promote_to=promote_to,
             hold_note=hold_note,
             now=deps.clock.now(),
+            page_url=deps.page_url(deployment.id),
         )
 
     def _changes(

@@ -28,6 +28,7 @@ class DeploymentView:
     promote_to: str | None = None  # the environment a Promote button would target
     hold_note: str | None = None  # "automatic deploys are held …" after a rollback
     now: datetime | None = None
+    page_url: str | None = None  # its web page (`public_url`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +38,7 @@ class AlertView:
     release: Release | None = None
     deployed_by: str | None = None
     rollback_to: int | None = None  # the version a Rollback button would go to
+    page_url: str | None = None  # the web page of the alert's deployment (`public_url`)
 
 
 @dataclass(frozen=True, slots=True)

@@ -152,6 +152,8 @@ def _notes(view: DeploymentView, m: Markup) -> list[Part]:
         )
     if view.hold_note:
         notes.append(Note(f"🔒 {m.text(view.hold_note, 500)}"))
+    if view.page_url:
+        notes.append(Note(f"🔎 {m.link(view.page_url, 'details and build log')}"))
     if deployment.in_progress and deployment.cancel_requested_by:
         notes.append(
             Note(
