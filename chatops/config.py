@@ -46,6 +46,7 @@ from chatops.domain.catalog import (
 )
 from chatops.domain.names import NAME_PATTERN, colliding_units
 from chatops.domain.repos import remote_location
+from chatops.domain.verification import ALL_CHECKS, CheckSpec, ChecksSpec, NoData, VerifySpec
 from chatops.errors import ConfigError
 
 __all__ = [
@@ -90,6 +91,11 @@ class Settings(BaseSettings):
     chatops_git_webhook_secret: SecretStr | None = None
     chatops_metrics_token: SecretStr | None = None
     chatops_lease_seconds: float = Field(default=15.0, gt=0)
+    # forges, for CI checks and deployment statuses (DESIGN §10)
+    chatops_github_api_url: str = "https://api.github.com"
+    chatops_github_token: SecretStr | None = None
+    chatops_gitlab_api_url: str = "https://gitlab.com/api/v4"
+    chatops_gitlab_token: SecretStr | None = None
     docker_host: str | None = None
     user: str | None = None
 
@@ -234,6 +240,87 @@ class FreezeModel(_Model):
     duration_hours: Annotated[float, Field(gt=0, le=24 * 31)]
 
 
+# ── verification and CI gates (DESIGN §10) ──
+
+
+class VerifyCheckModel(_Model):
+    """One entry of `verify.checks`."""
+
+    name: Annotated[str, Field(min_length=1, max_length=80)]
+    query: Annotated[str, Field(min_length=1, max_length=4000)]
+    min: float | None = None
+    max: float | None = None
+    failure_limit: Annotated[int, Field(ge=0, le=1000)] = 0
+    on_no_data: Literal["fail", "pass", "inconclusive"] = "fail"
+    on_error: Literal["fail", "pass", "inconclusive"] = "inconclusive"
+
+    @model_validator(mode="after")
+    def _bounded(self) -> VerifyCheckModel:
+        if self.min is None and self.max is None:
+            raise ValueError(
+                f"check {self.name!r} needs `min:` or `max:` (or both): a bound its value must keep"
+            )
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(
+                f"check {self.name!r}: `min` ({self.min:g}) is above `max` ({self.max:g})"
+            )
+        return self
+
+    def spec(self) -> CheckSpec:
+        return CheckSpec(
+            name=self.name,
+            query=self.query,
+            min=self.min,
+            max=self.max,
+            failure_limit=self.failure_limit,
+            on_no_data=NoData(self.on_no_data),
+            on_error=NoData(self.on_error),
+        )
+
+
+class VerifyModel(_Model):
+    """An environment's `verify:`: Prometheus queries measured while a release runs."""
+
+    prometheus: Annotated[str, Field(pattern=r"^https?://[^\s]+$")]
+    interval_seconds: Annotated[float, Field(ge=1)] = 30
+    timeout_seconds: Annotated[float, Field(gt=0, le=120)] = 10
+    checks: Annotated[list[VerifyCheckModel], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _distinct(self) -> VerifyModel:
+        names = [c.name for c in self.checks]
+        for name in names:
+            if names.count(name) > 1:
+                raise ValueError(f"two checks are named {name!r}; give each a name of its own")
+        return self
+
+    def spec(self) -> VerifySpec:
+        return VerifySpec(
+            prometheus=self.prometheus.rstrip("/"),
+            checks=tuple(c.spec() for c in self.checks),
+            interval=timedelta(seconds=self.interval_seconds),
+            timeout=timedelta(seconds=self.timeout_seconds),
+        )
+
+
+class ChecksModel(_Model):
+    """An environment's `checks:`: CI results a commit needs before it runs there."""
+
+    required: Literal["all"] | Annotated[list[str], Field(min_length=1)]
+    ignored: list[str] = Field(default_factory=list)
+    timeout_seconds: Seconds = 900
+
+    def spec(self) -> ChecksSpec:
+        return ChecksSpec(
+            required=None if self.required == ALL_CHECKS else tuple(self.required),
+            ignored=frozenset(self.ignored),
+            timeout=timedelta(seconds=self.timeout_seconds),
+        )
+
+
+ForgeProject = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)+$")]
+
+
 class EnvSecret(_Model):
     """A secret from an environment variable of the chatops process."""
 
@@ -304,6 +391,8 @@ class BotModel(_Model):
     replicas: Annotated[int, Field(ge=1, le=100)] = 1
     build_args: dict[str, str] = Field(default_factory=dict)
     build_timeout_seconds: Seconds = 1800
+    github: ForgeProject | None = None
+    gitlab: ForgeProject | None = None
     environments: dict[str, TargetModel | None] | None = None
 
     _build_args = field_validator("build_args", mode="before")(_no_secret_build_args)
@@ -313,6 +402,8 @@ class BotModel(_Model):
         overrides = [o for o in (self.environments or {}).values() if o is not None]
         secrets = set(self.secrets).union(*(o.secrets for o in overrides))
         args = set(self.build_args).union(*(o.build_args for o in overrides))
+        if self.github and self.gitlab:
+            raise ValueError("`github` and `gitlab`: name one forge, not both")
         for arg in sorted(args & secrets):
             raise ValueError(
                 f"build_args.{arg}: {_BUILD_ARGS_RULE}; {arg} is one of the bot's `secrets`, "
@@ -344,6 +435,9 @@ class EnvironmentModel(_Model):
     viewers: list[str] | None = None  # who may read logs; default: deployers and approvers
     channel: str | None = None
     freeze: list[FreezeModel] = Field(default_factory=list)
+    verify: VerifyModel | None = None
+    checks: ChecksModel | None = None
+    environment_url: Annotated[str, Field(pattern=r"^https?://[^\s]+$")] | None = None
 
     @field_validator("timezone")
     @classmethod
@@ -670,6 +764,9 @@ def _build(path: Path, model: ConfigModel, settings: Settings) -> ConfigFile:
             viewers=frozenset(env.viewers) if env.viewers is not None else None,
             channel=env.channel,
             freeze=tuple(FreezeRule(f.cron, timedelta(hours=f.duration_hours)) for f in env.freeze),
+            verify=env.verify.spec() if env.verify else None,
+            checks=env.checks.spec() if env.checks else None,
+            environment_url=env.environment_url,
         )
         for name, env in model.environments.items()
     }
@@ -702,6 +799,8 @@ def _build(path: Path, model: ConfigModel, settings: Settings) -> ConfigFile:
             build_args=dict(bot.build_args),
             targets=targets,
             build_timeout=timedelta(seconds=bot.build_timeout_seconds),
+            github=bot.github,
+            gitlab=bot.gitlab,
         )
     catalog = Catalog(
         environments=environments,
