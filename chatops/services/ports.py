@@ -21,6 +21,7 @@ from chatops.domain.deployment import Commit, Deployment, Release
 from chatops.domain.health import Health, Observation
 from chatops.domain.names import unit_name
 from chatops.domain.policy import FreezeWindow, Lock
+from chatops.domain.verification import Outcome
 from chatops.services.views import AlertView, DeploymentView
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "ImageBuilder",
     "Launcher",
     "MessageRef",
+    "MetricQuery",
     "Metrics",
     "Notifier",
     "ProcessTable",
@@ -231,6 +233,12 @@ class Runtime(Protocol):
 class HealthProbe(Protocol):
     def check(self, spec: HealthSpec) -> tuple[Health, str]:
         """Probe an HTTP health endpoint; the verdict and a short detail."""
+        ...
+
+
+class MetricQuery(Protocol):
+    def query(self, prometheus: str, query: str, *, timeout: float) -> Outcome:
+        """An instant query's value, no data, or the error; never raises."""
         ...
 
 
