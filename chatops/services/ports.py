@@ -21,7 +21,7 @@ from chatops.domain.deployment import Commit, Deployment, Release
 from chatops.domain.health import Health, Observation
 from chatops.domain.names import unit_name
 from chatops.domain.policy import FreezeWindow, Lock
-from chatops.domain.verification import Outcome
+from chatops.domain.verification import Measurement, Outcome
 from chatops.services.views import AlertView, DeploymentView
 
 __all__ = [
@@ -34,6 +34,7 @@ __all__ = [
     "HealthProbe",
     "ImageBuilder",
     "Launcher",
+    "MeasurementRepository",
     "MessageRef",
     "MetricQuery",
     "Metrics",
@@ -426,6 +427,15 @@ class LeaseRepository(Protocol):
     def holder(self, name: str) -> tuple[str, datetime] | None: ...
 
 
+class MeasurementRepository(Protocol):
+    """Verification measurements (DESIGN §10); append-only."""
+
+    def add(self, measurement: Measurement) -> None: ...
+    def for_deployments(self, deployment_ids: Collection[int]) -> list[Measurement]:
+        """Every measurement of these deployments, oldest first."""
+        ...
+
+
 class DeliveryLog(Protocol):
     """Deliveries already handled (Slack retries, webhook delivery ids), shared by replicas."""
 
@@ -478,6 +488,7 @@ class UnitOfWork(Protocol):
     leases: LeaseRepository
     deliveries: DeliveryLog
     wanted_heads: WantedHeads
+    measurements: MeasurementRepository
 
     def __enter__(self) -> Self: ...
 

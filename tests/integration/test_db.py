@@ -27,6 +27,7 @@ from chatops.domain.approvals import Decision, Vote
 from chatops.domain.audit import AuditEvent, Outcome
 from chatops.domain.deployment import Deployment, Kind, Release, State
 from chatops.domain.policy import Lock, LockKind
+from chatops.domain.verification import Measurement, Verdict
 from chatops.errors import SchemaOutOfDate, StoreError
 from chatops.services.ports import Conflict, MessageRef, SlotTaken
 
@@ -752,6 +753,27 @@ def test_ping_answers_on_a_reachable_database(store: SqlStore) -> None:
         uow.ping()
 
 
+def test_measurements_round_trip_oldest_first(store: SqlStore) -> None:
+    first, second = add(store, deployment(state=State.LIVE), deployment(env="prod"))
+    assert first.id is not None and second.id is not None
+    late = Measurement("error rate", Verdict.FAIL, at(2), 0.5, "x" * 900, first.id)
+    early = Measurement("error rate", Verdict.PASS, T0_PLUS2, 0.0, "", first.id)
+    unsure = Measurement("latency", Verdict.INCONCLUSIVE, at(1), None, "no data", second.id)
+    with store.uow() as uow:
+        for m in (late, early, unsure):
+            uow.measurements.add(m)
+        uow.commit()
+    with store.uow() as uow:
+        mine = uow.measurements.for_deployments([first.id])
+        both = uow.measurements.for_deployments([first.id, second.id])
+        assert uow.measurements.for_deployments([]) == []
+    assert [m.verdict for m in mine] == [Verdict.PASS, Verdict.FAIL]
+    assert mine[0].at == T0 and mine[1].value == 0.5
+    assert len(mine[1].detail) == 500  # kept short
+    assert_utc(*(m.at for m in both))
+    assert [m.check for m in both] == ["error rate", "latency", "error rate"]
+
+
 # ── migrations ───────────────────────────────────────────────────────────────
 
 
@@ -793,4 +815,4 @@ def test_alembic_check_from_the_repository_root(
 
 def test_migrations_are_found_in_the_checkout() -> None:
     assert schema.migrations_dir() == ROOT / "migrations"
-    assert schema.head() == "0004_stuck"
+    assert schema.head() == "0005_verify"
