@@ -16,6 +16,7 @@ from chatops.domain.catalog import ANYONE, Environment
 from chatops.domain.deployment import Deployment, Kind, State
 from chatops.domain.durations import format_duration
 from chatops.domain.health import Health
+from chatops.domain.verification import Assessment, RunState
 from chatops.errors import (
     BadInput,
     Busy,
@@ -237,11 +238,13 @@ def check_promotable(
     now: datetime,
     bot: str,
     open_alerts: Sequence[Alert] = (),
+    verification: Assessment | None = None,
 ) -> None:
     """A promotion takes only what is live, healthy and soaked in the source environment.
 
     Healthy means all three: a look at it now (`health`), no failing health check
     since `healthy_since`, and no open alert of the bot there (acknowledged or not).
+    Where the source environment has `verify`, its `verification` must have passed.
 
     Raises:
         NotPromotable: nothing live, not healthy, or healthy for less than `soak`.
@@ -271,6 +274,30 @@ def check_promotable(
             f"for {format_duration(healthy_for)}; "
             f"{target} needs {format_duration(soak)} of soak",
             hint=f"try again in {format_duration(soak - healthy_for)}",
+        )
+    if verification is not None:
+        _check_verified(verification, source=source, target=target, live=live, bot=bot)
+
+
+def _check_verified(
+    verification: Assessment, *, source: str, target: str, live: Deployment, bot: str
+) -> None:
+    what = f"{bot} v{live.version}"
+    if verification.state is RunState.FAILED:
+        raise NotPromotable(
+            f"{what} failed verification in {source}: {verification.reason}",
+            hint=f"roll it back or deploy a fix to {source}",
+        )
+    if verification.state is RunState.INCONCLUSIVE:
+        raise NotPromotable(
+            f"the verification of {what} in {source} is inconclusive: {verification.reason}",
+            hint=f"look at its metrics; an approver of {target} may promote it anyway",
+        )
+    if verification.state is RunState.RUNNING:
+        raise NotPromotable(
+            f"{what} is still being verified in {source} "
+            f"({verification.measured} measurements so far)",
+            hint="try again after the next measurement",
         )
 
 

@@ -8,8 +8,8 @@ the release's continuous time live into the run's state:
 - failed: some check failed more than its `failure_limit` allows;
 - inconclusive: nothing failed too often, but some measurement could not be
   judged (no data or an error set to `inconclusive`): a person decides;
-- passed: the soak time has passed, every check was measured at least once
-  and every measurement held;
+- passed: the soak time has passed, every check was measured since (so the
+  measurements cover the whole soak) and every measurement held;
 - running: none of those yet.
 """
 
@@ -181,10 +181,12 @@ def assess(
     names = {c.name for c in spec.checks}
     kept = [m for m in measurements if m.check in names]
     failures = {c.name: 0 for c in spec.checks}
-    seen: set[str] = set()
+    soaked = live_since + soak
+    seen: set[str] = set()  # checks measured once the soak time was over
     first_inconclusive: Measurement | None = None
     for m in sorted(kept, key=lambda m: m.at):
-        seen.add(m.check)
+        if m.at >= soaked:
+            seen.add(m.check)
         if m.verdict is Verdict.FAIL:
             failures[m.check] += 1
         elif m.verdict is Verdict.INCONCLUSIVE and first_inconclusive is None:
@@ -208,7 +210,7 @@ def assess(
             failures,
             f"{first_inconclusive.check} {first_inconclusive.detail}",
         )
-    if now - live_since >= soak and seen == names:
+    if now >= soaked and seen == names:
         return Assessment(RunState.PASSED, len(kept), failures)
     return Assessment(RunState.RUNNING, len(kept), failures)
 

@@ -41,6 +41,7 @@ from chatops.services.context import Actor, Deps, required
 from chatops.services.pending import settle_if_stale
 from chatops.services.ports import Conflict, Launcher, SlotTaken, UnitOfWork
 from chatops.services.queries import Queries, announce, observe_health
+from chatops.services.runs import verification_of
 
 __all__ = ["Requests"]
 
@@ -141,6 +142,13 @@ class Requests:
             with self._deps.uow() as uow:
                 live = uow.deployments.live(bot, source)
                 alerts = [a for a in uow.alerts.open_alerts(bot) if a.env == source]
+                verified = verification_of(
+                    uow,
+                    catalog.environment(source).verify,
+                    live,
+                    soak=environment.soak,
+                    now=self._now(),
+                )
             health = self._health(bot, source) if live is not None else Health.UNKNOWN
             check_promotable(
                 source=source,
@@ -151,6 +159,7 @@ class Requests:
                 now=self._now(),
                 bot=bot,
                 open_alerts=alerts,
+                verification=verified,
             )
             live = required(live, "the live deployment")  # check_promotable refused otherwise
             deployment = self._open(
@@ -452,10 +461,11 @@ class Requests:
         try:
             source = environment.promote_from
             if deployment.kind is Kind.PROMOTE and source:
+                live = uow.deployments.live(deployment.bot, source)
                 check_promotable(
                     source=source,
                     target=environment.name,
-                    live=uow.deployments.live(deployment.bot, source),
+                    live=live,
                     health=health or Health.UNKNOWN,
                     soak=environment.soak,
                     now=now,
@@ -463,6 +473,13 @@ class Requests:
                     open_alerts=[
                         a for a in uow.alerts.open_alerts(deployment.bot) if a.env == source
                     ],
+                    verification=verification_of(
+                        uow,
+                        self._deps.catalog.environment(source).verify,
+                        live,
+                        soak=environment.soak,
+                        now=now,
+                    ),
                 )
             self._check_holds(
                 uow,

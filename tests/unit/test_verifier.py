@@ -1,0 +1,185 @@
+"""The verifier over fakes: measurements recorded, promotion gated, incidents and auto-rollback."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import timedelta
+
+import pytest
+
+from chatops.domain.alerts import AlertState
+from chatops.domain.deployment import Deployment, State
+from chatops.domain.verification import (
+    CheckSpec,
+    NoData,
+    Outcome,
+    RunState,
+    Verdict,
+    VerifySpec,
+)
+from chatops.errors import NotPromotable
+from chatops.services.context import Actor
+from chatops.services.launchers import InlineLauncher
+from chatops.services.pipeline import Pipeline
+from chatops.services.recovery import Heartbeat
+from chatops.services.requests import Requests
+from chatops.services.verification import Verifier, VerifyResult
+from tests.fakes import World, catalog
+
+DEV = Actor("UDEV")
+LEAD = Actor("ULEAD1", "slack")
+ERRORS = CheckSpec("error rate", 'sum(rate(errors{job="{bot}-{env}",v="{version}"}[1m]))', max=0.01)
+SPEC = VerifySpec("http://prometheus.test", (ERRORS,), interval=timedelta(seconds=30))
+
+
+class FakeQuery:
+    """Answers what the test sets; records every query."""
+
+    def __init__(self) -> None:
+        self.answer = Outcome(0.0)
+        self.asked: list[tuple[str, str, float]] = []
+
+    def query(self, prometheus: str, query: str, *, timeout: float) -> Outcome:
+        self.asked.append((prometheus, query, timeout))
+        return self.answer
+
+
+class Rig:
+    def __init__(self, *, spec: VerifySpec = SPEC, **staging: object) -> None:
+        self.world = World(catalog(staging={"verify": spec, **staging}))
+        self.deps = self.world.deps()
+        pipeline = Pipeline(self.deps, Heartbeat(self.deps))
+        self.requests = Requests(self.deps, InlineLauncher(pipeline.execute))
+        self.prometheus = FakeQuery()
+        self.verifier = Verifier(self.deps, self.requests, self.prometheus)
+
+    def deploy(self, sha: str) -> Deployment:
+        self.world.source.add_commit("mybot", "main", sha)
+        return self.requests.deploy(DEV, "mybot", "staging")
+
+    def rounds(self, times: int, *, every: float = 30) -> list[VerifyResult]:
+        results: list[VerifyResult] = []
+        for _ in range(times):
+            self.world.clock.advance(seconds=every)
+            results = self.verifier.verify_environment("staging")
+        return results
+
+
+def test_a_clean_release_is_measured_and_promotable_once_the_soak_is_over() -> None:
+    rig = Rig()
+    live = rig.deploy("a" * 40)
+    assert live.state is State.LIVE
+    [result] = rig.rounds(1)
+    assert result.assessment is not None and result.assessment.state is RunState.RUNNING
+    assert rig.prometheus.asked == [
+        ("http://prometheus.test", 'sum(rate(errors{job="mybot-staging",v="v1"}[1m]))', 10.0)
+    ]
+    with pytest.raises(NotPromotable, match="prod needs 10m of soak"):
+        rig.requests.promote(LEAD, "mybot", "prod")
+    # the soak time is over, but nothing measured it since: not yet
+    rig.world.clock.advance(seconds=600 - 30)
+    with pytest.raises(NotPromotable, match=r"still being verified in staging \(1 measurements"):
+        rig.requests.promote(LEAD, "mybot", "prod")
+    # the first measurement after prod's 10-minute soak passes it
+    [result] = rig.rounds(1, every=10)
+    assert result.assessment is not None and result.assessment.state is RunState.PASSED
+    assert [m.verdict for m in rig.world.tables.measurements] == [Verdict.PASS] * 2
+    assert {m.deployment_id for m in rig.world.tables.measurements} == {live.id}
+    promotion = rig.requests.promote(LEAD, "mybot", "prod")
+    assert promotion.state is State.PENDING_APPROVAL
+
+
+def test_a_healthy_release_whose_error_metric_breaks_the_bound_is_never_promotable() -> None:
+    rig = Rig()
+    rig.deploy("a" * 40)
+    rig.prometheus.answer = Outcome(0.5)
+    [result] = rig.rounds(1)
+    assert result.assessment is not None and result.assessment.state is RunState.FAILED
+    assert result.alert is not None
+    assert result.alert.summary == (
+        "mybot v1 in staging failed verification: "
+        "error rate failed 1 time(s): 0.5 is above the maximum 0.01"
+    )
+    assert result.rollback is None  # auto_rollback is off here
+    [told] = rig.world.notifier.alerts
+    assert told.alert.id == result.alert.id
+    rig.prometheus.answer = Outcome(0.0)
+    [again] = rig.rounds(30)  # a failed run stays failed, and is no longer queried
+    assert again.skipped == "failed"
+    assert len(rig.prometheus.asked) == 1
+    with pytest.raises(NotPromotable, match="failed verification"):
+        rig.requests.promote(LEAD, "mybot", "prod")
+
+
+def test_a_failed_verification_rolls_back_where_enabled() -> None:
+    rig = Rig(auto_rollback=True)
+    good = rig.deploy("a" * 40)
+    rig.rounds(1)
+    bad = rig.deploy("b" * 40)
+    assert bad.version == 2
+    rig.prometheus.answer = Outcome(3.0)
+    [result] = rig.rounds(1)
+    assert result.rollback is not None
+    assert result.rollback.state is State.LIVE and result.rollback.version == good.version
+    assert result.alert is not None
+    assert result.alert.action_taken == "rolled back automatically to v1"
+    stored = rig.world.tables.alerts[result.alert.id or 0]
+    assert stored.state is AlertState.FIRING
+
+
+def test_prometheus_down_is_inconclusive_never_a_rollback() -> None:
+    rig = Rig(auto_rollback=True)
+    rig.deploy("a" * 40)
+    rig.prometheus.answer = Outcome(error="Prometheus at http://prometheus.test is unreachable")
+    [result] = rig.rounds(1)
+    assert result.assessment is not None and result.assessment.state is RunState.INCONCLUSIVE
+    assert result.rollback is None
+    assert result.alert is not None and "inconclusive" in result.alert.summary
+    assert rig.world.tables.measurements[0].detail.startswith("could not be measured")
+    rig.world.clock.advance(minutes=20)
+    with pytest.raises(NotPromotable, match="inconclusive"):
+        rig.requests.promote(LEAD, "mybot", "prod")
+
+
+def test_no_data_counts_as_configured() -> None:
+    lenient = VerifySpec("http://p", (dataclasses.replace(ERRORS, on_no_data=NoData.PASS),))
+    rig = Rig(spec=lenient)
+    rig.deploy("a" * 40)
+    rig.prometheus.answer = Outcome()
+    [result] = rig.rounds(21)
+    assert result.assessment is not None and result.assessment.state is RunState.PASSED
+
+
+def test_a_same_version_redeploy_continues_the_run() -> None:
+    rig = Rig()
+    first = rig.deploy("a" * 40)
+    rig.rounds(15)  # 7.5 minutes of clean measurements
+    again = rig.deploy("a" * 40)  # the same commit: the same release, redeployed
+    assert again.version == first.version and again.id != first.id
+    [result] = rig.rounds(6)  # 3 more minutes: 10.5 in all, past prod's 10-minute soak
+    assert result.assessment is not None and result.assessment.state is RunState.PASSED
+    assert result.assessment.measured == 21
+
+
+def test_measuring_stops_once_promoted() -> None:
+    rig = Rig()
+    rig.deploy("a" * 40)
+    rig.rounds(21)
+    promotion = rig.requests.promote(LEAD, "mybot", "prod")
+    rig.requests.approve(Actor("ULEAD2", "slack"), promotion.id or 0)
+    asked = len(rig.prometheus.asked)
+    [result] = rig.rounds(1)
+    assert result.skipped == "promoted"
+    assert len(rig.prometheus.asked) == asked
+
+
+def test_environments_without_verify_are_not_measured() -> None:
+    world = World(catalog())
+    deps = world.deps()
+    requests = Requests(deps, InlineLauncher(Pipeline(deps, Heartbeat(deps)).execute))
+    query = FakeQuery()
+    verifier = Verifier(deps, requests, query)
+    world.source.add_commit("mybot", "main", "a" * 40)
+    requests.deploy(DEV, "mybot", "staging")
+    assert verifier.verify_all() == []
+    assert query.asked == []
