@@ -16,6 +16,7 @@ from chatops.adapters.freeze import CronFreezeCalendar
 from chatops.adapters.git import GitSourceControl
 from chatops.adapters.health_probe import HttpHealthProbe
 from chatops.adapters.notifiers import FanOut
+from chatops.adapters.prometheus import PrometheusQuery
 from chatops.adapters.secrets import ProviderSecrets
 from chatops.adapters.system import HostProcesses, SystemClock
 from chatops.config import Config, environ
@@ -36,6 +37,7 @@ from chatops.services.ports import (
 from chatops.services.queries import Queries
 from chatops.services.recovery import Heartbeat, Recovery
 from chatops.services.requests import Requests
+from chatops.services.verification import Verifier
 
 __all__ = ["Application", "build"]
 
@@ -93,6 +95,7 @@ class Application:
     heartbeat: Heartbeat
     notifiers: FanOut
     cancels: Cancellations
+    verifier: Verifier
     closers: list[Callable[[], None]] = field(default_factory=list)
 
     def add_notifier(self, notifier: Notifier) -> None:
@@ -161,17 +164,19 @@ def build(
     heartbeat = Heartbeat(deps)
     pipeline = Pipeline(deps, heartbeat)
     chosen = launcher(pipeline.execute)
+    requests = Requests(deps, chosen)
     app = Application(
         config=config,
         store=store,
         deps=deps,
-        requests=Requests(deps, chosen),
+        requests=requests,
         queries=Queries(deps),
         locks=LockService(deps),
         recovery=Recovery(deps, heartbeat),
         heartbeat=heartbeat,
         notifiers=fanout,
         cancels=Cancellations(deps),
+        verifier=Verifier(deps, requests, PrometheusQuery()),
     )
     shutdown = getattr(chosen, "shutdown", None)
     if callable(shutdown):

@@ -36,6 +36,7 @@ from chatops.errors import ChatOpsError, UserError
 from chatops.services.alerts import AlertService
 from chatops.services.context import Actor, Deps
 from chatops.services.ports import MetricQuery, UnitOfWork
+from chatops.services.queries import announce
 from chatops.services.requests import Requests
 from chatops.services.runs import downstream_soak, verification_of
 
@@ -138,6 +139,8 @@ class Verifier:
             assessment = verification_of(uow, spec, deployment, soak=soak, now=deps.clock.now())
             uow.commit()
         result = VerifyResult(deployment.bot, deployment.env, deployment.id, measured, assessment)
+        if assessment is not None and (before is None or before.state is not assessment.state):
+            announce(deps, deployment)  # the deployment's message shows where it stands
         if assessment is None or assessment.state in (RunState.RUNNING, RunState.PASSED):
             return result
         return self._act(environment, deployment, assessment, result)

@@ -17,10 +17,15 @@ from chatops.domain.verification import (
     Verdict,
     VerifySpec,
 )
+from chatops.entrypoints.output import release_json, status_json
+from chatops.entrypoints.render.deployments import deployment as render_deployment
+from chatops.entrypoints.render.document import Note
+from chatops.entrypoints.terminal import TERMINAL
 from chatops.errors import NotPromotable
 from chatops.services.context import Actor
 from chatops.services.launchers import InlineLauncher
 from chatops.services.pipeline import Pipeline
+from chatops.services.queries import Queries
 from chatops.services.recovery import Heartbeat
 from chatops.services.requests import Requests
 from chatops.services.verification import Verifier, VerifyResult
@@ -183,3 +188,29 @@ def test_environments_without_verify_are_not_measured() -> None:
     requests.deploy(DEV, "mybot", "staging")
     assert verifier.verify_all() == []
     assert query.asked == []
+
+
+def test_where_verification_stands_is_shown_on_the_message_in_status_and_releases() -> None:
+    rig = Rig()
+    live = rig.deploy("a" * 40)
+    rig.rounds(21)
+    # the message is updated when the state changes (running, then passed), not every round
+    shown = [
+        v.verification.state
+        for v in rig.world.notifier.views
+        if v.deployment.id == live.id and v.verification is not None
+    ]
+    assert shown == [RunState.RUNNING, RunState.PASSED]
+    document = render_deployment(rig.world.notifier.views[-1], TERMINAL)
+    notes = [p.markup for p in document.parts if isinstance(p, Note)]
+    assert "✅ verification passed (21 measurements)" in notes
+    queries = Queries(rig.deps)
+    [row] = [r for r in queries.status("mybot", probe=False) if r.env == "staging"]
+    assert status_json(row)["verification"] == {
+        "state": "passed",
+        "measurements": 21,
+        "failures": {"error rate": 0},
+        "reason": "",
+    }
+    [release] = queries.releases("mybot")
+    assert release_json(release)["verification"]["staging"]["state"] == "passed"
