@@ -74,6 +74,9 @@ class NullMetrics:
     def health_check(self, bot: str, env: str, *, seconds: float) -> None:
         pass
 
+    def measured(self, bot: str, env: str, check: str, verdict: str, *, seconds: float) -> None:
+        pass
+
 
 @dataclass(frozen=True, slots=True)
 class Tuning:

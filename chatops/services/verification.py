@@ -151,10 +151,18 @@ class Verifier:
             query = fill_query(
                 check.query, bot=deployment.bot, env=deployment.env, version=deployment.version
             )
+            started = self._deps.clock.now()
             outcome = self._query.query(
                 spec.prometheus, query, timeout=spec.timeout.total_seconds()
             )
             measurement = judge(check, outcome, at=self._deps.clock.now())
+            self._deps.metrics.measured(
+                deployment.bot,
+                deployment.env,
+                check.name,
+                str(measurement.verdict),
+                seconds=(self._deps.clock.now() - started).total_seconds(),
+            )
             measured.append(
                 Measurement(
                     measurement.check,
