@@ -70,6 +70,9 @@ class Verifier:
         self._query = metric_query
         self._alerts = AlertService(deps)
         self._env_locks: dict[str, threading.Lock] = {}
+        # the last state seen of each deployment's run: a change is announced once, and
+        # a failed run is not measured again (after a restart, one round finds it again)
+        self._states: dict[int, RunState] = {}
 
     def verify_all(self) -> list[VerifyResult]:
         """One round in every environment that has `verify`."""
@@ -94,14 +97,35 @@ class Verifier:
                 live = [d for d in uow.deployments.all_live() if d.env == env]
                 busy = {d.bot for d in uow.deployments.in_state(IN_PROGRESS_STATES) if d.env == env}
                 promoted = {d.id for d in live if self._promoted(uow, d)}
+            skipped = {
+                d.id: "promoted" if d.id in promoted else "a deployment is in progress"
+                for d in live
+                if d.bot in busy or d.id in promoted
+            }
+            skipped.update(
+                {d.id: "failed" for d in live if self._states.get(d.id or 0) is RunState.FAILED}
+            )
+            measuring = [d for d in live if d.id not in skipped]
+            spec = environment.verify
+            measured = {d.id: tuple(self._measure(spec, d)) for d in measuring}
+            soak = downstream_soak(self._deps.catalog, env)
+            # one transaction a round: record everything, then assess each run
+            with self._deps.uow() as uow:
+                for measurements in measured.values():
+                    for measurement in measurements:
+                        uow.measurements.add(measurement)
+                now = self._deps.clock.now()
+                assessed = {
+                    d.id: verification_of(uow, spec, d, soak=soak, now=now) for d in measuring
+                }
+                uow.commit()
             return [
-                self._verify(environment, environment.verify, d)
-                if d.bot not in busy and d.id not in promoted
-                else VerifyResult(
-                    d.bot,
-                    env,
-                    d.id,
-                    skipped="promoted" if d.id in promoted else "a deployment is in progress",
+                VerifyResult(d.bot, env, d.id, skipped=skipped[d.id])
+                if d.id in skipped
+                else self._follow(
+                    environment,
+                    d,
+                    VerifyResult(d.bot, env, d.id, measured[d.id], assessed[d.id]),
                 )
                 for d in live
             ]
@@ -121,27 +145,20 @@ class Verifier:
                 return False
         return True
 
-    def _verify(
-        self, environment: Environment, spec: VerifySpec, deployment: Deployment
+    def _follow(
+        self, environment: Environment, deployment: Deployment, result: VerifyResult
     ) -> VerifyResult:
-        deps = self._deps
-        soak = downstream_soak(deps.catalog, environment.name)
-        with deps.uow() as uow:
-            before = verification_of(uow, spec, deployment, soak=soak, now=deps.clock.now())
-        if before is not None and before.state is RunState.FAILED:
-            return VerifyResult(
-                deployment.bot, deployment.env, deployment.id, (), before, skipped="failed"
-            )
-        measured = tuple(self._measure(spec, deployment))
-        with deps.uow() as uow:
-            for measurement in measured:
-                uow.measurements.add(measurement)
-            assessment = verification_of(uow, spec, deployment, soak=soak, now=deps.clock.now())
-            uow.commit()
-        result = VerifyResult(deployment.bot, deployment.env, deployment.id, measured, assessment)
-        if assessment is not None and (before is None or before.state is not assessment.state):
-            announce(deps, deployment)  # the deployment's message shows where it stands
-        if assessment is None or assessment.state in (RunState.RUNNING, RunState.PASSED):
+        """Announce a change of state; act on a failed or inconclusive run."""
+        assessment = result.assessment
+        key = deployment.id or 0
+        before = self._states.get(key)
+        if assessment is None or assessment.state is before:
+            return result
+        self._states[key] = assessment.state
+        if before is None and assessment.state is RunState.RUNNING:
+            return result  # the message said "running" when it went live
+        announce(self._deps, deployment)  # the deployment's message shows where it stands now
+        if assessment.state in (RunState.RUNNING, RunState.PASSED):
             return result
         return self._act(environment, deployment, assessment, result)
 
