@@ -9,9 +9,12 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, cast
 
+from pydantic import SecretStr
+
 from chatops.adapters.db.schema import ensure_current
 from chatops.adapters.db.uow import SqlStore
 from chatops.adapters.directory import StaticDirectory
+from chatops.adapters.forge import ForgeClient
 from chatops.adapters.freeze import CronFreezeCalendar
 from chatops.adapters.git import GitSourceControl
 from chatops.adapters.health_probe import HttpHealthProbe
@@ -79,6 +82,10 @@ def _runtime(kind: str, docker_host: str | None) -> Runtime:
 
         return SwarmRuntime(connect(docker_host))
     raise ConfigError(f"unknown runtime {kind!r}")
+
+
+def _secret(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value is not None else None
 
 
 @dataclass
@@ -160,6 +167,12 @@ def build(
         notifier=fanout,
         workdir=file.workdir,
         metrics=metrics or NullMetrics(),
+        ci=ForgeClient(
+            github_url=settings.chatops_github_api_url,
+            github_token=_secret(settings.chatops_github_token),
+            gitlab_url=settings.chatops_gitlab_api_url,
+            gitlab_token=_secret(settings.chatops_gitlab_token),
+        ),
     )
     heartbeat = Heartbeat(deps)
     pipeline = Pipeline(deps, heartbeat)

@@ -13,6 +13,7 @@
     │       ├── Frozen            a freeze window is open
     │       ├── NotPromotable     not live, not healthy or not soaked in the source environment
     │       ├── NothingToRollBack no earlier healthy release
+    │       ├── ChecksFailed      a required CI check failed, or did not finish in time
     │       └── AlreadyDecided    the deployment is no longer waiting for this decision
     ├── ConfigError               chatops.yaml or the environment is invalid (file, key, allowed)
     └── InfrastructureError       a system chatops depends on failed; the request may be retried
@@ -22,7 +23,8 @@
         ├── RuntimeFailure        the container runtime could not run, stop or inspect
         ├── StoreError            the database is unreachable or inconsistent
         │   └── SchemaOutOfDate   migrations are pending
-        └── NotifierError         the chat could not be told
+        ├── NotifierError         the chat could not be told
+        └── ForgeError            GitHub or GitLab could not be read or written
 
 Entrypoints turn these into output in one place each (CLI exit codes, Slack
 ephemeral replies, HTTP status codes). Anything that is not a ChatOpsError is a
@@ -38,7 +40,9 @@ __all__ = [
     "BuildError",
     "Busy",
     "ChatOpsError",
+    "ChecksFailed",
     "ConfigError",
+    "ForgeError",
     "Frozen",
     "InfrastructureError",
     "Locked",
@@ -122,6 +126,10 @@ class NothingToRollBack(Refused):
     """There is no earlier healthy release to go back to."""
 
 
+class ChecksFailed(Refused):
+    """A required CI check of the commit failed, or was still pending at the timeout."""
+
+
 class AlreadyDecided(Refused):
     """The deployment is no longer waiting for this decision."""
 
@@ -169,3 +177,7 @@ class SchemaOutOfDate(StoreError):
 
 class NotifierError(InfrastructureError):
     """The chat could not be told."""
+
+
+class ForgeError(InfrastructureError):
+    """GitHub or GitLab did not answer, or answered with an error."""

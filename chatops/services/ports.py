@@ -17,6 +17,7 @@ from chatops.domain.alerts import Alert
 from chatops.domain.approvals import Vote
 from chatops.domain.audit import AuditEvent
 from chatops.domain.catalog import Bot, BotTarget, Environment, HealthSpec, Strategy
+from chatops.domain.ci import CiResult
 from chatops.domain.deployment import Commit, Deployment, Release
 from chatops.domain.health import Health, Observation
 from chatops.domain.names import unit_name
@@ -26,6 +27,7 @@ from chatops.services.views import AlertView, DeploymentView
 
 __all__ = [
     "BuildRequest",
+    "CiChecks",
     "Clock",
     "Conflict",
     "DeliveryLog",
@@ -234,6 +236,17 @@ class Runtime(Protocol):
 class HealthProbe(Protocol):
     def check(self, spec: HealthSpec) -> tuple[Health, str]:
         """Probe an HTTP health endpoint; the verdict and a short detail."""
+        ...
+
+
+class CiChecks(Protocol):
+    def results(self, bot: Bot, sha: str) -> list[CiResult]:
+        """The commit's CI results on the bot's forge.
+
+        Raises:
+            ConfigError: the bot names no forge.
+            ForgeError: the forge did not answer, or refused.
+        """
         ...
 
 
