@@ -175,6 +175,7 @@ def test_fill_query_leaves_promql_braces_alone() -> None:
 
 # ── config ──────────────────────────────────────────────────────────────────
 
+GH = "    github: acme/mybot"
 BASE = """
 environments:
   staging:
@@ -249,9 +250,10 @@ def test_required_all(tmp_path: Path) -> None:
             "prometheus",
         ),
         ("    verify: {prometheus: 'http://p', checks: []}", "", "verify.checks"),
-        ("    checks: {required: some}", "", "environments.staging.checks.required"),
-        ("    checks: {required: [t], wait: 3}", "", "unknown key; allowed: ignored, required"),
+        ("    checks: {required: some}", GH, "environments.staging.checks.required"),
+        ("    checks: {required: [t], wait: 3}", GH, "unknown key; allowed: ignored, required"),
         ("    deployers: ['*']", "    github: not a repo", "bots.mybot.github"),
+        ("    checks: {required: [test]}", "", "environment staging has `checks`"),
         ("    deployers: ['*']", "    github: a/b\n    gitlab: a/b", "name one forge, not both"),
     ],
 )
