@@ -520,12 +520,12 @@ class ConfigModel(_Model):
                 seen.add(source)
                 source = self.environments[source].promote_from
         self._check_guards_and_builds()
-        for bot, env in self._targets():
-            checked = self.environments.get(env)
+        for bot, where in self._targets():
+            checked = self.environments.get(where)
             model = self.bots[bot]
             if checked is not None and checked.checks and not (model.github or model.gitlab):
                 raise ValueError(
-                    f"bots.{bot}: environment {env} has `checks`, which are read from the "
+                    f"bots.{bot}: environment {where} has `checks`, which are read from the "
                     "bot's forge; add `github: owner/name` or `gitlab: group/name`"
                 )
         for bot, model in self.bots.items():

@@ -68,7 +68,7 @@ UserOption = Annotated[
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="print JSON on stdout")]
 ForceOption = Annotated[
-    bool, typer.Option("--force", help="admins: go ahead despite a lock or freeze")
+    bool, typer.Option("--force", help="admins: go ahead despite a lock, a freeze or red CI checks")
 ]
 ReasonOption = Annotated[str | None, typer.Option("--reason", help="why (needed with --force)")]
 
