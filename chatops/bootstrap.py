@@ -15,12 +15,14 @@ from chatops.adapters.db.schema import ensure_current
 from chatops.adapters.db.uow import SqlStore
 from chatops.adapters.directory import StaticDirectory
 from chatops.adapters.forge import ForgeClient
+from chatops.adapters.forge_sender import ForgeNotifier, ForgeSender
 from chatops.adapters.freeze import CronFreezeCalendar
 from chatops.adapters.git import GitSourceControl
 from chatops.adapters.health_probe import HttpHealthProbe
 from chatops.adapters.notifiers import FanOut
 from chatops.adapters.prometheus import PrometheusQuery
 from chatops.adapters.secrets import ProviderSecrets
+from chatops.adapters.slack import SlackOutbox
 from chatops.adapters.system import HostProcesses, SystemClock
 from chatops.config import Config, environ
 from chatops.errors import ConfigError
@@ -103,6 +105,7 @@ class Application:
     notifiers: FanOut
     cancels: Cancellations
     verifier: Verifier
+    forge_sender: ForgeSender | None = None  # started by `serve`
     closers: list[Callable[[], None]] = field(default_factory=list)
 
     def add_notifier(self, notifier: Notifier) -> None:
@@ -152,6 +155,20 @@ def build(
         for host in set(build_hosts.values())
     }
     fanout = FanOut(notifiers or [])
+    forge = ForgeClient(
+        github_url=settings.chatops_github_api_url,
+        github_token=_secret(settings.chatops_github_token),
+        gitlab_url=settings.chatops_gitlab_api_url,
+        gitlab_token=_secret(settings.chatops_gitlab_token),
+    )
+    forge_sender = None
+    if any(bot.github or bot.gitlab for bot in config.catalog.bots.values()):
+        # deployment statuses go through the outbox: a forge outage never holds a deployment
+        forge_sender = ForgeSender(store.uow, forge, SystemClock(), owner=HostProcesses().me())
+        queue = SlackOutbox(store.uow, wake=forge_sender.wake)
+        fanout.add(
+            ForgeNotifier(queue, store.uow, config.catalog, public_url=settings.chatops_public_url)
+        )
     deps = Deps(
         catalog=config.catalog,
         uow=store.uow,
@@ -167,12 +184,7 @@ def build(
         notifier=fanout,
         workdir=file.workdir,
         metrics=metrics or NullMetrics(),
-        ci=ForgeClient(
-            github_url=settings.chatops_github_api_url,
-            github_token=_secret(settings.chatops_github_token),
-            gitlab_url=settings.chatops_gitlab_api_url,
-            gitlab_token=_secret(settings.chatops_gitlab_token),
-        ),
+        ci=forge,
     )
     heartbeat = Heartbeat(deps)
     pipeline = Pipeline(deps, heartbeat)
@@ -190,6 +202,7 @@ def build(
         notifiers=fanout,
         cancels=Cancellations(deps),
         verifier=Verifier(deps, requests, PrometheusQuery()),
+        forge_sender=forge_sender,
     )
     shutdown = getattr(chosen, "shutdown", None)
     if callable(shutdown):

@@ -96,6 +96,7 @@ class Settings(BaseSettings):
     chatops_github_token: SecretStr | None = None
     chatops_gitlab_api_url: str = "https://gitlab.com/api/v4"
     chatops_gitlab_token: SecretStr | None = None
+    chatops_public_url: str | None = None  # links to the web view (forge log_url)
     docker_host: str | None = None
     user: str | None = None
 

@@ -1,10 +1,13 @@
-"""GitHub and GitLab over REST: a commit's CI results (ports.CiChecks).
+"""GitHub and GitLab over REST: a commit's CI results (ports.CiChecks), and deployments.
 
 GitHub: check runs (`GET /repos/{o}/{r}/commits/{sha}/check-runs`) and the
 combined commit status (`GET /repos/{o}/{r}/commits/{sha}/status`). GitLab: the
 commit's statuses (`GET /projects/{id}/repository/commits/{sha}/statuses`),
-one per pipeline job. Answers are parsed here into `CiResult`s; a forge that
-does not answer, or answers with an error, raises ForgeError. Tokens are sent
+one per pipeline job. Deployments: GitHub's `POST /repos/{o}/{r}/deployments`
+and `…/deployments/{id}/statuses`; GitLab's `POST /projects/{id}/deployments`
+and `PUT /projects/{id}/deployments/{deployment_id}`. Answers are parsed here
+into `CiResult`s; a forge that does not answer, or answers with an error,
+raises ForgeError. Tokens are sent
 as headers only and never appear in an error.
 """
 
@@ -29,6 +32,8 @@ _PER_PAGE = 100
 _GITHUB_DONE_OK = {"success", "neutral", "skipped"}
 _GITLAB_OK = {"success", "skipped"}
 _GITLAB_FAILED = {"failed", "canceled"}
+# GitHub's deployment states → GitLab's deployment statuses
+_GITLAB_STATES = {"in_progress": "running", "success": "success", "failure": "failed"}
 
 
 def github_result(run: dict[str, Any]) -> CiResult:
@@ -110,6 +115,94 @@ class ForgeClient:
             f"bot {bot.name} has no `github:` or `gitlab:`, so its CI checks cannot be read",
             hint=f"add `github: owner/name` or `gitlab: group/name` under bots.{bot.name}",
         )
+
+    # ── deployments (DESIGN §10) ──────────────────────────────────────────────
+
+    def create_deployment(
+        self,
+        forge: str,
+        project: str,
+        *,
+        sha: str,
+        ref: str,
+        environment: str,
+        production: bool,
+        description: str,
+        state: str,
+    ) -> str:
+        """Create the forge's deployment of `sha` in `environment`; its id.
+
+        Raises:
+            ForgeError: the forge did not answer, or refused.
+        """
+        if forge == "github":
+            answer = self._call(
+                "POST",
+                f"{self._github}/repos/{project}/deployments",
+                {
+                    "ref": sha,
+                    "environment": environment,
+                    "production_environment": production,
+                    "transient_environment": False,
+                    "auto_merge": False,
+                    "required_contexts": [],  # chatops gates on CI itself
+                    "description": description[:140],
+                },
+                github=True,
+            )
+        else:
+            answer = self._call(
+                "POST",
+                f"{self._gitlab}/projects/{urllib.parse.quote(project, safe='')}/deployments",
+                {
+                    "environment": environment,
+                    "sha": sha,
+                    "ref": ref,
+                    "tag": False,
+                    "status": _GITLAB_STATES.get(state, "running"),
+                },
+                github=False,
+            )
+        if not isinstance(answer, dict) or "id" not in answer:
+            raise ForgeError(f"{forge} answered the new deployment without an id")
+        return str(answer["id"])
+
+    def deployment_status(
+        self,
+        forge: str,
+        project: str,
+        deployment_id: str,
+        *,
+        state: str,
+        log_url: str | None,
+        environment_url: str | None,
+        description: str,
+    ) -> None:
+        """Move the forge's deployment to `state` (GitHub's names: in_progress, success,
+        failure, inactive); GitLab has no `inactive`, so that is not sent there.
+
+        Raises:
+            ForgeError: the forge did not answer, or refused.
+        """
+        if forge == "github":
+            body: dict[str, Any] = {
+                "state": state,
+                "description": description[:140],
+                "auto_inactive": False,  # chatops says which one is inactive itself
+            }
+            if log_url:
+                body["log_url"] = log_url
+            if environment_url:
+                body["environment_url"] = environment_url
+            url = f"{self._github}/repos/{project}/deployments/{deployment_id}/statuses"
+            self._call("POST", url, body, github=True)
+            return
+        status = _GITLAB_STATES.get(state)
+        if status is None:
+            return
+        quoted = urllib.parse.quote(project, safe="")
+        url = f"{self._gitlab}/projects/{quoted}/deployments/{deployment_id}"
+        self._call("PUT", url, {"status": status}, github=False)
 
     def _get_json(self, url: str, *, github: bool) -> Any:
         return self._call("GET", url, None, github=github)

@@ -63,6 +63,10 @@ class Server:
         self.scheduler.start()
         if self.sender is not None:
             self.sender.start()
+        forge = self.application.forge_sender
+        if forge is not None:
+            forge.start()
+            self.application.closers.append(forge.stop)
 
     def stop(self) -> None:
         self.scheduler.shutdown()

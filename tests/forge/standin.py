@@ -45,6 +45,7 @@ class _State:
     gitlab_deployments: dict[int, dict[str, Any]] = field(default_factory=dict)
     requests: list[Request] = field(default_factory=list)
     fail_next: int = 0
+    fail_only: str = ""  # fail only requests whose path ends so
     next_id: int = 1
 
 
@@ -153,9 +154,11 @@ class ForgeStandIn:
             )
             self.state.gitlab_statuses[(project, sha)] = jobs
 
-    def fail(self, count: int) -> None:
+    def fail(self, count: int, *, only: str = "") -> None:
+        """Answer the next `count` requests (whose path ends with `only`) with 502."""
         with self._lock:
             self.state.fail_next = count
+            self.state.fail_only = only
 
     # ── what the test reads ─────────────────────────────────────────────────
 
@@ -179,7 +182,7 @@ class ForgeStandIn:
         with self._lock:
             state = self.state
             state.requests.append(Request(method, path, headers, body))
-            if state.fail_next > 0:
+            if state.fail_next > 0 and path.endswith(state.fail_only):
                 state.fail_next -= 1
                 return 502, {"message": "Bad Gateway"}
             if method == "GET" and (m := _CHECK_RUNS.match(path)):
