@@ -29,6 +29,7 @@ from chatops.errors import (
 )
 
 __all__ = [
+    "INCONCLUSIVE_FINGERPRINT",
     "MAX_LOCK",
     "FreezeWindow",
     "Lock",
@@ -41,6 +42,7 @@ __all__ = [
     "check_holds",
     "check_lock_duration",
     "check_promotable",
+    "excuse_inconclusive",
     "format_duration",
     "is_member",
     "rollback_target",
@@ -277,6 +279,41 @@ def check_promotable(
         )
     if verification is not None:
         _check_verified(verification, source=source, target=target, live=live, bot=bot)
+
+
+INCONCLUSIVE_FINGERPRINT = "chatops:verify:inconclusive:"
+
+
+def excuse_inconclusive(
+    verification: Assessment | None,
+    open_alerts: Sequence[Alert],
+    *,
+    user: str,
+    approvers: Iterable[str],
+    target: str,
+) -> tuple[Assessment | None, list[Alert]]:
+    """`promote_anyway`: an approver of `target` takes an inconclusive verification as passed.
+
+    Returns the verification and open alerts a promotion is then judged on: without
+    the inconclusive state and its alert. Failed, running and passed stay as they are.
+
+    Raises:
+        NotAllowed: `user` is not an approver of `target`.
+        NotPromotable: the verification is not inconclusive (nothing to decide).
+    """
+    if not is_member(user, approvers):
+        raise NotAllowed(
+            f"only approvers of {target} may promote past an inconclusive verification",
+            hint="ask one of them",
+        )
+    if verification is None or verification.state is not RunState.INCONCLUSIVE:
+        state = verification.state if verification else "not configured"
+        raise NotPromotable(
+            f"there is no inconclusive verification to decide (it is {state})",
+            hint="use the Promote button or `/promote`",
+        )
+    kept = [a for a in open_alerts if not a.fingerprint.startswith(INCONCLUSIVE_FINGERPRINT)]
+    return None, kept
 
 
 def _check_verified(

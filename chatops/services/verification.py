@@ -24,6 +24,7 @@ from chatops.domain.alerts import Alert
 from chatops.domain.catalog import Environment
 from chatops.domain.deployment import IN_PROGRESS_STATES, Deployment, State
 from chatops.domain.durations import format_duration
+from chatops.domain.policy import INCONCLUSIVE_FINGERPRINT
 from chatops.domain.verification import (
     Assessment,
     Measurement,
@@ -258,7 +259,10 @@ class Verifier:
 
 
 def _fingerprint(deployment: Deployment, state: RunState) -> str:
-    return f"chatops:verify:{state}:{deployment.bot}:{deployment.env}:{deployment.id}"
+    prefix = (
+        INCONCLUSIVE_FINGERPRINT if state is RunState.INCONCLUSIVE else "chatops:verify:failed:"
+    )
+    return f"{prefix}{deployment.bot}:{deployment.env}:{deployment.id}"
 
 
 def _with(result: VerifyResult, **changes: object) -> VerifyResult:

@@ -1,4 +1,4 @@
-"""Measurements: each judged measurement of a live deployment's verification checks.
+"""Measurements of verification checks; who promoted past an inconclusive verification.
 
 Revision ID: 0005_verify
 Revises: 0004_stuck
@@ -38,8 +38,12 @@ def upgrade() -> None:
     op.create_index(
         op.f("ix_measurements_deployment_id_at"), "measurements", ["deployment_id", "at"]
     )
+    with op.batch_alter_table("deployments") as batch:
+        batch.add_column(sa.Column("verification_override", sa.String(length=255), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("deployments") as batch:
+        batch.drop_column("verification_override")
     op.drop_index(op.f("ix_measurements_deployment_id_at"), table_name="measurements")
     op.drop_table("measurements")

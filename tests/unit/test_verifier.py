@@ -18,10 +18,11 @@ from chatops.domain.verification import (
     VerifySpec,
 )
 from chatops.entrypoints.output import release_json, status_json
+from chatops.entrypoints.render.actions import alert_actions
 from chatops.entrypoints.render.deployments import deployment as render_deployment
 from chatops.entrypoints.render.document import Note
 from chatops.entrypoints.terminal import TERMINAL
-from chatops.errors import NotPromotable
+from chatops.errors import NotAllowed, NotPromotable
 from chatops.services.context import Actor
 from chatops.services.launchers import InlineLauncher
 from chatops.services.pipeline import Pipeline
@@ -29,6 +30,7 @@ from chatops.services.queries import Queries
 from chatops.services.recovery import Heartbeat
 from chatops.services.requests import Requests
 from chatops.services.verification import Verifier, VerifyResult
+from chatops.services.views import AlertView
 from tests.fakes import World, catalog
 
 DEV = Actor("UDEV")
@@ -214,3 +216,35 @@ def test_where_verification_stands_is_shown_on_the_message_in_status_and_release
     }
     [release] = queries.releases("mybot")
     assert release_json(release)["verification"]["staging"]["state"] == "passed"
+
+
+def test_an_approver_promotes_past_an_inconclusive_verification_and_nobody_else_can() -> None:
+    rig = Rig()
+    live = rig.deploy("a" * 40)
+    rig.prometheus.answer = Outcome(error="Prometheus at http://prometheus.test is unreachable")
+    [result] = rig.rounds(1)
+    assert result.alert is not None
+    buttons = {a.action_id: a.value for a in alert_actions(AlertView(result.alert, None))}
+    assert buttons["promote_anyway"] == str(live.id)
+    rig.world.clock.advance(minutes=11)
+    with pytest.raises(NotAllowed, match="only approvers of prod"):
+        rig.requests.promote_deployment(DEV, live.id or 0, anyway=True)
+    pending = rig.requests.promote_deployment(LEAD, live.id or 0, anyway=True)
+    assert pending.state is State.PENDING_APPROVAL
+    assert pending.verification_override == "ULEAD1"
+    # the approval is judged the same way: the inconclusive verification was decided
+    approved = rig.requests.approve(Actor("ULEAD2", "slack"), pending.id or 0)
+    assert approved.state is State.LIVE
+    [asked] = [e for e in rig.world.tables.audit if e.deployment_id == pending.id][:1]
+    assert (asked.actor, asked.action) == ("ULEAD1", "promote")
+    assert "promoted past an inconclusive verification" in asked.detail
+
+
+def test_promote_anyway_never_passes_a_failed_verification() -> None:
+    rig = Rig()
+    live = rig.deploy("a" * 40)
+    rig.prometheus.answer = Outcome(1.0)
+    rig.rounds(1)
+    rig.world.clock.advance(minutes=11)
+    with pytest.raises(NotPromotable, match="no inconclusive verification to decide"):
+        rig.requests.promote_deployment(LEAD, live.id or 0, anyway=True)

@@ -147,6 +147,8 @@ class DeploymentRow(Base):
     log_tail: Mapped[str] = mapped_column(Text)
     cancel_requested_by: Mapped[str | None] = mapped_column(String(NAME))
     cancel_requested_at: Mapped[datetime | None]
+    # who promoted it although the source's verification was inconclusive (DESIGN §10)
+    verification_override: Mapped[str | None] = mapped_column(String(NAME))
     # bumped by every save, which changes the row only from the revision it read
     revision: Mapped[int] = mapped_column(Integer, server_default="0")
     running_slot: Mapped[str | None] = mapped_column(String(2 * NAME + 1), unique=True)
