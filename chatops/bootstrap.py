@@ -27,7 +27,7 @@ from chatops.adapters.system import HostProcesses, SystemClock
 from chatops.config import Config, environ
 from chatops.errors import ConfigError
 from chatops.services.cancel import Cancellations
-from chatops.services.context import Deps, NullMetrics
+from chatops.services.context import Deps, NullMetrics, Tuning
 from chatops.services.launchers import InlineLauncher
 from chatops.services.locks import LockService
 from chatops.services.pipeline import Pipeline
@@ -184,6 +184,7 @@ def build(
         notifier=fanout,
         workdir=file.workdir,
         metrics=metrics or NullMetrics(),
+        tuning=Tuning(ci_poll_seconds=settings.chatops_ci_poll_seconds),
         ci=forge,
     )
     heartbeat = Heartbeat(deps)

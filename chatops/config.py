@@ -97,6 +97,7 @@ class Settings(BaseSettings):
     chatops_gitlab_api_url: str = "https://gitlab.com/api/v4"
     chatops_gitlab_token: SecretStr | None = None
     chatops_public_url: str | None = None  # links to the web view (forge log_url)
+    chatops_ci_poll_seconds: float = Field(default=10.0, gt=0, le=600)  # pending CI, read again
     docker_host: str | None = None
     user: str | None = None
 
