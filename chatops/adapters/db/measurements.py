@@ -33,8 +33,7 @@ class SqlMeasurementRepository:
                 detail=measurement.detail[:_DETAIL_CHARS],
                 at=measurement.at,
             )
-        )
-        self._session.flush()
+        )  # written with the others of the round at the next query or commit
 
     def for_deployments(self, deployment_ids: Collection[int]) -> list[Measurement]:
         if not deployment_ids:
