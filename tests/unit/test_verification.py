@@ -261,3 +261,21 @@ def test_bad_config_says_what_is_wrong(tmp_path: Path, env: str, bot: str, says:
     with pytest.raises(ConfigError) as caught:
         load(tmp_path, env, bot)
     assert says in str(caught.value)
+
+
+def test_config_check_names_the_verification_and_ci_rules(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from chatops.entrypoints.cli import app
+
+    env = """    checks: {required: [test, lint]}
+    verify:
+      prometheus: http://127.0.0.1:9090
+      interval_seconds: 15
+      checks: [{name: errors, query: q, max: 0}]
+"""
+    config = tmp_path / "chatops.yaml"
+    config.write_text(BASE.format(env=env, bot=GH))
+    result = CliRunner().invoke(app, ["--config", str(config), "config", "check"])
+    assert result.exit_code == 0, result.output
+    assert "verify 1 metric check(s) every 15s, CI checks: test, lint" in result.output
