@@ -144,6 +144,8 @@ def status_table(rows: list[StatusRow]) -> Table:
         if row.lock:
             notes.append(escape(row.lock.describe()))
         notes.extend(f"alert: {escape(a.summary)}" for a in row.open_alerts)
+        if row.verification is not None:
+            notes.append(escape(row.verification.summary()))
         health_style = {"healthy": "green", "unhealthy": "red"}.get(str(row.health), "yellow")
         table.add_row(
             escape(row.bot),
