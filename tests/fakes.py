@@ -30,7 +30,7 @@ from chatops.domain.deployment import (
 )
 from chatops.domain.health import Health, Observation
 from chatops.domain.policy import FreezeWindow, Lock
-from chatops.domain.verification import Measurement
+from chatops.domain.verification import Measurement, Tally, tally
 from chatops.errors import BuildError, NotFound, RegistryError, SourceControlError, StoreError
 from chatops.services.context import Deps, Tuning
 from chatops.services.ports import (
@@ -368,6 +368,9 @@ class FakeMeasurements:
         wanted = set(deployment_ids)
         found = [m for m in self.t.measurements if m.deployment_id in wanted]
         return sorted(found, key=lambda m: m.at)
+
+    def tallies(self, deployment_ids: Collection[int]) -> list[Tally]:
+        return tally(self.for_deployments(deployment_ids))
 
 
 class FakeUnitOfWork:

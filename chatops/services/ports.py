@@ -22,7 +22,7 @@ from chatops.domain.deployment import Commit, Deployment, Release
 from chatops.domain.health import Health, Observation
 from chatops.domain.names import unit_name
 from chatops.domain.policy import FreezeWindow, Lock
-from chatops.domain.verification import Measurement, Outcome
+from chatops.domain.verification import Measurement, Outcome, Tally
 from chatops.services.views import AlertView, DeploymentView
 
 __all__ = [
@@ -446,6 +446,10 @@ class MeasurementRepository(Protocol):
     def add(self, measurement: Measurement) -> None: ...
     def for_deployments(self, deployment_ids: Collection[int]) -> list[Measurement]:
         """Every measurement of these deployments, oldest first."""
+        ...
+
+    def tallies(self, deployment_ids: Collection[int]) -> list[Tally]:
+        """Those measurements summed up per (check, verdict) (`verification.tally`)."""
         ...
 
 

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from chatops.domain.catalog import Catalog
 from chatops.domain.deployment import Deployment, State
-from chatops.domain.verification import Assessment, VerifySpec, assess
+from chatops.domain.verification import Assessment, VerifySpec, assess_tallies
 from chatops.services.ports import UnitOfWork
 
 __all__ = ["downstream_soak", "run_of", "verification_of"]
@@ -54,4 +54,5 @@ def verification_of(
     if spec is None or live is None or live.state is not State.LIVE:
         return None
     ids, since = run_of(uow, live)
-    return assess(spec, uow.measurements.for_deployments(ids), live_since=since, soak=soak, now=now)
+    tallies = uow.measurements.tallies(ids)
+    return assess_tallies(spec, tallies, live_since=since, soak=soak, now=now)

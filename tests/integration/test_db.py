@@ -27,7 +27,7 @@ from chatops.domain.approvals import Decision, Vote
 from chatops.domain.audit import AuditEvent, Outcome
 from chatops.domain.deployment import Deployment, Kind, Release, State
 from chatops.domain.policy import Lock, LockKind
-from chatops.domain.verification import Measurement, Verdict
+from chatops.domain.verification import Measurement, Verdict, tally
 from chatops.errors import SchemaOutOfDate, StoreError
 from chatops.services.ports import Conflict, MessageRef, SlotTaken
 
@@ -772,6 +772,20 @@ def test_measurements_round_trip_oldest_first(store: SqlStore) -> None:
     assert len(mine[1].detail) == 500  # kept short
     assert_utc(*(m.at for m in both))
     assert [m.check for m in both] == ["error rate", "latency", "error rate"]
+    # summed up in SQL exactly as the domain sums them up (the verifier reads only these)
+    fail_again = Measurement("error rate", Verdict.FAIL, at(3), 0.7, "0.7 is too much", first.id)
+    with store.uow() as uow:
+        uow.measurements.add(fail_again)
+        uow.commit()
+    with store.uow() as uow:
+        in_sql = uow.measurements.tallies([first.id, second.id])
+        both = uow.measurements.for_deployments([first.id, second.id])
+    assert sorted(in_sql, key=str) == sorted(tally(both), key=str)
+    [failed] = [t for t in in_sql if t.verdict is Verdict.FAIL]
+    assert (failed.count, failed.last_detail, failed.last_at) == (2, "0.7 is too much", at(3))
+    [unsure] = [t for t in in_sql if t.verdict is Verdict.INCONCLUSIVE]
+    assert unsure.first_detail == "no data"
+    assert_utc(*(t.first_at for t in in_sql), *(t.last_at for t in in_sql))
 
 
 # ── migrations ───────────────────────────────────────────────────────────────

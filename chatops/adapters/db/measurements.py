@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import ColumnElement
 
 from chatops.adapters.db.tables import MeasurementRow
-from chatops.domain.verification import Measurement, Verdict
+from chatops.domain.verification import Measurement, Tally, Verdict
 
 __all__ = ["SqlMeasurementRepository"]
 
@@ -54,3 +56,56 @@ class SqlMeasurementRepository:
             )
             for row in rows
         ]
+
+    def tallies(self, deployment_ids: Collection[int]) -> list[Tally]:
+        """The measurements of these deployments summed up per (check, verdict), in SQL:
+        the details read are the last failure's and the first inconclusive one's."""
+        if not deployment_ids:
+            return []
+        ids = MeasurementRow.deployment_id.in_(list(deployment_ids))
+        groups = self._session.execute(
+            select(
+                MeasurementRow.check,
+                MeasurementRow.verdict,
+                func.count(),
+                func.min(MeasurementRow.at),
+                func.max(MeasurementRow.at),
+            )
+            .where(ids)
+            .group_by(MeasurementRow.check, MeasurementRow.verdict)
+        ).all()
+        found = []
+        for check, raw, count, first_at, last_at in groups:
+            verdict = Verdict(raw)
+            first_detail = last_detail = ""
+            if verdict is Verdict.INCONCLUSIVE:
+                first_detail = self._detail(ids, check, raw, first=True)
+            if verdict is Verdict.FAIL:
+                last_detail = self._detail(ids, check, raw, first=False)
+            found.append(
+                Tally(
+                    check,
+                    verdict,
+                    int(count),
+                    _utc(first_at),
+                    _utc(last_at),
+                    first_detail,
+                    last_detail,
+                )
+            )
+        return found
+
+    def _detail(self, ids: ColumnElement[bool], check: str, verdict: str, *, first: bool) -> str:
+        order = MeasurementRow.at.asc() if first else MeasurementRow.at.desc()
+        detail = self._session.scalar(
+            select(MeasurementRow.detail)
+            .where(ids, MeasurementRow.check == check, MeasurementRow.verdict == verdict)
+            .order_by(order, MeasurementRow.id.desc())
+            .limit(1)
+        )
+        return detail or ""
+
+
+def _utc(value: datetime) -> datetime:
+    """Aggregates bypass the column type: tag SQLite's naive UTC values as UTC again."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
