@@ -372,6 +372,13 @@ class FakeMeasurements:
     def tallies(self, deployment_ids: Collection[int]) -> list[Tally]:
         return tally(self.for_deployments(deployment_ids))
 
+    def prune(self, *, before: datetime) -> int:
+        live = {i for i, d in self.t.deployments.items() if d.state is State.LIVE}
+        kept = [m for m in self.t.measurements if m.at >= before or m.deployment_id in live]
+        pruned = len(self.t.measurements) - len(kept)
+        self.t.measurements = kept
+        return pruned
+
 
 class FakeUnitOfWork:
     """A transaction over a shared in-memory store: changes apply on commit, else vanish."""

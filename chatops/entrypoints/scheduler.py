@@ -97,6 +97,7 @@ class Scheduler:
             id="wanted-heads",
         )
         add(self._as_leader(self._deliveries.prune), "interval", hours=1, id="deliveries")
+        add(self._as_leader(self._app.verifier.prune), "interval", hours=6, id="measurements")
         for env in self._app.config.catalog.environments.values():
             if env.auto_deploy and env.poll_seconds:
                 add(

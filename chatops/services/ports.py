@@ -452,6 +452,10 @@ class MeasurementRepository(Protocol):
         """Those measurements summed up per (check, verdict) (`verification.tally`)."""
         ...
 
+    def prune(self, *, before: datetime) -> int:
+        """Delete measurements older than `before` of deployments no longer live."""
+        ...
+
 
 class DeliveryLog(Protocol):
     """Deliveries already handled (Slack retries, webhook delivery ids), shared by replicas."""

@@ -19,6 +19,7 @@ import dataclasses
 import logging
 import threading
 from dataclasses import dataclass
+from datetime import timedelta
 
 from chatops.domain.alerts import Alert
 from chatops.domain.catalog import Environment
@@ -41,11 +42,12 @@ from chatops.services.queries import announce
 from chatops.services.requests import Requests
 from chatops.services.runs import downstream_soak, verification_of
 
-__all__ = ["VERIFIER", "Verifier", "VerifyResult"]
+__all__ = ["KEEP_MEASUREMENTS", "VERIFIER", "Verifier", "VerifyResult"]
 
 log = logging.getLogger(__name__)
 
 VERIFIER = Actor("chatops", "verify")
+KEEP_MEASUREMENTS = timedelta(days=30)
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +132,18 @@ class Verifier:
                 )
                 for d in live
             ]
+
+    def prune(self, *, keep: timedelta = KEEP_MEASUREMENTS) -> int:
+        """Forget measurements older than `keep` of deployments that are no longer live
+        (what is live keeps its whole run: its verdict rests on it). How many went.
+
+        Raises:
+            StoreError: the database cannot be reached.
+        """
+        with self._deps.uow() as uow:
+            pruned = uow.measurements.prune(before=self._deps.clock.now() - keep)
+            uow.commit()
+        return pruned
 
     def _promoted(self, uow: UnitOfWork, deployment: Deployment) -> bool:
         """Live, at this version, in every environment promoted from this one."""

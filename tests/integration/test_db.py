@@ -786,6 +786,13 @@ def test_measurements_round_trip_oldest_first(store: SqlStore) -> None:
     [unsure] = [t for t in in_sql if t.verdict is Verdict.INCONCLUSIVE]
     assert unsure.first_detail == "no data"
     assert_utc(*(t.first_at for t in in_sql), *(t.last_at for t in in_sql))
+    with store.uow() as uow:  # the first is live: it keeps its run; the second's go
+        pruned = uow.measurements.prune(before=at(10))
+        uow.commit()
+    with store.uow() as uow:
+        assert pruned == 1
+        assert uow.measurements.for_deployments([second.id]) == []
+        assert len(uow.measurements.for_deployments([first.id])) == 3
 
 
 # ── migrations ───────────────────────────────────────────────────────────────

@@ -248,3 +248,15 @@ def test_promote_anyway_never_passes_a_failed_verification() -> None:
     rig.world.clock.advance(minutes=11)
     with pytest.raises(NotPromotable, match="no inconclusive verification to decide"):
         rig.requests.promote_deployment(LEAD, live.id or 0, anyway=True)
+
+
+def test_old_measurements_of_ended_deployments_are_pruned_and_a_live_run_keeps_all() -> None:
+    rig = Rig()
+    first = rig.deploy("a" * 40)
+    rig.rounds(3)
+    second = rig.deploy("b" * 40)  # the first is superseded
+    rig.rounds(2)
+    rig.world.clock.advance(days=31)
+    assert rig.verifier.prune() == 3
+    left = {m.deployment_id for m in rig.world.tables.measurements}
+    assert left == {second.id} and first.id not in left

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
-from chatops.adapters.db.tables import MeasurementRow
+from chatops.adapters.db.tables import DeploymentRow, MeasurementRow
+from chatops.domain.deployment import State
 from chatops.domain.verification import Measurement, Tally, Verdict
 
 __all__ = ["SqlMeasurementRepository"]
@@ -56,6 +57,14 @@ class SqlMeasurementRepository:
             )
             for row in rows
         ]
+
+    def prune(self, *, before: datetime) -> int:
+        """Delete measurements older than `before` of deployments no longer live; how many."""
+        ended = select(DeploymentRow.id).where(DeploymentRow.state != str(State.LIVE))
+        stmt = delete(MeasurementRow).where(
+            MeasurementRow.at < before, MeasurementRow.deployment_id.in_(ended)
+        )
+        return int(self._session.execute(stmt).rowcount or 0)  # type: ignore[attr-defined]
 
     def tallies(self, deployment_ids: Collection[int]) -> list[Tally]:
         """The measurements of these deployments summed up per (check, verdict), in SQL:
