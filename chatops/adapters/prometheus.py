@@ -51,10 +51,11 @@ class PrometheusQuery:
             exc.close()
             return Outcome(error=_short(f"HTTP {exc.code}: {_api_error(body) or exc.reason}"))
         except TimeoutError:
-            return Outcome(error=f"no answer from Prometheus within {timeout:g}s")
+            return Outcome(error=f"no answer from Prometheus within {timeout:g}s", down=True)
         except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
             reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
-            return Outcome(error=_short(f"Prometheus at {base} is unreachable: {reason}"))
+            text = f"Prometheus at {base} is unreachable: {reason}"
+            return Outcome(error=_short(text), down=True)  # no answer at all
         if len(body) > _MAX_BODY:
             return Outcome(error="the answer is larger than 1 MiB; aggregate the query")
         return _parse(body)

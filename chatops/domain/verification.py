@@ -113,6 +113,7 @@ class Outcome:
 
     value: float | None = None
     error: str | None = None
+    down: bool = False  # Prometheus did not answer at all (refused, or out of time)
 
 
 @dataclass(frozen=True, slots=True)

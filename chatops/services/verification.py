@@ -29,6 +29,7 @@ from chatops.domain.policy import INCONCLUSIVE_FINGERPRINT
 from chatops.domain.verification import (
     Assessment,
     Measurement,
+    Outcome,
     RunState,
     VerifySpec,
     fill_query,
@@ -110,7 +111,8 @@ class Verifier:
             )
             measuring = [d for d in live if d.id not in skipped]
             spec = environment.verify
-            measured = {d.id: tuple(self._measure(spec, d)) for d in measuring}
+            down: list[Outcome] = []  # once Prometheus is down, the round asks it no more
+            measured = {d.id: tuple(self._measure(spec, d, down)) for d in measuring}
             soak = downstream_soak(self._deps.catalog, env)
             # one transaction a round: record everything, then assess each run
             with self._deps.uow() as uow:
@@ -177,16 +179,26 @@ class Verifier:
             return result
         return self._act(environment, deployment, assessment, result)
 
-    def _measure(self, spec: VerifySpec, deployment: Deployment) -> list[Measurement]:
+    def _measure(
+        self, spec: VerifySpec, deployment: Deployment, down: list[Outcome]
+    ) -> list[Measurement]:
+        """Each check of `deployment` once. `down`: how Prometheus failed to answer earlier
+        in this round, if it did; then it is not asked again (a hung Prometheus would
+        otherwise cost a timeout per check per deployment)."""
         measured = []
         for check in spec.checks:
             query = fill_query(
                 check.query, bot=deployment.bot, env=deployment.env, version=deployment.version
             )
             started = self._deps.clock.now()
-            outcome = self._query.query(
-                spec.prometheus, query, timeout=spec.timeout.total_seconds()
-            )
+            if down:
+                outcome = down[0]
+            else:
+                outcome = self._query.query(
+                    spec.prometheus, query, timeout=spec.timeout.total_seconds()
+                )
+                if outcome.down:
+                    down.append(outcome)
             measurement = judge(check, outcome, at=self._deps.clock.now())
             self._deps.metrics.measured(
                 deployment.bot,

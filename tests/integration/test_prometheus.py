@@ -60,6 +60,7 @@ def test_no_data_bad_queries_and_several_series(prometheus: str) -> None:
     assert client.query(prometheus, 'bot_up{job="nobody"}', timeout=2) == Outcome()
     bad = client.query(prometheus, "sum(rate(", timeout=2)
     assert bad.error is not None and "bad_data" in bad.error, bad
+    assert not bad.down  # Prometheus answered: only this query is wrong
     several = client.query(prometheus, '{job="bots"}', timeout=2)
     assert several.error is not None and "aggregate" in several.error, several
     assert client.query(prometheus, "1 + 1", timeout=2) == Outcome(2.0)  # a scalar
@@ -71,6 +72,7 @@ def test_prometheus_down_is_an_error_not_a_crash(tmp_path: Path) -> None:
     outcome = PrometheusQuery().query(f"http://127.0.0.1:{port}", "up", timeout=2)
     assert outcome.value is None
     assert outcome.error is not None and "unreachable" in outcome.error
+    assert outcome.down
     assert PrometheusQuery().query("file:///etc/passwd", "up", timeout=2).error
 
 
@@ -101,4 +103,5 @@ def test_a_slow_prometheus_is_given_up_on_after_the_timeout() -> None:
             conn.close()
         listener.close()
     assert outcome.error is not None and "0.5s" in outcome.error, outcome
+    assert outcome.down
     assert elapsed < 2

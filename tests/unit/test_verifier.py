@@ -260,3 +260,14 @@ def test_old_measurements_of_ended_deployments_are_pruned_and_a_live_run_keeps_a
     assert rig.verifier.prune() == 3
     left = {m.deployment_id for m in rig.world.tables.measurements}
     assert left == {second.id} and first.id not in left
+
+
+def test_a_prometheus_that_does_not_answer_is_asked_once_a_round_not_once_per_check() -> None:
+    two = VerifySpec("http://p", (ERRORS, dataclasses.replace(ERRORS, name="latency")))
+    rig = Rig(spec=two)
+    rig.deploy("a" * 40)
+    rig.prometheus.answer = Outcome(error="no answer from Prometheus within 10s", down=True)
+    [result] = rig.rounds(1)
+    assert len(rig.prometheus.asked) == 1
+    assert [m.verdict for m in result.measurements] == [Verdict.INCONCLUSIVE] * 2
+    assert all("within 10s" in m.detail for m in result.measurements)
