@@ -9,19 +9,25 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, cast
 
+from pydantic import SecretStr
+
 from chatops.adapters.db.schema import ensure_current
 from chatops.adapters.db.uow import SqlStore
 from chatops.adapters.directory import StaticDirectory
+from chatops.adapters.forge import ForgeClient
+from chatops.adapters.forge_sender import ForgeNotifier, ForgeSender
 from chatops.adapters.freeze import CronFreezeCalendar
 from chatops.adapters.git import GitSourceControl
 from chatops.adapters.health_probe import HttpHealthProbe
 from chatops.adapters.notifiers import FanOut
+from chatops.adapters.prometheus import PrometheusQuery
 from chatops.adapters.secrets import ProviderSecrets
+from chatops.adapters.slack import SlackOutbox
 from chatops.adapters.system import HostProcesses, SystemClock
 from chatops.config import Config, environ
 from chatops.errors import ConfigError
 from chatops.services.cancel import Cancellations
-from chatops.services.context import Deps, NullMetrics
+from chatops.services.context import Deps, NullMetrics, Tuning
 from chatops.services.launchers import InlineLauncher
 from chatops.services.locks import LockService
 from chatops.services.pipeline import Pipeline
@@ -36,6 +42,7 @@ from chatops.services.ports import (
 from chatops.services.queries import Queries
 from chatops.services.recovery import Heartbeat, Recovery
 from chatops.services.requests import Requests
+from chatops.services.verification import Verifier
 
 __all__ = ["Application", "build"]
 
@@ -79,6 +86,10 @@ def _runtime(kind: str, docker_host: str | None, instance: str) -> Runtime:
     raise ConfigError(f"unknown runtime {kind!r}")
 
 
+def _secret(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value is not None else None
+
+
 @dataclass
 class Application:
     """Everything the entrypoints use, wired."""
@@ -93,6 +104,8 @@ class Application:
     heartbeat: Heartbeat
     notifiers: FanOut
     cancels: Cancellations
+    verifier: Verifier
+    forge_sender: ForgeSender | None = None  # started by `serve`
     closers: list[Callable[[], None]] = field(default_factory=list)
 
     def add_notifier(self, notifier: Notifier) -> None:
@@ -143,6 +156,18 @@ def build(
         for host in set(build_hosts.values())
     }
     fanout = FanOut(notifiers or [])
+    forge = ForgeClient(
+        github_url=settings.chatops_github_api_url,
+        github_token=_secret(settings.chatops_github_token),
+        gitlab_url=settings.chatops_gitlab_api_url,
+        gitlab_token=_secret(settings.chatops_gitlab_token),
+    )
+    forge_sender = None
+    if any(bot.github or bot.gitlab for bot in config.catalog.bots.values()):
+        # deployment statuses go through the outbox: a forge outage never holds a deployment
+        forge_sender = ForgeSender(store.uow, forge, SystemClock(), owner=HostProcesses().me())
+        queue = SlackOutbox(store.uow, wake=forge_sender.wake)
+        fanout.add(ForgeNotifier(queue, store.uow, config.catalog, public_url=file.public_url))
     deps = Deps(
         catalog=config.catalog,
         uow=store.uow,
@@ -159,21 +184,26 @@ def build(
         workdir=file.workdir,
         metrics=metrics or NullMetrics(),
         public_url=file.public_url,
+        tuning=Tuning(ci_poll_seconds=settings.chatops_ci_poll_seconds),
+        ci=forge,
     )
     heartbeat = Heartbeat(deps)
     pipeline = Pipeline(deps, heartbeat)
     chosen = launcher(pipeline.execute)
+    requests = Requests(deps, chosen)
     app = Application(
         config=config,
         store=store,
         deps=deps,
-        requests=Requests(deps, chosen),
+        requests=requests,
         queries=Queries(deps),
         locks=LockService(deps),
         recovery=Recovery(deps, heartbeat),
         heartbeat=heartbeat,
         notifiers=fanout,
         cancels=Cancellations(deps),
+        verifier=Verifier(deps, requests, PrometheusQuery()),
+        forge_sender=forge_sender,
     )
     shutdown = getattr(chosen, "shutdown", None)
     if callable(shutdown):

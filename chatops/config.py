@@ -55,6 +55,7 @@ from chatops.domain.names import (
 )
 from chatops.domain.repos import remote_location
 from chatops.domain.retention import RetentionPolicy
+from chatops.domain.verification import ALL_CHECKS, CheckSpec, ChecksSpec, NoData, VerifySpec
 from chatops.errors import BadInput, ConfigError
 
 __all__ = [
@@ -107,6 +108,12 @@ class Settings(BaseSettings):
     chatops_public_url: str | None = None
     chatops_slack_client_id: str | None = None
     chatops_slack_client_secret: SecretStr | None = None
+    # forges, for CI checks and deployment statuses (DESIGN §10)
+    chatops_github_api_url: str = "https://api.github.com"
+    chatops_github_token: SecretStr | None = None
+    chatops_gitlab_api_url: str = "https://gitlab.com/api/v4"
+    chatops_gitlab_token: SecretStr | None = None
+    chatops_ci_poll_seconds: float = Field(default=10.0, gt=0, le=600)  # pending CI, read again
     docker_host: str | None = None
     user: str | None = None
 
@@ -251,6 +258,87 @@ class FreezeModel(_Model):
     duration_hours: Annotated[float, Field(gt=0, le=24 * 31)]
 
 
+# ── verification and CI gates (DESIGN §10) ──
+
+
+class VerifyCheckModel(_Model):
+    """One entry of `verify.checks`."""
+
+    name: Annotated[str, Field(min_length=1, max_length=80)]
+    query: Annotated[str, Field(min_length=1, max_length=4000)]
+    min: float | None = None
+    max: float | None = None
+    failure_limit: Annotated[int, Field(ge=0, le=1000)] = 0
+    on_no_data: Literal["fail", "pass", "inconclusive"] = "fail"
+    on_error: Literal["fail", "pass", "inconclusive"] = "inconclusive"
+
+    @model_validator(mode="after")
+    def _bounded(self) -> VerifyCheckModel:
+        if self.min is None and self.max is None:
+            raise ValueError(
+                f"check {self.name!r} needs `min:` or `max:` (or both): a bound its value must keep"
+            )
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(
+                f"check {self.name!r}: `min` ({self.min:g}) is above `max` ({self.max:g})"
+            )
+        return self
+
+    def spec(self) -> CheckSpec:
+        return CheckSpec(
+            name=self.name,
+            query=self.query,
+            min=self.min,
+            max=self.max,
+            failure_limit=self.failure_limit,
+            on_no_data=NoData(self.on_no_data),
+            on_error=NoData(self.on_error),
+        )
+
+
+class VerifyModel(_Model):
+    """An environment's `verify:`: Prometheus queries measured while a release runs."""
+
+    prometheus: Annotated[str, Field(pattern=r"^https?://[^\s]+$")]
+    interval_seconds: Annotated[float, Field(ge=1)] = 30
+    timeout_seconds: Annotated[float, Field(gt=0, le=120)] = 10
+    checks: Annotated[list[VerifyCheckModel], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _distinct(self) -> VerifyModel:
+        names = [c.name for c in self.checks]
+        for name in names:
+            if names.count(name) > 1:
+                raise ValueError(f"two checks are named {name!r}; give each a name of its own")
+        return self
+
+    def spec(self) -> VerifySpec:
+        return VerifySpec(
+            prometheus=self.prometheus.rstrip("/"),
+            checks=tuple(c.spec() for c in self.checks),
+            interval=timedelta(seconds=self.interval_seconds),
+            timeout=timedelta(seconds=self.timeout_seconds),
+        )
+
+
+class ChecksModel(_Model):
+    """An environment's `checks:`: CI results a commit needs before it runs there."""
+
+    required: Literal["all"] | Annotated[list[str], Field(min_length=1)]
+    ignored: list[str] = Field(default_factory=list)
+    timeout_seconds: Seconds = 900
+
+    def spec(self) -> ChecksSpec:
+        return ChecksSpec(
+            required=None if self.required == ALL_CHECKS else tuple(self.required),
+            ignored=frozenset(self.ignored),
+            timeout=timedelta(seconds=self.timeout_seconds),
+        )
+
+
+ForgeProject = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)+$")]
+
+
 class EnvSecret(_Model):
     """A secret from an environment variable of the chatops process."""
 
@@ -347,6 +435,8 @@ class BotModel(_Model):
     build_args: dict[str, str] = Field(default_factory=dict)
     build_timeout_seconds: Seconds = 1800
     resources: ResourcesModel = Field(default_factory=ResourcesModel)
+    github: ForgeProject | None = None
+    gitlab: ForgeProject | None = None
     environments: dict[str, TargetModel | None] | None = None
 
     _build_args = field_validator("build_args", mode="before")(_no_secret_build_args)
@@ -356,6 +446,8 @@ class BotModel(_Model):
         overrides = [o for o in (self.environments or {}).values() if o is not None]
         secrets = set(self.secrets).union(*(o.secrets for o in overrides))
         args = set(self.build_args).union(*(o.build_args for o in overrides))
+        if self.github and self.gitlab:
+            raise ValueError("`github` and `gitlab`: name one forge, not both")
         for arg in sorted(args & secrets):
             raise ValueError(
                 f"build_args.{arg}: {_BUILD_ARGS_RULE}; {arg} is one of the bot's `secrets`, "
@@ -387,6 +479,9 @@ class EnvironmentModel(_Model):
     viewers: list[str] | None = None  # who may read logs; default: deployers and approvers
     channel: str | None = None
     freeze: list[FreezeModel] = Field(default_factory=list)
+    verify: VerifyModel | None = None
+    checks: ChecksModel | None = None
+    environment_url: Annotated[str, Field(pattern=r"^https?://[^\s]+$")] | None = None
 
     @field_validator("timezone")
     @classmethod
@@ -522,6 +617,7 @@ class ConfigModel(_Model):
                 seen.add(source)
                 source = self.environments[source].promote_from
         self._check_guards_and_builds()
+        self._check_forges()
         for bot, model in self.bots.items():
             for target in model.environments or {}:
                 if target not in self.environments:
@@ -529,6 +625,20 @@ class ConfigModel(_Model):
                         f"bots.{bot}.environments.{target}: not an environment "
                         f"(known: {', '.join(sorted(self.environments))})"
                     )
+        self._check_unit_names()
+        return self
+
+    def _check_forges(self) -> None:
+        for bot, where in self._targets():
+            checked = self.environments.get(where)
+            model = self.bots[bot]
+            if checked is not None and checked.checks and not (model.github or model.gitlab):
+                raise ValueError(
+                    f"bots.{bot}: environment {where} has `checks`, which are read from the "
+                    "bot's forge; add `github: owner/name` or `gitlab: group/name`"
+                )
+
+    def _check_unit_names(self) -> None:
         for unit, pairs in colliding_units(self._targets(), self.instance).items():
             keys = " and ".join(sorted({f"bots.{bot}" for bot, _ in pairs}))
             named = " and ".join(f"bot {bot} in {env}" for bot, env in pairs)
@@ -544,7 +654,6 @@ class ConfigModel(_Model):
                     f"longer than the {_MAX_SERVICE_NAME} characters Swarm allows; shorten "
                     "the bot, environment or instance name"
                 )
-        return self
 
     def _check_guards_and_builds(self) -> None:
         """Guarded environments name their deployers; builds elsewhere need a registry."""
@@ -776,6 +885,9 @@ def _build(path: Path, model: ConfigModel, settings: Settings) -> ConfigFile:
             viewers=frozenset(env.viewers) if env.viewers is not None else None,
             channel=env.channel,
             freeze=tuple(FreezeRule(f.cron, timedelta(hours=f.duration_hours)) for f in env.freeze),
+            verify=env.verify.spec() if env.verify else None,
+            checks=env.checks.spec() if env.checks else None,
+            environment_url=env.environment_url,
         )
         for name, env in model.environments.items()
     }
@@ -809,6 +921,8 @@ def _build(path: Path, model: ConfigModel, settings: Settings) -> ConfigFile:
             build_args=dict(bot.build_args),
             targets=targets,
             build_timeout=timedelta(seconds=bot.build_timeout_seconds),
+            github=bot.github,
+            gitlab=bot.gitlab,
         )
     catalog = Catalog(
         environments=environments,

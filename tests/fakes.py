@@ -30,6 +30,7 @@ from chatops.domain.deployment import (
 )
 from chatops.domain.health import Health, Observation
 from chatops.domain.policy import FreezeWindow, Lock
+from chatops.domain.verification import Measurement, Tally, tally
 from chatops.errors import BuildError, NotFound, RegistryError, SourceControlError, StoreError
 from chatops.services.context import Deps, Tuning
 from chatops.services.ports import (
@@ -76,6 +77,7 @@ class Tables:
     leases: dict[str, tuple[str, datetime]] = field(default_factory=dict)
     deliveries: dict[str, datetime] = field(default_factory=dict)
     wanted_heads: dict[tuple[str, str], WantedHead] = field(default_factory=dict)
+    measurements: list[Measurement] = field(default_factory=list)
     ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     refuse_commits: int = 0  # the next N commits fail as if the database were down
 
@@ -386,6 +388,31 @@ def share_rows(store: Tables) -> Tables:
     return Tables(**{f.name: copy.copy(getattr(store, f.name)) for f in dataclasses.fields(store)})
 
 
+class FakeMeasurements:
+    def __init__(self, t: Tables) -> None:
+        self.t = t
+
+    def add(self, measurement: Measurement) -> None:
+        if measurement.deployment_id is None:
+            raise ValueError("a measurement belongs to a deployment: give its id")
+        self.t.measurements.append(measurement)
+
+    def for_deployments(self, deployment_ids: Collection[int]) -> list[Measurement]:
+        wanted = set(deployment_ids)
+        found = [m for m in self.t.measurements if m.deployment_id in wanted]
+        return sorted(found, key=lambda m: m.at)
+
+    def tallies(self, deployment_ids: Collection[int]) -> list[Tally]:
+        return tally(self.for_deployments(deployment_ids))
+
+    def prune(self, *, before: datetime) -> int:
+        live = {i for i, d in self.t.deployments.items() if d.state is State.LIVE}
+        kept = [m for m in self.t.measurements if m.at >= before or m.deployment_id in live]
+        pruned = len(self.t.measurements) - len(kept)
+        self.t.measurements = kept
+        return pruned
+
+
 class FakeUnitOfWork:
     """A transaction over a shared in-memory store: changes apply on commit, else vanish."""
 
@@ -404,6 +431,7 @@ class FakeUnitOfWork:
         self.leases = FakeLeases(self._work)
         self.deliveries = FakeDeliveries(self._work)
         self.wanted_heads = FakeWantedHeads(self._work)
+        self.measurements = FakeMeasurements(self._work)
         return self
 
     def __exit__(
@@ -432,6 +460,7 @@ class FakeUnitOfWork:
             "leases",
             "deliveries",
             "wanted_heads",
+            "measurements",
         ):
             setattr(self._store, name, getattr(self._work, name))
         self._store.ids = self._work.ids
@@ -447,6 +476,7 @@ class FakeUnitOfWork:
             self.leases,
             self.deliveries,
             self.wanted_heads,
+            self.measurements,
         ):
             repo.t = self._work
 

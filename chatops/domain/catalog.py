@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from chatops.domain.retention import RetentionPolicy
+from chatops.domain.verification import ChecksSpec, VerifySpec
 from chatops.errors import NotFound
 
 __all__ = [
@@ -97,6 +98,10 @@ class Environment:
     viewers: frozenset[str] | None = None  # None: the deployers and approvers
     channel: str | None = None
     freeze: tuple[FreezeRule, ...] = ()
+    # DESIGN §10: evidence needed before what runs here moves on
+    verify: VerifySpec | None = None
+    checks: ChecksSpec | None = None
+    environment_url: str | None = None  # for forge deployment statuses; {bot} filled in
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +137,8 @@ class Bot:
     build_args: Mapping[str, str] = field(default_factory=dict)
     targets: Mapping[str, BotTarget] = field(default_factory=dict)
     build_timeout: timedelta = timedelta(seconds=1800)  # a longer build is stopped
+    github: str | None = None  # owner/name: CI checks and deployment statuses (§10)
+    gitlab: str | None = None  # group/name
 
 
 @dataclass(frozen=True, slots=True)

@@ -68,7 +68,7 @@ UserOption = Annotated[
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="print JSON on stdout")]
 ForceOption = Annotated[
-    bool, typer.Option("--force", help="admins: go ahead despite a lock or freeze")
+    bool, typer.Option("--force", help="admins: go ahead despite a lock, a freeze or red CI checks")
 ]
 ReasonOption = Annotated[str | None, typer.Option("--reason", help="why (needed with --force)")]
 
@@ -553,6 +553,12 @@ def config_check(as_json: JsonOption = False) -> None:
             rules.append("auto-rollback")
         if env.freeze:
             rules.append(f"{len(env.freeze)} freeze window(s)")
+        if env.verify:
+            every = int(env.verify.interval.total_seconds())
+            rules.append(f"verify {len(env.verify.checks)} metric check(s) every {every}s")
+        if env.checks:
+            names = ", ".join(env.checks.required) if env.checks.required else "all"
+            rules.append(f"CI checks: {names}")
         pipeline.append((arrow, rules))
     if as_json:
         _print_json(

@@ -15,6 +15,7 @@ from chatops.domain.alerts import Alert
 from chatops.domain.audit import AuditEvent
 from chatops.domain.deployment import Deployment
 from chatops.domain.policy import Lock
+from chatops.domain.verification import Assessment
 from chatops.entrypoints.terminal import escape
 from chatops.services.views import ReleaseRow, StatusRow
 
@@ -69,6 +70,16 @@ def release_json(row: ReleaseRow) -> dict[str, Any]:
         "was_live_in": list(row.was_live_in),
         "approved_by": list(row.approved_by),
         "deployment_id": release.deployment_id,
+        "verification": {env: verification_json(a) for env, a in row.verification},
+    }
+
+
+def verification_json(assessment: Assessment) -> dict[str, Any]:
+    return {
+        "state": str(assessment.state),
+        "measurements": assessment.measured,
+        "failures": dict(assessment.failures),
+        "reason": assessment.reason,
     }
 
 
@@ -102,6 +113,7 @@ def status_json(row: StatusRow) -> dict[str, Any]:
             {"id": a.id, "state": str(a.state), "summary": a.summary, "count": a.count}
             for a in row.open_alerts
         ],
+        "verification": verification_json(row.verification) if row.verification else None,
     }
 
 
@@ -171,6 +183,8 @@ def status_table(rows: list[StatusRow]) -> Table:
         if row.lock:
             notes.append(escape(row.lock.describe()))
         notes.extend(f"alert: {escape(a.summary)}" for a in row.open_alerts)
+        if row.verification is not None:
+            notes.append(escape(row.verification.summary()))
         health_style = {"healthy": "green", "unhealthy": "red"}.get(str(row.health), "yellow")
         table.add_row(
             escape(row.bot),

@@ -1,10 +1,10 @@
 """The scheduled jobs of `serve` (APScheduler 3), run only by the holder of the scheduler lease.
 
 Several `serve` replicas may share one database: every replica tries to take or
-renew the lease row every few seconds; the holder runs health checks, approval
-expiry, soak notices, reconcile, recovery, the heads pushed while a deployment
-ran, the pruning of old delivery ids, and `retention`. When the holder dies, its lease
-expires and another replica takes over within one lease period.
+renew the lease row every few seconds; the holder runs health checks, metric
+verification, approval expiry, soak notices, reconcile, recovery, the heads
+pushed while a deployment ran, the pruning of old delivery ids, and `retention`.
+When the holder dies, its lease expires and another replica takes over within one lease period.
 """
 
 from __future__ import annotations
@@ -74,6 +74,14 @@ class Scheduler:
                 seconds=env.health_interval.total_seconds(),
                 id=f"health:{env.name}",
             )
+        for env in self._app.config.catalog.environments.values():
+            if env.verify is not None:
+                add(
+                    self._as_leader(partial(self._app.verifier.verify_environment, env.name)),
+                    "interval",
+                    seconds=env.verify.interval.total_seconds(),
+                    id=f"verify:{env.name}",
+                )
         add(
             self._as_leader(self._app.requests.expire_and_supersede),
             "interval",
@@ -93,6 +101,7 @@ class Scheduler:
         if self._app.config.catalog.retention.configured:
             retention = Retention(self._app.deps)
             add(self._as_leader(retention.prune), "interval", hours=1, id="retention")
+        add(self._as_leader(self._app.verifier.prune), "interval", hours=6, id="measurements")
         for env in self._app.config.catalog.environments.values():
             if env.auto_deploy and env.poll_seconds:
                 add(

@@ -71,6 +71,10 @@ class Server:
         self.scheduler.start()
         if self.sender is not None:
             self.sender.start()
+        forge = self.application.forge_sender
+        if forge is not None:
+            forge.start()
+            self.application.closers.append(forge.stop)
 
     def drain(self) -> None:
         """Take no new work, stop the jobs, and wait for the running deployments (at most

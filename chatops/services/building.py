@@ -37,13 +37,16 @@ class Releases:
     def __init__(self, deps: Deps) -> None:
         self._deps = deps
 
-    def release(self, attempt: Attempt, bot: Bot) -> Release:
+    def release(
+        self, attempt: Attempt, bot: Bot, *, vet: Callable[[str], None] | None = None
+    ) -> Release:
         """The release the deployment runs: the one it names, the commit's, or a new build.
 
         Raises:
             NotFound: the named version or the ref does not exist.
             BuildError, RegistryError, SourceControlError: the build did not make it.
             Stopped, TakenOver: cancelled, or out of time, while waiting or building.
+            ChecksFailed: `vet` refused the commit.
         """
         deps = self._deps
         deployment = attempt.deployment
@@ -52,10 +55,14 @@ class Releases:
                 release = uow.releases.get(bot.name, deployment.version)
             if release is None:
                 raise NotFound(f"{bot.name} v{deployment.version} does not exist")
+            if vet is not None:
+                vet(release.commit)
             return release
         deps.source.fetch(bot)
         commit = deps.source.resolve(bot, deployment.ref or bot.branch)
         save(deps, attempt, attempt.deployment.with_changes(commit=commit.sha))
+        if vet is not None:
+            vet(commit.sha)  # before anything is built or tagged
         with deps.uow() as uow:
             release = uow.releases.for_commit(bot.name, commit.sha)
         return release if release is not None else self._build(attempt, bot, commit)

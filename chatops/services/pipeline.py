@@ -25,6 +25,7 @@ from chatops.domain.redact import Redactor
 from chatops.errors import ChatOpsError, EngineUnreachable
 from chatops.services.attempt import Attempt, TakenOver, advance, check, interrupted, look
 from chatops.services.building import Releases
+from chatops.services.ci_gate import CiGate
 from chatops.services.context import Actor, Deps, required
 from chatops.services.logcontext import bound
 from chatops.services.pending import settle_if_stale
@@ -51,6 +52,7 @@ class Pipeline:
         self._deps = deps
         self._heartbeat = heartbeat
         self._releases = Releases(deps)
+        self._ci = CiGate(deps)
 
     def execute(self, deployment_id: int) -> Deployment:
         """Run a queued deployment to `live` or `failed`; any other state is left alone."""
@@ -69,7 +71,11 @@ class Pipeline:
             # resolved once per attempt: every message, log line and spec below uses them
             attempt.secrets = deps.secrets.resolve(the_bot, target)
             attempt.redact = Redactor.for_secrets(attempt.secrets)
-            release = self._releases.release(attempt, the_bot)
+            release = self._releases.release(
+                attempt,
+                the_bot,
+                vet=lambda sha: self._ci.wait(attempt, the_bot, environment, sha),
+            )
             self._deploy(attempt, release, the_bot, environment, target)
         except TakenOver as taken:
             self._stand_down(attempt, taken.current)

@@ -24,14 +24,17 @@ from chatops.domain.catalog import (
     Resources,
     Strategy,
 )
+from chatops.domain.ci import CiResult
 from chatops.domain.deployment import Commit, Deployment, Release
 from chatops.domain.health import Health, Observation
 from chatops.domain.names import DEFAULT_INSTANCE, unit_name
 from chatops.domain.policy import FreezeWindow, Lock
+from chatops.domain.verification import Measurement, Outcome, Tally
 from chatops.services.views import AlertView, DeploymentView
 
 __all__ = [
     "BuildRequest",
+    "CiChecks",
     "Clock",
     "Conflict",
     "DeliveryLog",
@@ -40,7 +43,9 @@ __all__ = [
     "HealthProbe",
     "ImageBuilder",
     "Launcher",
+    "MeasurementRepository",
     "MessageRef",
+    "MetricQuery",
     "Metrics",
     "Notifier",
     "ProcessTable",
@@ -240,6 +245,23 @@ class Runtime(Protocol):
 class HealthProbe(Protocol):
     def check(self, spec: HealthSpec) -> tuple[Health, str]:
         """Probe an HTTP health endpoint; the verdict and a short detail."""
+        ...
+
+
+class CiChecks(Protocol):
+    def results(self, bot: Bot, sha: str) -> list[CiResult]:
+        """The commit's CI results on the bot's forge.
+
+        Raises:
+            ConfigError: the bot names no forge.
+            ForgeError: the forge did not answer, or refused.
+        """
+        ...
+
+
+class MetricQuery(Protocol):
+    def query(self, prometheus: str, query: str, *, timeout: float) -> Outcome:
+        """An instant query's value, no data, or the error; never raises."""
         ...
 
 
@@ -446,6 +468,23 @@ class LeaseRepository(Protocol):
     def holder(self, name: str) -> tuple[str, datetime] | None: ...
 
 
+class MeasurementRepository(Protocol):
+    """Verification measurements (DESIGN §10); append-only."""
+
+    def add(self, measurement: Measurement) -> None: ...
+    def for_deployments(self, deployment_ids: Collection[int]) -> list[Measurement]:
+        """Every measurement of these deployments, oldest first."""
+        ...
+
+    def tallies(self, deployment_ids: Collection[int]) -> list[Tally]:
+        """Those measurements summed up per (check, verdict) (`verification.tally`)."""
+        ...
+
+    def prune(self, *, before: datetime) -> int:
+        """Delete measurements older than `before` of deployments no longer live."""
+        ...
+
+
 class DeliveryLog(Protocol):
     """Deliveries already handled (Slack retries, webhook delivery ids), shared by replicas."""
 
@@ -498,6 +537,7 @@ class UnitOfWork(Protocol):
     leases: LeaseRepository
     deliveries: DeliveryLog
     wanted_heads: WantedHeads
+    measurements: MeasurementRepository
 
     def __enter__(self) -> Self: ...
 
@@ -530,3 +570,7 @@ class Metrics(Protocol):
     def alerts_firing(self, bot: str, env: str, count: int) -> None: ...
 
     def health_check(self, bot: str, env: str, *, seconds: float) -> None: ...
+
+    def measured(self, bot: str, env: str, check: str, verdict: str, *, seconds: float) -> None:
+        """One verification measurement (DESIGN §10) and how long its query took."""
+        ...

@@ -14,9 +14,11 @@ from chatops.domain.deployment import ACTIVE_STATES, Commit, Deployment, Kind, S
 from chatops.domain.health import Health, Observation
 from chatops.domain.names import validate_name
 from chatops.domain.policy import LockKind
+from chatops.domain.verification import Assessment
 from chatops.domain.viewers import check_viewer, viewers_of
 from chatops.errors import ChatOpsError, NotFound
 from chatops.services.context import Actor, Deps
+from chatops.services.runs import downstream_soak, verification_of
 from chatops.services.views import DeploymentView, ReleaseRow, StatusRow
 
 __all__ = ["Queries", "announce", "observe_health"]
@@ -76,6 +78,8 @@ class Queries:
         live_in: dict[int, list[str]] = defaultdict(list)
         was_live: dict[int, list[str]] = defaultdict(list)
         promotions: list[tuple[Deployment, list[Vote]]] = []
+        verified: dict[int, list[tuple[str, Assessment]]] = defaultdict(list)
+        now = self._deps.clock.now()
         with self._deps.uow() as uow:
             releases = uow.releases.list(bot, limit=1000 if env else limit)
             for deployment in uow.deployments.history(bot, None, limit=1000):
@@ -83,6 +87,16 @@ class Queries:
                     continue
                 if deployment.state is State.LIVE:
                     live_in[deployment.version].append(deployment.env)
+                    where = catalog.environments.get(deployment.env)
+                    assessment = verification_of(
+                        uow,
+                        where.verify if where else None,
+                        deployment,
+                        soak=downstream_soak(catalog, deployment.env),
+                        now=now,
+                    )
+                    if assessment is not None:
+                        verified[deployment.version].append((deployment.env, assessment))
                 if deployment.env not in was_live[deployment.version]:
                     was_live[deployment.version].append(deployment.env)
                 if deployment.kind is Kind.PROMOTE and deployment.id is not None:
@@ -109,6 +123,7 @@ class Queries:
                 live_in=tuple(sorted(live_in[release.version])),
                 was_live_in=tuple(was_live[release.version]),
                 approved_by=tuple(approvers[release.version]),
+                verification=tuple(sorted(verified[release.version], key=lambda p: p[0])),
             )
             for release in releases
             if env is None or env in was_live[release.version]
@@ -140,24 +155,37 @@ class Queries:
             open_alerts: dict[tuple[str, str], list[Alert]] = defaultdict(list)
             for alert in uow.alerts.open_alerts(only):
                 open_alerts[(alert.bot, alert.env)].append(alert)
-        for name in bots:
-            for env in catalog.bots[name].targets:
-                key = (name, env)
-                lock = locks.get(key)
-                lock = lock if lock is not None and lock.active(now) else None
-                if key not in live and key not in in_progress and not pending[key] and lock is None:
-                    continue
-                rows.append(
-                    StatusRow(
-                        bot=name,
-                        env=env,
-                        deployment=live.get(key),
-                        lock=lock,
-                        pending=tuple(pending[key]),
-                        in_progress=in_progress.get(key),
-                        open_alerts=tuple(open_alerts[key]),
+            for name in bots:
+                for env in catalog.bots[name].targets:
+                    key = (name, env)
+                    lock = locks.get(key)
+                    lock = lock if lock is not None and lock.active(now) else None
+                    if (
+                        key not in live
+                        and key not in in_progress
+                        and not pending[key]
+                        and lock is None
+                    ):
+                        continue
+                    verified = verification_of(  # a query only where `verify` is configured
+                        uow,
+                        catalog.environments[env].verify,
+                        live.get(key),
+                        soak=downstream_soak(catalog, env),
+                        now=now,
                     )
-                )
+                    rows.append(
+                        StatusRow(
+                            bot=name,
+                            env=env,
+                            deployment=live.get(key),
+                            verification=verified,
+                            lock=lock,
+                            pending=tuple(pending[key]),
+                            in_progress=in_progress.get(key),
+                            open_alerts=tuple(open_alerts[key]),
+                        )
+                    )
         if probe:
             rows = [self._with_health(row) for row in rows]
         return rows
@@ -198,6 +226,14 @@ class Queries:
             previous = uow.releases.get(bot, previous_version) if previous_version else None
             votes = uow.votes.list(deployment_id)
             lock = uow.locks.get(bot, deployment.env)
+            where = deps.catalog.environments.get(deployment.env)
+            verified = verification_of(
+                uow,
+                where.verify if where else None,
+                deployment,
+                soak=downstream_soak(deps.catalog, deployment.env),
+                now=deps.clock.now(),
+            )
         catalog = deps.catalog
         environment = catalog.environments.get(deployment.env)
         the_tally = None
@@ -243,6 +279,7 @@ class Queries:
             decided_by=decided_by,
             changes=changes,
             more_changes=more,
+            verification=verified,
             compare_url=compare_url,
             promote_to=promote_to,
             hold_note=hold_note,

@@ -10,6 +10,7 @@ from chatops.domain.approvals import Tally
 from chatops.domain.deployment import Commit, Deployment, Release
 from chatops.domain.health import Health
 from chatops.domain.policy import Lock
+from chatops.domain.verification import Assessment
 
 __all__ = ["AlertView", "DeploymentView", "ReleaseRow", "StatusRow"]
 
@@ -27,6 +28,7 @@ class DeploymentView:
     compare_url: str | None = None
     promote_to: str | None = None  # the environment a Promote button would target
     hold_note: str | None = None  # "automatic deploys are held …" after a rollback
+    verification: Assessment | None = None  # of a live deployment, where its env has `verify`
     now: datetime | None = None
     page_url: str | None = None  # its web page (`public_url`)
 
@@ -47,6 +49,7 @@ class ReleaseRow:
     live_in: tuple[str, ...] = ()
     was_live_in: tuple[str, ...] = ()
     approved_by: tuple[str, ...] = ()
+    verification: tuple[tuple[str, Assessment], ...] = ()  # (env, state) where it is live
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +62,7 @@ class StatusRow:
     pending: tuple[Deployment, ...] = ()
     in_progress: Deployment | None = None
     open_alerts: tuple[Alert, ...] = field(default_factory=tuple)
+    verification: Assessment | None = None  # where the environment has `verify`
 
     @property
     def commit(self) -> str | None:

@@ -191,6 +191,7 @@ def _deployment(row: DeploymentRow) -> Deployment:
         log_tail=row.log_tail,
         cancel_requested_by=row.cancel_requested_by,
         cancel_requested_at=row.cancel_requested_at,
+        verification_override=row.verification_override,
         revision=row.revision,
     )
 
@@ -231,6 +232,7 @@ def _deployment_columns(deployment: Deployment) -> dict[str, Any]:
         "log_tail": deployment.log_tail,
         "cancel_requested_by": deployment.cancel_requested_by,
         "cancel_requested_at": deployment.cancel_requested_at,
+        "verification_override": deployment.verification_override,
         **_slots(deployment),
     }
 

@@ -23,7 +23,7 @@ __all__ = ["BUTTONS", "create_bolt_app", "register"]
 
 log = logging.getLogger(__name__)
 
-BUTTONS = ("promote", "approve", "reject", "rollback", "ack_alert", "logs")
+BUTTONS = ("promote", "approve", "reject", "rollback", "ack_alert", "logs", "promote_anyway")
 SLOW_DOWN = (
     ":hourglass: Slow down: you sent more commands than chatops takes at once "
     "({burst}, then one every {every:g} s). Nothing ran; try again in a moment."
