@@ -313,7 +313,7 @@ def _pytest(*paths: str) -> tuple[int, int, int, list[str]]:
     passed = sum(int(n) for n in re.findall(r"(\d+) passed", last))
     failed = sum(int(n) for n in re.findall(r"(\d+) (?:failed|error)", last))
     examples = sum(int(a) + int(b) for a, b in re.findall(r"(\d+) passing, (\d+) failing", out))
-    failures = re.findall(r"^(?:FAILED|ERROR) (\S+)", out, flags=re.MULTILINE)
+    failures = re.findall(r"^(?:FAILED|ERROR) (\S+.*)$", out, flags=re.MULTILINE)
     return passed, failed, examples, failures
 
 

@@ -21,7 +21,7 @@ from rich.console import Console
 
 from chatops.config import Config, load, load_settings
 from chatops.domain.deployment import Deployment, State
-from chatops.domain.names import parse_duration, parse_version
+from chatops.domain.names import parse_duration, parse_version, unit_name
 from chatops.domain.policy import MAX_LOCK
 from chatops.errors import BadInput, ChatOpsError, ConfigError
 from chatops.services.context import Actor
@@ -565,6 +565,7 @@ def config_check(as_json: JsonOption = False) -> None:
             {
                 "config": str(config.file.path),
                 "database": _safe_url(config.file.database_url),
+                "instance": catalog.instance,
                 "environments": sorted(catalog.environments),
                 "bots": {name: sorted(bot.targets) for name, bot in catalog.bots.items()},
             }
@@ -572,6 +573,8 @@ def config_check(as_json: JsonOption = False) -> None:
         return
     out.print(f"[green]✓[/] {config.file.path} is valid")
     out.print(f"  database: {_safe_url(config.file.database_url)}")
+    example = unit_name("<bot>", "<env>", catalog.instance)
+    out.print(f"  instance: {catalog.instance} (containers and services {example})", markup=False)
     for arrow, rules in pipeline:
         out.print(f"  environment {arrow}" + (f" ({', '.join(rules)})" if rules else ""))
     for name, bot in sorted(catalog.bots.items()):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import textwrap
 from pathlib import Path
 
@@ -123,3 +124,20 @@ def test_a_swarm_service_name_longer_than_swarm_allows_is_a_config_error(tmp_pat
     # the same names on the docker runtime, or without the instance, are fine
     assert _load(tmp_path, text.replace("runtime: swarm", "runtime: docker")).catalog
     assert _load(tmp_path, text.replace("i" * 20, "default")).catalog
+
+
+def test_config_check_names_the_instance(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from chatops.entrypoints.cli import app
+
+    config = tmp_path / "chatops.yaml"
+    config.write_text("instance: demo\nenvironments: {prod: {}}\n")
+    runner = CliRunner()
+
+    shown = runner.invoke(app, ["--config", str(config), "config", "check"])
+    as_json = runner.invoke(app, ["--config", str(config), "config", "check", "--json"])
+
+    assert shown.exit_code == 0, shown.output
+    assert "instance: demo (containers and services demo-<bot>-<env>)" in shown.output
+    assert json.loads(as_json.output)["instance"] == "demo"
