@@ -94,6 +94,9 @@ def _global(
 def _fail(
     message: str, *, code: int, hint: str | None = None, as_json: bool = False, kind: str = ""
 ) -> NoReturn:
+    from chatops.entrypoints.hints import for_cli
+
+    message, hint = for_cli(message) or "", for_cli(hint)
     if as_json:
         print(json.dumps({"error": message, "hint": hint, "kind": kind}))
     err.print(f"[red]error:[/] {message}", highlight=False)
@@ -413,7 +416,7 @@ def lock(
     """Hold (BOT, ENV): no deployment starts until unlocked."""
     from chatops.entrypoints.output import lock_json
 
-    with _errors(as_json), _application(recover=False) as application:
+    with _errors(as_json), _application(recover=False, progress=False) as application:
         longest = int(MAX_LOCK.total_seconds())
         duration = timedelta(seconds=parse_duration(for_, at_most=longest)) if for_ else None
         held = application.locks.lock(
@@ -430,7 +433,7 @@ def unlock(bot: str, env: str, user: UserOption = None, as_json: JsonOption = Fa
     """Lift the lock on (BOT, ENV)."""
     from chatops.entrypoints.output import lock_json
 
-    with _errors(as_json), _application(recover=False) as application:
+    with _errors(as_json), _application(recover=False, progress=False) as application:
         lifted = application.locks.unlock(_actor(user, application.config), bot, env)
     if as_json:
         _print_json(lock_json(lifted))

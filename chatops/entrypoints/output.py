@@ -12,7 +12,7 @@ from typing import Any
 from rich.table import Table
 
 from chatops.domain.deployment import Deployment
-from chatops.domain.policy import Lock
+from chatops.domain.policy import Lock, LockKind
 from chatops.entrypoints.terminal import escape
 from chatops.services.views import ReleaseRow, StatusRow
 
@@ -80,6 +80,20 @@ def lock_json(lock: Lock) -> dict[str, Any]:
     }
 
 
+def _person_lock(lock: Lock | None) -> dict[str, Any] | None:
+    """A person's `lock`: never the automatic hold a rollback leaves."""
+    if lock is None or lock.kind is LockKind.ROLLBACK_HOLD:
+        return None
+    return {"by": lock.held_by, "reason": lock.reason, "until": _iso(lock.expires_at)}
+
+
+def _rollback_hold(lock: Lock | None) -> dict[str, Any] | None:
+    """The hold on automatic deploys a rollback leaves (lifted by a deploy on purpose)."""
+    if lock is None or lock.kind is not LockKind.ROLLBACK_HOLD:
+        return None
+    return {"reason": lock.reason, "since": _iso(lock.created_at)}
+
+
 def status_json(row: StatusRow) -> dict[str, Any]:
     deployment = row.deployment
     return {
@@ -93,7 +107,8 @@ def status_json(row: StatusRow) -> dict[str, Any]:
         "live_since": _iso(deployment.live_at) if deployment else None,
         "in_progress": deployment_json(row.in_progress) if row.in_progress else None,
         "pending_approval": [p.id for p in row.pending],
-        "lock": lock_json(row.lock) if row.lock else None,
+        "lock": _person_lock(row.lock),
+        "hold": _rollback_hold(row.lock),
         "open_alerts": [
             {"id": a.id, "state": str(a.state), "summary": a.summary, "count": a.count}
             for a in row.open_alerts

@@ -188,6 +188,10 @@ class Queries:
                 deployment.previous_version,
             )
             release = uow.releases.get(bot, version) if version else None
+            if previous_version is None and not deployment.reached_live:
+                # not deployed yet: what changes is measured against what is live in the target
+                live = uow.deployments.live(bot, deployment.env)
+                previous_version = live.version if live is not None else None
             previous = uow.releases.get(bot, previous_version) if previous_version else None
             votes = uow.votes.list(deployment_id)
             lock = uow.locks.get(bot, deployment.env)
@@ -281,7 +285,13 @@ class Queries:
                 admins=deps.catalog.admins,
             )
         lines = max(1, min(lines, 1000))
-        text = deps.redactor(bot, env)(deps.runtime(env).logs(bot, env, lines))
+        try:
+            raw = deps.runtime(env).logs(bot, env, lines)
+        except NotFound as exc:
+            # the way there is the one policy allows: a promotion where env takes only those
+            way = f"/promote {bot} {env}" if environment.promote_from else f"/deploy {bot} {env}"
+            raise NotFound(exc.message, hint=f"`{way}` puts it there") from None
+        text = deps.redactor(bot, env)(raw)
         deps.audit_alone(actor, "logs", Outcome.OK, bot=bot, env=env, detail=f"{lines} lines")
         return text
 
