@@ -234,13 +234,19 @@ class FakeAudit:
         self.t.audit.append(dataclasses.replace(event, id=len(self.t.audit) + 1))
 
     def list(
-        self, *, bot: str | None = None, deployment_id: int | None = None, limit: int = 100
+        self,
+        *,
+        bot: str | None = None,
+        deployment_id: int | None = None,
+        actor: str | None = None,
+        limit: int = 100,
     ) -> list[AuditEvent]:
         found = [
             e
             for e in reversed(self.t.audit)
             if (bot is None or e.bot == bot)
             and (deployment_id is None or e.deployment_id == deployment_id)
+            and (actor is None or e.actor == actor)
         ]
         return found[:limit]
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from rich.console import Group, RenderableType
 from rich.table import Table
+from rich.text import Text
 
 from chatops.domain.deployment import Deployment
 from chatops.domain.policy import Lock, LockKind
@@ -65,6 +67,16 @@ def release_json(row: ReleaseRow) -> dict[str, Any]:
         "was_live_in": list(row.was_live_in),
         "approved_by": list(row.approved_by),
         "deployment_id": release.deployment_id,
+        "rolled_back": [
+            {
+                "env": back.env,
+                "by": back.by,
+                "reason": back.reason,
+                "deployment_id": back.deployment_id,
+                "to_version": back.to_version,
+            }
+            for back in row.rolled_back
+        ],
     }
 
 
@@ -116,7 +128,18 @@ def status_json(row: StatusRow) -> dict[str, Any]:
     }
 
 
-def releases_table(rows: list[ReleaseRow], *, bot: str) -> Table:
+def releases_table(rows: list[ReleaseRow], *, bot: str) -> RenderableType:
+    """The releases, then one line per rollback away from one of them, with its reason."""
+    notes = [
+        Text(f"{row.release.name} rolled back in {back.env} by {back.by}")
+        + Text(f": {back.reason}" if back.reason else "")
+        for row in rows
+        for back in row.rolled_back
+    ]
+    return Group(_releases(rows, bot=bot), *notes)
+
+
+def _releases(rows: list[ReleaseRow], *, bot: str) -> Table:
     table = Table(title=f"releases of {bot}", title_justify="left")
     for column in ("version", "commit", "subject", "by", "when", "live in", "was live in"):
         table.add_column(column)

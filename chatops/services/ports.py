@@ -390,7 +390,12 @@ class LockRepository(Protocol):
 class AuditLog(Protocol):
     def add(self, event: AuditEvent) -> None: ...
     def list(
-        self, *, bot: str | None = None, deployment_id: int | None = None, limit: int = 100
+        self,
+        *,
+        bot: str | None = None,
+        deployment_id: int | None = None,
+        actor: str | None = None,
+        limit: int = 100,
     ) -> list[AuditEvent]: ...
 
 

@@ -17,7 +17,7 @@ from chatops.domain.policy import LockKind
 from chatops.domain.viewers import check_viewer, viewers_of
 from chatops.errors import ChatOpsError, NotFound
 from chatops.services.context import Actor, Deps
-from chatops.services.views import DeploymentView, ReleaseRow, StatusRow
+from chatops.services.views import DeploymentView, ReleaseRow, RolledBack, StatusRow
 
 __all__ = ["Queries", "announce", "observe_health"]
 
@@ -57,6 +57,9 @@ def announce(deps: Deps, deployment: Deployment) -> None:
     deps.tell(view)
 
 
+_ROLLBACKS = (Kind.ROLLBACK, Kind.AUTO_ROLLBACK)
+
+
 class Queries:
     """Answers `releases`, `status`, `logs`, and builds the view of one deployment."""
 
@@ -76,6 +79,7 @@ class Queries:
         live_in: dict[int, list[str]] = defaultdict(list)
         was_live: dict[int, list[str]] = defaultdict(list)
         promotions: list[tuple[Deployment, list[Vote]]] = []
+        rolled_back: dict[int, list[RolledBack]] = defaultdict(list)
         with self._deps.uow() as uow:
             releases = uow.releases.list(bot, limit=1000 if env else limit)
             for deployment in uow.deployments.history(bot, None, limit=1000):
@@ -87,6 +91,17 @@ class Queries:
                     was_live[deployment.version].append(deployment.env)
                 if deployment.kind is Kind.PROMOTE and deployment.id is not None:
                     promotions.append((deployment, uow.votes.list(deployment.id)))
+                if deployment.kind in _ROLLBACKS and deployment.previous_version is not None:
+                    rolled_back[deployment.previous_version].insert(
+                        0,
+                        RolledBack(
+                            env=deployment.env,
+                            by=deployment.requested_by,
+                            reason=deployment.reason,
+                            deployment_id=deployment.id,
+                            to_version=deployment.version,
+                        ),
+                    )
         approvers: dict[int, list[str]] = defaultdict(list)
         expanded: dict[str, frozenset[str]] = {}  # the approvers of each environment, asked once
         for deployment, votes in promotions:
@@ -109,6 +124,7 @@ class Queries:
                 live_in=tuple(sorted(live_in[release.version])),
                 was_live_in=tuple(was_live[release.version]),
                 approved_by=tuple(approvers[release.version]),
+                rolled_back=tuple(rolled_back[release.version]),
             )
             for release in releases
             if env is None or env in was_live[release.version]

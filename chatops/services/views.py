@@ -11,7 +11,7 @@ from chatops.domain.deployment import Commit, Deployment, Release
 from chatops.domain.health import Health
 from chatops.domain.policy import Lock
 
-__all__ = ["AlertView", "DeploymentView", "ReleaseRow", "StatusRow"]
+__all__ = ["AlertView", "DeploymentView", "ReleaseRow", "RolledBack", "StatusRow"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +45,18 @@ class ReleaseRow:
     live_in: tuple[str, ...] = ()
     was_live_in: tuple[str, ...] = ()
     approved_by: tuple[str, ...] = ()
+    rolled_back: tuple[RolledBack, ...] = ()  # rollbacks away from this release, oldest first
+
+
+@dataclass(frozen=True, slots=True)
+class RolledBack:
+    """A person's rollback away from a release, and why."""
+
+    env: str
+    by: str
+    reason: str | None
+    deployment_id: int | None
+    to_version: int | None
 
 
 @dataclass(frozen=True, slots=True)

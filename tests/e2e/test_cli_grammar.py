@@ -5,6 +5,7 @@ No engine is needed: these commands only read and write the database.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -12,6 +13,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+
+from tests.e2e.conftest import Installation
 
 CONFIG = {
     "database_url": "sqlite:///chatops.db",
@@ -71,3 +74,77 @@ def test_lock_and_unlock_say_it_once_and_hints_speak_the_cli(home: Home) -> None
     unlocked = home.run("unlock", "mybot", "staging")
     assert unlocked.returncode == 0, unlocked.stderr
     assert (unlocked.stdout + unlocked.stderr).count("unlocked") == 1
+
+
+def test_version_and_flags_shown_as_flags(home: Home) -> None:
+    from chatops import __version__
+
+    version = home.run("--version")
+    assert (version.returncode, version.stdout.strip()) == (0, f"chatops {__version__}")
+    helped = home.run("--help")
+    assert "<bool>" not in helped.stdout
+    assert "-v, --verbose" in helped.stdout and "-q, --quiet" in helped.stdout
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("status", "mybot", "--config", "{config}", "--user", "U1", "--json"),
+        ("--config", "{config}", "--json", "--user", "U1", "status", "mybot"),
+        ("releases", "--json", "mybot", "--user", "U1", "--config", "{config}"),
+        ("config", "check", "--config", "{config}", "--json", "--user", "U1"),
+        ("db", "current", "--json", "--config", "{config}"),
+        ("audit", "--by", "UDEV", "--config", "{config}", "--json"),
+    ],
+)
+def test_config_user_and_json_go_before_or_after_the_arguments(
+    home: Home, tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    config = str(home.path / "chatops.yaml")
+    result = home.run(*(a.replace("{config}", config) for a in args), cwd=elsewhere)
+    assert result.returncode == 0, result.stderr
+    json.loads(result.stdout)
+
+
+def test_audit_by_filters_by_person(home: Home) -> None:
+    assert home.run("lock", "mybot", "staging", "--reason", "a", "--user", "UDEV").returncode == 0
+    assert home.run("unlock", "mybot", "staging", "--user", "ULEAD1").returncode == 0
+    mine = json.loads(home.run("audit", "--by", "ULEAD1", "--json").stdout)
+    assert [(e["actor"], e["action"]) for e in mine] == [("ULEAD1", "unlock")]
+
+
+def test_a_ref_given_twice_differently_is_bad_usage(home: Home) -> None:
+    result = home.run("deploy", "mybot", "staging", "main", "--ref", "other")
+    assert result.returncode == 2
+    assert "two refs given: 'main' and 'other'" in result.stderr
+    result = home.run("rollback", "mybot", "staging", "v2", "--to", "v3")
+    assert result.returncode == 2
+    assert "usage: chatops rollback BOT ENV [vN] [--reason R]" in result.stderr
+
+
+def test_deploy_ref_and_rollback_version_as_arguments_with_a_reason(
+    installation: Installation,
+) -> None:
+    i = installation
+    assert i.run("deploy", i.bot, "staging").returncode == 0
+    second = i.repo.commit("second version")
+    deployed = i.json("deploy", i.bot, "staging", second[:12])
+    assert (deployed["state"], deployed["version"]) == ("live", 2)
+
+    back = i.json("rollback", i.bot, "staging", "v1", "--reason", "login is [red]broken")
+
+    assert (back["state"], back["version"]) == ("live", 1)
+    assert i.running_release("staging") == "v1"
+    v2 = next(r for r in i.json("releases", i.bot) if r["version"] == 2)
+    assert [(b["env"], b["by"], b["reason"]) for b in v2["rolled_back"]] == [
+        ("staging", "UDEV", "login is [red]broken")
+    ]
+    table = i.run("releases", i.bot)
+    assert "v2 rolled back in staging by UDEV: login is [red]broken" in table.stdout
+    [event] = [e for e in i.json("audit", "--by", "UDEV") if e["action"] == "rollback"]
+    assert event["detail"] == "to v1: login is [red]broken"
+    [row] = i.json("status", i.bot)
+    assert row["lock"] is None
+    assert row["hold"]["reason"].startswith("rolled back to v1 by deployment #3")

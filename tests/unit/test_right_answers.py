@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -134,3 +135,26 @@ def test_promoting_what_is_live_nowhere_names_an_environment_deploy_can_reach(ap
 )
 def test_hints_in_the_terminal_speak_the_cli(slack: str, cli: str | None) -> None:
     assert for_cli(slack) == (cli if cli is not None else slack)
+
+
+def test_a_rollback_reason_is_on_its_message_in_releases_and_the_audit_log(app: App) -> None:
+    from chatops.entrypoints.slack import blocks as b
+    from tests.slack.reading import text_of
+
+    app.deploy()
+    app.commit("b" * 40)
+    app.deploy()
+
+    back = app.requests.rollback(DEV, "mybot", "staging", reason="login is <!channel> broken")
+
+    message = b.deployment_message(app.queries.view(back.id or 0))
+    assert "Why: login is <!channel> broken" in text_of(message)
+    assert "<!channel>" not in json.dumps(message.blocks), "escaped: it never mentions anyone"
+    [row] = [r for r in app.queries.releases("mybot") if r.release.version == 2]
+    assert [(x.env, x.by, x.reason) for x in row.rolled_back] == [
+        ("staging", "UDEV", "login is <!channel> broken")
+    ]
+    listing = text_of(b.releases_message("mybot", app.queries.releases("mybot")))
+    assert "rolled back in staging by" in listing
+    [event] = [e for e in app.world.tables.audit if e.action == "rollback"]
+    assert event.detail == "to v1: login is <!channel> broken"

@@ -479,13 +479,20 @@ class SqlAuditLog:
         self._session.flush()
 
     def list(
-        self, *, bot: str | None = None, deployment_id: int | None = None, limit: int = 100
+        self,
+        *,
+        bot: str | None = None,
+        deployment_id: int | None = None,
+        actor: str | None = None,
+        limit: int = 100,
     ) -> list[AuditEvent]:
         stmt = select(AuditEventRow)
         if bot is not None:
             stmt = stmt.where(AuditEventRow.bot == bot)
         if deployment_id is not None:
             stmt = stmt.where(AuditEventRow.deployment_id == deployment_id)
+        if actor is not None:
+            stmt = stmt.where(AuditEventRow.actor == actor)
         stmt = stmt.order_by(AuditEventRow.id.desc()).limit(limit)
         return [_audit_event(row) for row in _all(self._session, stmt)]
 
