@@ -55,9 +55,7 @@ class Home:
 @pytest.fixture
 def home(tmp_path: Path) -> Home:
     (tmp_path / "chatops.yaml").write_text(yaml.safe_dump(CONFIG))
-    found = Home(tmp_path)
-    assert found.run("db", "upgrade").returncode == 0
-    return found
+    return Home(tmp_path)
 
 
 def test_lock_and_unlock_say_it_once_and_hints_speak_the_cli(home: Home) -> None:
@@ -93,7 +91,7 @@ def test_version_and_flags_shown_as_flags(home: Home) -> None:
         ("--config", "{config}", "--json", "--user", "U1", "status", "mybot"),
         ("releases", "--json", "mybot", "--user", "U1", "--config", "{config}"),
         ("config", "check", "--config", "{config}", "--json", "--user", "U1"),
-        ("db", "current", "--json", "--config", "{config}"),
+        ("db", "upgrade", "--json", "--config", "{config}"),
         ("audit", "--by", "UDEV", "--config", "{config}", "--json"),
     ],
 )
@@ -148,3 +146,12 @@ def test_deploy_ref_and_rollback_version_as_arguments_with_a_reason(
     [row] = i.json("status", i.bot)
     assert row["lock"] is None
     assert row["hold"]["reason"].startswith("rolled back to v1 by deployment #3")
+
+
+def test_the_first_command_creates_and_migrates_a_new_database(home: Home) -> None:
+    assert not (home.path / "chatops.db").exists()
+    result = home.run("status", "--json")
+    assert (result.returncode, json.loads(result.stdout)) == (0, []), result.stderr
+    current = home.run("db", "current")
+    assert current.returncode == 0
+    assert "(head)" in current.stdout
