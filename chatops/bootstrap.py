@@ -7,13 +7,13 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 from typing import Any, cast
 
 from chatops.adapters.db.schema import ensure_current
 from chatops.adapters.db.uow import SqlStore
 from chatops.adapters.directory import StaticDirectory
 from chatops.adapters.freeze import CronFreezeCalendar
-from chatops.adapters.git import GitSourceControl
 from chatops.adapters.health_probe import HttpHealthProbe
 from chatops.adapters.notifiers import FanOut
 from chatops.adapters.secrets import ProviderSecrets
@@ -32,6 +32,7 @@ from chatops.services.ports import (
     Metrics,
     Notifier,
     Runtime,
+    SourceControl,
 )
 from chatops.services.queries import Queries
 from chatops.services.recovery import Heartbeat, Recovery
@@ -56,6 +57,12 @@ class _Lazy:
                 if self._target is None:
                     self._target = self._factory()
         return getattr(self._target, name)
+
+
+def _source_control(workdir: Path) -> SourceControl:
+    from chatops.adapters.git import GitSourceControl
+
+    return GitSourceControl(workdir)
 
 
 def _docker_builder(docker_host: str | None) -> ImageBuilder:
@@ -146,7 +153,7 @@ def build(
         catalog=config.catalog,
         uow=store.uow,
         clock=SystemClock(),
-        source=GitSourceControl(file.workdir),
+        source=cast(SourceControl, _Lazy(partial(_source_control, file.workdir))),
         builders={name: builders_by_host[host] for name, host in build_hosts.items()},
         runtimes={name: by_engine[engine] for name, engine in engines.items()},
         probe=HttpHealthProbe(),

@@ -251,6 +251,10 @@ def releases(
 @app.command()
 def status(
     bot: Annotated[str | None, typer.Argument()] = None,
+    probe: Annotated[
+        bool,
+        typer.Option("--probe", help="ask the engines for health now (default: as last checked)"),
+    ] = False,
     config: ConfigOption = None,
     user: UserOption = None,
     as_json: JsonOption = False,
@@ -260,7 +264,7 @@ def status(
 
     _, as_json = common(config, user, as_json)
     with errors(as_json), application(progress=False) as app_:
-        rows = app_.queries.status(bot)
+        rows = app_.queries.status(bot, probe=probe)
     if as_json:
         print_json([status_json(r) for r in rows])
     elif rows:

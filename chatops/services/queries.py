@@ -60,6 +60,15 @@ def announce(deps: Deps, deployment: Deployment) -> None:
 _ROLLBACKS = (Kind.ROLLBACK, Kind.AUTO_ROLLBACK)
 
 
+def _recorded_health(row: StatusRow) -> Health:
+    """Health as the last checks left it, without asking an engine."""
+    if row.deployment is None:
+        return Health.UNKNOWN
+    if row.open_alerts:
+        return Health.UNHEALTHY
+    return Health.HEALTHY if row.deployment.healthy_since is not None else Health.UNKNOWN
+
+
 class Queries:
     """Answers `releases`, `status`, `logs`, and builds the view of one deployment."""
 
@@ -134,6 +143,9 @@ class Queries:
     def status(self, bot: str | None = None, *, probe: bool = True) -> list[StatusRow]:
         """What runs where, its health, open alerts, locks and pending approvals.
 
+        `probe` asks the engines for health now; otherwise health is what the checks
+        recorded (an open alert: unhealthy; healthy since a time: healthy).
+
         Raises:
             NotFound: unknown bot.
         """
@@ -168,8 +180,8 @@ class Queries:
                         )
                     )
         if probe:
-            rows = [self._with_health(row) for row in rows]
-        return rows
+            return [self._with_health(row) for row in rows]
+        return [replace(row, health=_recorded_health(row)) for row in rows]
 
     def _with_health(self, row: StatusRow) -> StatusRow:
         if row.deployment is None:

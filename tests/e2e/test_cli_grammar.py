@@ -155,3 +155,38 @@ def test_the_first_command_creates_and_migrates_a_new_database(home: Home) -> No
     current = home.run("db", "current")
     assert current.returncode == 0
     assert "(head)" in current.stdout
+
+
+IMPORTED = """
+import json, sys
+from chatops.entrypoints.cli import main
+try:
+    main(sys.argv[1:])
+except SystemExit as exc:
+    code = exc.code
+heavy = ("alembic", "docker", "slack_sdk", "slack_bolt", "git", "apscheduler.schedulers")
+print(json.dumps(sorted({m.split(".")[0] for m in sys.modules if m.startswith(heavy)})))
+"""
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("status", "--json"),
+        ("releases", "mybot", "--json"),
+        ("lock", "mybot", "staging", "--reason", "x"),
+    ],
+)
+def test_read_commands_import_only_what_they_use(home: Home, args: tuple[str, ...]) -> None:
+    assert home.run("db", "upgrade").returncode == 0  # the schema check alone needs no Alembic
+    result = subprocess.run(
+        [sys.executable, "-c", IMPORTED, *args],
+        capture_output=True,
+        text=True,
+        env=home.env,
+        cwd=home.path,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == []
