@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from chatops.entrypoints.cli_support import (
     ConfigOption,
@@ -15,6 +16,7 @@ from chatops.entrypoints.cli_support import (
     common,
     config_app,
     db_app,
+    err,
     errors,
     load_config,
     out,
@@ -96,15 +98,33 @@ def backup(
 
 
 def config_check(
-    config: ConfigOption = None, user: UserOption = None, as_json: JsonOption = False
+    online: Annotated[
+        bool,
+        typer.Option("--online", help="also reach each repository, branch and Docker Engine"),
+    ] = False,
+    config: ConfigOption = None,
+    user: UserOption = None,
+    as_json: JsonOption = False,
 ) -> None:
-    """Validate chatops.yaml and the environment; print what it describes."""
+    """Validate chatops.yaml, the environment and the files it names; print what it describes."""
     from chatops.config import load, load_settings
+    from chatops.entrypoints.config_checks import missing_files, unreachable
 
     _, as_json = common(config, user, as_json)
     with errors(as_json):
         settings = load_settings()
         loaded = load(state.config_path, settings=settings)
+        problems = missing_files(loaded) + (unreachable(loaded) if online else [])
+    if problems:
+        if as_json:
+            print_json({"config": str(loaded.file.path), "problems": problems})
+        err.print(
+            f"[red]error:[/] {escape(str(loaded.file.path))}: {len(problems)} problem(s):",
+            highlight=False,
+        )
+        for problem in problems:
+            err.print(f"  {problem}", highlight=False, markup=False)
+        raise typer.Exit(1)
     catalog = loaded.catalog
     pipeline = []
     for env in catalog.environments.values():
@@ -126,6 +146,8 @@ def config_check(
                 "database": _safe_url(loaded.file.database_url),
                 "environments": sorted(catalog.environments),
                 "bots": {name: sorted(bot.targets) for name, bot in catalog.bots.items()},
+                "problems": [],
+                "online": online,
             }
         )
         return

@@ -22,7 +22,7 @@ from chatops.domain.deployment import Deployment, Event, Kind, Release, State
 from chatops.domain.health import GateState, HealthGate
 from chatops.domain.policy import Lock, LockKind
 from chatops.domain.redact import Redactor
-from chatops.errors import ChatOpsError
+from chatops.errors import ChatOpsError, RuntimeFailure
 from chatops.services.attempt import Attempt, TakenOver, advance, check, interrupted, look
 from chatops.services.building import Releases
 from chatops.services.context import Actor, Deps, required
@@ -73,7 +73,9 @@ class Pipeline:
         except TakenOver as taken:
             self._stand_down(attempt, taken.current)
         except ChatOpsError as exc:
-            self._fail(attempt, attempt.redact(exc.message))
+            # an engine or registry out of reach: say how to get one, as `status` does
+            hint = f" — {exc.hint}" if isinstance(exc, RuntimeFailure) and exc.hint else ""
+            self._fail(attempt, attempt.redact(exc.message + hint))
         except Exception:
             incident = uuid.uuid4().hex[:8]
             log.exception(

@@ -190,3 +190,33 @@ def test_read_commands_import_only_what_they_use(home: Home, args: tuple[str, ..
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.strip().splitlines()[-1]) == []
+
+
+def test_config_check_names_missing_files_and_online_what_does_not_answer(home: Home) -> None:
+    document = yaml.safe_load((home.path / "chatops.yaml").read_text())
+    for env in ("staging", "prod"):
+        document["environments"][env]["docker_host"] = "unix:///nonexistent/docker.sock"
+    document["bots"]["mybot"]["environments"] = {
+        "staging": {
+            "env_file": "missing.env",
+            "secrets": {"TOKEN": {"provider": "file", "path": "/nonexistent/token"}},
+        }
+    }
+    (home.path / "chatops.yaml").write_text(yaml.safe_dump(document))
+
+    offline = home.run("config", "check")
+    assert offline.returncode == 1
+    assert offline.stderr.splitlines()[1:] == [
+        "  bots.mybot.repo: /nonexistent/mybot.git: no such directory",
+        f"  bots.mybot.environments.staging.env_file: {home.path / 'missing.env'}: no such file",
+        "  bots.mybot.environments.staging.secrets.TOKEN.path: /nonexistent/token: no such file",
+    ]
+    online = home.run("config", "check", "--online", "--json")
+    assert online.returncode == 1
+    problems = json.loads(online.stdout)["problems"]
+    assert len(problems) == 5
+    assert problems[3].startswith("bots.mybot: ")
+    assert problems[4].startswith(
+        "environments prod, staging: cannot reach the Docker Engine at "
+        "unix:///nonexistent/docker.sock"
+    )
