@@ -29,7 +29,7 @@ CONFIG = {
             "deployers": ["UDEV", "ULEAD1"],
         },
     },
-    "bots": {"mybot": {"repo": "/nonexistent/mybot.git", "branch": "main"}},
+    "bots": {"mybot": {"repo": "https://git.invalid/acme/mybot.git", "branch": "main"}},
 }
 
 
@@ -196,6 +196,7 @@ def test_config_check_names_missing_files_and_online_what_does_not_answer(home: 
     document = yaml.safe_load((home.path / "chatops.yaml").read_text())
     for env in ("staging", "prod"):
         document["environments"][env]["docker_host"] = "unix:///nonexistent/docker.sock"
+    document["bots"]["mybot"]["repo"] = "/nonexistent/mybot.git"
     document["bots"]["mybot"]["environments"] = {
         "staging": {
             "env_file": "missing.env",
