@@ -157,6 +157,10 @@ def _releases(rows: list[ReleaseRow], *, bot: str) -> Table:
     return table
 
 
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def status_table(rows: list[StatusRow]) -> Table:
     table = Table(title="status", title_justify="left")
     for column in ("bot", "env", "version", "commit", "health", "since", "notes"):
@@ -167,9 +171,11 @@ def status_table(rows: list[StatusRow]) -> Table:
         if row.in_progress:
             notes.append(f"#{row.in_progress.id} {row.in_progress.state}")
         notes.extend(f"#{p.id} awaits approval" for p in row.pending)
-        if row.lock:
+        if row.lock and row.lock.kind is LockKind.ROLLBACK_HOLD:
+            notes.append("auto-deploys held after a rollback")
+        elif row.lock:
             notes.append(escape(row.lock.describe()))
-        notes.extend(f"alert: {escape(a.summary)}" for a in row.open_alerts)
+        notes.extend(f"alert #{a.id}: {escape(_cut(a.summary, 60))}" for a in row.open_alerts)
         health_style = {"healthy": "green", "unhealthy": "red"}.get(str(row.health), "yellow")
         table.add_row(
             escape(row.bot),
