@@ -320,6 +320,7 @@ class BotModel(_Model):
     replicas: Annotated[int, Field(ge=1, le=100)] = 1
     build_args: dict[str, str] = Field(default_factory=dict)
     build_timeout_seconds: Seconds = 1800
+    push_tags: bool = True  # false: release and environment tags stay in chatops' mirror
     environments: dict[str, TargetModel | None] | None = None
 
     _build_args = field_validator("build_args", mode="before")(_no_secret_build_args)
@@ -766,6 +767,7 @@ def _build(path: Path, model: ConfigModel, settings: Settings) -> ConfigFile:
             build_args=dict(bot.build_args),
             targets=targets,
             build_timeout=timedelta(seconds=bot.build_timeout_seconds),
+            push_tags=bot.push_tags,
         )
     catalog = Catalog(
         environments=environments,

@@ -121,6 +121,7 @@ class Bot:
     build_args: Mapping[str, str] = field(default_factory=dict)
     targets: Mapping[str, BotTarget] = field(default_factory=dict)
     build_timeout: timedelta = timedelta(seconds=1800)  # a longer build is stopped
+    push_tags: bool = True  # False: tags stay in chatops' mirror (no push rights needed)
 
 
 @dataclass(frozen=True, slots=True)
