@@ -27,6 +27,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -217,8 +218,19 @@ def _duration(value: Any) -> Any:
 
 _NUMBER = re.compile(r"[0-9]+(?:\.[0-9]*)?")
 _DURATION_WORDS = "must be a number of seconds or a duration such as 90s, 10m, 2h, 1d"
-Seconds = Annotated[float, BeforeValidator(_duration), Field(gt=0)]
-SecondsOrZero = Annotated[float, BeforeValidator(_duration), Field(ge=0)]
+_DURATION_SCHEMA = {"type": "string", "pattern": r"^([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?$"}
+Seconds = Annotated[
+    float,
+    BeforeValidator(_duration),
+    Field(gt=0),
+    WithJsonSchema({"anyOf": [{"type": "number", "exclusiveMinimum": 0}, _DURATION_SCHEMA]}),
+]
+SecondsOrZero = Annotated[
+    float,
+    BeforeValidator(_duration),
+    Field(ge=0),
+    WithJsonSchema({"anyOf": [{"type": "number", "minimum": 0}, _DURATION_SCHEMA]}),
+]
 
 
 class _Model(BaseModel):

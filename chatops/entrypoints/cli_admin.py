@@ -164,6 +164,20 @@ def config_check(
         )
 
 
+def config_schema(
+    table: Annotated[
+        bool, typer.Option("--table", help="every key as the README's Markdown table")
+    ] = False,
+) -> None:
+    """Print chatops.yaml's JSON Schema (for editors and CI), or its table of keys."""
+    from chatops.entrypoints.config_schema import json_schema, keys_table
+
+    if table:
+        print(keys_table(), end="")
+    else:
+        print_json(json_schema())
+
+
 def _safe_url(url: str) -> str:
     from chatops.domain.redact import redact_url
 
@@ -218,3 +232,4 @@ def register() -> None:
     db_app.command("upgrade")(db_upgrade)
     db_app.command("current")(db_current)
     config_app.command("check")(config_check)
+    config_app.command("schema")(config_schema)
