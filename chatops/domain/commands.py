@@ -227,7 +227,7 @@ def _rollback_as_written(text: str, usage: str) -> Command:
     if len(words) < 3:
         return _rollback(words, usage)
     first, _, rest = words[2].partition(" ")
-    if _VERSION.fullmatch(first):
+    if _VERSION.fullmatch(first) or _VERSIONISH.match(first):
         return _rollback([*words[:2], first, *([rest] if rest.strip() else [])], usage)
     return _rollback([*words[:2], words[2]], usage)
 
