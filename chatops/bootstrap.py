@@ -7,7 +7,8 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, cast
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import SecretStr
 
@@ -15,14 +16,11 @@ from chatops.adapters.db.schema import ensure_current
 from chatops.adapters.db.uow import SqlStore
 from chatops.adapters.directory import StaticDirectory
 from chatops.adapters.forge import ForgeClient
-from chatops.adapters.forge_sender import ForgeNotifier, ForgeSender
 from chatops.adapters.freeze import CronFreezeCalendar
-from chatops.adapters.git import GitSourceControl
 from chatops.adapters.health_probe import HttpHealthProbe
 from chatops.adapters.notifiers import FanOut
 from chatops.adapters.prometheus import PrometheusQuery
 from chatops.adapters.secrets import ProviderSecrets
-from chatops.adapters.slack import SlackOutbox
 from chatops.adapters.system import HostProcesses, SystemClock
 from chatops.config import Config, environ
 from chatops.errors import ConfigError
@@ -38,11 +36,15 @@ from chatops.services.ports import (
     Metrics,
     Notifier,
     Runtime,
+    SourceControl,
 )
 from chatops.services.queries import Queries
 from chatops.services.recovery import Heartbeat, Recovery
 from chatops.services.requests import Requests
 from chatops.services.verification import Verifier
+
+if TYPE_CHECKING:
+    from chatops.adapters.forge_sender import ForgeSender
 
 __all__ = ["Application", "build"]
 
@@ -63,6 +65,12 @@ class _Lazy:
                 if self._target is None:
                     self._target = self._factory()
         return getattr(self._target, name)
+
+
+def _source_control(workdir: Path, instance: str) -> SourceControl:
+    from chatops.adapters.git import GitSourceControl
+
+    return GitSourceControl(workdir, instance=instance)
 
 
 def _docker_builder(docker_host: str | None) -> ImageBuilder:
@@ -165,6 +173,9 @@ def build(
     forge_sender = None
     if any(bot.github or bot.gitlab for bot in config.catalog.bots.values()):
         # deployment statuses go through the outbox: a forge outage never holds a deployment
+        from chatops.adapters.forge_sender import ForgeNotifier, ForgeSender
+        from chatops.adapters.slack import SlackOutbox  # (imports slack_sdk: only when needed)
+
         forge_sender = ForgeSender(store.uow, forge, SystemClock(), owner=HostProcesses().me())
         queue = SlackOutbox(store.uow, wake=forge_sender.wake)
         fanout.add(ForgeNotifier(queue, store.uow, config.catalog, public_url=file.public_url))
@@ -172,7 +183,10 @@ def build(
         catalog=config.catalog,
         uow=store.uow,
         clock=SystemClock(),
-        source=GitSourceControl(file.workdir, instance=config.catalog.instance),
+        source=cast(
+            SourceControl,
+            _Lazy(partial(_source_control, file.workdir, config.catalog.instance)),
+        ),
         builders={name: builders_by_host[host] for name, host in build_hosts.items()},
         runtimes={name: by_engine[engine] for name, engine in engines.items()},
         probe=HttpHealthProbe(),

@@ -23,10 +23,12 @@ import yaml
 from apscheduler.triggers.cron import CronTrigger
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     SecretStr,
     ValidationError,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -50,6 +52,7 @@ from chatops.domain.names import (
     DEFAULT_INSTANCE,
     NAME_PATTERN,
     colliding_units,
+    parse_duration,
     parse_memory,
     unit_name,
 )
@@ -226,7 +229,33 @@ def load_settings(env_file: Path | None = None) -> Settings:
 # ── chatops.yaml schema ───────────────────────────────────────────────────
 
 Name = Annotated[str, Field(pattern=NAME_PATTERN.pattern, max_length=63)]
-Seconds = Annotated[float, Field(gt=0)]
+
+
+def _duration(value: Any) -> Any:
+    """`90s`, `10m`, `2h`, `1d` (or `1h30m`) as seconds; numbers as they are."""
+    if isinstance(value, str) and not _NUMBER.fullmatch(value.strip()):
+        try:
+            return parse_duration(value)
+        except BadInput:
+            raise ValueError(f"{_DURATION_WORDS} (not {value!r})") from None
+    return value
+
+
+_NUMBER = re.compile(r"[0-9]+(?:\.[0-9]*)?")
+_DURATION_WORDS = "must be a number of seconds or a duration such as 90s, 10m, 2h, 1d"
+_DURATION_SCHEMA = {"type": "string", "pattern": r"^([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?$"}
+Seconds = Annotated[
+    float,
+    BeforeValidator(_duration),
+    Field(gt=0),
+    WithJsonSchema({"anyOf": [{"type": "number", "exclusiveMinimum": 0}, _DURATION_SCHEMA]}),
+]
+SecondsOrZero = Annotated[
+    float,
+    BeforeValidator(_duration),
+    Field(ge=0),
+    WithJsonSchema({"anyOf": [{"type": "number", "minimum": 0}, _DURATION_SCHEMA]}),
+]
 
 
 class _Model(BaseModel):
@@ -437,6 +466,7 @@ class BotModel(_Model):
     resources: ResourcesModel = Field(default_factory=ResourcesModel)
     github: ForgeProject | None = None
     gitlab: ForgeProject | None = None
+    push_tags: bool = True  # false: release and environment tags stay in chatops' mirror
     environments: dict[str, TargetModel | None] | None = None
 
     _build_args = field_validator("build_args", mode="before")(_no_secret_build_args)
@@ -464,7 +494,7 @@ class EnvironmentModel(_Model):
     approvals: Annotated[int, Field(ge=0, le=10)] = 0
     approval_ttl_seconds: Seconds = 3600
     promote_from: str | None = None
-    soak_seconds: Annotated[float, Field(ge=0)] = 0
+    soak_seconds: SecondsOrZero = 0
     auto_rollback: bool = False
     auto_rollback_window_seconds: Seconds = 600
     rollback_approvals: Annotated[int, Field(ge=0, le=10)] = 0
@@ -760,15 +790,33 @@ def read_config_file(path: Path, *, settings: Settings) -> ConfigFile:
     try:
         model = ConfigModel.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(_explain(path, exc)) from None
+        raise ConfigError(_explain(path, exc, text)) from None
     return _build(path, model, settings)
 
 
 _KEYED = re.compile(r"[\w.-]+(?: and [\w.-]+)*: ")
 
 
-def _explain(path: Path, exc: ValidationError) -> str:
+# pydantic's words for a wrong type, said plainly
+_PLAIN = {
+    "int_parsing": "must be a whole number",
+    "int_type": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "float_parsing": "must be a number",
+    "float_type": "must be a number",
+    "bool_parsing": "must be true or false",
+    "bool_type": "must be true or false",
+    "string_type": "must be text (quote it if it looks like something else)",
+    "list_type": "must be a list, e.g. [a, b]",
+    "dict_type": "must be a mapping of keys to values",
+    "model_type": "must be a mapping of keys to values",
+    "model_attributes_type": "must be a mapping of keys to values",
+}
+
+
+def _explain(path: Path, exc: ValidationError, text: str = "") -> str:
     lines = [f"{path}: {exc.error_count()} problem(s):"]
+    line_of = _line_finder(text)
     for error in exc.errors():
         loc = [str(p) for p in error["loc"] if not str(p).startswith(("function-", "tagged-union"))]
         # drop pydantic's union branch names (e.g. "env" inside a discriminated union)
@@ -778,13 +826,43 @@ def _explain(path: Path, exc: ValidationError) -> str:
             message = "unknown key" + (f"; allowed: {', '.join(allowed)}" if allowed else "")
         elif error["type"] == "missing":
             message = "required key is missing"
+        elif error["type"] in _PLAIN:
+            message = f"{_PLAIN[error['type']]} (not {error['input']!r})"
         else:
             message = str(error["msg"]).removeprefix("Value error, ")
+        line = line_of(error["loc"])
+        at = f"line {line}: " if line else ""
         if not loc and _KEYED.match(message):  # the message names its key path itself
-            lines.append(f"  {message}")
+            lines.append(f"  {at}{message}")
         else:
-            lines.append(f"  {key}: {message}")
+            lines.append(f"  {at}{key}: {message}")
     return "\n".join(lines)
+
+
+def _line_finder(text: str) -> Any:
+    """loc → the line of chatops.yaml it is on (the deepest part of it found), or None."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader) if text else None
+    except yaml.YAMLError:
+        root = None
+
+    def line_of(loc: tuple[Any, ...]) -> int | None:
+        node, line = root, None
+        for part in loc:
+            if isinstance(node, yaml.MappingNode):
+                found = [(k, v) for k, v in node.value if k.value == str(part)]
+                if not found:
+                    continue  # a union branch name, or a key that is missing
+                key, node = found[0]
+                line = key.start_mark.line + 1
+            elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+                if part >= len(node.value):
+                    break
+                node = node.value[part]
+                line = node.start_mark.line + 1
+        return line
+
+    return line_of
 
 
 def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
@@ -923,6 +1001,7 @@ def _build(path: Path, model: ConfigModel, settings: Settings) -> ConfigFile:
             build_timeout=timedelta(seconds=bot.build_timeout_seconds),
             github=bot.github,
             gitlab=bot.gitlab,
+            push_tags=bot.push_tags,
         )
     catalog = Catalog(
         environments=environments,

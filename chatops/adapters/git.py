@@ -97,8 +97,16 @@ class GitSourceControl:
         with self._locked(bot) as mirror:
             if mirror.exists() and self._remote_url(bot, mirror) != bot.repo:
                 shutil.rmtree(mirror)
-            if mirror.exists():
+            if mirror.exists() and bot.push_tags:
                 self._run(bot, mirror, "fetch", "--quiet", "--prune", "origin", doing="fetch")
+            elif mirror.exists():
+                # the tags chatops made live only here: prune branches, never tags
+                heads = "+refs/heads/*:refs/heads/*"
+                self._run(
+                    bot, mirror, "fetch", "--quiet", "--prune", "origin", heads, doing="fetch"
+                )
+                tags = "+refs/tags/*:refs/tags/*"
+                self._run(bot, mirror, "fetch", "--quiet", "origin", tags, doing="fetch tags")
             else:
                 self._create(bot, mirror)
 
@@ -190,7 +198,8 @@ class GitSourceControl:
             )
 
     def tag_release(self, bot: Bot, *, version: int, commit: str, message: str) -> None:
-        """Create the annotated tag `[<instance>/]<bot>/v<N>` on `commit` and push it.
+        """Create the annotated tag `[<instance>/]<bot>/v<N>` on `commit` and push it
+        (unless `push_tags` is off: then it stays in the mirror).
 
         A tag already on the remote at the same commit is left as it is.
 
@@ -202,7 +211,10 @@ class GitSourceControl:
         with self._locked(bot) as mirror:
             self._ensure(bot, mirror)
             self._known_commit(bot, mirror, commit)
-            existing = self._remote_tag(bot, mirror, tag)
+            if bot.push_tags:
+                existing = self._remote_tag(bot, mirror, tag)
+            else:
+                existing = self._local_tag(bot, mirror, tag)
             if existing == commit:
                 return
             if existing is not None:
@@ -212,6 +224,8 @@ class GitSourceControl:
                     hint="release tags are never moved; deploy again to get a new version",
                 )
             self._tag(bot, mirror, tag, commit, message)
+            if not bot.push_tags:
+                return
             try:
                 self._run(
                     bot,
@@ -244,6 +258,8 @@ class GitSourceControl:
             self._ensure(bot, mirror)
             self._known_commit(bot, mirror, commit)
             self._tag(bot, mirror, tag, commit, message)
+            if not bot.push_tags:
+                return
             self._run(
                 bot,
                 mirror,
@@ -394,6 +410,19 @@ class GitSourceControl:
             bot, mirror, "log", "-1", _COMMIT_FORMAT, "--end-of-options", sha, "--", doing="read"
         )
         return _parse_commit(out)
+
+    def _local_tag(self, bot: Bot, mirror: Path, tag: str) -> str | None:
+        """The commit the mirror's `tag` points to, or None when it has no such tag."""
+        found = self._try(
+            bot,
+            mirror,
+            "rev-parse",
+            "--verify",
+            "--quiet",
+            f"refs/tags/{tag}^{{commit}}",
+            doing=f"look up {tag}",
+        )
+        return (found or "").strip() or None
 
     def _remote_tag(self, bot: Bot, mirror: Path, tag: str) -> str | None:
         """The commit the remote's `tag` points to, or None when the remote has no such tag."""

@@ -139,6 +139,7 @@ class Bot:
     build_timeout: timedelta = timedelta(seconds=1800)  # a longer build is stopped
     github: str | None = None  # owner/name: CI checks and deployment statuses (§10)
     gitlab: str | None = None  # group/name
+    push_tags: bool = True  # False: tags stay in chatops' mirror (no push rights needed)
 
 
 @dataclass(frozen=True, slots=True)

@@ -105,9 +105,9 @@ class ChatCommands:
                 return self._started(started)
             case cmd.Promote(bot, env, force):
                 return self._started(app.requests.promote(actor, bot, env, force_reason=force))
-            case cmd.Rollback(bot, env, version, force):
+            case cmd.Rollback(bot, env, version, force, reason):
                 started = app.requests.rollback(
-                    actor, bot, env, to_version=version, force_reason=force
+                    actor, bot, env, to_version=version, force_reason=force, reason=reason
                 )
                 return self._started(started)
             case cmd.Releases(bot, env):

@@ -52,6 +52,7 @@ class Scheduler:
         self._deliveries = deliveries
         self._lease_seconds = lease_seconds
         self._leader = threading.Event()
+        self._told_standby = False  # "stands by" is said once, and again after losing the lease
         self._owner = application.deps.processes.me()
         self._scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(max_workers=4)},
@@ -141,9 +142,10 @@ class Scheduler:
             log.exception("could not renew the scheduler lease")
             held = False
         if held and not self._leader.is_set():
-            log.info("this process now runs the scheduled jobs")
-        elif not held and self._leader.is_set():
-            log.warning("another process holds the scheduler lease now")
+            log.warning("scheduler: this process holds the lease and runs the scheduled jobs")
+        elif not held and (self._leader.is_set() or not self._told_standby):
+            log.warning("scheduler: another process holds the lease; this one stands by")
+            self._told_standby = True
         if held:
             self._leader.set()
         else:

@@ -280,6 +280,40 @@ class _Uvicorn(uvicorn.Server):
                 signal.signal(sig, handler)
 
 
+def describe(config: Config, *, socket_mode: bool) -> list[str]:
+    """What this server has on and off, said once at start (never a secret's value)."""
+    settings = config.settings
+    if settings.slack_bot_token is None:
+        slack = "Slack: off (no SLACK_BOT_TOKEN); messages are not sent"
+    elif socket_mode:
+        slack = "Slack: on, over Socket Mode (no public URL needed)"
+    else:
+        slack = "Slack: on, over HTTP at POST /slack/events (signed requests only)"
+    alerts = (
+        "alert webhook POST /alerts/alertmanager: on (bearer CHATOPS_ALERT_TOKEN)"
+        if settings.chatops_alert_token is not None
+        else "alert webhook POST /alerts/alertmanager: off (set CHATOPS_ALERT_TOKEN)"
+    )
+    auto = sorted(
+        f"{env.name} ← {env.auto_deploy}"
+        + (f" (polled every {env.poll_seconds}s)" if env.poll_seconds else "")
+        for env in config.catalog.environments.values()
+        if env.auto_deploy
+    )
+    git = (
+        "git webhook POST /webhooks/git: on (GitHub HMAC / GitLab token)"
+        if settings.chatops_git_webhook_secret is not None
+        else "git webhook POST /webhooks/git: off (set CHATOPS_GIT_WEBHOOK_SECRET)"
+    )
+    return [
+        slack,
+        alerts,
+        git,
+        "auto-deploy: " + ("; ".join(auto) if auto else "off (no environment sets auto_deploy)"),
+        "scheduler: the replica holding the lease runs health checks, expiry, soak and reconcile",
+    ]
+
+
 def run(config: Config, *, socket_mode: bool = False) -> None:
     """Serve until SIGTERM or SIGINT."""
     server = assemble(config, socket_mode=socket_mode)
@@ -295,6 +329,8 @@ def run(config: Config, *, socket_mode: bool = False) -> None:
             settings.chatops_http_host,
             settings.chatops_http_port,
         )
+        for line in describe(config, socket_mode=socket_mode):
+            log.warning("%s", line)
         _Uvicorn(
             uvicorn.Config(
                 server.http,

@@ -210,6 +210,16 @@ class AlertService:
                 )
             uow.commit()
         opened = existing is None
+        log.warning(
+            "alert #%s %s in %s %s (%s, seen %s time(s)): %s",
+            stored.id,
+            stored.bot,
+            stored.env,
+            "opened" if opened else "repeated",
+            stored.source,
+            stored.count,
+            stored.summary,
+        )
         if opened:
             deps.metrics.alerts_firing(alert.bot, alert.env, firing)
         if opened or stored.state is AlertState.FIRING:
@@ -236,6 +246,14 @@ class AlertService:
             self._audit(uow, actor, "alert_resolved", Outcome.OK, alert, detail=alert.summary)
             firing = _open_count(uow, alert.bot, alert.env)
             uow.commit()
+        log.warning(
+            "alert #%s %s in %s resolved by %s: %s",
+            alert.id,
+            alert.bot,
+            alert.env,
+            actor.user,
+            alert.summary,
+        )
         deps.metrics.alerts_firing(alert.bot, alert.env, firing)
         deps.tell_alert(self.view(alert))
         return alert

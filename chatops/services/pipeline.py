@@ -22,7 +22,7 @@ from chatops.domain.deployment import Deployment, Event, Kind, Release, State
 from chatops.domain.health import GateState, HealthGate
 from chatops.domain.policy import Lock, LockKind
 from chatops.domain.redact import Redactor
-from chatops.errors import ChatOpsError, EngineUnreachable
+from chatops.errors import ChatOpsError, EngineUnreachable, RuntimeFailure
 from chatops.services.attempt import Attempt, TakenOver, advance, check, interrupted, look
 from chatops.services.building import Releases
 from chatops.services.ci_gate import CiGate
@@ -80,7 +80,9 @@ class Pipeline:
         except TakenOver as taken:
             self._stand_down(attempt, taken.current)
         except ChatOpsError as exc:
-            self._fail(attempt, attempt.redact(exc.message))
+            # an engine or registry out of reach: say how to get one, as `status` does
+            hint = f" — {exc.hint}" if isinstance(exc, RuntimeFailure) and exc.hint else ""
+            self._fail(attempt, attempt.redact(exc.message + hint))
         except Exception:
             incident = uuid.uuid4().hex[:8]
             log.exception(
@@ -180,8 +182,19 @@ class Pipeline:
         rolling_back = deployment.kind in (Kind.ROLLBACK, Kind.AUTO_ROLLBACK)
         with deps.uow() as uow:
             previous = uow.deployments.live(bot.name, environment.name)
+            went_live = deployment.advance(Event.HEALTHY, at=now)
+            if (
+                previous is not None
+                and previous.id != deployment.id
+                and previous.version == release.version
+                and previous.healthy_since is not None
+            ):
+                # the same release again: its continuous time live (the soak) goes on
+                went_live = went_live.with_changes(
+                    healthy_since=previous.healthy_since, soak_noticed_at=previous.soak_noticed_at
+                )
             try:
-                attempt.deployment = uow.deployments.save(deployment.advance(Event.HEALTHY, at=now))
+                attempt.deployment = uow.deployments.save(went_live)
             except Conflict as conflict:
                 raise interrupted(conflict.current) from None
             if previous is not None and previous.id != deployment.id:
@@ -208,7 +221,8 @@ class Pipeline:
                         bot=bot.name,
                         env=environment.name,
                         held_by=deployment.requested_by,
-                        reason=f"rolled back to v{release.version} by deployment #{deployment.id}",
+                        reason=f"{_direction(previous, release.version)} to v{release.version} "
+                        f"by deployment #{deployment.id} ({deployment.kind})",
                         created_at=now,
                         kind=LockKind.ROLLBACK_HOLD,
                     )
@@ -349,3 +363,10 @@ class Pipeline:
 
     def _tell(self, deployment: Deployment) -> None:
         announce(self._deps, deployment)
+
+
+def _direction(previous: Deployment | None, version: int) -> str:
+    """ "rolled back" to an older release than was live, "rolled forward" to a newer one."""
+    if previous is not None and previous.version is not None and version > previous.version:
+        return "rolled forward"
+    return "rolled back"

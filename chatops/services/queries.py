@@ -19,7 +19,7 @@ from chatops.domain.viewers import check_viewer, viewers_of
 from chatops.errors import ChatOpsError, NotFound
 from chatops.services.context import Actor, Deps
 from chatops.services.runs import downstream_soak, verification_of
-from chatops.services.views import DeploymentView, ReleaseRow, StatusRow
+from chatops.services.views import DeploymentView, ReleaseRow, RolledBack, StatusRow
 
 __all__ = ["Queries", "announce", "observe_health"]
 
@@ -59,6 +59,18 @@ def announce(deps: Deps, deployment: Deployment) -> None:
     deps.tell(view)
 
 
+_ROLLBACKS = (Kind.ROLLBACK, Kind.AUTO_ROLLBACK)
+
+
+def _recorded_health(row: StatusRow) -> Health:
+    """Health as the last checks left it, without asking an engine."""
+    if row.deployment is None:
+        return Health.UNKNOWN
+    if row.open_alerts:
+        return Health.UNHEALTHY
+    return Health.HEALTHY if row.deployment.healthy_since is not None else Health.UNKNOWN
+
+
 class Queries:
     """Answers `releases`, `status`, `logs`, and builds the view of one deployment."""
 
@@ -80,6 +92,7 @@ class Queries:
         promotions: list[tuple[Deployment, list[Vote]]] = []
         verified: dict[int, list[tuple[str, Assessment]]] = defaultdict(list)
         now = self._deps.clock.now()
+        rolled_back: dict[int, list[RolledBack]] = defaultdict(list)
         with self._deps.uow() as uow:
             releases = uow.releases.list(bot, limit=1000 if env else limit)
             for deployment in uow.deployments.history(bot, None, limit=1000):
@@ -101,6 +114,17 @@ class Queries:
                     was_live[deployment.version].append(deployment.env)
                 if deployment.kind is Kind.PROMOTE and deployment.id is not None:
                     promotions.append((deployment, uow.votes.list(deployment.id)))
+                if deployment.kind in _ROLLBACKS and deployment.previous_version is not None:
+                    rolled_back[deployment.previous_version].insert(
+                        0,
+                        RolledBack(
+                            env=deployment.env,
+                            by=deployment.requested_by,
+                            reason=deployment.reason,
+                            deployment_id=deployment.id,
+                            to_version=deployment.version,
+                        ),
+                    )
         approvers: dict[int, list[str]] = defaultdict(list)
         expanded: dict[str, frozenset[str]] = {}  # the approvers of each environment, asked once
         for deployment, votes in promotions:
@@ -124,6 +148,7 @@ class Queries:
                 was_live_in=tuple(was_live[release.version]),
                 approved_by=tuple(approvers[release.version]),
                 verification=tuple(sorted(verified[release.version], key=lambda p: p[0])),
+                rolled_back=tuple(rolled_back[release.version]),
             )
             for release in releases
             if env is None or env in was_live[release.version]
@@ -132,6 +157,9 @@ class Queries:
 
     def status(self, bot: str | None = None, *, probe: bool = True) -> list[StatusRow]:
         """What runs where, its health, open alerts, locks and pending approvals.
+
+        `probe` asks the engines for health now; otherwise health is what the checks
+        recorded (an open alert: unhealthy; healthy since a time: healthy).
 
         Raises:
             NotFound: unknown bot.
@@ -187,8 +215,8 @@ class Queries:
                         )
                     )
         if probe:
-            rows = [self._with_health(row) for row in rows]
-        return rows
+            return [self._with_health(row) for row in rows]
+        return [replace(row, health=_recorded_health(row)) for row in rows]
 
     def _with_health(self, row: StatusRow) -> StatusRow:
         if row.deployment is None:
@@ -223,6 +251,10 @@ class Queries:
                 deployment.previous_version,
             )
             release = uow.releases.get(bot, version) if version else None
+            if previous_version is None and not deployment.reached_live:
+                # not deployed yet: what changes is measured against what is live in the target
+                live = uow.deployments.live(bot, deployment.env)
+                previous_version = live.version if live is not None else None
             previous = uow.releases.get(bot, previous_version) if previous_version else None
             votes = uow.votes.list(deployment_id)
             lock = uow.locks.get(bot, deployment.env)
@@ -326,7 +358,13 @@ class Queries:
                 admins=deps.catalog.admins,
             )
         lines = max(1, min(lines, 1000))
-        text = deps.redactor(bot, env)(deps.runtime(env).logs(bot, env, lines))
+        try:
+            raw = deps.runtime(env).logs(bot, env, lines)
+        except NotFound as exc:
+            # the way there is the one policy allows: a promotion where env takes only those
+            way = f"/promote {bot} {env}" if environment.promote_from else f"/deploy {bot} {env}"
+            raise NotFound(exc.message, hint=f"`{way}` puts it there") from None
+        text = deps.redactor(bot, env)(raw)
         deps.audit_alone(actor, "logs", Outcome.OK, bot=bot, env=env, detail=f"{lines} lines")
         return text
 

@@ -268,9 +268,15 @@ class Requests:
         if len(candidates) == 1:
             return candidates[0]
         if not candidates:
+            entries = [
+                environment.name
+                for environment in catalog.environments.values()
+                if not environment.promote_from and environment.name in the_bot.targets
+            ]
+            first = entries[0] if entries else "<env>"
             raise NotPromotable(
                 f"{bot} is not live anywhere that promotes further",
-                hint=f"deploy it first, e.g. `/deploy {bot} <env>`",
+                hint=f"deploy it first, e.g. `/deploy {bot} {first}`",
             )
         raise BadInput(
             f"{bot} could be promoted to {', '.join(sorted(candidates))}",

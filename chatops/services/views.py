@@ -12,7 +12,7 @@ from chatops.domain.health import Health
 from chatops.domain.policy import Lock
 from chatops.domain.verification import Assessment
 
-__all__ = ["AlertView", "DeploymentView", "ReleaseRow", "StatusRow"]
+__all__ = ["AlertView", "DeploymentView", "ReleaseRow", "RolledBack", "StatusRow"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +50,18 @@ class ReleaseRow:
     was_live_in: tuple[str, ...] = ()
     approved_by: tuple[str, ...] = ()
     verification: tuple[tuple[str, Assessment], ...] = ()  # (env, state) where it is live
+    rolled_back: tuple[RolledBack, ...] = ()  # rollbacks away from this release, oldest first
+
+
+@dataclass(frozen=True, slots=True)
+class RolledBack:
+    """A person's rollback away from a release, and why."""
+
+    env: str
+    by: str
+    reason: str | None
+    deployment_id: int | None
+    to_version: int | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -801,7 +801,7 @@ def test_measurements_round_trip_oldest_first(store: SqlStore) -> None:
 def test_an_empty_database_is_out_of_date_until_upgraded(db_url: str) -> None:
     assert schema.current(db_url) is None
     with pytest.raises(SchemaOutOfDate) as error:
-        schema.ensure_current(db_url)
+        schema.ensure_current(db_url, create=False)
     assert error.value.hint == "run `chatops db upgrade`"
 
     schema.upgrade(db_url)
@@ -837,6 +837,7 @@ def test_alembic_check_from_the_repository_root(
 def test_migrations_are_found_in_the_checkout() -> None:
     assert schema.migrations_dir() == ROOT / "migrations"
     assert schema.head() == "0005_verify"
+    assert schema.head() == schema.HEAD, "the constant the schema check compares with"
 
 
 def test_pruning_the_audit_log_deletes_only_what_is_older(store: SqlStore) -> None:

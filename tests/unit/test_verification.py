@@ -275,7 +275,9 @@ def test_config_check_names_the_verification_and_ci_rules(tmp_path: Path) -> Non
       checks: [{name: errors, query: q, max: 0}]
 """
     config = tmp_path / "chatops.yaml"
-    config.write_text(BASE.format(env=env, bot=GH))
+    repo = tmp_path / "mybot"  # `config check` checks that the paths it names exist
+    repo.mkdir()
+    config.write_text(BASE.format(env=env, bot=GH).replace("/tmp/mybot", str(repo)))
     result = CliRunner().invoke(app, ["--config", str(config), "config", "check"])
     assert result.exit_code == 0, result.output
     assert "verify 1 metric check(s) every 15s, CI checks: test, lint" in result.output

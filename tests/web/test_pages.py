@@ -47,7 +47,8 @@ def test_overview_json_has_the_cli_status_shape(proxied: Site) -> None:
     assert by_env["staging"]["health"] == "unhealthy"
     assert [a["summary"] for a in by_env["staging"]["open_alerts"]] == ["error rate above 1%"]
     assert by_env["prod"]["version"] == 1
-    assert by_env["prod"]["lock"]["kind"] == "rollback_hold"
+    assert by_env["prod"]["lock"] is None  # a rollback holds auto-deploys; nobody locked prod
+    assert by_env["prod"]["hold"]["reason"]
     assert by_env["prod"]["pending_approval"] == [proxied.story.pending_prod]
 
 

@@ -136,6 +136,9 @@ def _outcome(view: DeploymentView, m: Markup) -> list[Part]:
     deployment = view.deployment
     if deployment.kind is Kind.AUTO_ROLLBACK and deployment.reason:
         return [Section(f"{m.strong('Why:')} {m.text(deployment.reason, SECTION_LIMIT - 40)}")]
+    if deployment.kind is Kind.ROLLBACK and deployment.reason and deployment.state is State.LIVE:
+        # the reason the person gave (a failure or a reject replaces it, and is said below)
+        return [Section(f"{m.strong('Why:')} {m.text(deployment.reason, SECTION_LIMIT - 40)}")]
     if deployment.state is not State.FAILED:
         return []
     why = deployment.reason or "no reason was recorded"
