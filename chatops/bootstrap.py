@@ -7,21 +7,25 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, cast
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+from pydantic import SecretStr
 
 from chatops.adapters.db.schema import ensure_current
 from chatops.adapters.db.uow import SqlStore
 from chatops.adapters.directory import StaticDirectory
+from chatops.adapters.forge import ForgeClient
 from chatops.adapters.freeze import CronFreezeCalendar
-from chatops.adapters.git import GitSourceControl
 from chatops.adapters.health_probe import HttpHealthProbe
 from chatops.adapters.notifiers import FanOut
+from chatops.adapters.prometheus import PrometheusQuery
 from chatops.adapters.secrets import ProviderSecrets
 from chatops.adapters.system import HostProcesses, SystemClock
 from chatops.config import Config, environ
 from chatops.errors import ConfigError
 from chatops.services.cancel import Cancellations
-from chatops.services.context import Deps, NullMetrics
+from chatops.services.context import Deps, NullMetrics, Tuning
 from chatops.services.launchers import InlineLauncher
 from chatops.services.locks import LockService
 from chatops.services.pipeline import Pipeline
@@ -32,10 +36,15 @@ from chatops.services.ports import (
     Metrics,
     Notifier,
     Runtime,
+    SourceControl,
 )
 from chatops.services.queries import Queries
 from chatops.services.recovery import Heartbeat, Recovery
 from chatops.services.requests import Requests
+from chatops.services.verification import Verifier
+
+if TYPE_CHECKING:
+    from chatops.adapters.forge_sender import ForgeSender
 
 __all__ = ["Application", "build"]
 
@@ -58,6 +67,12 @@ class _Lazy:
         return getattr(self._target, name)
 
 
+def _source_control(workdir: Path, instance: str) -> SourceControl:
+    from chatops.adapters.git import GitSourceControl
+
+    return GitSourceControl(workdir, instance=instance)
+
+
 def _docker_builder(docker_host: str | None) -> ImageBuilder:
     from chatops.adapters.build import DockerImageBuilder
     from chatops.adapters.docker_client import connect
@@ -65,18 +80,22 @@ def _docker_builder(docker_host: str | None) -> ImageBuilder:
     return DockerImageBuilder(connect(docker_host))
 
 
-def _runtime(kind: str, docker_host: str | None) -> Runtime:
+def _runtime(kind: str, docker_host: str | None, instance: str) -> Runtime:
     from chatops.adapters.docker_client import connect
 
     if kind == "docker":
         from chatops.adapters.runtime.docker import DockerRuntime
 
-        return DockerRuntime(connect(docker_host))
+        return DockerRuntime(connect(docker_host), instance=instance)
     if kind == "swarm":
         from chatops.adapters.runtime.swarm import SwarmRuntime
 
-        return SwarmRuntime(connect(docker_host))
+        return SwarmRuntime(connect(docker_host), instance=instance)
     raise ConfigError(f"unknown runtime {kind!r}")
+
+
+def _secret(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value is not None else None
 
 
 @dataclass
@@ -93,6 +112,8 @@ class Application:
     heartbeat: Heartbeat
     notifiers: FanOut
     cancels: Cancellations
+    verifier: Verifier
+    forge_sender: ForgeSender | None = None  # started by `serve`
     closers: list[Callable[[], None]] = field(default_factory=list)
 
     def add_notifier(self, notifier: Notifier) -> None:
@@ -133,7 +154,8 @@ def build(
     }
     # one runtime and one builder per engine, shared by the environments on it
     by_engine = {
-        engine: cast(Runtime, _Lazy(partial(_runtime, *engine))) for engine in set(engines.values())
+        engine: cast(Runtime, _Lazy(partial(_runtime, *engine, config.catalog.instance)))
+        for engine in set(engines.values())
     }
     # bots' Dockerfiles are untrusted code: `build_docker_host` builds them on another engine
     build_hosts = {env.name: env.build_docker_host or engines[env.name][1] for env in environments}
@@ -142,11 +164,29 @@ def build(
         for host in set(build_hosts.values())
     }
     fanout = FanOut(notifiers or [])
+    forge = ForgeClient(
+        github_url=settings.chatops_github_api_url,
+        github_token=_secret(settings.chatops_github_token),
+        gitlab_url=settings.chatops_gitlab_api_url,
+        gitlab_token=_secret(settings.chatops_gitlab_token),
+    )
+    forge_sender = None
+    if any(bot.github or bot.gitlab for bot in config.catalog.bots.values()):
+        # deployment statuses go through the outbox: a forge outage never holds a deployment
+        from chatops.adapters.forge_sender import ForgeNotifier, ForgeSender
+        from chatops.adapters.slack import SlackOutbox  # (imports slack_sdk: only when needed)
+
+        forge_sender = ForgeSender(store.uow, forge, SystemClock(), owner=HostProcesses().me())
+        queue = SlackOutbox(store.uow, wake=forge_sender.wake)
+        fanout.add(ForgeNotifier(queue, store.uow, config.catalog, public_url=file.public_url))
     deps = Deps(
         catalog=config.catalog,
         uow=store.uow,
         clock=SystemClock(),
-        source=GitSourceControl(file.workdir),
+        source=cast(
+            SourceControl,
+            _Lazy(partial(_source_control, file.workdir, config.catalog.instance)),
+        ),
         builders={name: builders_by_host[host] for name, host in build_hosts.items()},
         runtimes={name: by_engine[engine] for name, engine in engines.items()},
         probe=HttpHealthProbe(),
@@ -157,21 +197,27 @@ def build(
         notifier=fanout,
         workdir=file.workdir,
         metrics=metrics or NullMetrics(),
+        public_url=file.public_url,
+        tuning=Tuning(ci_poll_seconds=settings.chatops_ci_poll_seconds),
+        ci=forge,
     )
     heartbeat = Heartbeat(deps)
     pipeline = Pipeline(deps, heartbeat)
     chosen = launcher(pipeline.execute)
+    requests = Requests(deps, chosen)
     app = Application(
         config=config,
         store=store,
         deps=deps,
-        requests=Requests(deps, chosen),
+        requests=requests,
         queries=Queries(deps),
         locks=LockService(deps),
         recovery=Recovery(deps, heartbeat),
         heartbeat=heartbeat,
         notifiers=fanout,
         cancels=Cancellations(deps),
+        verifier=Verifier(deps, requests, PrometheusQuery()),
+        forge_sender=forge_sender,
     )
     shutdown = getattr(chosen, "shutdown", None)
     if callable(shutdown):

@@ -9,6 +9,7 @@ what is allowed, so a typo never passes silently.
 from __future__ import annotations
 
 import getpass
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -22,10 +23,12 @@ import yaml
 from apscheduler.triggers.cron import CronTrigger
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     SecretStr,
     ValidationError,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -41,12 +44,22 @@ from chatops.domain.catalog import (
     FreezeRule,
     HealthKind,
     HealthSpec,
+    Resources,
     SecretRef,
     Strategy,
 )
-from chatops.domain.names import NAME_PATTERN, colliding_units
+from chatops.domain.names import (
+    DEFAULT_INSTANCE,
+    NAME_PATTERN,
+    colliding_units,
+    parse_duration,
+    parse_memory,
+    unit_name,
+)
 from chatops.domain.repos import remote_location
-from chatops.errors import ConfigError
+from chatops.domain.retention import RetentionPolicy
+from chatops.domain.verification import ALL_CHECKS, CheckSpec, ChecksSpec, NoData, VerifySpec
+from chatops.errors import BadInput, ConfigError
 
 __all__ = [
     "Config",
@@ -59,6 +72,7 @@ __all__ = [
 ]
 
 DEFAULT_CONFIG = Path("chatops.yaml")
+_MAX_SERVICE_NAME = 63  # Swarm's limit (a DNS label)
 
 
 # ── environment variables ─────────────────────────────────────────────────
@@ -90,7 +104,19 @@ class Settings(BaseSettings):
     chatops_git_webhook_secret: SecretStr | None = None
     chatops_metrics_token: SecretStr | None = None
     chatops_lease_seconds: float = Field(default=15.0, gt=0)
-    chatops_shutdown_grace_seconds: float = Field(default=30.0, ge=0, le=3600)
+    # after SIGTERM, serve takes no new work and stops within this (the shipped stop
+    # timeouts, 60 s, leave room for it and for Kubernetes' preStop)
+    chatops_drain_seconds: float = Field(default=45.0, ge=10, le=3600)
+    chatops_log_format: Literal["text", "json"] = "text"  # read early by the CLI too
+    chatops_public_url: str | None = None
+    chatops_slack_client_id: str | None = None
+    chatops_slack_client_secret: SecretStr | None = None
+    # forges, for CI checks and deployment statuses (DESIGN §10)
+    chatops_github_api_url: str = "https://api.github.com"
+    chatops_github_token: SecretStr | None = None
+    chatops_gitlab_api_url: str = "https://gitlab.com/api/v4"
+    chatops_gitlab_token: SecretStr | None = None
+    chatops_ci_poll_seconds: float = Field(default=10.0, gt=0, le=600)  # pending CI, read again
     docker_host: str | None = None
     user: str | None = None
 
@@ -203,7 +229,33 @@ def load_settings(env_file: Path | None = None) -> Settings:
 # ── chatops.yaml schema ───────────────────────────────────────────────────
 
 Name = Annotated[str, Field(pattern=NAME_PATTERN.pattern, max_length=63)]
-Seconds = Annotated[float, Field(gt=0)]
+
+
+def _duration(value: Any) -> Any:
+    """`90s`, `10m`, `2h`, `1d` (or `1h30m`) as seconds; numbers as they are."""
+    if isinstance(value, str) and not _NUMBER.fullmatch(value.strip()):
+        try:
+            return parse_duration(value)
+        except BadInput:
+            raise ValueError(f"{_DURATION_WORDS} (not {value!r})") from None
+    return value
+
+
+_NUMBER = re.compile(r"[0-9]+(?:\.[0-9]*)?")
+_DURATION_WORDS = "must be a number of seconds or a duration such as 90s, 10m, 2h, 1d"
+_DURATION_SCHEMA = {"type": "string", "pattern": r"^([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?$"}
+Seconds = Annotated[
+    float,
+    BeforeValidator(_duration),
+    Field(gt=0),
+    WithJsonSchema({"anyOf": [{"type": "number", "exclusiveMinimum": 0}, _DURATION_SCHEMA]}),
+]
+SecondsOrZero = Annotated[
+    float,
+    BeforeValidator(_duration),
+    Field(ge=0),
+    WithJsonSchema({"anyOf": [{"type": "number", "minimum": 0}, _DURATION_SCHEMA]}),
+]
 
 
 class _Model(BaseModel):
@@ -233,6 +285,87 @@ class HealthModel(_Model):
 class FreezeModel(_Model):
     cron: str
     duration_hours: Annotated[float, Field(gt=0, le=24 * 31)]
+
+
+# ── verification and CI gates (DESIGN §10) ──
+
+
+class VerifyCheckModel(_Model):
+    """One entry of `verify.checks`."""
+
+    name: Annotated[str, Field(min_length=1, max_length=80)]
+    query: Annotated[str, Field(min_length=1, max_length=4000)]
+    min: float | None = None
+    max: float | None = None
+    failure_limit: Annotated[int, Field(ge=0, le=1000)] = 0
+    on_no_data: Literal["fail", "pass", "inconclusive"] = "fail"
+    on_error: Literal["fail", "pass", "inconclusive"] = "inconclusive"
+
+    @model_validator(mode="after")
+    def _bounded(self) -> VerifyCheckModel:
+        if self.min is None and self.max is None:
+            raise ValueError(
+                f"check {self.name!r} needs `min:` or `max:` (or both): a bound its value must keep"
+            )
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(
+                f"check {self.name!r}: `min` ({self.min:g}) is above `max` ({self.max:g})"
+            )
+        return self
+
+    def spec(self) -> CheckSpec:
+        return CheckSpec(
+            name=self.name,
+            query=self.query,
+            min=self.min,
+            max=self.max,
+            failure_limit=self.failure_limit,
+            on_no_data=NoData(self.on_no_data),
+            on_error=NoData(self.on_error),
+        )
+
+
+class VerifyModel(_Model):
+    """An environment's `verify:`: Prometheus queries measured while a release runs."""
+
+    prometheus: Annotated[str, Field(pattern=r"^https?://[^\s]+$")]
+    interval_seconds: Annotated[float, Field(ge=1)] = 30
+    timeout_seconds: Annotated[float, Field(gt=0, le=120)] = 10
+    checks: Annotated[list[VerifyCheckModel], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _distinct(self) -> VerifyModel:
+        names = [c.name for c in self.checks]
+        for name in names:
+            if names.count(name) > 1:
+                raise ValueError(f"two checks are named {name!r}; give each a name of its own")
+        return self
+
+    def spec(self) -> VerifySpec:
+        return VerifySpec(
+            prometheus=self.prometheus.rstrip("/"),
+            checks=tuple(c.spec() for c in self.checks),
+            interval=timedelta(seconds=self.interval_seconds),
+            timeout=timedelta(seconds=self.timeout_seconds),
+        )
+
+
+class ChecksModel(_Model):
+    """An environment's `checks:`: CI results a commit needs before it runs there."""
+
+    required: Literal["all"] | Annotated[list[str], Field(min_length=1)]
+    ignored: list[str] = Field(default_factory=list)
+    timeout_seconds: Seconds = 900
+
+    def spec(self) -> ChecksSpec:
+        return ChecksSpec(
+            required=None if self.required == ALL_CHECKS else tuple(self.required),
+            ignored=frozenset(self.ignored),
+            timeout=timedelta(seconds=self.timeout_seconds),
+        )
+
+
+ForgeProject = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)+$")]
 
 
 class EnvSecret(_Model):
@@ -278,6 +411,30 @@ def _no_secret_build_args(value: Any) -> Any:
     return value
 
 
+class ResourcesModel(_Model):
+    """`resources: {cpus: 0.5, memory: 256m}`: limits of each container or task."""
+
+    cpus: Annotated[float, Field(gt=0, le=1024)] | None = None
+    memory: int | str | None = None
+
+    @field_validator("memory")
+    @classmethod
+    def _amount(cls, value: int | str | None) -> int | str | None:
+        if value is None:
+            return None
+        try:
+            parse_memory(str(value))
+        except BadInput as exc:
+            raise ValueError(f"{exc.message}; {exc.hint}") from None
+        return value
+
+    def limits(self, fallback: ResourcesModel | None = None) -> Resources:
+        """These limits, each unset one taken from `fallback` (the bot's own)."""
+        cpus = self.cpus if self.cpus is not None else (fallback.cpus if fallback else None)
+        memory = self.memory if self.memory is not None else (fallback.memory if fallback else None)
+        return Resources(cpus=cpus, memory=parse_memory(str(memory)) if memory else None)
+
+
 class TargetModel(_Model):
     """A bot's settings in one environment (`bots.<bot>.environments.<env>`)."""
 
@@ -288,6 +445,7 @@ class TargetModel(_Model):
     health_timeout_seconds: Seconds | None = None
     replicas: Annotated[int, Field(ge=1, le=100)] | None = None
     build_args: dict[str, str] = Field(default_factory=dict)
+    resources: ResourcesModel | None = None
 
     _build_args = field_validator("build_args", mode="before")(_no_secret_build_args)
 
@@ -305,6 +463,10 @@ class BotModel(_Model):
     replicas: Annotated[int, Field(ge=1, le=100)] = 1
     build_args: dict[str, str] = Field(default_factory=dict)
     build_timeout_seconds: Seconds = 1800
+    resources: ResourcesModel = Field(default_factory=ResourcesModel)
+    github: ForgeProject | None = None
+    gitlab: ForgeProject | None = None
+    push_tags: bool = True  # false: release and environment tags stay in chatops' mirror
     environments: dict[str, TargetModel | None] | None = None
 
     _build_args = field_validator("build_args", mode="before")(_no_secret_build_args)
@@ -314,6 +476,8 @@ class BotModel(_Model):
         overrides = [o for o in (self.environments or {}).values() if o is not None]
         secrets = set(self.secrets).union(*(o.secrets for o in overrides))
         args = set(self.build_args).union(*(o.build_args for o in overrides))
+        if self.github and self.gitlab:
+            raise ValueError("`github` and `gitlab`: name one forge, not both")
         for arg in sorted(args & secrets):
             raise ValueError(
                 f"build_args.{arg}: {_BUILD_ARGS_RULE}; {arg} is one of the bot's `secrets`, "
@@ -330,7 +494,7 @@ class EnvironmentModel(_Model):
     approvals: Annotated[int, Field(ge=0, le=10)] = 0
     approval_ttl_seconds: Seconds = 3600
     promote_from: str | None = None
-    soak_seconds: Annotated[float, Field(ge=0)] = 0
+    soak_seconds: SecondsOrZero = 0
     auto_rollback: bool = False
     auto_rollback_window_seconds: Seconds = 600
     rollback_approvals: Annotated[int, Field(ge=0, le=10)] = 0
@@ -345,6 +509,9 @@ class EnvironmentModel(_Model):
     viewers: list[str] | None = None  # who may read logs; default: deployers and approvers
     channel: str | None = None
     freeze: list[FreezeModel] = Field(default_factory=list)
+    verify: VerifyModel | None = None
+    checks: ChecksModel | None = None
+    environment_url: Annotated[str, Field(pattern=r"^https?://[^\s]+$")] | None = None
 
     @field_validator("timezone")
     @classmethod
@@ -392,8 +559,59 @@ class AlertmanagerModel(_Model):
     env_label: str = "env"
 
 
+class RetentionModel(_Model):
+    """`retention:` how many releases' images and build logs (per bot), and how many days
+    of audit, to keep; release tags are never deleted."""
+
+    releases: Annotated[int, Field(ge=1, le=10_000)] | None = None
+    audit_days: Annotated[int, Field(ge=1, le=36_500)] | None = None
+
+
+def _public_url(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", value):
+        raise ValueError(
+            f"{value!r} is not an http(s) URL; write where people reach chatops, "
+            "e.g. https://chatops.example.com"
+        )
+    return value.rstrip("/")
+
+
+class WebModel(_Model):
+    """`web:` who may see the web view (DESIGN §11)."""
+
+    auth: Literal["slack", "proxy"]
+    team_id: str | None = None  # slack: only members of this workspace
+    issuer: str = "https://slack.com"  # slack: the OpenID Connect issuer (a stand-in in tests)
+    header: str = "X-Forwarded-User"  # proxy: the header naming the signed-in person
+    trusted_proxies: list[str] = Field(default_factory=lambda: ["127.0.0.1", "::1"])
+    session_hours: Annotated[float, Field(gt=0, le=24 * 30)] = 12
+
+    @model_validator(mode="after")
+    def _complete(self) -> WebModel:
+        if self.auth == "slack" and not self.team_id:
+            raise ValueError(
+                "web.team_id: required with `auth: slack` (the workspace whose members may "
+                "sign in, T…)"
+            )
+        try:
+            for proxy in self.trusted_proxies:
+                ipaddress.ip_network(proxy, strict=False)
+        except ValueError as exc:
+            raise ValueError(f"web.trusted_proxies: {exc}") from None
+        if not re.fullmatch(r"[A-Za-z0-9-]+", self.header):
+            raise ValueError(f"web.header: {self.header!r} is not an HTTP header name")
+        _public_url(self.issuer)
+        return self
+
+
 class ConfigModel(_Model):
+    instance: Name = DEFAULT_INSTANCE  # namespaces what chatops makes (DESIGN §4)
+    retention: RetentionModel = Field(default_factory=RetentionModel)
     database_url: str | None = None
+    public_url: str | None = None
+    web: WebModel | None = None
     registry: str | None = None
     build_docker_host: str | None = None
     workdir: str = ".chatops"
@@ -401,6 +619,8 @@ class ConfigModel(_Model):
     alertmanager: AlertmanagerModel = Field(default_factory=AlertmanagerModel)
     environments: dict[Name, EnvironmentModel]
     bots: dict[Name, BotModel] = Field(default_factory=dict)
+
+    _url = field_validator("public_url")(_public_url)
 
     @model_validator(mode="after")
     def _references(self) -> ConfigModel:
@@ -427,6 +647,7 @@ class ConfigModel(_Model):
                 seen.add(source)
                 source = self.environments[source].promote_from
         self._check_guards_and_builds()
+        self._check_forges()
         for bot, model in self.bots.items():
             for target in model.environments or {}:
                 if target not in self.environments:
@@ -434,14 +655,35 @@ class ConfigModel(_Model):
                         f"bots.{bot}.environments.{target}: not an environment "
                         f"(known: {', '.join(sorted(self.environments))})"
                     )
-        for unit, pairs in colliding_units(self._targets()).items():
+        self._check_unit_names()
+        return self
+
+    def _check_forges(self) -> None:
+        for bot, where in self._targets():
+            checked = self.environments.get(where)
+            model = self.bots[bot]
+            if checked is not None and checked.checks and not (model.github or model.gitlab):
+                raise ValueError(
+                    f"bots.{bot}: environment {where} has `checks`, which are read from the "
+                    "bot's forge; add `github: owner/name` or `gitlab: group/name`"
+                )
+
+    def _check_unit_names(self) -> None:
+        for unit, pairs in colliding_units(self._targets(), self.instance).items():
             keys = " and ".join(sorted({f"bots.{bot}" for bot, _ in pairs}))
             named = " and ".join(f"bot {bot} in {env}" for bot, env in pairs)
             raise ValueError(
                 f"{keys}: {named} would run as the same container or service `{unit}`; "
                 "rename one of the bots or environments"
             )
-        return self
+        for bot, target in self._targets():
+            unit = unit_name(bot, target, self.instance)
+            if self.environments[target].runtime == "swarm" and len(unit) > _MAX_SERVICE_NAME:
+                raise ValueError(
+                    f"bots.{bot}: the Swarm service of {bot} in {target}, `{unit}`, would be "
+                    f"longer than the {_MAX_SERVICE_NAME} characters Swarm allows; shorten "
+                    "the bot, environment or instance name"
+                )
 
     def _check_guards_and_builds(self) -> None:
         """Guarded environments name their deployers; builds elsewhere need a registry."""
@@ -489,6 +731,8 @@ class ConfigFile:
     database_url: str
     workdir: Path
     alert_labels: tuple[str, str]
+    public_url: str | None = None  # CHATOPS_PUBLIC_URL wins over `public_url`
+    web: WebModel | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -546,15 +790,33 @@ def read_config_file(path: Path, *, settings: Settings) -> ConfigFile:
     try:
         model = ConfigModel.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(_explain(path, exc)) from None
+        raise ConfigError(_explain(path, exc, text)) from None
     return _build(path, model, settings)
 
 
 _KEYED = re.compile(r"[\w.-]+(?: and [\w.-]+)*: ")
 
 
-def _explain(path: Path, exc: ValidationError) -> str:
+# pydantic's words for a wrong type, said plainly
+_PLAIN = {
+    "int_parsing": "must be a whole number",
+    "int_type": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "float_parsing": "must be a number",
+    "float_type": "must be a number",
+    "bool_parsing": "must be true or false",
+    "bool_type": "must be true or false",
+    "string_type": "must be text (quote it if it looks like something else)",
+    "list_type": "must be a list, e.g. [a, b]",
+    "dict_type": "must be a mapping of keys to values",
+    "model_type": "must be a mapping of keys to values",
+    "model_attributes_type": "must be a mapping of keys to values",
+}
+
+
+def _explain(path: Path, exc: ValidationError, text: str = "") -> str:
     lines = [f"{path}: {exc.error_count()} problem(s):"]
+    line_of = _line_finder(text)
     for error in exc.errors():
         loc = [str(p) for p in error["loc"] if not str(p).startswith(("function-", "tagged-union"))]
         # drop pydantic's union branch names (e.g. "env" inside a discriminated union)
@@ -564,13 +826,43 @@ def _explain(path: Path, exc: ValidationError) -> str:
             message = "unknown key" + (f"; allowed: {', '.join(allowed)}" if allowed else "")
         elif error["type"] == "missing":
             message = "required key is missing"
+        elif error["type"] in _PLAIN:
+            message = f"{_PLAIN[error['type']]} (not {error['input']!r})"
         else:
             message = str(error["msg"]).removeprefix("Value error, ")
+        line = line_of(error["loc"])
+        at = f"line {line}: " if line else ""
         if not loc and _KEYED.match(message):  # the message names its key path itself
-            lines.append(f"  {message}")
+            lines.append(f"  {at}{message}")
         else:
-            lines.append(f"  {key}: {message}")
+            lines.append(f"  {at}{key}: {message}")
     return "\n".join(lines)
+
+
+def _line_finder(text: str) -> Any:
+    """loc → the line of chatops.yaml it is on (the deepest part of it found), or None."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader) if text else None
+    except yaml.YAMLError:
+        root = None
+
+    def line_of(loc: tuple[Any, ...]) -> int | None:
+        node, line = root, None
+        for part in loc:
+            if isinstance(node, yaml.MappingNode):
+                found = [(k, v) for k, v in node.value if k.value == str(part)]
+                if not found:
+                    continue  # a union branch name, or a key that is missing
+                key, node = found[0]
+                line = key.start_mark.line + 1
+            elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+                if part >= len(node.value):
+                    break
+                node = node.value[part]
+                line = node.start_mark.line + 1
+        return line
+
+    return line_of
 
 
 def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
@@ -671,6 +963,9 @@ def _build(path: Path, model: ConfigModel, settings: Settings) -> ConfigFile:
             viewers=frozenset(env.viewers) if env.viewers is not None else None,
             channel=env.channel,
             freeze=tuple(FreezeRule(f.cron, timedelta(hours=f.duration_hours)) for f in env.freeze),
+            verify=env.verify.spec() if env.verify else None,
+            checks=env.checks.spec() if env.checks else None,
+            environment_url=env.environment_url,
         )
         for name, env in model.environments.items()
     }
@@ -693,6 +988,7 @@ def _build(path: Path, model: ConfigModel, settings: Settings) -> ConfigFile:
                 ),
                 replicas=o.replicas or bot.replicas,
                 build_args=dict(o.build_args),
+                resources=(o.resources or bot.resources).limits(bot.resources),
             )
         bots[name] = Bot(
             name=name,
@@ -703,6 +999,9 @@ def _build(path: Path, model: ConfigModel, settings: Settings) -> ConfigFile:
             build_args=dict(bot.build_args),
             targets=targets,
             build_timeout=timedelta(seconds=bot.build_timeout_seconds),
+            github=bot.github,
+            gitlab=bot.gitlab,
+            push_tags=bot.push_tags,
         )
     catalog = Catalog(
         environments=environments,
@@ -710,6 +1009,8 @@ def _build(path: Path, model: ConfigModel, settings: Settings) -> ConfigFile:
         admins=frozenset(model.slack.admins),
         channel=model.slack.channel,
         registry=model.registry,
+        instance=model.instance,
+        retention=RetentionPolicy(model.retention.releases, model.retention.audit_days),
     )
     database_url = settings.chatops_database_url or model.database_url or "sqlite:///chatops.db"
     return ConfigFile(
@@ -718,7 +1019,16 @@ def _build(path: Path, model: ConfigModel, settings: Settings) -> ConfigFile:
         database_url=_resolve_sqlite(base, database_url),
         workdir=Path(_resolve(base, model.workdir)),
         alert_labels=(model.alertmanager.bot_label, model.alertmanager.env_label),
+        public_url=_env_public_url(settings) or model.public_url,
+        web=model.web,
     )
+
+
+def _env_public_url(settings: Settings) -> str | None:
+    try:
+        return _public_url(settings.chatops_public_url)
+    except ValueError as exc:
+        raise ConfigError(f"CHATOPS_PUBLIC_URL: {exc}") from None
 
 
 def _resolve_sqlite(base: Path, url: str) -> str:

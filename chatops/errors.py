@@ -13,6 +13,7 @@
     │       ├── Frozen            a freeze window is open
     │       ├── NotPromotable     not live, not healthy or not soaked in the source environment
     │       ├── NothingToRollBack no earlier healthy release
+    │       ├── ChecksFailed      a required CI check failed, or did not finish in time
     │       └── AlreadyDecided    the deployment is no longer waiting for this decision
     ├── ConfigError               chatops.yaml or the environment is invalid (file, key, allowed)
     └── InfrastructureError       a system chatops depends on failed; the request may be retried
@@ -23,7 +24,8 @@
         │   └── EngineUnreachable the engine did not answer at all (down, or restarting)
         ├── StoreError            the database is unreachable or inconsistent
         │   └── SchemaOutOfDate   migrations are pending
-        └── NotifierError         the chat could not be told
+        ├── NotifierError         the chat could not be told
+        └── ForgeError            GitHub or GitLab could not be read or written
 
 Entrypoints turn these into output in one place each (CLI exit codes, Slack
 ephemeral replies, HTTP status codes). Anything that is not a ChatOpsError is a
@@ -39,8 +41,10 @@ __all__ = [
     "BuildError",
     "Busy",
     "ChatOpsError",
+    "ChecksFailed",
     "ConfigError",
     "EngineUnreachable",
+    "ForgeError",
     "Frozen",
     "InfrastructureError",
     "Locked",
@@ -124,6 +128,10 @@ class NothingToRollBack(Refused):
     """There is no earlier healthy release to go back to."""
 
 
+class ChecksFailed(Refused):
+    """A required CI check of the commit failed, or was still pending at the timeout."""
+
+
 class AlreadyDecided(Refused):
     """The deployment is no longer waiting for this decision."""
 
@@ -175,3 +183,7 @@ class SchemaOutOfDate(StoreError):
 
 class NotifierError(InfrastructureError):
     """The chat could not be told."""
+
+
+class ForgeError(InfrastructureError):
+    """GitHub or GitLab did not answer, or answered with an error."""

@@ -30,6 +30,7 @@ from chatops.domain.deployment import (
 )
 from chatops.domain.health import Health, Observation
 from chatops.domain.policy import FreezeWindow, Lock
+from chatops.domain.verification import Measurement, Tally, tally
 from chatops.errors import BuildError, NotFound, RegistryError, SourceControlError, StoreError
 from chatops.services.context import Deps, Tuning
 from chatops.services.ports import (
@@ -76,6 +77,7 @@ class Tables:
     leases: dict[str, tuple[str, datetime]] = field(default_factory=dict)
     deliveries: dict[str, datetime] = field(default_factory=dict)
     wanted_heads: dict[tuple[str, str], WantedHead] = field(default_factory=dict)
+    measurements: list[Measurement] = field(default_factory=list)
     ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     refuse_commits: int = 0  # the next N commits fail as if the database were down
 
@@ -174,10 +176,15 @@ class FakeDeployments:
         ]
         return sorted(found, key=lambda d: -(d.id or 0))[:limit]
 
-    def in_state(self, states: Iterable[str]) -> list[Deployment]:
+    def in_state(self, states: Iterable[str], *, bot: str | None = None) -> list[Deployment]:
         wanted = set(states)
         return sorted(
-            (d for d in self.t.deployments.values() if d.state in wanted), key=lambda d: d.id or 0
+            (
+                d
+                for d in self.t.deployments.values()
+                if d.state in wanted and (bot is None or d.bot == bot)
+            ),
+            key=lambda d: d.id or 0,
         )
 
     def all_live(self) -> list[Deployment]:
@@ -234,15 +241,37 @@ class FakeAudit:
         self.t.audit.append(dataclasses.replace(event, id=len(self.t.audit) + 1))
 
     def list(
-        self, *, bot: str | None = None, deployment_id: int | None = None, limit: int = 100
+        self,
+        *,
+        bot: str | None = None,
+        deployment_id: int | None = None,
+        limit: int = 100,
+        env: str | None = None,
+        actor: str | None = None,
+        action: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        before_id: int | None = None,
     ) -> list[AuditEvent]:
         found = [
             e
             for e in reversed(self.t.audit)
             if (bot is None or e.bot == bot)
             and (deployment_id is None or e.deployment_id == deployment_id)
+            and (env is None or e.env == env)
+            and (actor is None or e.actor == actor)
+            and (action is None or e.action == action)
+            and (since is None or e.at >= since)
+            and (until is None or e.at < until)
+            and (before_id is None or (e.id or 0) < before_id)
         ]
         return found[:limit]
+
+    def prune(self, before: datetime) -> int:
+        kept = [e for e in self.t.audit if e.at >= before]
+        gone = len(self.t.audit) - len(kept)
+        self.t.audit[:] = kept
+        return gone
 
 
 class FakeAlerts:
@@ -276,6 +305,12 @@ class FakeAlerts:
 
     def open_alerts(self, bot: str | None = None) -> list[Alert]:
         return [a for a in self.t.alerts.values() if a.open and (bot is None or a.bot == bot)]
+
+    def history(self, bot: str, limit: int = 100) -> list[Alert]:
+        found = sorted(
+            (a for a in self.t.alerts.values() if a.bot == bot), key=lambda a: -(a.id or 0)
+        )
+        return found[:limit]
 
 
 class FakeMessages:
@@ -353,6 +388,31 @@ def share_rows(store: Tables) -> Tables:
     return Tables(**{f.name: copy.copy(getattr(store, f.name)) for f in dataclasses.fields(store)})
 
 
+class FakeMeasurements:
+    def __init__(self, t: Tables) -> None:
+        self.t = t
+
+    def add(self, measurement: Measurement) -> None:
+        if measurement.deployment_id is None:
+            raise ValueError("a measurement belongs to a deployment: give its id")
+        self.t.measurements.append(measurement)
+
+    def for_deployments(self, deployment_ids: Collection[int]) -> list[Measurement]:
+        wanted = set(deployment_ids)
+        found = [m for m in self.t.measurements if m.deployment_id in wanted]
+        return sorted(found, key=lambda m: m.at)
+
+    def tallies(self, deployment_ids: Collection[int]) -> list[Tally]:
+        return tally(self.for_deployments(deployment_ids))
+
+    def prune(self, *, before: datetime) -> int:
+        live = {i for i, d in self.t.deployments.items() if d.state is State.LIVE}
+        kept = [m for m in self.t.measurements if m.at >= before or m.deployment_id in live]
+        pruned = len(self.t.measurements) - len(kept)
+        self.t.measurements = kept
+        return pruned
+
+
 class FakeUnitOfWork:
     """A transaction over a shared in-memory store: changes apply on commit, else vanish."""
 
@@ -371,6 +431,7 @@ class FakeUnitOfWork:
         self.leases = FakeLeases(self._work)
         self.deliveries = FakeDeliveries(self._work)
         self.wanted_heads = FakeWantedHeads(self._work)
+        self.measurements = FakeMeasurements(self._work)
         return self
 
     def __exit__(
@@ -399,6 +460,7 @@ class FakeUnitOfWork:
             "leases",
             "deliveries",
             "wanted_heads",
+            "measurements",
         ):
             setattr(self._store, name, getattr(self._work, name))
         self._store.ids = self._work.ids
@@ -414,6 +476,7 @@ class FakeUnitOfWork:
             self.leases,
             self.deliveries,
             self.wanted_heads,
+            self.measurements,
         ):
             repo.t = self._work
 
@@ -746,6 +809,7 @@ class World:
     processes: FakeProcesses = field(default_factory=FakeProcesses)
     notifier: RecordingNotifier = field(default_factory=RecordingNotifier)
     workdir: Path = Path("/tmp/chatops-fake-workdir")
+    public_url: str | None = None
 
     def __post_init__(self) -> None:
         self.builder.clock = self.clock  # a hanging build passes the world's time
@@ -766,6 +830,7 @@ class World:
             notifier=self.notifier,
             workdir=self.workdir,
             tuning=Tuning(health_poll_seconds=0.25, settle_seconds=0.0, build_slot_wait_seconds=5),
+            public_url=self.public_url,
         )
 
 

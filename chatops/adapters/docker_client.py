@@ -14,7 +14,7 @@ import docker.errors
 import requests
 
 from chatops.domain.health import Health, Observation
-from chatops.domain.names import unit_name
+from chatops.domain.names import DEFAULT_INSTANCE, unit_name
 from chatops.errors import ChatOpsError, EngineUnreachable, RuntimeFailure
 from chatops.services.ports import RunSpec
 
@@ -24,15 +24,18 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "ENV_LABEL",
     "IMAGE_LABEL",
+    "INSTANCE_LABEL",
     "RELEASE_LABEL",
     "connect",
     "container_labels",
     "container_observation",
     "engine_errors",
     "first_line",
+    "instance_of",
     "labels",
     "last_failed_check",
     "name_of",
+    "nano_cpus",
     "one_line",
     "release_of",
 ]
@@ -47,6 +50,7 @@ ENV_LABEL = "chatops.env"
 RELEASE_LABEL = "chatops.release"
 COMMIT_LABEL = "chatops.commit"
 IMAGE_LABEL = "chatops.image"
+INSTANCE_LABEL = "chatops.instance"
 
 _UNIX = "unix://"
 _HINT = (
@@ -128,9 +132,15 @@ def engine_errors(action: str) -> Iterator[None]:
 # ── what the runtimes run ────────────────────────────────────────────────────
 
 
-def name_of(bot: str, env: str) -> str:
+def name_of(bot: str, env: str, instance: str = DEFAULT_INSTANCE) -> str:
     """The container or service name of (bot, env): `RunSpec.name` where no spec is at hand."""
-    return unit_name(bot, env)
+    return unit_name(bot, env, instance)
+
+
+def instance_of(found: Mapping[str, str]) -> str:
+    """The instance a container, service or image belongs to, by its labels `found`; one
+    made before instances existed carries no such label and belongs to `default`."""
+    return found.get(INSTANCE_LABEL) or DEFAULT_INSTANCE
 
 
 def release_of(spec: RunSpec) -> str:
@@ -146,7 +156,14 @@ def labels(spec: RunSpec) -> dict[str, str]:
         RELEASE_LABEL: release_of(spec),
         COMMIT_LABEL: spec.commit,
         IMAGE_LABEL: spec.image_name,
+        INSTANCE_LABEL: spec.instance,
     }
+
+
+def nano_cpus(spec: RunSpec) -> int | None:
+    """`spec`'s CPU limit in billionths of a CPU, as the engine takes it (None: no limit)."""
+    cpus = spec.resources.cpus
+    return None if cpus is None else round(cpus * 1_000_000_000)
 
 
 def container_labels(attrs: Mapping[str, Any]) -> dict[str, str]:

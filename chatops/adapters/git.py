@@ -17,7 +17,14 @@ from git.exc import CommandError
 
 from chatops.domain.catalog import Bot
 from chatops.domain.deployment import Commit
-from chatops.domain.names import env_tag, release_tag, validate_name, validate_ref
+from chatops.domain.names import (
+    DEFAULT_INSTANCE,
+    env_tag,
+    release_tag,
+    release_tag_prefix,
+    validate_name,
+    validate_ref,
+)
 from chatops.domain.redact import Redactor
 from chatops.domain.repos import remote_location
 from chatops.errors import NotFound, SourceControlError
@@ -48,6 +55,8 @@ class GitSourceControl:
         author_name: the tagger of the tags chatops creates.
         author_email: the tagger's email.
         timeout: seconds after which any git command is killed.
+        instance: the chatops instance; a non-default one prefixes every tag it makes
+            (`<instance>/<bot>/v<N>`), so installations sharing a remote never collide.
     """
 
     def __init__(
@@ -57,8 +66,10 @@ class GitSourceControl:
         author_name: str = "chatops",
         author_email: str = "chatops@localhost",
         timeout: float = 120.0,
+        instance: str = DEFAULT_INSTANCE,
     ) -> None:
         self._root = workdir / "git"
+        self._instance = validate_name("instance", instance)
         self._timeout = timeout
         self._env = {
             "GIT_TERMINAL_PROMPT": "0",
@@ -86,8 +97,16 @@ class GitSourceControl:
         with self._locked(bot) as mirror:
             if mirror.exists() and self._remote_url(bot, mirror) != bot.repo:
                 shutil.rmtree(mirror)
-            if mirror.exists():
+            if mirror.exists() and bot.push_tags:
                 self._run(bot, mirror, "fetch", "--quiet", "--prune", "origin", doing="fetch")
+            elif mirror.exists():
+                # the tags chatops made live only here: prune branches, never tags
+                heads = "+refs/heads/*:refs/heads/*"
+                self._run(
+                    bot, mirror, "fetch", "--quiet", "--prune", "origin", heads, doing="fetch"
+                )
+                tags = "+refs/tags/*:refs/tags/*"
+                self._run(bot, mirror, "fetch", "--quiet", "origin", tags, doing="fetch tags")
             else:
                 self._create(bot, mirror)
 
@@ -130,12 +149,13 @@ class GitSourceControl:
         )
 
     def highest_release(self, bot: Bot) -> int:
-        """The highest N among the mirror's `<bot>/v<N>` tags, 0 when there is none.
+        """The highest N among the mirror's `[<instance>/]<bot>/v<N>` tags, 0 when there is none.
 
         Raises:
             SourceControlError: git failed.
         """
-        pattern = re.compile(rf"refs/tags/{re.escape(bot.name)}/v([1-9][0-9]*)")
+        prefix = "refs/tags/" + release_tag_prefix(bot.name, self._instance)
+        pattern = re.compile(rf"{re.escape(prefix)}([1-9][0-9]*)")
         with self._locked(bot) as mirror:
             self._ensure(bot, mirror)
             refs = self._run(
@@ -143,7 +163,7 @@ class GitSourceControl:
                 mirror,
                 "for-each-ref",
                 "--format=%(refname)",
-                f"refs/tags/{bot.name}/",
+                prefix.removesuffix("v"),
                 doing="list release tags",
             )
         versions = [int(m.group(1)) for m in map(pattern.fullmatch, refs.split()) if m]
@@ -178,7 +198,8 @@ class GitSourceControl:
             )
 
     def tag_release(self, bot: Bot, *, version: int, commit: str, message: str) -> None:
-        """Create the annotated tag `<bot>/v<N>` on `commit` and push it.
+        """Create the annotated tag `[<instance>/]<bot>/v<N>` on `commit` and push it
+        (unless `push_tags` is off: then it stays in the mirror).
 
         A tag already on the remote at the same commit is left as it is.
 
@@ -186,11 +207,14 @@ class GitSourceControl:
             SourceControlError: the tag exists on another commit (release tags never
                 move), or the push failed (the local tag is removed again).
         """
-        tag = release_tag(validate_name("bot", bot.name), version)
+        tag = release_tag(validate_name("bot", bot.name), version, self._instance)
         with self._locked(bot) as mirror:
             self._ensure(bot, mirror)
             self._known_commit(bot, mirror, commit)
-            existing = self._remote_tag(bot, mirror, tag)
+            if bot.push_tags:
+                existing = self._remote_tag(bot, mirror, tag)
+            else:
+                existing = self._local_tag(bot, mirror, tag)
             if existing == commit:
                 return
             if existing is not None:
@@ -200,6 +224,8 @@ class GitSourceControl:
                     hint="release tags are never moved; deploy again to get a new version",
                 )
             self._tag(bot, mirror, tag, commit, message)
+            if not bot.push_tags:
+                return
             try:
                 self._run(
                     bot,
@@ -215,12 +241,14 @@ class GitSourceControl:
                 raise
 
     def move_env_tag(self, bot: Bot, *, env: str, commit: str, message: str) -> None:
-        """Force-move the annotated tag `<bot>/<env>` to `commit` and force-push it.
+        """Force-move the annotated tag `[<instance>/]<bot>/<env>` to `commit` and force-push it.
 
         Raises:
             SourceControlError: `env` looks like a release version, or git failed.
         """
-        tag = env_tag(validate_name("bot", bot.name), validate_name("environment", env))
+        tag = env_tag(
+            validate_name("bot", bot.name), validate_name("environment", env), self._instance
+        )
         if re.fullmatch(r"v[0-9]+", env):
             raise SourceControlError(
                 f"the environment name {env!r} would move the release tag {tag}",
@@ -230,6 +258,8 @@ class GitSourceControl:
             self._ensure(bot, mirror)
             self._known_commit(bot, mirror, commit)
             self._tag(bot, mirror, tag, commit, message)
+            if not bot.push_tags:
+                return
             self._run(
                 bot,
                 mirror,
@@ -380,6 +410,19 @@ class GitSourceControl:
             bot, mirror, "log", "-1", _COMMIT_FORMAT, "--end-of-options", sha, "--", doing="read"
         )
         return _parse_commit(out)
+
+    def _local_tag(self, bot: Bot, mirror: Path, tag: str) -> str | None:
+        """The commit the mirror's `tag` points to, or None when it has no such tag."""
+        found = self._try(
+            bot,
+            mirror,
+            "rev-parse",
+            "--verify",
+            "--quiet",
+            f"refs/tags/{tag}^{{commit}}",
+            doing=f"look up {tag}",
+        )
+        return (found or "").strip() or None
 
     def _remote_tag(self, bot: Bot, mirror: Path, tag: str) -> str | None:
         """The commit the remote's `tag` points to, or None when the remote has no such tag."""

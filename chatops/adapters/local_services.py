@@ -25,6 +25,7 @@ __all__ = [
     "free_port",
     "start_dockerd",
     "start_postgres",
+    "start_prometheus",
     "start_registry",
     "stop_pidfile",
 ]
@@ -250,6 +251,59 @@ def start_registry(root: Path, *, port: int | None = None, timeout: float = 30.0
 
     start()
     return LocalService("registry", pidfile, {"REGISTRY": f"127.0.0.1:{port}"}, None, start)
+
+
+def start_prometheus(
+    root: Path,
+    *,
+    targets: list[str],
+    scrape_seconds: float = 1.0,
+    port: int | None = None,
+    timeout: float = 30.0,
+) -> LocalService:
+    """Debian's prometheus on 127.0.0.1, scraping `targets` (host:port) as job `bots`."""
+    binary = _need("prometheus", "prometheus")
+    port = port or free_port()
+    root.mkdir(parents=True, exist_ok=True)
+    config = root / "prometheus.yml"
+    listed = ", ".join(f"'{t}'" for t in targets)
+    every = f"{max(1, round(scrape_seconds * 1000))}ms"  # Prometheus durations are integers
+    config.write_text(
+        f"global:\n  scrape_interval: {every}\n  evaluation_interval: {every}\n"
+        f"scrape_configs:\n  - job_name: bots\n    static_configs:\n      - targets: [{listed}]\n"
+    )
+    pidfile = root / "prometheus.pid"
+    pid = _spawn(
+        [
+            binary,
+            f"--config.file={config}",
+            f"--storage.tsdb.path={root / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--log.level=warn",
+        ],
+        log=root / "prometheus.log",
+        pidfile=pidfile,
+    )
+
+    def ready() -> bool:
+        if _children[pid].poll() is not None:
+            raise ServiceUnavailable(
+                "prometheus exited: "
+                + (root / "prometheus.log").read_text(errors="replace")[-2000:]
+            )
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+                sock.sendall(b"GET /-/ready HTTP/1.0\r\n\r\n")
+                return b" 200 " in sock.recv(64)
+        except OSError:
+            return False
+
+    try:
+        _wait("prometheus", ready, timeout, root / "prometheus.log")
+    except ServiceUnavailable:
+        stop_pidfile(pidfile)
+        raise
+    return LocalService("prometheus", pidfile, {"PROMETHEUS": f"http://127.0.0.1:{port}"})
 
 
 def _postgres_bin(name: str) -> str:

@@ -64,6 +64,18 @@ class PrometheusMetrics:
             buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
             registry=self.registry,
         )
+        self._measurements = Counter(
+            "chatops_verification_measurements_total",
+            "Verification measurements taken, by verdict (pass, fail, inconclusive).",
+            ["bot", "env", "check", "verdict"],
+            registry=self.registry,
+        )
+        self._measure_seconds = Histogram(
+            "chatops_verification_query_seconds",
+            "Time one verification query to Prometheus took.",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=self.registry,
+        )
         self.slack_ack = Histogram(
             "chatops_slack_ack_seconds",
             "Time to answer a Slack request (Slack allows 3 s).",
@@ -141,6 +153,10 @@ class PrometheusMetrics:
     def health_check(self, bot: str, env: str, *, seconds: float) -> None:
         self._checks.labels(bot, env).inc()
         self._check_seconds.observe(seconds)
+
+    def measured(self, bot: str, env: str, check: str, verdict: str, *, seconds: float) -> None:
+        self._measurements.labels(bot, env, check, verdict).inc()
+        self._measure_seconds.observe(seconds)
 
     def chat_message(self, result: str) -> None:
         self._chat_messages.labels(result).inc()

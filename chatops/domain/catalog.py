@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from chatops.domain.retention import RetentionPolicy
+from chatops.domain.verification import ChecksSpec, VerifySpec
 from chatops.errors import NotFound
 
 __all__ = [
@@ -22,6 +24,7 @@ __all__ = [
     "FreezeRule",
     "HealthKind",
     "HealthSpec",
+    "Resources",
     "SecretRef",
     "Strategy",
 ]
@@ -95,6 +98,18 @@ class Environment:
     viewers: frozenset[str] | None = None  # None: the deployers and approvers
     channel: str | None = None
     freeze: tuple[FreezeRule, ...] = ()
+    # DESIGN §10: evidence needed before what runs here moves on
+    verify: VerifySpec | None = None
+    checks: ChecksSpec | None = None
+    environment_url: str | None = None  # for forge deployment statuses; {bot} filled in
+
+
+@dataclass(frozen=True, slots=True)
+class Resources:
+    """Limits of each container or task of a bot (`resources:`); None: no limit."""
+
+    cpus: float | None = None  # CPUs, e.g. 0.5
+    memory: int | None = None  # bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +124,7 @@ class BotTarget:
     health_timeout: timedelta = timedelta(seconds=60)
     replicas: int = 1
     build_args: Mapping[str, str] = field(default_factory=dict)
+    resources: Resources = Resources()
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +137,9 @@ class Bot:
     build_args: Mapping[str, str] = field(default_factory=dict)
     targets: Mapping[str, BotTarget] = field(default_factory=dict)
     build_timeout: timedelta = timedelta(seconds=1800)  # a longer build is stopped
+    github: str | None = None  # owner/name: CI checks and deployment statuses (§10)
+    gitlab: str | None = None  # group/name
+    push_tags: bool = True  # False: tags stay in chatops' mirror (no push rights needed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +151,8 @@ class Catalog:
     admins: frozenset[str] = frozenset()
     channel: str | None = None
     registry: str | None = None
+    instance: str = "default"  # namespaces what chatops makes on a shared engine (DESIGN §4)
+    retention: RetentionPolicy = field(default_factory=RetentionPolicy)
 
     def bot(self, name: str) -> Bot:
         try:

@@ -37,7 +37,7 @@ __all__ = [
 USAGE: dict[str, str] = {
     "/deploy": "/deploy <bot> <env> [ref]",
     "/promote": "/promote <bot> [env]",
-    "/rollback": "/rollback <bot> <env> [vN]",
+    "/rollback": "/rollback <bot> <env> [vN] [reason…]",
     "/releases": "/releases <bot> [env]",
     "/status": "/status [bot]",
     "/logs": "/logs <bot> <env> [lines]",
@@ -54,6 +54,8 @@ MAX_REASON = 1000
 MAX_ID = 2**31 - 1  # what the database's integer ids hold
 _FORCE = "--force"
 _LINES = re.compile(r"[0-9]{1,4}")
+_VERSION = re.compile(r"[vV]?[0-9]+")  # a version, not the first word of a reason
+_VERSIONISH = re.compile(r"[vV][0-9]")  # a mistyped version is refused, never taken as a reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +79,7 @@ class Rollback:
     env: str
     to_version: int | None = None
     force_reason: str | None = None
+    reason: str | None = None  # why, as typed: recorded, shown, audited
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,7 +214,22 @@ def parse(command: str, text: str) -> Command:
     if command == "/reject":
         # the reason is taken as written, quotes and all: unescaped once, never split
         return _reject(mrkdwn.unescape(text), usage)
+    if command == "/rollback" and _FORCE not in text.split():
+        # likewise the reason after `<bot> <env> [vN]`
+        return _rollback_as_written(mrkdwn.unescape(text), usage)
     return _parse_words(command, _words(text, usage))
+
+
+def _rollback_as_written(text: str, usage: str) -> Command:
+    words = text.strip().split(maxsplit=2)
+    if words and words[0].lower() in ("help", "-h", "--help"):
+        return Help("rollback")
+    if len(words) < 3:
+        return _rollback(words, usage)
+    first, _, rest = words[2].partition(" ")
+    if _VERSION.fullmatch(first) or _VERSIONISH.match(first):
+        return _rollback([*words[:2], first, *([rest] if rest.strip() else [])], usage)
+    return _rollback([*words[:2], words[2]], usage)
 
 
 def _parse_words(command: str, words: list[str]) -> Command:
@@ -243,15 +261,24 @@ def _promote(words: list[str], usage: str) -> Command:
 
 def _rollback(words: list[str], usage: str) -> Command:
     words, force = _split_force(words, usage)
-    _arity(words, 2, 3, usage)
+    _arity(words, 2, 10_000, usage)
     version = None
-    if len(words) == 3:
+    rest = words[2:]
+    if rest and (_VERSION.fullmatch(rest[0]) or _VERSIONISH.match(rest[0])):
         try:
-            version = parse_version(words[2])
+            version = parse_version(rest[0])
         except BadInput as exc:
             raise BadInput(exc.message, hint=exc.hint, usage=usage) from None
+        rest = rest[1:]
+    reason = " ".join(rest).strip() or None  # one word when taken as written
+    if reason is not None and len(reason) > MAX_REASON:
+        raise BadInput(f"the reason is longer than {MAX_REASON} characters", usage=usage)
     return Rollback(
-        _name("bot", words[0], usage), _name("environment", words[1], usage), version, force
+        _name("bot", words[0], usage),
+        _name("environment", words[1], usage),
+        version,
+        force,
+        reason,
     )
 
 

@@ -180,6 +180,7 @@ class Deployment:
     log_tail: str = ""  # the end of the build output, secrets masked
     cancel_requested_by: str | None = None  # /cancel asked the owner to stop it
     cancel_requested_at: datetime | None = None
+    verification_override: str | None = None  # who promoted it past an inconclusive verification
     # The row's version when read: a save changes the row only if nobody saved it since
     # (compare-and-set). Not part of the value: two reads of one row are equal.
     revision: int = field(default=0, compare=False)

@@ -12,16 +12,23 @@ from collections.abc import Iterable
 from chatops.errors import BadInput
 
 __all__ = [
+    "DEFAULT_INSTANCE",
     "NAME_PATTERN",
     "colliding_units",
     "env_tag",
+    "image_name",
     "parse_duration",
+    "parse_memory",
     "parse_version",
     "release_tag",
+    "release_tag_prefix",
     "unit_name",
     "validate_name",
     "validate_ref",
 ]
+
+DEFAULT_INSTANCE = "default"
+"""The instance whose names carry no prefix (DESIGN §4)."""
 
 NAME_PATTERN = re.compile(r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$")
 _MAX_NAME = 63
@@ -99,12 +106,31 @@ def parse_version(text: str) -> int:
     return int(match.group(1))
 
 
-def release_tag(bot: str, version: int) -> str:
-    return f"{bot}/v{version}"
+def _prefix(instance: str | None, separator: str) -> str:
+    """What a non-default instance puts before the names it makes (nothing for `default`)."""
+    return f"{instance}{separator}" if instance and instance != DEFAULT_INSTANCE else ""
 
 
-def env_tag(bot: str, env: str) -> str:
-    return f"{bot}/{env}"
+def release_tag(bot: str, version: int, instance: str | None = None) -> str:
+    """`<bot>/v<N>`, or `<instance>/<bot>/v<N>` for a non-default instance."""
+    return f"{release_tag_prefix(bot, instance)}{version}"
+
+
+def release_tag_prefix(bot: str, instance: str | None = None) -> str:
+    """What every release tag of `bot` starts with: `[<instance>/]<bot>/v`."""
+    return f"{_prefix(instance, '/')}{bot}/v"
+
+
+def env_tag(bot: str, env: str, instance: str | None = None) -> str:
+    """`<bot>/<env>`, or `<instance>/<bot>/<env>` for a non-default instance."""
+    return f"{_prefix(instance, '/')}{bot}/{env}"
+
+
+def image_name(registry: str | None, bot: str, version: int, instance: str | None = None) -> str:
+    """`<registry>/<bot>:v<N>` (no registry part when unset), with `<instance>/` before the
+    bot for a non-default instance."""
+    repository = f"{_prefix(instance, '/')}{bot}:v{version}"
+    return f"{registry.rstrip('/')}/{repository}" if registry else repository
 
 
 def unit_name(bot: str, env: str, instance: str | None = None) -> str:
@@ -114,7 +140,7 @@ def unit_name(bot: str, env: str, instance: str | None = None) -> str:
     Different pairs can meet in one name (`pay-api`+`prod`, `pay`+`api-prod`); the
     configuration refuses such pairs (see `colliding_units`).
     """
-    return f"{instance}-{bot}-{env}" if instance else f"{bot}-{env}"
+    return f"{_prefix(instance, '-')}{bot}-{env}"
 
 
 def colliding_units(
@@ -154,6 +180,29 @@ def parse_duration(text: str, *, at_most: int | None = None) -> int:
     if at_most is not None and total > at_most:
         raise _too_long(text, at_most)
     return total
+
+
+_MEMORY = re.compile(r"^([0-9]+(?:\.[0-9]+)?)\s*([kmgt]?)i?b?$")
+_MEMORY_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+_MIN_MEMORY = 6 << 20  # the Docker Engine refuses a smaller memory limit
+
+
+def parse_memory(text: str) -> int:
+    """`256m`, `1g`, `1.5g`, `512MiB`, `268435456` → bytes (units of 1024, as Docker's).
+
+    Raises:
+        BadInput: not an amount of memory, or less than the 6 MiB Docker allows.
+    """
+    match = _MEMORY.match(text.strip().lower()) if len(text) <= 24 else None
+    if not match:
+        raise BadInput(
+            f"{_cut(text)!r} is not an amount of memory",
+            hint="write it like 256m, 1g or 1.5g (k, m, g, t: units of 1024 bytes)",
+        )
+    amount = int(float(match.group(1)) * _MEMORY_UNITS[match.group(2)])
+    if amount < _MIN_MEMORY:
+        raise BadInput(f"{text!r} is too little memory", hint="give at least 6m")
+    return amount
 
 
 def _too_long(text: str, at_most: int | None) -> BadInput:

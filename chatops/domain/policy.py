@@ -16,6 +16,7 @@ from chatops.domain.catalog import ANYONE, Environment
 from chatops.domain.deployment import Deployment, Kind, State
 from chatops.domain.durations import format_duration
 from chatops.domain.health import Health
+from chatops.domain.verification import Assessment, RunState
 from chatops.errors import (
     BadInput,
     Busy,
@@ -28,6 +29,7 @@ from chatops.errors import (
 )
 
 __all__ = [
+    "INCONCLUSIVE_FINGERPRINT",
     "MAX_LOCK",
     "FreezeWindow",
     "Lock",
@@ -40,6 +42,7 @@ __all__ = [
     "check_holds",
     "check_lock_duration",
     "check_promotable",
+    "excuse_inconclusive",
     "format_duration",
     "is_member",
     "rollback_target",
@@ -237,11 +240,13 @@ def check_promotable(
     now: datetime,
     bot: str,
     open_alerts: Sequence[Alert] = (),
+    verification: Assessment | None = None,
 ) -> None:
     """A promotion takes only what is live, healthy and soaked in the source environment.
 
     Healthy means all three: a look at it now (`health`), no failing health check
     since `healthy_since`, and no open alert of the bot there (acknowledged or not).
+    Where the source environment has `verify`, its `verification` must have passed.
 
     Raises:
         NotPromotable: nothing live, not healthy, or healthy for less than `soak`.
@@ -271,6 +276,65 @@ def check_promotable(
             f"for {format_duration(healthy_for)}; "
             f"{target} needs {format_duration(soak)} of soak",
             hint=f"try again in {format_duration(soak - healthy_for)}",
+        )
+    if verification is not None:
+        _check_verified(verification, source=source, target=target, live=live, bot=bot)
+
+
+INCONCLUSIVE_FINGERPRINT = "chatops:verify:inconclusive:"
+
+
+def excuse_inconclusive(
+    verification: Assessment | None,
+    open_alerts: Sequence[Alert],
+    *,
+    user: str,
+    approvers: Iterable[str],
+    target: str,
+) -> tuple[Assessment | None, list[Alert]]:
+    """`promote_anyway`: an approver of `target` takes an inconclusive verification as passed.
+
+    Returns the verification and open alerts a promotion is then judged on: without
+    the inconclusive state and its alert. Failed, running and passed stay as they are.
+
+    Raises:
+        NotAllowed: `user` is not an approver of `target`.
+        NotPromotable: the verification is not inconclusive (nothing to decide).
+    """
+    if not is_member(user, approvers):
+        raise NotAllowed(
+            f"only approvers of {target} may promote past an inconclusive verification",
+            hint="ask one of them",
+        )
+    if verification is None or verification.state is not RunState.INCONCLUSIVE:
+        state = verification.state if verification else "not configured"
+        raise NotPromotable(
+            f"there is no inconclusive verification to decide (it is {state})",
+            hint="use the Promote button or `/promote`",
+        )
+    kept = [a for a in open_alerts if not a.fingerprint.startswith(INCONCLUSIVE_FINGERPRINT)]
+    return None, kept
+
+
+def _check_verified(
+    verification: Assessment, *, source: str, target: str, live: Deployment, bot: str
+) -> None:
+    what = f"{bot} v{live.version}"
+    if verification.state is RunState.FAILED:
+        raise NotPromotable(
+            f"{what} failed verification in {source}: {verification.reason}",
+            hint=f"roll it back or deploy a fix to {source}",
+        )
+    if verification.state is RunState.INCONCLUSIVE:
+        raise NotPromotable(
+            f"the verification of {what} in {source} is inconclusive: {verification.reason}",
+            hint=f"look at its metrics; an approver of {target} may promote it anyway",
+        )
+    if verification.state is RunState.RUNNING:
+        raise NotPromotable(
+            f"{what} is still being verified in {source} "
+            f"({verification.measured} measurements so far)",
+            hint="try again after the next measurement",
         )
 
 

@@ -68,7 +68,8 @@ class ChatCommands:
         return self._guarded(lambda: self._run(actor, parsed))
 
     def press(self, actor: Actor, action_id: str, value: str) -> Reply:
-        """Handle a button: promote, approve, reject, rollback, ack_alert, logs."""
+        """Handle a button: promote, approve, reject, rollback, ack_alert, logs,
+        promote_anyway."""
         handler = self._buttons.get(action_id)
         if handler is None:
             return _plain(f"chatops does not know the button {action_id!r}")
@@ -104,9 +105,9 @@ class ChatCommands:
                 return self._started(started)
             case cmd.Promote(bot, env, force):
                 return self._started(app.requests.promote(actor, bot, env, force_reason=force))
-            case cmd.Rollback(bot, env, version, force):
+            case cmd.Rollback(bot, env, version, force, reason):
                 started = app.requests.rollback(
-                    actor, bot, env, to_version=version, force_reason=force
+                    actor, bot, env, to_version=version, force_reason=force, reason=reason
                 )
                 return self._started(started)
             case cmd.Releases(bot, env):
@@ -159,6 +160,10 @@ class ChatCommands:
     def _promote(self, actor: Actor, deployment_id: int) -> Reply:
         return self._started(self._app.requests.promote_deployment(actor, deployment_id))
 
+    def _promote_anyway(self, actor: Actor, deployment_id: int) -> Reply:
+        requests = self._app.requests
+        return self._started(requests.promote_deployment(actor, deployment_id, anyway=True))
+
     def _approve(self, actor: Actor, deployment_id: int) -> Reply:
         deployment = self._app.requests.approve(actor, deployment_id)
         if deployment.state is State.PENDING_APPROVAL:
@@ -182,6 +187,7 @@ class ChatCommands:
 
     _buttons: dict[str, Callable[[ChatCommands, Actor, int], Reply]] = {
         "promote": _promote,
+        "promote_anyway": _promote_anyway,
         "approve": _approve,
         "reject": _reject,
         "rollback": _rollback,

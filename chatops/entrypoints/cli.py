@@ -1,226 +1,75 @@
-"""The `chatops` command line: operator commands, `db`, `config check`, `serve`, `console`, `demo`.
+"""The `chatops` command line: the operator commands, in the grammar of the Slack commands.
 
-Exit codes: 0 success, 1 a refused or failed operation (reason on stderr),
-2 bad usage or configuration.
+`deploy BOT ENV [REF]`, `rollback BOT ENV [vN] [--reason R]` and the rest, each
+taking `--config`, `--user` and `--json` before or after its arguments. The
+schema, configuration and long-running commands are in `cli_admin`; what they
+all share (errors → exit codes, wiring) in `cli_support`.
 """
 
 from __future__ import annotations
 
-import json
-import logging
 import sys
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
-from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from chatops.config import Config, load, load_settings
-from chatops.domain.deployment import Deployment, State
-from chatops.domain.names import parse_duration, parse_version
-from chatops.domain.policy import MAX_LOCK
-from chatops.errors import BadInput, ChatOpsError, ConfigError
-from chatops.services.context import Actor
-from chatops.services.ports import Notifier
-
-if TYPE_CHECKING:
-    from chatops.entrypoints.slack.wiring import SlackChannel
+from chatops.entrypoints import cli_admin
+from chatops.entrypoints.cli_support import (
+    ConfigOption,
+    ForceOption,
+    JsonOption,
+    UserOption,
+    actor,
+    app,
+    application,
+    common,
+    configure_logging,
+    errors,
+    force_reason,
+    out,
+    print_json,
+    report,
+    state,
+)
+from chatops.errors import BadInput
 
 __all__ = ["app", "main"]
 
-log = logging.getLogger("chatops")
-
-app = typer.Typer(
-    name="chatops",
-    help="Deploy bots from git through staging to production, from Slack or here.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-)
-db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
-config_app = typer.Typer(help="chatops.yaml.", no_args_is_help=True)
-app.add_typer(db_app, name="db")
-app.add_typer(config_app, name="config")
-
-SLACK_FLUSH_SECONDS = 5.0  # how long a command waits for Slack to take its messages
-
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
-
-
-class _State:
-    config_path: Path | None = None
-    quiet: bool = False
-
-
-state = _State()
-
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option("--config", "-c", help="chatops.yaml (default: $CHATOPS_CONFIG, ./chatops.yaml)"),
+ReasonOption = Annotated[
+    str | None, typer.Option("--reason", help="why (recorded; needed with --force)")
 ]
-UserOption = Annotated[
-    str | None, typer.Option("--user", "-u", help="act as this user id (default: $USER)")
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="print JSON on stdout")]
-ForceOption = Annotated[
-    bool, typer.Option("--force", help="admins: go ahead despite a lock or freeze")
-]
-ReasonOption = Annotated[str | None, typer.Option("--reason", help="why (needed with --force)")]
+
+
+def _version(value: bool) -> None:
+    if value:
+        from chatops import __version__
+
+        print(f"chatops {__version__}")
+        raise typer.Exit
 
 
 @app.callback()
 def _global(
     config: ConfigOption = None,
+    user: UserOption = None,
+    as_json: JsonOption = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log debug output")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress output")] = False,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="print the version"),
+    ] = False,
 ) -> None:
-    state.config_path = config
-    state.quiet = quiet
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    state.config_path, state.user, state.as_json, state.quiet = config, user, as_json, quiet
+    configure_logging(verbose=verbose)
 
 
-# ── error handling: the one place ChatOpsErrors become exit codes ────────
-
-
-def _fail(
-    message: str, *, code: int, hint: str | None = None, as_json: bool = False, kind: str = ""
-) -> NoReturn:
-    if as_json:
-        print(json.dumps({"error": message, "hint": hint, "kind": kind}))
-    err.print(f"[red]error:[/] {message}", highlight=False)
-    if hint:
-        err.print(f"[dim]→ {hint}[/]", highlight=False)
-    raise typer.Exit(code)
-
-
-@contextmanager
-def _errors(as_json: bool = False) -> Iterator[None]:
-    try:
-        yield
-    except typer.Exit:
-        raise
-    except BadInput as exc:
-        hint = exc.hint or (f"usage: {exc.usage}" if exc.usage else None)
-        _fail(exc.message, code=2, hint=hint, as_json=as_json, kind=type(exc).__name__)
-    except ConfigError as exc:
-        _fail(exc.message, code=2, hint=exc.hint, as_json=as_json, kind=type(exc).__name__)
-    except ChatOpsError as exc:
-        _fail(exc.message, code=1, hint=exc.hint, as_json=as_json, kind=type(exc).__name__)
-    except Exception:
-        incident = uuid.uuid4().hex[:8]
-        log.exception("internal error (incident %s)", incident)
-        _fail(
-            f"sorry: chatops hit an internal error (incident {incident})",
-            code=1,
-            hint="the traceback above is logged with that id; please report it",
-            as_json=as_json,
-            kind="InternalError",
-        )
-
-
-def _config() -> Config:
-    return load(state.config_path)
-
-
-def _actor(user: str | None, config: Config) -> Actor:
-    return Actor(user or config.settings.default_user(), "cli")
-
-
-@contextmanager
-def _application(*, recover: bool = True, progress: bool = True) -> Iterator[Any]:
-    from chatops.adapters.notifiers import TerminalNotifier
-    from chatops.bootstrap import build
-    from chatops.entrypoints.slack.wiring import channel_for, directory_for, slack_client
-
-    config = _config()
-    client = slack_client(config.settings)
-    notifiers: list[Notifier] = [] if state.quiet or not progress else [TerminalNotifier(err)]
-    application = build(config, notifiers=notifiers, directory=directory_for(client))
-    # the channel hears about deployments started here too
-    channel = channel_for(
-        config.settings,
-        application.store.uow,
-        owner=application.deps.processes.me(),
-        remember=True,
-    )
-    leftovers: set[str] = set()
-    if channel is not None:
-        application.add_notifier(channel.notifier)
-        # what earlier commands could not deliver is sent (and waited for) with this one's
-        leftovers = {waiting.subject for waiting in channel.sender.flush(timeout=0)}
-        channel.sender.start()
-    try:
-        if recover:
-            application.recovery.recover()
-            application.requests.expire_and_supersede()
-        yield application
-    finally:
-        try:
-            if channel is not None:
-                _deliver(channel, leftovers)
-        finally:
-            application.close()
-
-
-def _deliver(channel: SlackChannel, leftovers: set[str]) -> None:
-    """Send the Slack messages of this run (and earlier leftovers) before exiting, for a while;
-    say what stays queued."""
-    from chatops.adapters.slack_sender import describe_waiting
-
-    subjects = channel.outbox.queued | leftovers
-    left = channel.sender.stop(flush_seconds=SLACK_FLUSH_SECONDS, subjects=subjects)
-    if left:
-        err.print(
-            f"[yellow]warning:[/] Slack has not received {describe_waiting(left)}. "
-            "They stay queued: `chatops serve`, or the next chatops command, sends them.",
-            highlight=False,
-        )
-
-
-def _print_json(value: object) -> None:
-    print(json.dumps(value, indent=2, default=str))
-
-
-def _report(deployment: Deployment, as_json: bool) -> None:
-    """Print the outcome of deploy/promote/rollback/approve; exit 1 when it failed."""
-    from chatops.entrypoints.output import deployment_json
-
-    failed = deployment.state in (State.FAILED, State.REJECTED, State.EXPIRED, State.SUPERSEDED)
-    if as_json:
-        _print_json(deployment_json(deployment))
-    elif not failed:
-        version = f" v{deployment.version}" if deployment.version else ""
-        message = {
-            State.LIVE: f"{deployment.bot}{version} is live in {deployment.env}",
-            State.PENDING_APPROVAL: (
-                f"#{deployment.id} waits for approval: `chatops approve {deployment.id}`"
-            ),
-            State.QUEUED: f"#{deployment.id} is queued",
-        }.get(deployment.state, f"#{deployment.id} is {deployment.state}")
-        out.print(f"[green]✓[/] {message} (deployment #{deployment.id})")
-    if failed:
-        err.print(
-            f"[red]✗[/] #{deployment.id} {deployment.state}: {deployment.reason or ''}",
-            highlight=False,
-        )
-        raise typer.Exit(1)
-
-
-def _force_reason(force: bool, reason: str | None) -> str | None:
-    if not force:
-        return None
-    if not reason or not reason.strip():
-        raise BadInput("--force needs --reason", usage="--force --reason 'why this cannot wait'")
-    return reason
+def _one(positional: str | None, option: str | None, *, what: str, usage: str) -> str | None:
+    """A value given as an argument or (the older way) as an option; both must agree."""
+    if positional is not None and option is not None and positional != option:
+        raise BadInput(f"two {what}s given: {positional!r} and {option!r}", usage=usage)
+    return positional if positional is not None else option
 
 
 # ── operator commands ─────────────────────────────────────────────────────
@@ -231,21 +80,28 @@ def deploy(
     bot: str,
     env: str,
     ref: Annotated[
-        str | None,
-        typer.Option("--ref", "-r", help="branch, tag or commit (default: the bot's branch)"),
+        str | None, typer.Argument(help="branch, tag or commit (default: the bot's branch)")
     ] = None,
-    user: UserOption = None,
-    as_json: JsonOption = False,
+    ref_option: Annotated[str | None, typer.Option("--ref", "-r", hidden=True)] = None,
     force: ForceOption = False,
     reason: ReasonOption = None,
+    config: ConfigOption = None,
+    user: UserOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Build (or reuse) the release of REF and make it live in ENV."""
-    with _errors(as_json), _application() as application:
-        actor = _actor(user, application.config)
-        deployment = application.requests.deploy(
-            actor, bot, env, ref=ref, force_reason=_force_reason(force, reason)
-        )
-    _report(deployment, as_json)
+    user, as_json = common(config, user, as_json)
+    with errors(as_json):
+        the_ref = _one(ref, ref_option, what="ref", usage="chatops deploy BOT ENV [REF]")
+        with application() as app_:
+            deployment = app_.requests.deploy(
+                actor(user, app_.config),
+                bot,
+                env,
+                ref=the_ref,
+                force_reason=force_reason(force, reason),
+            )
+    report(deployment, as_json)
 
 
 @app.command()
@@ -254,44 +110,51 @@ def promote(
     env: Annotated[
         str | None, typer.Argument(help="target (default: where the bot's live env promotes to)")
     ] = None,
-    user: UserOption = None,
-    as_json: JsonOption = False,
     force: ForceOption = False,
     reason: ReasonOption = None,
+    config: ConfigOption = None,
+    user: UserOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Promote what is live and soaked in the source environment to ENV."""
-    with _errors(as_json), _application() as application:
-        actor = _actor(user, application.config)
-        deployment = application.requests.promote(
-            actor, bot, env, force_reason=_force_reason(force, reason)
+    user, as_json = common(config, user, as_json)
+    with errors(as_json), application() as app_:
+        deployment = app_.requests.promote(
+            actor(user, app_.config), bot, env, force_reason=force_reason(force, reason)
         )
-    _report(deployment, as_json)
+    report(deployment, as_json)
 
 
 @app.command()
-def approve(deployment_id: int, user: UserOption = None, as_json: JsonOption = False) -> None:
+def approve(
+    deployment_id: int,
+    config: ConfigOption = None,
+    user: UserOption = None,
+    as_json: JsonOption = False,
+) -> None:
     """Approve a pending deployment."""
-    with _errors(as_json), _application() as application:
-        deployment = application.requests.approve(_actor(user, application.config), deployment_id)
-    _report(deployment, as_json)
+    user, as_json = common(config, user, as_json)
+    with errors(as_json), application() as app_:
+        deployment = app_.requests.approve(actor(user, app_.config), deployment_id)
+    report(deployment, as_json)
 
 
 @app.command()
 def reject(
     deployment_id: int,
     reason: Annotated[str | None, typer.Option("--reason", help="why (shown and audited)")] = None,
+    config: ConfigOption = None,
     user: UserOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Reject a pending deployment."""
-    with _errors(as_json), _application() as application:
-        deployment = application.requests.reject(
-            _actor(user, application.config), deployment_id, reason=reason
-        )
+    user, as_json = common(config, user, as_json)
+    with errors(as_json), application() as app_:
+        deployment = app_.requests.reject(actor(user, app_.config), deployment_id, reason=reason)
     if as_json:
         from chatops.entrypoints.output import deployment_json
 
-        _print_json(deployment_json(deployment))
+        print_json(deployment_json(deployment))
     else:
         out.print(f"#{deployment.id} {deployment.state}")
 
@@ -300,23 +163,35 @@ def reject(
 def rollback(
     bot: str,
     env: str,
-    to: Annotated[str | None, typer.Option("--to", help="the version to go to, e.g. v3")] = None,
+    version: Annotated[
+        str | None, typer.Argument(help="the version to go to, e.g. v3 (default: the previous)")
+    ] = None,
+    to: Annotated[str | None, typer.Option("--to", hidden=True)] = None,
+    reason: ReasonOption = None,
+    force: ForceOption = False,
+    config: ConfigOption = None,
     user: UserOption = None,
     as_json: JsonOption = False,
-    force: ForceOption = False,
-    reason: ReasonOption = None,
 ) -> None:
-    """Go back to the previous healthy release of ENV (or --to vN), without building."""
-    with _errors(as_json), _application() as application:
-        version = parse_version(to) if to else None
-        deployment = application.requests.rollback(
-            _actor(user, application.config),
-            bot,
-            env,
-            to_version=version,
-            force_reason=_force_reason(force, reason),
-        )
-    _report(deployment, as_json)
+    """Go back to the previous healthy release of ENV (or vN), without building."""
+    from chatops.domain.names import parse_version
+
+    user, as_json = common(config, user, as_json)
+    with errors(as_json):
+        usage = "chatops rollback BOT ENV [vN] [--reason R]"
+        wanted = _one(version, to, what="version", usage=usage)
+        to_version = parse_version(wanted) if wanted else None
+        why = reason.strip() if reason and reason.strip() else None
+        with application() as app_:
+            deployment = app_.requests.rollback(
+                actor(user, app_.config),
+                bot,
+                env,
+                to_version=to_version,
+                force_reason=force_reason(force, reason),
+                reason=why,
+            )
+    report(deployment, as_json)
 
 
 @app.command()
@@ -327,18 +202,18 @@ def cancel(
         float,
         typer.Option("--wait", min=0, help="seconds to wait for a running deployment to stop"),
     ] = 60.0,
+    config: ConfigOption = None,
     user: UserOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Stop the deployment that runs (or waits for approval) in ENV; the previous release stays."""
     from chatops.entrypoints.output import deployment_json
 
-    with _errors(as_json), _application() as application:
-        deployment = application.cancels.cancel(
-            _actor(user, application.config), bot, env, wait_seconds=wait
-        )
+    user, as_json = common(config, user, as_json)
+    with errors(as_json), application() as app_:
+        deployment = app_.cancels.cancel(actor(user, app_.config), bot, env, wait_seconds=wait)
     if as_json:
-        _print_json(deployment_json(deployment))
+        print_json(deployment_json(deployment))
     elif deployment.in_progress:
         out.print(
             f"[green]✓[/] #{deployment.id} is asked to stop: it is still {deployment.state}; "
@@ -357,30 +232,41 @@ def releases(
     bot: str,
     env: Annotated[str | None, typer.Argument()] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=1000)] = 20,
+    config: ConfigOption = None,
+    user: UserOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Recent releases of BOT, newest first, with where each is live."""
     from chatops.entrypoints.output import release_json, releases_table
 
-    with _errors(as_json), _application(recover=False, progress=False) as application:
-        rows = application.queries.releases(bot, env, limit=limit)
+    _, as_json = common(config, user, as_json)
+    with errors(as_json), application(recover=False, progress=False) as app_:
+        rows = app_.queries.releases(bot, env, limit=limit)
     if as_json:
-        _print_json([release_json(r) for r in rows])
+        print_json([release_json(r) for r in rows])
     else:
         out.print(releases_table(rows, bot=bot))
 
 
 @app.command()
 def status(
-    bot: Annotated[str | None, typer.Argument()] = None, as_json: JsonOption = False
+    bot: Annotated[str | None, typer.Argument()] = None,
+    probe: Annotated[
+        bool,
+        typer.Option("--probe", help="ask the engines for health now (default: as last checked)"),
+    ] = False,
+    config: ConfigOption = None,
+    user: UserOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """What runs where, its health, open alerts, locks and pending approvals."""
     from chatops.entrypoints.output import status_json, status_table
 
-    with _errors(as_json), _application(progress=False) as application:
-        rows = application.queries.status(bot)
+    _, as_json = common(config, user, as_json)
+    with errors(as_json), application(progress=False) as app_:
+        rows = app_.queries.status(bot, probe=probe)
     if as_json:
-        _print_json([status_json(r) for r in rows])
+        print_json([status_json(r) for r in rows])
     elif rows:
         out.print(status_table(rows))
     else:
@@ -392,13 +278,18 @@ def logs(
     bot: str,
     env: str,
     lines: Annotated[int, typer.Option("--lines", "-n", min=1, max=1000)] = 50,
+    config: ConfigOption = None,
     user: UserOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """The last lines of BOT's output in ENV, secrets masked (for ENV's viewers and admins)."""
-    with _errors(), _application(recover=False, progress=False) as application:
-        actor = _actor(user, application.config)
-        text = application.queries.logs(actor, bot, env, lines=lines)
-    print(text, end="" if text.endswith("\n") else "\n")
+    user, as_json = common(config, user, as_json)
+    with errors(as_json), application(recover=False, progress=False) as app_:
+        text = app_.queries.logs(actor(user, app_.config), bot, env, lines=lines)
+    if as_json:
+        print_json({"bot": bot, "env": env, "lines": text.splitlines()})
+    else:
+        print(text, end="" if text.endswith("\n") else "\n")
 
 
 @app.command()
@@ -407,68 +298,73 @@ def lock(
     env: str,
     reason: Annotated[str, typer.Option("--reason", help="why it is held")],
     for_: Annotated[str | None, typer.Option("--for", help="expire after e.g. 2h, 30m")] = None,
+    config: ConfigOption = None,
     user: UserOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Hold (BOT, ENV): no deployment starts until unlocked."""
+    from chatops.domain.names import parse_duration
+    from chatops.domain.policy import MAX_LOCK
     from chatops.entrypoints.output import lock_json
 
-    with _errors(as_json), _application(recover=False) as application:
+    user, as_json = common(config, user, as_json)
+    with errors(as_json), application(recover=False, progress=False) as app_:
         longest = int(MAX_LOCK.total_seconds())
         duration = timedelta(seconds=parse_duration(for_, at_most=longest)) if for_ else None
-        held = application.locks.lock(
-            _actor(user, application.config), bot, env, reason=reason, duration=duration
-        )
+        held = app_.locks.lock(actor(user, app_.config), bot, env, reason=reason, duration=duration)
     if as_json:
-        _print_json(lock_json(held))
+        print_json(lock_json(held))
     else:
-        out.print(f"🔒 {bot} in {env} is {held.describe()}")
+        out.print(f"🔒 {bot} in {env} is {held.describe()}", highlight=False, markup=False)
 
 
 @app.command()
-def unlock(bot: str, env: str, user: UserOption = None, as_json: JsonOption = False) -> None:
+def unlock(
+    bot: str,
+    env: str,
+    config: ConfigOption = None,
+    user: UserOption = None,
+    as_json: JsonOption = False,
+) -> None:
     """Lift the lock on (BOT, ENV)."""
     from chatops.entrypoints.output import lock_json
 
-    with _errors(as_json), _application(recover=False) as application:
-        lifted = application.locks.unlock(_actor(user, application.config), bot, env)
+    user, as_json = common(config, user, as_json)
+    with errors(as_json), application(recover=False, progress=False) as app_:
+        lifted = app_.locks.unlock(actor(user, app_.config), bot, env)
     if as_json:
-        _print_json(lock_json(lifted))
+        print_json(lock_json(lifted))
     else:
-        out.print(f"🔓 {bot} in {env} unlocked")
+        out.print(f"🔓 {bot} in {env} unlocked", highlight=False, markup=False)
 
 
 @app.command()
 def audit(
-    bot: Annotated[str | None, typer.Option("--bot")] = None,
+    bot: Annotated[str | None, typer.Option("--bot", help="only this bot")] = None,
+    by: Annotated[str | None, typer.Option("--by", help="only what this user id did")] = None,
+    env: Annotated[str | None, typer.Option("--env", help="only this environment")] = None,
+    action: Annotated[str | None, typer.Option("--action", help="e.g. deploy, rollback")] = None,
     deployment: Annotated[int | None, typer.Option("--deployment")] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=10_000)] = 50,
+    config: ConfigOption = None,
+    user: UserOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """The audit trail: who did what, where, when, and how it ended."""
+    from chatops.entrypoints.output import audit_json
+
+    _, as_json = common(config, user, as_json)
     with (
-        _errors(as_json),
-        _application(recover=False, progress=False) as application,
-        application.deps.uow() as uow,
+        errors(as_json),
+        application(recover=False, progress=False) as app_,
+        app_.deps.uow() as uow,
     ):
-        events = uow.audit.list(bot=bot, deployment_id=deployment, limit=limit)
-    rows = [
-        {
-            "id": e.id,
-            "at": e.at.isoformat(),
-            "actor": e.actor,
-            "source": e.source,
-            "action": e.action,
-            "outcome": str(e.outcome),
-            "bot": e.bot,
-            "env": e.env,
-            "deployment_id": e.deployment_id,
-            "detail": e.detail,
-        }
-        for e in events
-    ]
+        events = uow.audit.list(
+            bot=bot, deployment_id=deployment, limit=limit, actor=by, env=env, action=action
+        )
+    rows = [audit_json(e) for e in events]
     if as_json:
-        _print_json(rows)
+        print_json(rows)
         return
     for row in rows:
         where = "/".join(x for x in (row["bot"], row["env"]) if x)
@@ -477,148 +373,11 @@ def audit(
             f"{row['at'][:19]} {row['actor']:>10} {row['action']:<10} {row['outcome']:<8} "
             f"{where}{dep} {row['detail']}",
             highlight=False,
+            markup=False,
         )
 
 
-# ── schema and configuration ──────────────────────────────────────────────
-
-
-@db_app.command("upgrade")
-def db_upgrade() -> None:
-    """Bring the database schema up to date (creates the SQLite file if needed)."""
-    from chatops.adapters.db.schema import current, upgrade
-
-    with _errors():
-        config = _config()
-        upgrade(config.file.database_url)
-        out.print(f"database at revision {current(config.file.database_url)}")
-
-
-@db_app.command("current")
-def db_current() -> None:
-    """Show the schema revision of the database and whether it is up to date."""
-    from chatops.adapters.db.schema import current, head
-
-    with _errors():
-        config = _config()
-        revision = current(config.file.database_url)
-        latest = head()
-    if revision == latest:
-        out.print(f"{revision} (head)")
-    else:
-        out.print(f"{revision or 'empty'} — behind {latest}: run `chatops db upgrade`")
-        raise typer.Exit(1)
-
-
-@app.command()
-def backup(
-    target: Annotated[Path, typer.Argument(help="the file to write (replaced if it exists)")],
-    as_json: JsonOption = False,
-) -> None:
-    """Copy the database to TARGET while chatops runs (SQLite online backup, or pg_dump)."""
-    from chatops.adapters.db.backup import backup as copy_database
-
-    with _errors(as_json):
-        written = copy_database(_config().file.database_url, target)
-    if as_json:
-        _print_json(
-            {
-                "database": written.database,
-                "path": str(written.path),
-                "bytes": written.bytes,
-                "revision": written.revision,
-                "format": written.format,
-            }
-        )
-    else:
-        out.print(
-            f"[green]✓[/] {written.database} → {written.path} "
-            f"({written.bytes} bytes, revision {written.revision or 'none'})",
-            highlight=False,
-        )
-
-
-@config_app.command("check")
-def config_check(as_json: JsonOption = False) -> None:
-    """Validate chatops.yaml and the environment; print what it describes."""
-    with _errors(as_json):
-        settings = load_settings()
-        config = load(state.config_path, settings=settings)
-    catalog = config.catalog
-    pipeline = []
-    for env in catalog.environments.values():
-        arrow = f"{env.promote_from} → {env.name}" if env.promote_from else env.name
-        rules = []
-        if env.approvals:
-            rules.append(f"{env.approvals} approval(s)")
-        if env.soak:
-            rules.append(f"soak {int(env.soak.total_seconds())}s")
-        if env.auto_rollback:
-            rules.append("auto-rollback")
-        if env.freeze:
-            rules.append(f"{len(env.freeze)} freeze window(s)")
-        pipeline.append((arrow, rules))
-    if as_json:
-        _print_json(
-            {
-                "config": str(config.file.path),
-                "database": _safe_url(config.file.database_url),
-                "environments": sorted(catalog.environments),
-                "bots": {name: sorted(bot.targets) for name, bot in catalog.bots.items()},
-            }
-        )
-        return
-    out.print(f"[green]✓[/] {config.file.path} is valid")
-    out.print(f"  database: {_safe_url(config.file.database_url)}")
-    for arrow, rules in pipeline:
-        out.print(f"  environment {arrow}" + (f" ({', '.join(rules)})" if rules else ""))
-    for name, bot in sorted(catalog.bots.items()):
-        out.print(f"  bot {name}: {bot.repo} @ {bot.branch} → {', '.join(sorted(bot.targets))}")
-
-
-def _safe_url(url: str) -> str:
-    from chatops.domain.redact import redact_url
-
-    return redact_url(url)
-
-
-# ── long-running and interactive entrypoints ─────────────────────────────
-
-
-@app.command()
-def serve(
-    socket_mode: Annotated[
-        bool, typer.Option("--socket-mode", help="connect to Slack over Socket Mode")
-    ] = False,
-) -> None:
-    """Serve Slack, webhooks, metrics and the scheduled jobs."""
-    from chatops.entrypoints.serve import run
-
-    with _errors():
-        run(_config(), socket_mode=socket_mode)
-
-
-@app.command()
-def console(user: UserOption = None) -> None:
-    """The Slack commands in a terminal; buttons are listed and pressed by number."""
-    from chatops.entrypoints.console import run
-
-    with _errors():
-        config = _config()
-        run(config, user=user or config.settings.default_user())
-
-
-@app.command()
-def demo(
-    workdir: Annotated[
-        Path, typer.Option("--workdir", help="where the demo keeps its files")
-    ] = Path(".chatops-demo"),
-) -> None:
-    """Deploy a sample bot end to end: staging, promotion with approval, rollback."""
-    from chatops.entrypoints.demo import run
-
-    with _errors():
-        run(workdir.resolve(), console=out)
+cli_admin.register()
 
 
 def main(argv: list[str] | None = None) -> None:

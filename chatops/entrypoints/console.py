@@ -219,7 +219,8 @@ def unless_serve_does(
 
 
 def _watch(application: Application, monitor: Monitor) -> BackgroundScheduler:
-    """Health checks at each environment's interval, and soak notices, as `serve` runs them."""
+    """Health checks and verification at each environment's intervals, and soak notices, as
+    `serve` runs them."""
     deps = application.deps
     gate = partial(unless_serve_does, uow=deps.uow, clock=deps.clock)
     scheduler = BackgroundScheduler(
@@ -228,6 +229,9 @@ def _watch(application: Application, monitor: Monitor) -> BackgroundScheduler:
     for env in application.config.catalog.environments.values():
         check = gate(partial(monitor.check_environment, env.name))
         scheduler.add_job(check, "interval", seconds=env.health_interval.total_seconds())
+        if env.verify is not None:
+            verify = gate(partial(application.verifier.verify_environment, env.name))
+            scheduler.add_job(verify, "interval", seconds=env.verify.interval.total_seconds())
     scheduler.add_job(gate(monitor.notify_soaked), "interval", seconds=SOAK_SECONDS)
     scheduler.start()
     return scheduler

@@ -2,20 +2,26 @@
 
 SQLite, the local Docker Engine (or, as root with Debian's docker.io, a private
 one started for the demo and stopped after it), a git repository with a local
-bare remote. It deploys to staging, promotes to prod with an approval, ships a
-broken release that fails its health gate and is undone, then rolls back.
+bare remote. It deploys to staging, promotes to prod with an approval (and says
+who approved), ships a release that fails its health gate, then one that passes
+it and breaks after going live in prod: the health checks raise an alert, and
+the demo presses the alert's Rollback button. It ends with `status` and
+`releases`, and leaves a config that `chatops status` can read afterwards.
 """
 
 from __future__ import annotations
 
+import logging
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import yaml
 from rich.console import Console
+from rich.markup import escape
 
 from chatops.adapters import local_services
 from chatops.adapters.db.schema import upgrade
@@ -23,10 +29,12 @@ from chatops.adapters.docker_client import connect
 from chatops.adapters.notifiers import TerminalNotifier
 from chatops.bootstrap import Application, build
 from chatops.config import load, load_settings
+from chatops.domain.alerts import Alert
 from chatops.entrypoints.output import releases_table, status_table
 from chatops.entrypoints.sample import busybox_path, write_sample_bot
 from chatops.errors import ChatOpsError, InfrastructureError, RuntimeFailure
 from chatops.services.context import Actor
+from chatops.services.monitor import Monitor
 
 __all__ = ["run"]
 
@@ -83,6 +91,7 @@ def _write_config(workdir: Path, remote: Path, docker_host: str | None) -> Path:
     document = {
         "database_url": "sqlite:///chatops.db",
         "workdir": "work",
+        "instance": "demo",  # its containers, images and tags never touch an installation's
         "slack": {"admins": ["U0ADMIN"]},
         "environments": {
             "staging": {"network": "host", "auto_rollback": True, **engine},
@@ -113,8 +122,10 @@ def _write_config(workdir: Path, remote: Path, docker_host: str | None) -> Path:
     return config
 
 
-def _commit(work: Path, message: str, *, healthy: bool = True) -> None:
-    write_sample_bot(work, message=message, healthy=healthy)
+def _commit(
+    work: Path, message: str, *, healthy: bool = True, breaks_after: int | None = None
+) -> None:
+    write_sample_bot(work, message=message, healthy=healthy, breaks_after=breaks_after)
     _git("add", "-A", cwd=work)
     _git("commit", "-q", "-m", message, cwd=work)
     _git("push", "-q", "origin", "HEAD:refs/heads/main", cwd=work)
@@ -150,6 +161,8 @@ def run(workdir: Path, *, console: Console) -> None:
         config = load(config_path)
         upgrade(config.file.database_url)
         application = build(config, notifiers=[TerminalNotifier(console, build_output=False)])
+        # the alert log is for `serve`; here the alerts are shown as they happen
+        logging.getLogger("chatops.services.alerts").setLevel(logging.ERROR)
         try:
             _script(application, work, console)
         finally:
@@ -157,8 +170,12 @@ def run(workdir: Path, *, console: Console) -> None:
                 with suppress(ChatOpsError):
                     application.deps.runtime(env).remove("mybot", env)
             application.close()
+    if docker_host is not None and docker_host != load_settings().docker_host:
+        # the private engine is gone: `chatops status` here must not look for its socket
+        _write_config(workdir, remote, None)
     console.print(
-        f"\n[bold]Done.[/] Everything the demo made is in {workdir}; its config is {config_path}."
+        f"\n[bold]Done.[/] The demo removed its containers. Its records stay in {workdir}: "
+        f"`cd {workdir} && chatops status` and `chatops releases mybot` read them."
     )
 
 
@@ -174,31 +191,84 @@ def _script(application: Application, work: Path, console: Console) -> None:
         first.state == "live", f"v1 should be live in staging, it is {first.state}: {first.reason}"
     )
 
-    _step(console, "2. /promote mybot prod — needs an approval by someone else")
-    pending = requests.promote(DEV, "mybot", "prod")
-    console.print(f"#{pending.id} is {pending.state}; U0DEV cannot approve their own request:")
-    try:
-        requests.approve(DEV, pending.id or 0)
-    except ChatOpsError as refused:
-        console.print(f"  [yellow]refused:[/] {refused}")
-    live = requests.approve(LEAD, pending.id or 0)
-    _expect(live.state == "live", f"prod should run v1 after approval, it is {live.state}")
+    _step(console, "2. /promote mybot prod: an approval by someone else")
+    _promote(application, console)
 
-    _step(console, "3. a new commit → v2 in staging")
-    _commit(work, "mybot: second version")
-    requests.deploy(DEV, "mybot", "staging")
-
-    _step(console, "4. a broken commit: its health check fails, v2 keeps running")
+    _step(console, "3. a broken commit fails its health gate; v1 keeps running")
     _commit(work, "mybot: broken release", healthy=False)
     broken = requests.deploy(DEV, "mybot", "staging")
     _expect(broken.state == "failed", "the broken release should fail its health gate")
 
-    _step(console, "5. /rollback mybot staging — back to v1 in seconds, no build")
-    requests.rollback(DEV, "mybot", "staging")
+    _step(console, "4. a release that passes the gate, then breaks once it is live")
+    _commit(work, "mybot: breaks after a few seconds", breaks_after=BREAKS_AFTER)
+    third = requests.deploy(DEV, "mybot", "staging")
+    _expect(third.state == "live", f"it should pass the health gate, it is {third.state}")
+    _promote(application, console)
 
-    _step(console, "where things stand")
-    console.print(status_table(application.queries.status()))
+    _step(console, "5. the health checks notice: an alert with a Rollback button")
+    alert = _wait_for_alert(application, console)
+
+    _step(console, "6. pressing the alert's Rollback button")
+    console.print(f"U0LEAD presses Rollback on alert #{alert.id} (action_id rollback)")
+    back = requests.rollback_deployment(LEAD, alert.deployment_id or 0)
+    _expect(back.state == "live", f"prod should be back on v1, it is {back.state}")
+    _checks_until_resolved(application)
+
+    _step(console, "chatops status")
+    console.print(status_table(application.queries.status(probe=False)))
+    _step(console, "chatops releases mybot")
     console.print(releases_table(application.queries.releases("mybot"), bot="mybot"))
+
+
+BREAKS_AFTER = 6  # seconds a release of step 4 stays healthy
+
+
+def _promote(application: Application, console: Console) -> None:
+    requests = application.requests
+    pending = requests.promote(DEV, "mybot", "prod")
+    console.print(f"#{pending.id} waits for approval; U0DEV may not approve their own request:")
+    try:
+        requests.approve(DEV, pending.id or 0)
+    except ChatOpsError as refused:
+        console.print(f"  [yellow]refused:[/] {escape(refused.message)}")
+    live = requests.approve(LEAD, pending.id or 0)
+    view = application.queries.view(live.id or 0)
+    approved = ", ".join(view.tally.approved_by) if view.tally else "nobody"
+    console.print(f"approved by {approved}: #{live.id} is {live.state} (v{live.version} in prod)")
+    _expect(live.state == "live", f"prod should run the promoted release, it is {live.state}")
+
+
+def _checks_until_resolved(application: Application) -> None:
+    """The next health checks find v1 healthy again and resolve the alerts."""
+    monitor = Monitor(application.deps, application.requests)
+    for _ in range(30):
+        for env in ("staging", "prod"):
+            monitor.check_environment(env)
+        with application.deps.uow() as uow:
+            if not uow.alerts.open_alerts("mybot"):
+                return
+        time.sleep(1)
+
+
+def _wait_for_alert(application: Application, console: Console) -> Alert:
+    """Run the health checks (as `serve` does every 30 s) until prod's alert fires."""
+    monitor = Monitor(application.deps, application.requests)
+    deadline = time.monotonic() + BREAKS_AFTER + 60
+    while time.monotonic() < deadline:
+        for env in ("staging", "prod"):
+            monitor.check_environment(env)
+        with application.deps.uow() as uow:
+            firing = [a for a in uow.alerts.open_alerts("mybot") if a.env == "prod"]
+        if firing:
+            alert = firing[0]
+            console.print(
+                f"alert #{alert.id} in prod: {escape(alert.summary)}\n"
+                f"  buttons: [Rollback] (rollback #{alert.deployment_id}) · "
+                f"[Acknowledge] (ack_alert #{alert.id})"
+            )
+            return alert
+        time.sleep(1)
+    raise InfrastructureError("the demo went off script: no alert in prod within a minute")
 
 
 def _expect(condition: bool, message: str) -> None:

@@ -36,6 +36,7 @@ from chatops.bootstrap import Application
 from chatops.entrypoints import webhooks
 from chatops.entrypoints.alertmanager import parse_payload
 from chatops.entrypoints.limits import BodyLimits
+from chatops.entrypoints.web import WebDeps, web_routes
 from chatops.errors import ChatOpsError, InfrastructureError
 from chatops.services.alerts import AlertService
 from chatops.services.autodeploy import AutoDeploy, Started
@@ -61,6 +62,7 @@ class HttpDeps:
     alert_labels: tuple[str, str]
     scheduler_running: Callable[[], bool]
     body_timeout: float = 20.0
+    web: WebDeps | None = None  # the web view (/ui/, /api/); off when None
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -188,6 +190,7 @@ def create_http_app(deps: HttpDeps) -> Starlette:
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
+            *(web_routes(deps.web) if deps.web is not None else ()),
         ],
         middleware=[Middleware(BodyLimits, timeout=deps.body_timeout)],
     )

@@ -41,16 +41,28 @@ def busybox_path() -> Path:
 
 
 def write_sample_bot(
-    path: Path, *, message: str = "hello from mybot", healthy: bool = True
+    path: Path,
+    *,
+    message: str = "hello from mybot",
+    healthy: bool = True,
+    breaks_after: int | None = None,
 ) -> None:
     """Write (or rewrite) the sample bot's files into the work tree `path`.
 
     Args:
         message: the text the bot serves at `/`.
         healthy: False writes a release whose health check fails (no `/healthz`).
+        breaks_after: a release that is healthy at first and removes its own `/healthz`
+            this many seconds after it starts (it passes the health gate, then fails).
     """
     path.mkdir(parents=True, exist_ok=True)
-    (path / "Dockerfile").write_text(DOCKERFILE)
+    dockerfile = DOCKERFILE
+    if breaks_after is not None:
+        dockerfile = dockerfile.replace(
+            "CMD exec httpd",
+            f"CMD (sleep {int(breaks_after)}; rm -f /www/healthz) & exec httpd",
+        )
+    (path / "Dockerfile").write_text(dockerfile)
     target = path / "busybox"
     if not target.exists():
         shutil.copy2(busybox_path(), target)

@@ -1,10 +1,10 @@
 """The scheduled jobs of `serve` (APScheduler 3), run only by the holder of the scheduler lease.
 
 Several `serve` replicas may share one database: every replica tries to take or
-renew the lease row every few seconds; the holder runs health checks, approval
-expiry, soak notices, reconcile, recovery, the heads pushed while a deployment
-ran, and the pruning of old delivery ids. When the holder dies, its lease
-expires and another replica takes over within one lease period.
+renew the lease row every few seconds; the holder runs health checks, metric
+verification, approval expiry, soak notices, reconcile, recovery, the heads
+pushed while a deployment ran, the pruning of old delivery ids, and `retention`.
+When the holder dies, its lease expires and another replica takes over within one lease period.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from chatops.bootstrap import Application
 from chatops.services.autodeploy import AutoDeploy
 from chatops.services.deliveries import Deliveries
 from chatops.services.monitor import Monitor
+from chatops.services.retention import Retention
 
 __all__ = ["LEASE", "Scheduler"]
 
@@ -51,6 +52,7 @@ class Scheduler:
         self._deliveries = deliveries
         self._lease_seconds = lease_seconds
         self._leader = threading.Event()
+        self._told_standby = False  # "stands by" is said once, and again after losing the lease
         self._owner = application.deps.processes.me()
         self._scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(max_workers=4)},
@@ -73,6 +75,14 @@ class Scheduler:
                 seconds=env.health_interval.total_seconds(),
                 id=f"health:{env.name}",
             )
+        for env in self._app.config.catalog.environments.values():
+            if env.verify is not None:
+                add(
+                    self._as_leader(partial(self._app.verifier.verify_environment, env.name)),
+                    "interval",
+                    seconds=env.verify.interval.total_seconds(),
+                    id=f"verify:{env.name}",
+                )
         add(
             self._as_leader(self._app.requests.expire_and_supersede),
             "interval",
@@ -89,6 +99,10 @@ class Scheduler:
             id="wanted-heads",
         )
         add(self._as_leader(self._deliveries.prune), "interval", hours=1, id="deliveries")
+        if self._app.config.catalog.retention.configured:
+            retention = Retention(self._app.deps)
+            add(self._as_leader(retention.prune), "interval", hours=1, id="retention")
+        add(self._as_leader(self._app.verifier.prune), "interval", hours=6, id="measurements")
         for env in self._app.config.catalog.environments.values():
             if env.auto_deploy and env.poll_seconds:
                 add(
@@ -128,9 +142,10 @@ class Scheduler:
             log.exception("could not renew the scheduler lease")
             held = False
         if held and not self._leader.is_set():
-            log.info("this process now runs the scheduled jobs")
-        elif not held and self._leader.is_set():
-            log.warning("another process holds the scheduler lease now")
+            log.warning("scheduler: this process holds the lease and runs the scheduled jobs")
+        elif not held and (self._leader.is_set() or not self._told_standby):
+            log.warning("scheduler: another process holds the lease; this one stands by")
+            self._told_standby = True
         if held:
             self._leader.set()
         else:

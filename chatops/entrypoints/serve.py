@@ -3,10 +3,10 @@
 On start-up every deployment a dead process left unfinished is failed (and the
 channel told), the heartbeat, the lease-guarded scheduler and the Slack sender
 (which delivers what the outbox holds, also what earlier runs left) start, then
-uvicorn serves until SIGTERM/SIGINT. Then no new work is taken, jobs and running
-deployments are let finish (for CHATOPS_SHUTDOWN_GRACE_SECONDS; what still runs
-after it is left to the next start's recovery), their messages are delivered
-(for a few seconds at most; the rest stays queued) and the lease is given up.
+uvicorn serves until SIGTERM/SIGINT. Then serve drains (see `drain`): it takes no
+new work, stops the jobs and gives the lease up, and lets running deployments finish
+for at most `CHATOPS_DRAIN_SECONDS` in all; then uvicorn stops, and the last
+messages are delivered (the rest stays queued). A second signal stops at once.
 """
 
 from __future__ import annotations
@@ -14,11 +14,10 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
-from functools import partial
+from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
 
@@ -32,9 +31,12 @@ from chatops.adapters.slack_sender import SlackSender, describe_waiting
 from chatops.bootstrap import Application, build
 from chatops.config import Config
 from chatops.entrypoints.chat import ChatCommands
+from chatops.entrypoints.drain import Drain, DrainGate, wait_idle
 from chatops.entrypoints.http import HttpDeps, create_http_app
+from chatops.entrypoints.logs import RequestIds
 from chatops.entrypoints.scheduler import Scheduler
 from chatops.entrypoints.slack.wiring import channel_for, directory_for, slack_client
+from chatops.entrypoints.web.wiring import web_deps
 from chatops.errors import ConfigError
 from chatops.services.alerts import AlertService
 from chatops.services.autodeploy import AutoDeploy
@@ -48,6 +50,7 @@ __all__ = ["Server", "assemble", "run"]
 log = logging.getLogger(__name__)
 
 SHUTDOWN_FLUSH_SECONDS = 5.0  # delivering the last messages when serve stops
+HTTP_GRACE_SECONDS = 5.0  # requests in flight when uvicorn stops (new ones were refused)
 
 
 @dataclass
@@ -59,17 +62,40 @@ class Server:
     scheduler: Scheduler
     socket_mode: Any = None
     sender: SlackSender | None = None
+    running: Callable[[], int] = lambda: 0  # deployments running in this process
+    drain_seconds: float = 45.0
+    draining: Drain = field(default_factory=Drain)
 
     def start_background(self) -> None:
         self.application.heartbeat.start()
         self.scheduler.start()
         if self.sender is not None:
             self.sender.start()
+        forge = self.application.forge_sender
+        if forge is not None:
+            forge.start()
+            self.application.closers.append(forge.stop)
 
-    def stop(self) -> None:
-        self.scheduler.shutdown()
+    def drain(self) -> None:
+        """Take no new work, stop the jobs, and wait for the running deployments (at most
+        `drain_seconds`, less what stopping HTTP and delivering messages may take)."""
+        if not self.draining.begin():
+            return
+        log.warning("stopping: no new work; waiting for %s running deployment(s)", self.running())
         if self.socket_mode is not None:
             self.socket_mode.close()
+        self.scheduler.shutdown()
+        wait = self.drain_seconds - HTTP_GRACE_SECONDS - SHUTDOWN_FLUSH_SECONDS
+        left = wait_idle(self.running, wait)
+        if left:
+            log.warning(
+                "%s deployment(s) still running after the drain: the next start fails them "
+                "and restores what ran before",
+                left,
+            )
+
+    def stop(self) -> None:
+        self.drain()
         self.application.heartbeat.stop()
         self.application.close()
 
@@ -93,17 +119,23 @@ def assemble(config: Config, *, socket_mode: bool = False) -> Server:
     if socket_mode and (client is None or settings.slack_app_token is None):
         raise ConfigError("--socket-mode needs SLACK_BOT_TOKEN and SLACK_APP_TOKEN (xapp-…)")
     metrics = PrometheusMetrics()
-    application = build(
-        config,
-        launcher=partial(ThreadLauncher, grace_seconds=settings.chatops_shutdown_grace_seconds),
-        directory=directory_for(client),
-        metrics=metrics,
-    )
+    launchers: list[ThreadLauncher] = []
+
+    def launcher(execute: Callable[[int], object]) -> ThreadLauncher:
+        launchers.append(ThreadLauncher(execute, grace_seconds=0))  # `Server.drain` waits
+        return launchers[-1]
+
+    application = build(config, launcher=launcher, directory=directory_for(client), metrics=metrics)
     try:
-        return _serve(config, application, client, metrics, socket_mode=socket_mode)
+        server = _serve(config, application, client, metrics, socket_mode=socket_mode)
     except BaseException:
         application.close()
         raise
+    server.running = launchers[0].running
+    server.drain_seconds = settings.chatops_drain_seconds
+    server.http.add_middleware(DrainGate, drain=server.draining)
+    server.http.add_middleware(RequestIds)  # outermost: the drain's answers carry an id too
+    return server
 
 
 def _serve(
@@ -184,6 +216,7 @@ def _serve(
             alert_labels=config.file.alert_labels,
             scheduler_running=lambda: scheduler.running,
             body_timeout=settings.chatops_http_body_timeout_seconds,
+            web=web_deps(config, application),
         )
     )
     return Server(
@@ -209,18 +242,35 @@ def _secret(value: SecretStr | None) -> str | None:
 
 
 class _Uvicorn(uvicorn.Server):
-    """uvicorn that stops on SIGTERM/SIGINT and returns, so chatops can shut down in order.
+    """uvicorn that drains on SIGTERM/SIGINT, then stops and returns, so chatops can shut
+    down in order; a second signal stops it at once.
 
     (uvicorn itself re-raises the signal after its shutdown, which would end the
     process before the scheduler gives up its lease and running deployments finish.)
     """
 
+    def __init__(self, config: uvicorn.Config, *, drain: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._drain = drain
+        self._signalled = False
+
+    def _drain_then_exit(self) -> None:
+        try:
+            self._drain()
+        except Exception:
+            log.exception("draining failed; stopping now")
+        finally:
+            self.should_exit = True
+
     @contextmanager
     def capture_signals(self) -> Iterator[None]:
         def stop(signum: int, frame: FrameType | None) -> None:
-            if self.should_exit:
+            if self._signalled:
                 self.force_exit = True
-            self.should_exit = True
+                self.should_exit = True
+                return
+            self._signalled = True
+            threading.Thread(target=self._drain_then_exit, name="chatops-drain").start()
 
         previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
@@ -228,6 +278,40 @@ class _Uvicorn(uvicorn.Server):
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+
+
+def describe(config: Config, *, socket_mode: bool) -> list[str]:
+    """What this server has on and off, said once at start (never a secret's value)."""
+    settings = config.settings
+    if settings.slack_bot_token is None:
+        slack = "Slack: off (no SLACK_BOT_TOKEN); messages are not sent"
+    elif socket_mode:
+        slack = "Slack: on, over Socket Mode (no public URL needed)"
+    else:
+        slack = "Slack: on, over HTTP at POST /slack/events (signed requests only)"
+    alerts = (
+        "alert webhook POST /alerts/alertmanager: on (bearer CHATOPS_ALERT_TOKEN)"
+        if settings.chatops_alert_token is not None
+        else "alert webhook POST /alerts/alertmanager: off (set CHATOPS_ALERT_TOKEN)"
+    )
+    auto = sorted(
+        f"{env.name} ← {env.auto_deploy}"
+        + (f" (polled every {env.poll_seconds}s)" if env.poll_seconds else "")
+        for env in config.catalog.environments.values()
+        if env.auto_deploy
+    )
+    git = (
+        "git webhook POST /webhooks/git: on (GitHub HMAC / GitLab token)"
+        if settings.chatops_git_webhook_secret is not None
+        else "git webhook POST /webhooks/git: off (set CHATOPS_GIT_WEBHOOK_SECRET)"
+    )
+    return [
+        slack,
+        alerts,
+        git,
+        "auto-deploy: " + ("; ".join(auto) if auto else "off (no environment sets auto_deploy)"),
+        "scheduler: the replica holding the lease runs health checks, expiry, soak and reconcile",
+    ]
 
 
 def run(config: Config, *, socket_mode: bool = False) -> None:
@@ -245,6 +329,8 @@ def run(config: Config, *, socket_mode: bool = False) -> None:
             settings.chatops_http_host,
             settings.chatops_http_port,
         )
+        for line in describe(config, socket_mode=socket_mode):
+            log.warning("%s", line)
         _Uvicorn(
             uvicorn.Config(
                 server.http,
@@ -252,8 +338,10 @@ def run(config: Config, *, socket_mode: bool = False) -> None:
                 port=settings.chatops_http_port,
                 log_level="warning",
                 access_log=False,
-                timeout_graceful_shutdown=30,
-            )
+                timeout_graceful_shutdown=int(HTTP_GRACE_SECONDS),
+                log_config=None,  # uvicorn logs through chatops' handler, in its format
+            ),
+            drain=server.drain,
         ).run()
     finally:
         server.stop()

@@ -26,6 +26,8 @@ __all__ = ["ALERTMANAGER", "AlertService", "IncomingAlert", "IngestResult"]
 log = logging.getLogger(__name__)
 
 ALERTMANAGER = Actor("alertmanager", "webhook")
+INSTANCE_LABEL = "chatops_instance"
+"""An Alertmanager label naming the chatops instance an alert is for (DESIGN §6)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +135,12 @@ class AlertService:
         Raises:
             _IgnoredAlertError: it matches no bot, environment, live deployment or open alert.
         """
+        instance = incoming.labels.get(INSTANCE_LABEL)
+        if instance is not None and instance != self._deps.catalog.instance:
+            raise _IgnoredAlertError(
+                f"it is labelled {INSTANCE_LABEL}={instance!r}, for another chatops instance "
+                f"than this one ({self._deps.catalog.instance!r})"
+            )
         if not incoming.bot or not incoming.env:
             raise _IgnoredAlertError("it has no `bot` and `env` labels")
         bot, env = incoming.bot, incoming.env
@@ -202,6 +210,16 @@ class AlertService:
                 )
             uow.commit()
         opened = existing is None
+        log.warning(
+            "alert #%s %s in %s %s (%s, seen %s time(s)): %s",
+            stored.id,
+            stored.bot,
+            stored.env,
+            "opened" if opened else "repeated",
+            stored.source,
+            stored.count,
+            stored.summary,
+        )
         if opened:
             deps.metrics.alerts_firing(alert.bot, alert.env, firing)
         if opened or stored.state is AlertState.FIRING:
@@ -228,6 +246,14 @@ class AlertService:
             self._audit(uow, actor, "alert_resolved", Outcome.OK, alert, detail=alert.summary)
             firing = _open_count(uow, alert.bot, alert.env)
             uow.commit()
+        log.warning(
+            "alert #%s %s in %s resolved by %s: %s",
+            alert.id,
+            alert.bot,
+            alert.env,
+            actor.user,
+            alert.summary,
+        )
         deps.metrics.alerts_firing(alert.bot, alert.env, firing)
         deps.tell_alert(self.view(alert))
         return alert
@@ -261,6 +287,7 @@ class AlertService:
             release=release,
             deployed_by=deployment.requested_by if deployment else None,
             rollback_to=rollback_to,
+            page_url=deps.page_url(alert.deployment_id),
         )
 
     # ── helpers ─────────────────────────────────────────────────────────────

@@ -17,7 +17,7 @@ from tempfile import TemporaryDirectory
 from chatops.domain.audit import Outcome
 from chatops.domain.catalog import Bot
 from chatops.domain.deployment import Commit, Event, Release
-from chatops.domain.names import release_tag
+from chatops.domain.names import image_name, release_tag
 from chatops.domain.policy import format_duration
 from chatops.domain.redact import check_build_args
 from chatops.errors import BuildError, ChatOpsError, InfrastructureError, NotFound
@@ -25,7 +25,6 @@ from chatops.services.attempt import Attempt, Stopped, TakenOver, check, interru
 from chatops.services.context import Actor, Deps, required
 from chatops.services.ports import BuildRequest, Conflict, SlotTaken
 from chatops.services.queries import announce
-from chatops.services.runspec import image_name
 
 __all__ = ["Releases"]
 
@@ -38,13 +37,16 @@ class Releases:
     def __init__(self, deps: Deps) -> None:
         self._deps = deps
 
-    def release(self, attempt: Attempt, bot: Bot) -> Release:
+    def release(
+        self, attempt: Attempt, bot: Bot, *, vet: Callable[[str], None] | None = None
+    ) -> Release:
         """The release the deployment runs: the one it names, the commit's, or a new build.
 
         Raises:
             NotFound: the named version or the ref does not exist.
             BuildError, RegistryError, SourceControlError: the build did not make it.
             Stopped, TakenOver: cancelled, or out of time, while waiting or building.
+            ChecksFailed: `vet` refused the commit.
         """
         deps = self._deps
         deployment = attempt.deployment
@@ -53,10 +55,14 @@ class Releases:
                 release = uow.releases.get(bot.name, deployment.version)
             if release is None:
                 raise NotFound(f"{bot.name} v{deployment.version} does not exist")
+            if vet is not None:
+                vet(release.commit)
             return release
         deps.source.fetch(bot)
         commit = deps.source.resolve(bot, deployment.ref or bot.branch)
         save(deps, attempt, attempt.deployment.with_changes(commit=commit.sha))
+        if vet is not None:
+            vet(commit.sha)  # before anything is built or tagged
         with deps.uow() as uow:
             release = uow.releases.for_commit(bot.name, commit.sha)
         return release if release is not None else self._build(attempt, bot, commit)
@@ -107,7 +113,7 @@ class Releases:
             return existing
         deployment = attempt.deployment
         version = required(deployment.version, "the version being built")
-        image = image_name(deps.catalog.registry, bot.name, version)
+        image = image_name(deps.catalog.registry, bot.name, version, deps.catalog.instance)
         source = attempt.redact(bot.repo)
         tail: deque[str] = deque(maxlen=deps.tuning.build_log_tail_lines)
         started = time.monotonic()
@@ -128,7 +134,7 @@ class Releases:
             bot=bot.name,
             version=version,
             commit=commit.sha,
-            tag=release_tag(bot.name, version),
+            tag=release_tag(bot.name, version, deps.catalog.instance),
             image=image,
             image_id=image_id,
             digest=digest,
@@ -180,7 +186,8 @@ class Releases:
         builder = deps.builder(deployment.env)
         log_path = deps.workdir / "logs" / bot.name / f"v{version}-deployment-{deployment.id}.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        with log_path.open("w", encoding="utf-8") as log_file:
+        # line-buffered: the web view streams this file while it is written
+        with log_path.open("w", encoding="utf-8", buffering=1) as log_file:
             output = self._build_output(attempt, log_file.write, tail)
             builds = deps.workdir / "builds"
             builds.mkdir(parents=True, exist_ok=True)
@@ -197,6 +204,7 @@ class Releases:
                         "org.opencontainers.image.version": f"v{version}",
                         "org.opencontainers.image.source": source,
                         "chatops.bot": bot.name,
+                        "chatops.instance": deps.catalog.instance,
                     },
                 )
                 stop = self._build_stop(attempt, bot, version)

@@ -10,11 +10,13 @@ from pathlib import Path
 from typing import TypeVar
 
 from chatops.domain.audit import AuditEvent, Outcome
-from chatops.domain.catalog import Catalog
+from chatops.domain.catalog import Bot, Catalog
+from chatops.domain.ci import CiResult
 from chatops.domain.deployment import Deployment
 from chatops.domain.redact import Redactor
 from chatops.errors import ChatOpsError, ConfigError, StoreError, UserError
 from chatops.services.ports import (
+    CiChecks,
     Clock,
     Directory,
     FreezeCalendar,
@@ -31,7 +33,7 @@ from chatops.services.ports import (
 )
 from chatops.services.views import AlertView, DeploymentView
 
-__all__ = ["Actor", "Deps", "NullMetrics", "Tuning", "required"]
+__all__ = ["Actor", "Deps", "NoForge", "NullMetrics", "Tuning", "required"]
 
 T = TypeVar("T")
 
@@ -56,6 +58,13 @@ class Actor:
     source: str = "cli"  # cli, slack, console, webhook, scheduler, recovery
 
 
+class NoForge:
+    """CI checks where no forge is wired: every read says so."""
+
+    def results(self, bot: Bot, sha: str) -> list[CiResult]:
+        raise ConfigError(f"no forge is configured to read the CI checks of {bot.name}")
+
+
 class NullMetrics:
     """Metrics that go nowhere: for the CLI, which exports none."""
 
@@ -74,6 +83,9 @@ class NullMetrics:
     def health_check(self, bot: str, env: str, *, seconds: float) -> None:
         pass
 
+    def measured(self, bot: str, env: str, check: str, verdict: str, *, seconds: float) -> None:
+        pass
+
 
 @dataclass(frozen=True, slots=True)
 class Tuning:
@@ -88,6 +100,7 @@ class Tuning:
     store_retry_seconds: float = 0.5  # the first wait between them; each wait doubles
     restore_retries: int = 6  # attempts at putting back what ran, while the engine is down
     restore_retry_seconds: float = 1.0  # the first wait between them; each wait doubles
+    ci_poll_seconds: float = 10.0  # how often pending CI checks are read again
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,13 +119,21 @@ class Deps:
     notifier: Notifier
     workdir: Path
     tuning: Tuning = field(default_factory=Tuning)
+    public_url: str | None = None  # where the web view is reached, for links in messages
     metrics: Metrics = field(default_factory=NullMetrics)
+    ci: CiChecks = field(default_factory=NoForge)
 
     def builder(self, env: str) -> ImageBuilder:
         try:
             return self.builders[env]
         except KeyError:
             raise ConfigError(f"no image builder is configured for environment {env!r}") from None
+
+    def page_url(self, deployment_id: int | None) -> str | None:
+        """The web page of a deployment, once `public_url` is set."""
+        if self.public_url is None or deployment_id is None:
+            return None
+        return f"{self.public_url}/ui/deployments/{deployment_id}"
 
     def runtime(self, env: str) -> Runtime:
         try:

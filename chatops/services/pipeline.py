@@ -22,10 +22,12 @@ from chatops.domain.deployment import Deployment, Event, Kind, Release, State
 from chatops.domain.health import GateState, HealthGate
 from chatops.domain.policy import Lock, LockKind
 from chatops.domain.redact import Redactor
-from chatops.errors import ChatOpsError, EngineUnreachable
+from chatops.errors import ChatOpsError, EngineUnreachable, RuntimeFailure
 from chatops.services.attempt import Attempt, TakenOver, advance, check, interrupted, look
 from chatops.services.building import Releases
+from chatops.services.ci_gate import CiGate
 from chatops.services.context import Actor, Deps, required
+from chatops.services.logcontext import bound
 from chatops.services.pending import settle_if_stale
 from chatops.services.ports import Conflict, UnitOfWork
 from chatops.services.queries import announce, observe_health
@@ -50,10 +52,11 @@ class Pipeline:
         self._deps = deps
         self._heartbeat = heartbeat
         self._releases = Releases(deps)
+        self._ci = CiGate(deps)
 
     def execute(self, deployment_id: int) -> Deployment:
         """Run a queued deployment to `live` or `failed`; any other state is left alone."""
-        with self._heartbeat.running(deployment_id):
+        with bound(deployment_id=deployment_id), self._heartbeat.running(deployment_id):
             return self._execute(deployment_id)
 
     def _execute(self, deployment_id: int) -> Deployment:
@@ -68,12 +71,18 @@ class Pipeline:
             # resolved once per attempt: every message, log line and spec below uses them
             attempt.secrets = deps.secrets.resolve(the_bot, target)
             attempt.redact = Redactor.for_secrets(attempt.secrets)
-            release = self._releases.release(attempt, the_bot)
+            release = self._releases.release(
+                attempt,
+                the_bot,
+                vet=lambda sha: self._ci.wait(attempt, the_bot, environment, sha),
+            )
             self._deploy(attempt, release, the_bot, environment, target)
         except TakenOver as taken:
             self._stand_down(attempt, taken.current)
         except ChatOpsError as exc:
-            self._fail(attempt, attempt.redact(exc.message))
+            # an engine or registry out of reach: say how to get one, as `status` does
+            hint = f" — {exc.hint}" if isinstance(exc, RuntimeFailure) and exc.hint else ""
+            self._fail(attempt, attempt.redact(exc.message + hint))
         except Exception:
             incident = uuid.uuid4().hex[:8]
             log.exception(
@@ -99,7 +108,12 @@ class Pipeline:
         deps = self._deps
         runtime = deps.runtime(environment.name)
         attempt.previous = previous_spec(
-            deps.uow, bot=bot, environment=environment, target=target, secrets=attempt.secrets
+            deps.uow,
+            bot=bot,
+            environment=environment,
+            target=target,
+            secrets=attempt.secrets,
+            instance=deps.catalog.instance,
         )
         advance(
             deps,
@@ -110,7 +124,12 @@ class Pipeline:
             previous_version=attempt.previous.version if attempt.previous else None,
         )
         spec = run_spec(
-            release, bot=bot, environment=environment, target=target, secrets=attempt.secrets
+            release,
+            bot=bot,
+            environment=environment,
+            target=target,
+            secrets=attempt.secrets,
+            instance=deps.catalog.instance,
         )
         attempt.runtime_touched = True
         handle = runtime.start(spec)
@@ -163,8 +182,19 @@ class Pipeline:
         rolling_back = deployment.kind in (Kind.ROLLBACK, Kind.AUTO_ROLLBACK)
         with deps.uow() as uow:
             previous = uow.deployments.live(bot.name, environment.name)
+            went_live = deployment.advance(Event.HEALTHY, at=now)
+            if (
+                previous is not None
+                and previous.id != deployment.id
+                and previous.version == release.version
+                and previous.healthy_since is not None
+            ):
+                # the same release again: its continuous time live (the soak) goes on
+                went_live = went_live.with_changes(
+                    healthy_since=previous.healthy_since, soak_noticed_at=previous.soak_noticed_at
+                )
             try:
-                attempt.deployment = uow.deployments.save(deployment.advance(Event.HEALTHY, at=now))
+                attempt.deployment = uow.deployments.save(went_live)
             except Conflict as conflict:
                 raise interrupted(conflict.current) from None
             if previous is not None and previous.id != deployment.id:
@@ -191,7 +221,8 @@ class Pipeline:
                         bot=bot.name,
                         env=environment.name,
                         held_by=deployment.requested_by,
-                        reason=f"rolled back to v{release.version} by deployment #{deployment.id}",
+                        reason=f"{_direction(previous, release.version)} to v{release.version} "
+                        f"by deployment #{deployment.id} ({deployment.kind})",
                         created_at=now,
                         kind=LockKind.ROLLBACK_HOLD,
                     )
@@ -332,3 +363,10 @@ class Pipeline:
 
     def _tell(self, deployment: Deployment) -> None:
         announce(self._deps, deployment)
+
+
+def _direction(previous: Deployment | None, version: int) -> str:
+    """ "rolled back" to an older release than was live, "rolled forward" to a newer one."""
+    if previous is not None and previous.version is not None and version > previous.version:
+        return "rolled forward"
+    return "rolled back"

@@ -16,15 +16,25 @@ from typing import Protocol, Self
 from chatops.domain.alerts import Alert
 from chatops.domain.approvals import Vote
 from chatops.domain.audit import AuditEvent
-from chatops.domain.catalog import Bot, BotTarget, Environment, HealthSpec, Strategy
+from chatops.domain.catalog import (
+    Bot,
+    BotTarget,
+    Environment,
+    HealthSpec,
+    Resources,
+    Strategy,
+)
+from chatops.domain.ci import CiResult
 from chatops.domain.deployment import Commit, Deployment, Release
 from chatops.domain.health import Health, Observation
-from chatops.domain.names import unit_name
+from chatops.domain.names import DEFAULT_INSTANCE, unit_name
 from chatops.domain.policy import FreezeWindow, Lock
+from chatops.domain.verification import Measurement, Outcome, Tally
 from chatops.services.views import AlertView, DeploymentView
 
 __all__ = [
     "BuildRequest",
+    "CiChecks",
     "Clock",
     "Conflict",
     "DeliveryLog",
@@ -33,7 +43,9 @@ __all__ = [
     "HealthProbe",
     "ImageBuilder",
     "Launcher",
+    "MeasurementRepository",
     "MessageRef",
+    "MetricQuery",
     "Metrics",
     "Notifier",
     "ProcessTable",
@@ -180,16 +192,18 @@ class RunSpec:
     env: str
     version: int
     image: str  # what to run: repo@digest or the image id
-    image_name: str  # <registry>/<bot>:v<N>, for people
+    image_name: str  # <registry>/[<instance>/]<bot>:v<N>, for people
     commit: str
     environment: Mapping[str, str] = field(default_factory=dict)  # secrets included
     network: str | None = None
     replicas: int = 1
     strategy: Strategy = Strategy.STOP_FIRST
+    instance: str = DEFAULT_INSTANCE
+    resources: Resources = field(default_factory=Resources)
 
     @property
     def name(self) -> str:
-        return unit_name(self.bot, self.env)
+        return unit_name(self.bot, self.env, self.instance)
 
 
 class Runtime(Protocol):
@@ -231,6 +245,23 @@ class Runtime(Protocol):
 class HealthProbe(Protocol):
     def check(self, spec: HealthSpec) -> tuple[Health, str]:
         """Probe an HTTP health endpoint; the verdict and a short detail."""
+        ...
+
+
+class CiChecks(Protocol):
+    def results(self, bot: Bot, sha: str) -> list[CiResult]:
+        """The commit's CI results on the bot's forge.
+
+        Raises:
+            ConfigError: the bot names no forge.
+            ForgeError: the forge did not answer, or refused.
+        """
+        ...
+
+
+class MetricQuery(Protocol):
+    def query(self, prometheus: str, query: str, *, timeout: float) -> Outcome:
+        """An instant query's value, no data, or the error; never raises."""
         ...
 
 
@@ -365,7 +396,7 @@ class DeploymentRepository(Protocol):
 
     def live(self, bot: str, env: str) -> Deployment | None: ...
     def history(self, bot: str, env: str | None = None, limit: int = 50) -> list[Deployment]: ...
-    def in_state(self, states: Iterable[str]) -> list[Deployment]: ...
+    def in_state(self, states: Iterable[str], *, bot: str | None = None) -> list[Deployment]: ...
     def all_live(self) -> list[Deployment]: ...
     def heartbeat(self, owner: str, at: datetime, ids: Collection[int]) -> int:
         """Stamp `heartbeat_at` on those of `ids` that `owner` still runs; how many."""
@@ -390,8 +421,24 @@ class LockRepository(Protocol):
 class AuditLog(Protocol):
     def add(self, event: AuditEvent) -> None: ...
     def list(
-        self, *, bot: str | None = None, deployment_id: int | None = None, limit: int = 100
-    ) -> list[AuditEvent]: ...
+        self,
+        *,
+        bot: str | None = None,
+        deployment_id: int | None = None,
+        limit: int = 100,
+        env: str | None = None,
+        actor: str | None = None,
+        action: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        before_id: int | None = None,
+    ) -> list[AuditEvent]:
+        """Newest first; every filter given must match; `before_id` pages back."""
+        ...
+
+    def prune(self, before: datetime) -> int:
+        """Delete the events older than `before` (`retention.audit_days`); how many."""
+        ...
 
 
 class AlertRepository(Protocol):
@@ -400,6 +447,9 @@ class AlertRepository(Protocol):
     def get(self, alert_id: int) -> Alert | None: ...
     def open_for(self, bot: str, env: str, fingerprint: str) -> Alert | None: ...
     def open_alerts(self, bot: str | None = None) -> list[Alert]: ...
+    def history(self, bot: str, limit: int = 100) -> list[Alert]:
+        """A bot's alerts, open or not, newest first."""
+        ...
 
 
 class MessageRepository(Protocol):
@@ -416,6 +466,23 @@ class LeaseRepository(Protocol):
     def release(self, name: str, *, owner: str) -> None: ...
 
     def holder(self, name: str) -> tuple[str, datetime] | None: ...
+
+
+class MeasurementRepository(Protocol):
+    """Verification measurements (DESIGN §10); append-only."""
+
+    def add(self, measurement: Measurement) -> None: ...
+    def for_deployments(self, deployment_ids: Collection[int]) -> list[Measurement]:
+        """Every measurement of these deployments, oldest first."""
+        ...
+
+    def tallies(self, deployment_ids: Collection[int]) -> list[Tally]:
+        """Those measurements summed up per (check, verdict) (`verification.tally`)."""
+        ...
+
+    def prune(self, *, before: datetime) -> int:
+        """Delete measurements older than `before` of deployments no longer live."""
+        ...
 
 
 class DeliveryLog(Protocol):
@@ -470,6 +537,7 @@ class UnitOfWork(Protocol):
     leases: LeaseRepository
     deliveries: DeliveryLog
     wanted_heads: WantedHeads
+    measurements: MeasurementRepository
 
     def __enter__(self) -> Self: ...
 
@@ -502,3 +570,7 @@ class Metrics(Protocol):
     def alerts_firing(self, bot: str, env: str, count: int) -> None: ...
 
     def health_check(self, bot: str, env: str, *, seconds: float) -> None: ...
+
+    def measured(self, bot: str, env: str, check: str, verdict: str, *, seconds: float) -> None:
+        """One verification measurement (DESIGN §10) and how long its query took."""
+        ...

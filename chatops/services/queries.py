@@ -10,14 +10,16 @@ from chatops.domain.alerts import Alert
 from chatops.domain.approvals import Vote, approvals_needed, tally
 from chatops.domain.audit import Outcome
 from chatops.domain.catalog import HealthKind
-from chatops.domain.deployment import Commit, Deployment, Kind, State
+from chatops.domain.deployment import ACTIVE_STATES, Commit, Deployment, Kind, State
 from chatops.domain.health import Health, Observation
 from chatops.domain.names import validate_name
 from chatops.domain.policy import LockKind
+from chatops.domain.verification import Assessment
 from chatops.domain.viewers import check_viewer, viewers_of
 from chatops.errors import ChatOpsError, NotFound
 from chatops.services.context import Actor, Deps
-from chatops.services.views import DeploymentView, ReleaseRow, StatusRow
+from chatops.services.runs import downstream_soak, verification_of
+from chatops.services.views import DeploymentView, ReleaseRow, RolledBack, StatusRow
 
 __all__ = ["Queries", "announce", "observe_health"]
 
@@ -57,6 +59,18 @@ def announce(deps: Deps, deployment: Deployment) -> None:
     deps.tell(view)
 
 
+_ROLLBACKS = (Kind.ROLLBACK, Kind.AUTO_ROLLBACK)
+
+
+def _recorded_health(row: StatusRow) -> Health:
+    """Health as the last checks left it, without asking an engine."""
+    if row.deployment is None:
+        return Health.UNKNOWN
+    if row.open_alerts:
+        return Health.UNHEALTHY
+    return Health.HEALTHY if row.deployment.healthy_since is not None else Health.UNKNOWN
+
+
 class Queries:
     """Answers `releases`, `status`, `logs`, and builds the view of one deployment."""
 
@@ -76,6 +90,9 @@ class Queries:
         live_in: dict[int, list[str]] = defaultdict(list)
         was_live: dict[int, list[str]] = defaultdict(list)
         promotions: list[tuple[Deployment, list[Vote]]] = []
+        verified: dict[int, list[tuple[str, Assessment]]] = defaultdict(list)
+        now = self._deps.clock.now()
+        rolled_back: dict[int, list[RolledBack]] = defaultdict(list)
         with self._deps.uow() as uow:
             releases = uow.releases.list(bot, limit=1000 if env else limit)
             for deployment in uow.deployments.history(bot, None, limit=1000):
@@ -83,10 +100,31 @@ class Queries:
                     continue
                 if deployment.state is State.LIVE:
                     live_in[deployment.version].append(deployment.env)
+                    where = catalog.environments.get(deployment.env)
+                    assessment = verification_of(
+                        uow,
+                        where.verify if where else None,
+                        deployment,
+                        soak=downstream_soak(catalog, deployment.env),
+                        now=now,
+                    )
+                    if assessment is not None:
+                        verified[deployment.version].append((deployment.env, assessment))
                 if deployment.env not in was_live[deployment.version]:
                     was_live[deployment.version].append(deployment.env)
                 if deployment.kind is Kind.PROMOTE and deployment.id is not None:
                     promotions.append((deployment, uow.votes.list(deployment.id)))
+                if deployment.kind in _ROLLBACKS and deployment.previous_version is not None:
+                    rolled_back[deployment.previous_version].insert(
+                        0,
+                        RolledBack(
+                            env=deployment.env,
+                            by=deployment.requested_by,
+                            reason=deployment.reason,
+                            deployment_id=deployment.id,
+                            to_version=deployment.version,
+                        ),
+                    )
         approvers: dict[int, list[str]] = defaultdict(list)
         expanded: dict[str, frozenset[str]] = {}  # the approvers of each environment, asked once
         for deployment, votes in promotions:
@@ -109,6 +147,8 @@ class Queries:
                 live_in=tuple(sorted(live_in[release.version])),
                 was_live_in=tuple(was_live[release.version]),
                 approved_by=tuple(approvers[release.version]),
+                verification=tuple(sorted(verified[release.version], key=lambda p: p[0])),
+                rolled_back=tuple(rolled_back[release.version]),
             )
             for release in releases
             if env is None or env in was_live[release.version]
@@ -118,6 +158,9 @@ class Queries:
     def status(self, bot: str | None = None, *, probe: bool = True) -> list[StatusRow]:
         """What runs where, its health, open alerts, locks and pending approvals.
 
+        `probe` asks the engines for health now; otherwise health is what the checks
+        recorded (an open alert: unhealthy; healthy since a time: healthy).
+
         Raises:
             NotFound: unknown bot.
         """
@@ -125,35 +168,55 @@ class Queries:
         bots = [catalog.bot(validate_name("bot", bot)).name] if bot else sorted(catalog.bots)
         rows: list[StatusRow] = []
         now = self._deps.clock.now()
+        # four queries whatever the number of bots: the web overview renders this for hundreds
         with self._deps.uow() as uow:
+            only = bots[0] if bot else None
+            live = {(d.bot, d.env): d for d in uow.deployments.in_state([State.LIVE], bot=only)}
+            in_progress: dict[tuple[str, str], Deployment] = {}
+            pending: dict[tuple[str, str], list[Deployment]] = defaultdict(list)
+            for d in uow.deployments.in_state(ACTIVE_STATES, bot=only):
+                if d.state is State.PENDING_APPROVAL:
+                    pending[(d.bot, d.env)].insert(0, d)  # newest first, as before
+                else:
+                    in_progress[(d.bot, d.env)] = d
+            locks = {(lock.bot, lock.env): lock for lock in uow.locks.list()}
+            open_alerts: dict[tuple[str, str], list[Alert]] = defaultdict(list)
+            for alert in uow.alerts.open_alerts(only):
+                open_alerts[(alert.bot, alert.env)].append(alert)
             for name in bots:
-                open_alerts = uow.alerts.open_alerts(name)
                 for env in catalog.bots[name].targets:
-                    live = uow.deployments.live(name, env)
-                    holder = uow.deployments.holder(name, env)
-                    pending = tuple(
-                        d
-                        for d in uow.deployments.history(name, env, limit=20)
-                        if d.state is State.PENDING_APPROVAL
-                    )
-                    lock = uow.locks.get(name, env)
+                    key = (name, env)
+                    lock = locks.get(key)
                     lock = lock if lock is not None and lock.active(now) else None
-                    if live is None and holder is None and not pending and lock is None:
+                    if (
+                        key not in live
+                        and key not in in_progress
+                        and not pending[key]
+                        and lock is None
+                    ):
                         continue
+                    verified = verification_of(  # a query only where `verify` is configured
+                        uow,
+                        catalog.environments[env].verify,
+                        live.get(key),
+                        soak=downstream_soak(catalog, env),
+                        now=now,
+                    )
                     rows.append(
                         StatusRow(
                             bot=name,
                             env=env,
-                            deployment=live,
+                            deployment=live.get(key),
+                            verification=verified,
                             lock=lock,
-                            pending=pending,
-                            in_progress=holder if holder and holder.in_progress else None,
-                            open_alerts=tuple(a for a in open_alerts if a.env == env),
+                            pending=tuple(pending[key]),
+                            in_progress=in_progress.get(key),
+                            open_alerts=tuple(open_alerts[key]),
                         )
                     )
         if probe:
-            rows = [self._with_health(row) for row in rows]
-        return rows
+            return [self._with_health(row) for row in rows]
+        return [replace(row, health=_recorded_health(row)) for row in rows]
 
     def _with_health(self, row: StatusRow) -> StatusRow:
         if row.deployment is None:
@@ -188,9 +251,21 @@ class Queries:
                 deployment.previous_version,
             )
             release = uow.releases.get(bot, version) if version else None
+            if previous_version is None and not deployment.reached_live:
+                # not deployed yet: what changes is measured against what is live in the target
+                live = uow.deployments.live(bot, deployment.env)
+                previous_version = live.version if live is not None else None
             previous = uow.releases.get(bot, previous_version) if previous_version else None
             votes = uow.votes.list(deployment_id)
             lock = uow.locks.get(bot, deployment.env)
+            where = deps.catalog.environments.get(deployment.env)
+            verified = verification_of(
+                uow,
+                where.verify if where else None,
+                deployment,
+                soak=downstream_soak(deps.catalog, deployment.env),
+                now=deps.clock.now(),
+            )
         catalog = deps.catalog
         environment = catalog.environments.get(deployment.env)
         the_tally = None
@@ -236,10 +311,12 @@ class Queries:
             decided_by=decided_by,
             changes=changes,
             more_changes=more,
+            verification=verified,
             compare_url=compare_url,
             promote_to=promote_to,
             hold_note=hold_note,
             now=deps.clock.now(),
+            page_url=deps.page_url(deployment.id),
         )
 
     def _changes(
@@ -281,7 +358,13 @@ class Queries:
                 admins=deps.catalog.admins,
             )
         lines = max(1, min(lines, 1000))
-        text = deps.redactor(bot, env)(deps.runtime(env).logs(bot, env, lines))
+        try:
+            raw = deps.runtime(env).logs(bot, env, lines)
+        except NotFound as exc:
+            # the way there is the one policy allows: a promotion where env takes only those
+            way = f"/promote {bot} {env}" if environment.promote_from else f"/deploy {bot} {env}"
+            raise NotFound(exc.message, hint=f"`{way}` puts it there") from None
+        text = deps.redactor(bot, env)(raw)
         deps.audit_alone(actor, "logs", Outcome.OK, bot=bot, env=env, detail=f"{lines} lines")
         return text
 

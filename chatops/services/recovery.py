@@ -240,6 +240,11 @@ class Recovery:
             return None, Redactor()
         secrets = deps.secrets.resolve(bot, target)
         spec = previous_spec(
-            deps.uow, bot=bot, environment=environment, target=target, secrets=secrets
+            deps.uow,
+            bot=bot,
+            environment=environment,
+            target=target,
+            secrets=secrets,
+            instance=deps.catalog.instance,
         )
         return spec, Redactor(secrets.values())

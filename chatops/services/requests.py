@@ -18,14 +18,17 @@ from chatops.domain.deployment import Deployment, Event, Kind, State
 from chatops.domain.health import Health
 from chatops.domain.names import validate_name, validate_ref
 from chatops.domain.policy import (
+    INCONCLUSIVE_FINGERPRINT,
     LockKind,
     check_busy,
     check_deployer,
     check_entry,
     check_holds,
     check_promotable,
+    excuse_inconclusive,
     rollback_target,
 )
+from chatops.domain.verification import RunState
 from chatops.errors import (
     AlreadyDecided,
     BadInput,
@@ -41,6 +44,7 @@ from chatops.services.context import Actor, Deps, required
 from chatops.services.pending import settle_if_stale
 from chatops.services.ports import Conflict, Launcher, SlotTaken, UnitOfWork
 from chatops.services.queries import Queries, announce, observe_health
+from chatops.services.runs import verification_of
 
 __all__ = ["Requests"]
 
@@ -109,9 +113,18 @@ class Requests:
     # ── promote ─────────────────────────────────────────────────────────────
 
     def promote(
-        self, actor: Actor, bot: str, env: str | None = None, *, force_reason: str | None = None
+        self,
+        actor: Actor,
+        bot: str,
+        env: str | None = None,
+        *,
+        force_reason: str | None = None,
+        anyway: bool = False,
     ) -> Deployment:
         """Promote what is live and soaked in the source environment to `env`.
+
+        `anyway`: an approver of `env` promotes past an inconclusive verification
+        (`promote_anyway`); it is recorded on the deployment and audited.
 
         Returns:
             The deployment: pending approval when `env` needs approvals.
@@ -141,6 +154,21 @@ class Requests:
             with self._deps.uow() as uow:
                 live = uow.deployments.live(bot, source)
                 alerts = [a for a in uow.alerts.open_alerts(bot) if a.env == source]
+                verified = verification_of(
+                    uow,
+                    catalog.environment(source).verify,
+                    live,
+                    soak=environment.soak,
+                    now=self._now(),
+                )
+            if anyway:
+                verified, alerts = excuse_inconclusive(
+                    verified,
+                    alerts,
+                    user=actor.user,
+                    approvers=self._deps.directory.expand(environment.approvers),
+                    target=env,
+                )
             health = self._health(bot, source) if live is not None else Health.UNKNOWN
             check_promotable(
                 source=source,
@@ -151,6 +179,7 @@ class Requests:
                 now=self._now(),
                 bot=bot,
                 open_alerts=alerts,
+                verification=verified,
             )
             live = required(live, "the live deployment")  # check_promotable refused otherwise
             deployment = self._open(
@@ -168,27 +197,32 @@ class Requests:
                     version=live.version,
                     source_deployment_id=live.id,
                     force_reason=force_reason,
+                    verification_override=actor.user if anyway else None,
                 ),
                 expect_live_in_source=live,
             )
         return self._launch(deployment)
 
-    def promote_deployment(self, actor: Actor, deployment_id: int) -> Deployment:
-        """The Promote button: promote the release of a live deployment one step further.
+    def promote_deployment(
+        self, actor: Actor, deployment_id: int, *, anyway: bool = False
+    ) -> Deployment:
+        """The Promote button (and `promote_anyway`, with `anyway`): promote the release of
+        a live deployment one step further.
 
         Raises:
             NotFound: unknown deployment.
             NotPromotable: it is no longer live, or nothing takes promotions from its environment.
             (and everything `promote` raises)
         """
-        source = self._live_deployment(actor, "promote", deployment_id)
+        action = "promote_anyway" if anyway else "promote"
+        source = self._live_deployment(actor, action, deployment_id)
         bot = self._deps.catalog.bot(source.bot)
         targets = [
             e.name for e in self._deps.catalog.downstream_of(source.env) if e.name in bot.targets
         ]
         if not targets:
             raise NotPromotable(f"nothing takes promotions from {source.env}")
-        return self.promote(actor, source.bot, targets[0])
+        return self.promote(actor, source.bot, targets[0], anyway=anyway)
 
     def rollback_deployment(self, actor: Actor, deployment_id: int) -> Deployment:
         """The Rollback button: roll back the environment of a deployment that is still live.
@@ -234,9 +268,15 @@ class Requests:
         if len(candidates) == 1:
             return candidates[0]
         if not candidates:
+            entries = [
+                environment.name
+                for environment in catalog.environments.values()
+                if not environment.promote_from and environment.name in the_bot.targets
+            ]
+            first = entries[0] if entries else "<env>"
             raise NotPromotable(
                 f"{bot} is not live anywhere that promotes further",
-                hint=f"deploy it first, e.g. `/deploy {bot} <env>`",
+                hint=f"deploy it first, e.g. `/deploy {bot} {first}`",
             )
         raise BadInput(
             f"{bot} could be promoted to {', '.join(sorted(candidates))}",
@@ -452,17 +492,32 @@ class Requests:
         try:
             source = environment.promote_from
             if deployment.kind is Kind.PROMOTE and source:
+                live = uow.deployments.live(deployment.bot, source)
+                alerts = [a for a in uow.alerts.open_alerts(deployment.bot) if a.env == source]
+                verified = verification_of(
+                    uow,
+                    self._deps.catalog.environment(source).verify,
+                    live,
+                    soak=environment.soak,
+                    now=now,
+                )
+                inconclusive = verified is not None and verified.state is RunState.INCONCLUSIVE
+                if deployment.verification_override and inconclusive:
+                    # an approver decided past an inconclusive verification when asking
+                    verified = None
+                    alerts = [
+                        a for a in alerts if not a.fingerprint.startswith(INCONCLUSIVE_FINGERPRINT)
+                    ]
                 check_promotable(
                     source=source,
                     target=environment.name,
-                    live=uow.deployments.live(deployment.bot, source),
+                    live=live,
                     health=health or Health.UNKNOWN,
                     soak=environment.soak,
                     now=now,
                     bot=deployment.bot,
-                    open_alerts=[
-                        a for a in uow.alerts.open_alerts(deployment.bot) if a.env == source
-                    ],
+                    open_alerts=alerts,
+                    verification=verified,
                 )
             self._check_holds(
                 uow,
@@ -553,6 +608,8 @@ class Requests:
             detail = f"ref {deployment.ref}" if deployment.ref else f"v{deployment.version}"
             if forced:
                 detail += f"; forced by admin: {deployment.force_reason}"
+            if deployment.verification_override:
+                detail += "; promoted past an inconclusive verification"
             self._deps.audit(
                 uow,
                 actor,

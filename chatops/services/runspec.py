@@ -6,13 +6,10 @@ from collections.abc import Mapping
 
 from chatops.domain.catalog import Bot, BotTarget, Environment
 from chatops.domain.deployment import Release
+from chatops.domain.names import DEFAULT_INSTANCE, image_name
 from chatops.services.ports import RunSpec, UnitOfWorkFactory
 
 __all__ = ["image_name", "previous_spec", "run_spec"]
-
-
-def image_name(registry: str | None, bot: str, version: int) -> str:
-    return f"{registry.rstrip('/')}/{bot}:v{version}" if registry else f"{bot}:v{version}"
 
 
 def run_spec(
@@ -22,6 +19,7 @@ def run_spec(
     environment: Environment,
     target: BotTarget,
     secrets: Mapping[str, str],
+    instance: str = DEFAULT_INSTANCE,
 ) -> RunSpec:
     """The runtime's instructions for running `release` of `bot` in `environment`."""
     variables = {
@@ -42,6 +40,8 @@ def run_spec(
         network=environment.network,
         replicas=target.replicas,
         strategy=environment.strategy,
+        instance=instance,
+        resources=target.resources,
     )
 
 
@@ -52,6 +52,7 @@ def previous_spec(
     environment: Environment,
     target: BotTarget,
     secrets: Mapping[str, str],
+    instance: str = DEFAULT_INSTANCE,
 ) -> RunSpec | None:
     """How to run again what is live in `environment` now (None when nothing is)."""
     with uow() as work:
@@ -59,4 +60,11 @@ def previous_spec(
         release = work.releases.get(bot.name, live.version) if live and live.version else None
     if release is None:
         return None
-    return run_spec(release, bot=bot, environment=environment, target=target, secrets=secrets)
+    return run_spec(
+        release,
+        bot=bot,
+        environment=environment,
+        target=target,
+        secrets=secrets,
+        instance=instance,
+    )

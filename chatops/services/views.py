@@ -10,8 +10,9 @@ from chatops.domain.approvals import Tally
 from chatops.domain.deployment import Commit, Deployment, Release
 from chatops.domain.health import Health
 from chatops.domain.policy import Lock
+from chatops.domain.verification import Assessment
 
-__all__ = ["AlertView", "DeploymentView", "ReleaseRow", "StatusRow"]
+__all__ = ["AlertView", "DeploymentView", "ReleaseRow", "RolledBack", "StatusRow"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,7 +28,9 @@ class DeploymentView:
     compare_url: str | None = None
     promote_to: str | None = None  # the environment a Promote button would target
     hold_note: str | None = None  # "automatic deploys are held …" after a rollback
+    verification: Assessment | None = None  # of a live deployment, where its env has `verify`
     now: datetime | None = None
+    page_url: str | None = None  # its web page (`public_url`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +40,7 @@ class AlertView:
     release: Release | None = None
     deployed_by: str | None = None
     rollback_to: int | None = None  # the version a Rollback button would go to
+    page_url: str | None = None  # the web page of the alert's deployment (`public_url`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +49,19 @@ class ReleaseRow:
     live_in: tuple[str, ...] = ()
     was_live_in: tuple[str, ...] = ()
     approved_by: tuple[str, ...] = ()
+    verification: tuple[tuple[str, Assessment], ...] = ()  # (env, state) where it is live
+    rolled_back: tuple[RolledBack, ...] = ()  # rollbacks away from this release, oldest first
+
+
+@dataclass(frozen=True, slots=True)
+class RolledBack:
+    """A person's rollback away from a release, and why."""
+
+    env: str
+    by: str
+    reason: str | None
+    deployment_id: int | None
+    to_version: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +74,7 @@ class StatusRow:
     pending: tuple[Deployment, ...] = ()
     in_progress: Deployment | None = None
     open_alerts: tuple[Alert, ...] = field(default_factory=tuple)
+    verification: Assessment | None = None  # where the environment has `verify`
 
     @property
     def commit(self) -> str | None:

@@ -293,3 +293,24 @@ def test_subprocess_cli_is_the_installed_entry_point(installation: Installation)
         "db",
     ):
         assert command in result.stdout
+
+
+def test_json_logs_name_the_deployment_and_audit_exports_as_json(
+    installation: Installation,
+) -> None:
+    i = installation
+    i.env["CHATOPS_LOG_FORMAT"] = "json"
+
+    result = i.run("--verbose", "deploy", i.bot, "staging", "--json")
+
+    assert result.returncode == 0, result.stderr
+    logged = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
+    assert logged, result.stderr[-2000:]
+    about = [line for line in logged if line.get("deployment_id") == 1]
+    assert about and all({"time", "level", "logger", "message"} <= set(line) for line in logged)
+    events = i.json("audit")
+    assert ("deploy", "ok", 1) in [(e["action"], e["outcome"], e["deployment_id"]) for e in events]
+    assert events[0]["action"] == "live" and events[0]["at"] >= events[-1]["at"]
+    i.env["CHATOPS_LOG_FORMAT"] = "xml"
+    refused = i.run("status")
+    assert refused.returncode == 2 and "CHATOPS_LOG_FORMAT" in refused.stderr

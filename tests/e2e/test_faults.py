@@ -2,8 +2,8 @@
 
 SIGKILL while building, deploying or verifying: the next start fails the deployment, puts
 the release that was live back on the engine, records it and tells the channel. SIGTERM:
-serve stops taking requests, lets the running deployment finish within
-CHATOPS_SHUTDOWN_GRACE_SECONDS and exits 0; what is still running after the grace is left
+serve stops taking new work (`/readyz` answers 503), lets the running deployment finish
+within CHATOPS_DRAIN_SECONDS and exits 0; what is still running after the grace is left
 to the next start's recovery.
 """
 
@@ -98,14 +98,10 @@ def test_sigterm_lets_the_running_deployment_finish_and_takes_no_new_work(site: 
 
     os.killpg(s.served.process.pid, signal.SIGTERM)
 
-    def refused() -> bool:
-        try:
-            httpx.get(f"{s.served.url}/healthz", timeout=1)
-        except httpx.ConnectError:
-            return True
-        return False
+    def draining() -> bool:
+        return httpx.get(f"{s.served.url}/readyz", timeout=1).status_code == 503
 
-    until(refused, "serve to stop taking requests", timeout=5)
+    until(draining, "serve to stop taking new work", timeout=5)
     assert s.deployment(running.id or 0).state == State.VERIFYING  # still running, not dropped
     assert s.served.process.wait(timeout=60) == 0, s.served.output()
     assert s.deployment(running.id or 0).state == State.LIVE
@@ -119,7 +115,7 @@ def test_sigterm_past_the_grace_leaves_the_deployment_to_the_next_start(site: Si
     is told late, in one message, not never."""
     s, i = site, site.i
     i.repo.commit("never healthy", files={"Dockerfile": slow_start(3600)})
-    s.served.env["CHATOPS_SHUTDOWN_GRACE_SECONDS"] = "1"
+    s.served.env["CHATOPS_DRAIN_SECONDS"] = "10"  # the least: no time for deployments
     s.slack.fail_always("chat.postMessage", "internal_error", status=500)
     s.slack.fail_always("chat.update", "internal_error", status=500)
     s.served.start()

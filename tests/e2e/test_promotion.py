@@ -112,9 +112,9 @@ def test_a_rollback_holds_automatic_deploys_until_a_deploy_on_purpose(
     assert i.json("rollback", i.bot, "staging")["version"] == 1
 
     [row] = i.json("status", i.bot)
-    assert row["lock"]["kind"] == "rollback_hold"
-    assert "rolled back to v1" in row["lock"]["reason"]
+    assert row["lock"] is None, "a rollback's hold is not a person's lock"
+    assert "rolled back to v1" in row["hold"]["reason"]
 
     assert i.json("deploy", i.bot, "staging")["version"] == 2
     [row] = i.json("status", i.bot)
-    assert row["lock"] is None
+    assert row["lock"] is None and row["hold"] is None

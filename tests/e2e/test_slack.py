@@ -442,7 +442,7 @@ def test_forged_stale_or_altered_requests_get_401_and_change_nothing(
 MISTYPED = [
     ("/deploy", "", "arguments are missing"),
     ("/deploy", "{bot} staging a..b", "'..'"),
-    ("/rollback", "{bot} prod version-two", "version"),
+    ("/rollback", "{bot} prod v2.0 broken", "version"),
     ("/logs", "{bot} staging lots", "lines must be a number"),
     ("/lock", "{bot} prod", "reason"),
     ("/unlock", "{bot}", "an argument is missing"),

@@ -27,6 +27,7 @@ from chatops.domain.approvals import Decision, Vote
 from chatops.domain.audit import AuditEvent, Outcome
 from chatops.domain.deployment import Deployment, Kind, Release, State
 from chatops.domain.policy import Lock, LockKind
+from chatops.domain.verification import Measurement, Verdict, tally
 from chatops.errors import SchemaOutOfDate, StoreError
 from chatops.services.ports import Conflict, MessageRef, SlotTaken
 
@@ -752,13 +753,55 @@ def test_ping_answers_on_a_reachable_database(store: SqlStore) -> None:
         uow.ping()
 
 
+def test_measurements_round_trip_oldest_first(store: SqlStore) -> None:
+    first, second = add(store, deployment(state=State.LIVE), deployment(env="prod"))
+    assert first.id is not None and second.id is not None
+    late = Measurement("error rate", Verdict.FAIL, at(2), 0.5, "x" * 900, first.id)
+    early = Measurement("error rate", Verdict.PASS, T0_PLUS2, 0.0, "", first.id)
+    unsure = Measurement("latency", Verdict.INCONCLUSIVE, at(1), None, "no data", second.id)
+    with store.uow() as uow:
+        for m in (late, early, unsure):
+            uow.measurements.add(m)
+        uow.commit()
+    with store.uow() as uow:
+        mine = uow.measurements.for_deployments([first.id])
+        both = uow.measurements.for_deployments([first.id, second.id])
+        assert uow.measurements.for_deployments([]) == []
+    assert [m.verdict for m in mine] == [Verdict.PASS, Verdict.FAIL]
+    assert mine[0].at == T0 and mine[1].value == 0.5
+    assert len(mine[1].detail) == 500  # kept short
+    assert_utc(*(m.at for m in both))
+    assert [m.check for m in both] == ["error rate", "latency", "error rate"]
+    # summed up in SQL exactly as the domain sums them up (the verifier reads only these)
+    fail_again = Measurement("error rate", Verdict.FAIL, at(3), 0.7, "0.7 is too much", first.id)
+    with store.uow() as uow:
+        uow.measurements.add(fail_again)
+        uow.commit()
+    with store.uow() as uow:
+        in_sql = uow.measurements.tallies([first.id, second.id])
+        both = uow.measurements.for_deployments([first.id, second.id])
+    assert sorted(in_sql, key=str) == sorted(tally(both), key=str)
+    [failed] = [t for t in in_sql if t.verdict is Verdict.FAIL]
+    assert (failed.count, failed.last_detail, failed.last_at) == (2, "0.7 is too much", at(3))
+    [unsure] = [t for t in in_sql if t.verdict is Verdict.INCONCLUSIVE]
+    assert unsure.first_detail == "no data"
+    assert_utc(*(t.first_at for t in in_sql), *(t.last_at for t in in_sql))
+    with store.uow() as uow:  # the first is live: it keeps its run; the second's go
+        pruned = uow.measurements.prune(before=at(10))
+        uow.commit()
+    with store.uow() as uow:
+        assert pruned == 1
+        assert uow.measurements.for_deployments([second.id]) == []
+        assert len(uow.measurements.for_deployments([first.id])) == 3
+
+
 # ── migrations ───────────────────────────────────────────────────────────────
 
 
 def test_an_empty_database_is_out_of_date_until_upgraded(db_url: str) -> None:
     assert schema.current(db_url) is None
     with pytest.raises(SchemaOutOfDate) as error:
-        schema.ensure_current(db_url)
+        schema.ensure_current(db_url, create=False)
     assert error.value.hint == "run `chatops db upgrade`"
 
     schema.upgrade(db_url)
@@ -793,4 +836,18 @@ def test_alembic_check_from_the_repository_root(
 
 def test_migrations_are_found_in_the_checkout() -> None:
     assert schema.migrations_dir() == ROOT / "migrations"
-    assert schema.head() == "0004_stuck"
+    assert schema.head() == "0005_verify"
+    assert schema.head() == schema.HEAD, "the constant the schema check compares with"
+
+
+def test_pruning_the_audit_log_deletes_only_what_is_older(store: SqlStore) -> None:
+    with store.uow() as uow:
+        for minutes in (0, 1, 2):
+            uow.audit.add(AuditEvent(at(minutes), "U0DEV", "status", Outcome.OK))
+        uow.commit()
+    with store.uow() as uow:
+        assert uow.audit.prune(at(1)) == 1
+        uow.commit()
+    with store.uow() as uow:
+        assert [e.at for e in uow.audit.list()] == [at(2), at(1)]
+        assert uow.audit.prune(T0) == 0

@@ -21,7 +21,7 @@ from chatops.adapters.build import DockerImageBuilder
 from chatops.adapters.docker_client import connect
 from chatops.adapters.local_services import free_port
 from chatops.adapters.runtime.docker import NEXT, PREVIOUS, DockerRuntime, ManagedContainer
-from chatops.domain.catalog import Strategy
+from chatops.domain.catalog import Resources, Strategy
 from chatops.domain.health import GateState, GateStep, Health, HealthGate, Observation
 from chatops.entrypoints.sample import DOCKERFILE, write_sample_bot
 from chatops.errors import NotFound, RuntimeFailure
@@ -574,3 +574,99 @@ def test_a_release_that_exits_at_once_never_passes_the_gate(
             runtime.restore(bot, ENV, None)
     finally:
         DockerImageBuilder(client).remove(tag)
+
+
+# ── instances ────────────────────────────────────────────────────────────────
+
+
+def _started(client: docker.DockerClient, name: str) -> tuple[str, str, str, bool]:
+    attrs = client.api.inspect_container(name)
+    return (
+        attrs["Id"],
+        attrs["State"]["StartedAt"],
+        attrs["Config"]["Labels"]["chatops.release"],
+        attrs["State"]["Running"],
+    )
+
+
+def test_two_instances_run_a_bot_of_the_same_name_and_never_touch_each_other(
+    client: docker.DockerClient, runtime: DockerRuntime, images: Images, bot: str
+) -> None:
+    other = DockerRuntime(client, stop_timeout=5, instance="other")
+    mine_port, their_port = free_port(), free_port()
+
+    def theirs(release: str, version: int) -> RunSpec:
+        return replace(spec_for(bot, images, release, version, their_port), instance="other")
+
+    try:
+        deploy(runtime, spec_for(bot, images, "v1", 1, mine_port))
+        deploy(other, theirs("v1", 1))
+        assert containers_of(client, bot) == [f"other-{bot}-{ENV}", f"{bot}-{ENV}"]
+        labels_of = {
+            name: client.api.inspect_container(name)["Config"]["Labels"]["chatops.instance"]
+            for name in containers_of(client, bot)
+        }
+        assert labels_of == {f"{bot}-{ENV}": "default", f"other-{bot}-{ENV}": "other"}
+        assert [m for m in runtime.list_managed() if m.bot == bot] == [
+            ManagedContainer(bot, ENV, "v1", True)
+        ]
+        assert [m for m in other.list_managed() if m.bot == bot] == [
+            ManagedContainer(bot, ENV, "v1", True)
+        ]
+        mine = _started(client, f"{bot}-{ENV}")
+
+        deploy(other, theirs("v2", 2))  # a deploy, a rollback and a clean-up of the other one
+        other.start(theirs("v1", 3))
+        other.restore(bot, ENV, theirs("v2", 2))
+        assert serves(their_port) == "v2"
+        other.remove(bot, ENV)
+
+        assert _started(client, f"{bot}-{ENV}") == mine
+        assert serves(mine_port) == "v1"
+        assert containers_of(client, bot) == [f"{bot}-{ENV}"]
+    finally:
+        other.remove(bot, ENV)
+
+
+def test_a_container_of_another_instance_is_never_replaced_or_removed(
+    client: docker.DockerClient, runtime: DockerRuntime, images: Images, bot: str
+) -> None:
+    # the default instance's bot `other-<bot>` would meet instance other's `<bot>` by name
+    other = DockerRuntime(client, stop_timeout=5, instance="other")
+    theirs = replace(spec_for(bot, images, "v1", 1, free_port()), instance="other")
+    try:
+        deploy(other, theirs)
+        before = _started(client, f"other-{bot}-{ENV}")
+        clash = spec_for(f"other-{bot}", images, "v2", 2, free_port())
+
+        for attempt in (
+            lambda: runtime.start(clash),
+            lambda: runtime.restore(f"other-{bot}", ENV, clash),
+            lambda: runtime.remove(f"other-{bot}", ENV),
+        ):
+            with pytest.raises(RuntimeFailure, match="chatops instance 'other' runs") as caught:
+                attempt()
+            assert caught.value.hint is not None and "`instance`" in caught.value.hint
+
+        assert _started(client, f"other-{bot}-{ENV}") == before
+        assert [m.bot for m in runtime.list_managed()].count(f"other-{bot}") == 0
+    finally:
+        other.remove(bot, ENV)
+
+
+def test_resources_limit_the_container(
+    client: docker.DockerClient, runtime: DockerRuntime, images: Images, bot: str
+) -> None:
+    limited = replace(
+        spec_for(bot, images, "v1", 1, free_port()),
+        resources=Resources(cpus=0.5, memory=64 * 2**20),
+    )
+
+    deploy(runtime, limited)
+
+    host = client.api.inspect_container(f"{bot}-{ENV}")["HostConfig"]
+    assert (host["NanoCpus"], host["Memory"], host["MemorySwap"]) == (
+        500_000_000,
+        64 * 2**20,
+        64 * 2**20,
+    )

@@ -21,7 +21,7 @@ from chatops.adapters.build import DockerImageBuilder
 from chatops.adapters.local_services import free_port
 from chatops.adapters.runtime.docker import ManagedContainer
 from chatops.adapters.runtime.swarm import SwarmRuntime
-from chatops.domain.catalog import Strategy
+from chatops.domain.catalog import Resources, Strategy
 from chatops.domain.health import Health
 from chatops.errors import NotFound, RuntimeFailure
 from chatops.services.ports import RunSpec
@@ -207,6 +207,7 @@ def test_start_creates_the_service_and_updates_it_in_place_stop_first(
         "chatops.release": "v1",
         "chatops.commit": v1.commit,
         "chatops.image": v1.image_name,
+        "chatops.instance": "default",
     }
     assert spec["Labels"] == labels
     container = spec["TaskTemplate"]["ContainerSpec"]
@@ -467,3 +468,70 @@ def test_a_release_that_exits_at_once_never_starts(
             runtime.start(bare(bot, extra.crasher, 1))
         assert "non-zero exit (1)" in caught.value.message, f"attempt {attempt}"
         runtime.restore(bot, ENV, None)
+
+
+# ── instances ────────────────────────────────────────────────────────────────
+
+
+def test_two_instances_run_a_service_of_the_same_bot_and_never_touch_each_other(
+    client: docker.DockerClient, runtime: SwarmRuntime, extra: Extra, bot: str
+) -> None:
+    other = SwarmRuntime(
+        client, monitor_seconds=MONITOR, converge_timeout=CONVERGE, instance="other"
+    )
+
+    def theirs(version: int) -> RunSpec:
+        return bare(bot, extra.sleeper, version, instance="other")
+
+    try:
+        runtime.start(bare(bot, extra.sleeper, 1))
+        other.start(theirs(1))
+        mine = service(client, bot)
+        assert mine is not None and mine["Spec"]["Labels"]["chatops.instance"] == "default"
+        their_service = client.api.inspect_service(f"other-{bot}-{ENV}")
+        assert their_service["Spec"]["Labels"]["chatops.instance"] == "other"
+        assert [m for m in runtime.list_managed() if m.bot == bot] == [
+            ManagedContainer(bot, ENV, "v1", True)
+        ]
+        assert [m for m in other.list_managed() if m.bot == bot] == [
+            ManagedContainer(bot, ENV, "v1", True)
+        ]
+
+        other.start(theirs(2))  # a deploy, a rollback and a clean-up of the other one
+        other.restore(bot, ENV, theirs(1))
+        other.remove(bot, ENV)
+
+        after = service(client, bot)
+        assert after is not None
+        assert (after["ID"], after["Version"]) == (mine["ID"], mine["Version"])
+        assert [task_release(t) for t in running_tasks(client, bot)] == ["v1"]
+        with pytest.raises(docker.errors.NotFound):
+            client.api.inspect_service(f"other-{bot}-{ENV}")
+
+        # the default instance's bot `other-<bot>` meets instance other's `<bot>` by name
+        other.start(theirs(3))
+        with pytest.raises(RuntimeFailure, match="chatops does not manage as instance"):
+            runtime.start(bare(f"other-{bot}", extra.sleeper, 1))
+        with pytest.raises(RuntimeFailure, match="belongs to chatops instance 'other'"):
+            runtime.remove(f"other-{bot}", ENV)
+        kept = client.api.inspect_service(f"other-{bot}-{ENV}")
+        assert kept["Spec"]["Labels"]["chatops.release"] == "v3"
+    finally:
+        other.remove(bot, ENV)
+
+
+def test_resources_limit_each_task(
+    client: docker.DockerClient, runtime: SwarmRuntime, extra: Extra, bot: str
+) -> None:
+    runtime.start(bare(bot, extra.sleeper, 1, resources=Resources(cpus=0.25, memory=32 * 2**20)))
+
+    attrs = service(client, bot)
+    assert attrs is not None
+    limits = attrs["Spec"]["TaskTemplate"]["Resources"]["Limits"]
+    assert (limits["NanoCPUs"], limits["MemoryBytes"]) == (250_000_000, 32 * 2**20)
+    [task] = running_tasks(client, bot)
+    container = client.api.inspect_container(task["Status"]["ContainerStatus"]["ContainerID"])
+    assert (container["HostConfig"]["NanoCpus"], container["HostConfig"]["Memory"]) == (
+        250_000_000,
+        32 * 2**20,
+    )

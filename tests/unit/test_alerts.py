@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
+import re
 from dataclasses import dataclass
 
 import pytest
@@ -202,3 +204,16 @@ def test_the_view_offers_the_previous_release_while_the_alert_is_open(rig: Rig) 
     assert view.channel is None
     resolved = rig.service.resolve(LEAD, alert.id or 0)
     assert rig.service.view(resolved).rollback_to is None
+
+
+def test_every_alert_is_logged(rig: Rig, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="chatops.services.alerts"):
+        rig.service.ingest_alertmanager([incoming()])
+        rig.service.ingest_alertmanager([incoming()])
+        rig.service.ingest_alertmanager([incoming("resolved")])
+    said = [re.sub(r"#[0-9]+", "#N", r.getMessage()) for r in caplog.records]
+    assert said == [
+        "alert #N mybot in staging opened (alertmanager, seen 1 time(s)): mybot answers slowly",
+        "alert #N mybot in staging repeated (alertmanager, seen 2 time(s)): mybot answers slowly",
+        "alert #N mybot in staging resolved by alertmanager: mybot answers slowly",
+    ]

@@ -193,3 +193,43 @@ def test_secret_providers_are_parsed(tmp_path: Path) -> None:
     refs = {r.name: r for r in target.secrets}
     assert refs["TOKEN"].option("var") == "MYBOT_TOKEN"
     assert refs["KEY"].option("path") == str(tmp_path / "keys" / "key.pem")
+
+
+def test_resources_of_the_bot_are_overridden_per_environment_key_by_key(tmp_path: Path) -> None:
+    config = load(
+        tmp_path,
+        """\
+        environments: {staging: {}, prod: {}}
+        bots:
+          b:
+            repo: /r
+            resources: {cpus: 0.5, memory: 256m}
+            environments: {staging: {}, prod: {resources: {memory: 1.5g}}}
+        """,
+    )
+    targets = config.catalog.bots["b"].targets  # type: ignore[attr-defined]
+    assert (targets["staging"].resources.cpus, targets["staging"].resources.memory) == (
+        0.5,
+        256 * 2**20,
+    )
+    assert (targets["prod"].resources.cpus, targets["prod"].resources.memory) == (
+        0.5,
+        3 * 2**29,
+    )
+
+
+@pytest.mark.parametrize(
+    ("resources", "expected"),
+    [
+        ("{memory: lots}", "bots.b.resources.memory: 'lots' is not an amount of memory"),
+        ("{memory: 1m}", "bots.b.resources.memory: '1m' is too little memory"),
+        ("{cpus: 0}", "bots.b.resources.cpus"),
+        ("{cpus: many}", "bots.b.resources.cpus"),
+        ("{cpu: 1}", "bots.b.resources.cpu: unknown key; allowed: cpus, memory"),
+    ],
+)
+def test_bad_resources_are_explained(tmp_path: Path, resources: str, expected: str) -> None:
+    message = errors_of(
+        tmp_path, f"environments: {{a: {{}}}}\nbots: {{b: {{repo: /r, resources: {resources}}}}}\n"
+    )
+    assert expected in message

@@ -41,3 +41,16 @@ def test_sync_keeps_unchanged_releases_and_live_release_still_moves_them() -> No
 
     assert _gauge(metrics, "chatops_live_release_info") == {("mybot", "prod", "v4"): 1.0}
     assert _gauge(metrics, "chatops_alerts_firing") == {}
+
+
+def test_verification_measurements_are_counted_by_verdict() -> None:
+    metrics = PrometheusMetrics()
+    metrics.measured("mybot", "staging", "error rate", "pass", seconds=0.01)
+    metrics.measured("mybot", "staging", "error rate", "pass", seconds=0.02)
+    metrics.measured("mybot", "staging", "error rate", "inconclusive", seconds=2.0)
+    counted = _gauge(metrics, "chatops_verification_measurements_total")
+    assert counted == {
+        tuple(sorted(("mybot", "staging", "error rate", "pass"))): 2.0,
+        tuple(sorted(("mybot", "staging", "error rate", "inconclusive"))): 1.0,
+    }
+    assert _gauge(metrics, "chatops_verification_query_seconds_count") == {(): 3.0}

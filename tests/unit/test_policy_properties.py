@@ -461,7 +461,13 @@ class PolicyMachine(RuleBasedStateMachine):
         if live is None or live.id is None or live.version is None:
             self.model.staging = None
         elif self.model.staging is None or self.model.staging.deployment_id != live.id:
-            self.model.staging = StagingRun(live.id, live.version, healthy_since=live.live_at)
+            # the same release again continues its soak (unless a failed check broke it)
+            run = self.model.staging
+            same = run is not None and run.version == live.version
+            since = run.healthy_since if run is not None and same else None
+            self.model.staging = StagingRun(
+                live.id, live.version, healthy_since=since or live.live_at
+            )
 
     def deploy(self, op: Deploy) -> None:
         """Prod must refuse every plain deploy."""

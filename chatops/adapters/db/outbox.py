@@ -1,4 +1,4 @@
-"""The outbox of chat messages: what the notifier queued, claimed by one sender at a time.
+"""The outbox: chat messages and forge statuses queued, claimed by one sender at a time.
 
 One row per subject (`deployment:12`, `alert:3`, …) holds the newest content of
 that message: queuing a newer state replaces the content of a row still waiting,
@@ -7,6 +7,11 @@ owner and an expiry: one sender per row, whichever replica it runs in), sends
 it, and then deletes it, unless a newer revision arrived meanwhile, which is
 then due at once. `outbox_pace` says when a chat method may next be called in a
 channel, shared by every sender, so replicas together keep Slack's pace.
+
+Forge rows (`OutboxKind.FORGE`, DESIGN §10) use the same table and the same
+guarantees: `channel` names the forge (`github`, `gitlab`), `text` holds the
+newest status to report as JSON, and the remembered "message" is the forge's
+deployment id. Each sender claims only its own kinds.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from chatops.adapters.db.tables import ChatMessageRow, OutboxPaceRow, OutboxRow
 from chatops.services.ports import MessageRef
 
 __all__ = [
+    "CHAT_KINDS",
     "POST",
     "UPDATE",
     "Claimed",
@@ -43,6 +49,10 @@ class OutboxKind(enum.StrEnum):
     MESSAGE = "message"  # posted once, then edited in place (a deployment's, an alert's)
     REPLY = "reply"  # posted once, in the thread of another subject's message
     POST = "post"  # a new message every time (a soak notice, something said)
+    FORGE = "forge"  # a deployment on GitHub or GitLab: created once, then given statuses
+
+
+CHAT_KINDS = frozenset({OutboxKind.MESSAGE, OutboxKind.REPLY, OutboxKind.POST})
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +147,7 @@ class SqlOutbox:
         hold: timedelta,
         pace: Mapping[str, timedelta],
         scan: int = 500,
+        kinds: Collection[OutboxKind] = CHAT_KINDS,
     ) -> tuple[Claimed | None, datetime | None]:
         """Claim the longest-waiting message that is due and whose channel may be written to.
 
@@ -146,6 +157,7 @@ class SqlOutbox:
             The claimed message (or None), and when a message not sendable now will be.
         """
         free = or_(OutboxRow.claimed_until.is_(None), OutboxRow.claimed_until < now)
+        mine = OutboxRow.kind.in_([str(k) for k in kinds])
         due = self._session.execute(
             select(
                 OutboxRow.id,
@@ -154,12 +166,14 @@ class SqlOutbox:
                 OutboxRow.channel,
                 OutboxRow.thread_of,
             )
-            .where(free, OutboxRow.next_attempt_at <= now)
+            .where(free, mine, OutboxRow.next_attempt_at <= now)
             .order_by(OutboxRow.next_attempt_at, OutboxRow.id)
             .limit(scan)
         ).all()
         soonest = self._session.scalar(
-            select(func.min(OutboxRow.next_attempt_at)).where(free, OutboxRow.next_attempt_at > now)
+            select(func.min(OutboxRow.next_attempt_at)).where(
+                free, mine, OutboxRow.next_attempt_at > now
+            )
         )
         if not due:
             return None, soonest
@@ -176,7 +190,8 @@ class SqlOutbox:
             thread = refs.get(row.thread_of) if row.thread_of else None
             if kind is OutboxKind.REPLY and row.thread_of in threads_queued:
                 continue  # its thread's message (or a change of it) goes first
-            method = UPDATE if kind is OutboxKind.MESSAGE and ref is not None else POST
+            edits = kind in (OutboxKind.MESSAGE, OutboxKind.FORGE)
+            method = UPDATE if edits and ref is not None else POST
             slot = paces.get((method, row.channel))
             if slot is not None and slot > now:
                 soonest = slot if soonest is None else min(soonest, slot)
@@ -245,19 +260,25 @@ class SqlOutbox:
 
     # ── reading ──────────────────────────────────────────────────────────────
 
-    def waiting(self, subjects: Collection[str] | None = None) -> list[Waiting]:
+    def waiting(
+        self, subjects: Collection[str] | None = None, *, kinds: Collection[OutboxKind] = CHAT_KINDS
+    ) -> list[Waiting]:
         """Messages still queued (of `subjects`, when given), oldest first."""
-        stmt = select(
-            OutboxRow.subject, OutboxRow.channel, OutboxRow.attempts, OutboxRow.last_error
-        ).order_by(OutboxRow.id)
+        stmt = (
+            select(OutboxRow.subject, OutboxRow.channel, OutboxRow.attempts, OutboxRow.last_error)
+            .where(OutboxRow.kind.in_([str(k) for k in kinds]))
+            .order_by(OutboxRow.id)
+        )
         if subjects is not None:
             if not subjects:
                 return []
             stmt = stmt.where(OutboxRow.subject.in_(subjects))
         return [Waiting(*row) for row in self._session.execute(stmt)]
 
-    def count(self) -> int:
-        return int(self._session.scalar(select(func.count()).select_from(OutboxRow)) or 0)
+    def count(self, *, kinds: Collection[OutboxKind] = CHAT_KINDS) -> int:
+        stmt = select(func.count()).select_from(OutboxRow)
+        stmt = stmt.where(OutboxRow.kind.in_([str(k) for k in kinds]))
+        return int(self._session.scalar(stmt) or 0)
 
     # ── helpers ──────────────────────────────────────────────────────────────
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Executable, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -191,6 +191,7 @@ def _deployment(row: DeploymentRow) -> Deployment:
         log_tail=row.log_tail,
         cancel_requested_by=row.cancel_requested_by,
         cancel_requested_at=row.cancel_requested_at,
+        verification_override=row.verification_override,
         revision=row.revision,
     )
 
@@ -231,6 +232,7 @@ def _deployment_columns(deployment: Deployment) -> dict[str, Any]:
         "log_tail": deployment.log_tail,
         "cancel_requested_by": deployment.cancel_requested_by,
         "cancel_requested_at": deployment.cancel_requested_at,
+        "verification_override": deployment.verification_override,
         **_slots(deployment),
     }
 
@@ -337,10 +339,15 @@ class SqlDeploymentRepository:
         stmt = stmt.order_by(DeploymentRow.id.desc()).limit(limit)
         return [_deployment(row) for row in _all(self._session, stmt)]
 
-    def in_state(self, states: Iterable[str]) -> list[Deployment]:
-        wanted = [str(state) for state in states]
-        stmt = select(DeploymentRow).where(DeploymentRow.state.in_(wanted))
-        return [_deployment(row) for row in _all(self._session, stmt.order_by(DeploymentRow.id))]
+    def in_state(self, states: Iterable[str], *, bot: str | None = None) -> list[Deployment]:
+        # plain rows, not ORM objects: the web overview reads hundreds of them per view
+        table = DeploymentRow.__table__
+        stmt = select(table).where(table.c.state.in_([str(state) for state in states]))
+        if bot is not None:
+            stmt = stmt.where(table.c.bot == bot)
+        self._session.flush()
+        rows = self._session.execute(stmt.order_by(table.c.id)).all()
+        return [_deployment(cast(DeploymentRow, row)) for row in rows]
 
     def all_live(self) -> list[Deployment]:
         return self.in_state([State.LIVE])
@@ -479,15 +486,40 @@ class SqlAuditLog:
         self._session.flush()
 
     def list(
-        self, *, bot: str | None = None, deployment_id: int | None = None, limit: int = 100
+        self,
+        *,
+        bot: str | None = None,
+        deployment_id: int | None = None,
+        limit: int = 100,
+        env: str | None = None,
+        actor: str | None = None,
+        action: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        before_id: int | None = None,
     ) -> list[AuditEvent]:
         stmt = select(AuditEventRow)
-        if bot is not None:
-            stmt = stmt.where(AuditEventRow.bot == bot)
-        if deployment_id is not None:
-            stmt = stmt.where(AuditEventRow.deployment_id == deployment_id)
+        for column, wanted in (
+            (AuditEventRow.bot, bot),
+            (AuditEventRow.deployment_id, deployment_id),
+            (AuditEventRow.env, env),
+            (AuditEventRow.actor, actor),
+            (AuditEventRow.action, action),
+        ):
+            if wanted is not None:
+                stmt = stmt.where(column == wanted)
+        if since is not None:
+            stmt = stmt.where(AuditEventRow.at >= since)
+        if until is not None:
+            stmt = stmt.where(AuditEventRow.at < until)
+        if before_id is not None:
+            stmt = stmt.where(AuditEventRow.id < before_id)
         stmt = stmt.order_by(AuditEventRow.id.desc()).limit(limit)
         return [_audit_event(row) for row in _all(self._session, stmt)]
+
+    def prune(self, before: datetime) -> int:
+        result = self._session.execute(delete(AuditEventRow).where(AuditEventRow.at < before))
+        return int(getattr(result, "rowcount", 0) or 0)
 
 
 # ── alerts ───────────────────────────────────────────────────────────────────
@@ -582,6 +614,10 @@ class SqlAlertRepository:
         if bot is not None:
             stmt = stmt.where(AlertRow.bot == bot)
         return [_alert(row) for row in _all(self._session, stmt.order_by(AlertRow.id))]
+
+    def history(self, bot: str, limit: int = 100) -> list[Alert]:
+        stmt = select(AlertRow).where(AlertRow.bot == bot).order_by(AlertRow.id.desc())
+        return [_alert(row) for row in _all(self._session, stmt.limit(limit))]
 
 
 # ── chat messages, leases ────────────────────────────────────────────────────

@@ -8,6 +8,7 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -28,6 +29,7 @@ __all__ = [
     "DeploymentRow",
     "LeaseRow",
     "LockRow",
+    "MeasurementRow",
     "OutboxPaceRow",
     "OutboxRow",
     "ReleaseRow",
@@ -145,6 +147,8 @@ class DeploymentRow(Base):
     log_tail: Mapped[str] = mapped_column(Text)
     cancel_requested_by: Mapped[str | None] = mapped_column(String(NAME))
     cancel_requested_at: Mapped[datetime | None]
+    # who promoted it although the source's verification was inconclusive (DESIGN §10)
+    verification_override: Mapped[str | None] = mapped_column(String(NAME))
     # bumped by every save, which changes the row only from the revision it read
     revision: Mapped[int] = mapped_column(Integer, server_default="0")
     running_slot: Mapped[str | None] = mapped_column(String(2 * NAME + 1), unique=True)
@@ -312,3 +316,18 @@ class OutboxPaceRow(Base):
     method: Mapped[str] = mapped_column(String(LABEL), primary_key=True)
     channel: Mapped[str] = mapped_column(String(NAME), primary_key=True)
     next_at: Mapped[datetime]
+
+
+class MeasurementRow(Base):
+    """One judged measurement of one verification check of a live deployment (DESIGN §10)."""
+
+    __tablename__ = "measurements"
+    __table_args__ = (Index(None, "deployment_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    deployment_id: Mapped[int] = mapped_column(ForeignKey("deployments.id"))
+    check: Mapped[str] = mapped_column(String(NAME))
+    value: Mapped[float | None] = mapped_column(Float)
+    verdict: Mapped[str] = mapped_column(String(WORD))
+    detail: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime]

@@ -11,6 +11,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import Session
 
 from chatops.adapters.db.deliveries import SqlDeliveryLog, SqlWantedHeads
+from chatops.adapters.db.measurements import SqlMeasurementRepository
 from chatops.adapters.db.outbox import SqlOutbox
 from chatops.adapters.db.repositories import (
     SqlAlertRepository,
@@ -30,6 +31,7 @@ from chatops.services.ports import (
     DeploymentRepository,
     LeaseRepository,
     LockRepository,
+    MeasurementRepository,
     MessageRepository,
     ReleaseRepository,
     VoteRepository,
@@ -152,6 +154,7 @@ class SqlUnitOfWork:
         self.leases: LeaseRepository = SqlLeaseRepository(self._session)
         self.deliveries: DeliveryLog = SqlDeliveryLog(self._session)
         self.wanted_heads: WantedHeads = SqlWantedHeads(self._session)
+        self.measurements: MeasurementRepository = SqlMeasurementRepository(self._session)
         self.outbox = SqlOutbox(self._session)  # the Slack adapters' own, not a port
 
     def __enter__(self) -> Self:

@@ -6,6 +6,9 @@ Containers of (bot, env), by name:
     <bot>-<env>.previous   stop-first: the release the candidate replaced, stopped, until commit
     <bot>-<env>.next       start-first: the candidate, running beside the committed one
 
+with `<instance>-` before each for a non-default instance. Only containers labelled
+with this runtime's instance are listed, replaced or removed.
+
 `commit` and `restore` only look at what exists under these names, so either can be
 called again after a crash at any point of `start`, and by another process.
 """
@@ -31,12 +34,15 @@ from chatops.adapters.docker_client import (
     container_observation,
     engine_errors,
     first_line,
+    instance_of,
     labels,
     name_of,
+    nano_cpus,
     release_of,
 )
 from chatops.domain.catalog import Strategy
 from chatops.domain.health import Health, Observation
+from chatops.domain.names import DEFAULT_INSTANCE
 from chatops.errors import NotFound, RuntimeFailure
 from chatops.services.ports import RunSpec
 
@@ -72,12 +78,19 @@ class DockerRuntime:
         client: a connected client (see `chatops.adapters.docker_client.connect`).
         stop_timeout: seconds a container has to exit after SIGTERM before it is killed.
         log_max_size: the json-file log's size limit per container (`10m`, …).
+        instance: the chatops instance whose containers these are (DESIGN §4).
     """
 
     def __init__(
-        self, client: docker.DockerClient, *, stop_timeout: int = 10, log_max_size: str = "10m"
+        self,
+        client: docker.DockerClient,
+        *,
+        stop_timeout: int = 10,
+        log_max_size: str = "10m",
+        instance: str = DEFAULT_INSTANCE,
     ) -> None:
         self._client = client
+        self._instance = instance
         self._api = client.api
         self._stop_timeout = stop_timeout
         self._log_max_size = log_max_size
@@ -96,12 +109,14 @@ class DockerRuntime:
                 to create or start the container, or cannot be reached.
         """
         name = spec.name
+        self._check_instance(spec)
         with engine_errors(f"starting {spec.image_name} as {name}"):
+            current = self._inspect(name)
+            self._check_ours(current, name)
             self._ensure_image(spec)
             self._discard(name + NEXT)
             if spec.strategy is Strategy.START_FIRST:
                 return self._run(spec, name + NEXT)
-            current = self._inspect(name)
             if current is not None:
                 self._stop(current)
                 self._discard(name + PREVIOUS)
@@ -114,8 +129,8 @@ class DockerRuntime:
         Raises:
             RuntimeFailure: the engine cannot be reached.
         """
-        with engine_errors(f"inspecting {handle or name_of(bot, env)}"):
-            attrs = self._inspect(handle or name_of(bot, env))
+        with engine_errors(f"inspecting {handle or self._name(bot, env)}"):
+            attrs = self._inspect(handle or self._name(bot, env))
         if attrs is None:
             return Observation(health=Health.UNKNOWN, running=False, missing=True)
         return container_observation(attrs)
@@ -127,7 +142,7 @@ class DockerRuntime:
             NotFound: the candidate container is gone.
             RuntimeFailure: the engine refused or cannot be reached.
         """
-        name = name_of(bot, env)
+        name = self._name(bot, env)
         with engine_errors(f"committing {name}"):
             candidate = self._inspect(handle)
             if candidate is None:
@@ -153,11 +168,12 @@ class DockerRuntime:
             RuntimeFailure: the engine refused or cannot be reached, or `previous`'s
                 image cannot be had.
         """
-        name = name_of(bot, env)
+        name = self._name(bot, env)
         with engine_errors(f"restoring {name}"):
+            current = self._inspect(name)
+            self._check_ours(current, name)
             self._discard(name + NEXT)
             kept = self._inspect(name + PREVIOUS)
-            current = self._inspect(name)
             if kept is not None:
                 if current is not None:  # commit drops .previous: what runs is the candidate
                     self._discard(current["Id"])
@@ -181,7 +197,7 @@ class DockerRuntime:
             NotFound: nothing of `bot` runs in `env`.
             RuntimeFailure: the engine cannot be reached.
         """
-        name = name_of(bot, env)
+        name = self._name(bot, env)
         with engine_errors(f"reading the logs of {name}"):
             try:
                 raw = self._api.logs(name, stdout=True, stderr=True, tail=max(0, lines))
@@ -197,15 +213,16 @@ class DockerRuntime:
         Raises:
             RuntimeFailure: the engine refused or cannot be reached.
         """
-        name = name_of(bot, env)
+        name = self._name(bot, env)
         with engine_errors(f"removing {name}"):
+            self._check_ours(self._inspect(name), name)
             for container in (name + NEXT, name, name + PREVIOUS):
                 self._discard(container)
 
     # ── for reconcile ────────────────────────────────────────────────────────
 
     def list_managed(self) -> list[ManagedContainer]:
-        """Every committed `<bot>-<env>` container on the engine that carries chatops' labels.
+        """Every committed `<bot>-<env>` container of this instance on the engine.
 
         Raises:
             RuntimeFailure: the engine cannot be reached.
@@ -216,12 +233,37 @@ class DockerRuntime:
         for row in rows:
             row_labels = row.get("Labels") or {}
             bot, env = row_labels.get(BOT_LABEL, ""), row_labels.get(ENV_LABEL, "")
-            if f"/{name_of(bot, env)}" in (row.get("Names") or []):
+            if instance_of(row_labels) != self._instance:
+                continue
+            if f"/{self._name(bot, env)}" in (row.get("Names") or []):
                 running = row.get("State") == "running"
                 managed.append(ManagedContainer(bot, env, row_labels.get(RELEASE_LABEL), running))
         return managed
 
     # ── helpers ──────────────────────────────────────────────────────────────
+
+    def _name(self, bot: str, env: str) -> str:
+        return name_of(bot, env, self._instance)
+
+    def _check_instance(self, spec: RunSpec) -> None:
+        if spec.instance != self._instance:  # wiring gone wrong: never touch another's
+            raise RuntimeFailure(
+                f"{spec.name} belongs to chatops instance {spec.instance!r}, "
+                f"not to this runtime's {self._instance!r}"
+            )
+
+    def _check_ours(self, attrs: dict[str, Any] | None, name: str) -> None:
+        """Refuse to replace a container of that name that another chatops instance runs."""
+        if attrs is None:
+            return
+        found = container_labels(attrs)
+        if BOT_LABEL in found and instance_of(found) != self._instance:
+            raise RuntimeFailure(
+                f"a container named {name} exists that chatops instance "
+                f"{instance_of(found)!r} runs, not this instance {self._instance!r}",
+                hint="give this installation another `instance` in chatops.yaml, or rename "
+                "the bot or environment",
+            )
 
     def _inspect(self, ref: str) -> dict[str, Any] | None:
         try:
@@ -269,6 +311,9 @@ class DockerRuntime:
             init=True,  # a PID 1 without signal handlers (busybox) still stops on SIGTERM
             network_mode=spec.network,
             log_config=LogConfig(type="json-file", config={"max-size": self._log_max_size}),
+            nano_cpus=nano_cpus(spec),
+            mem_limit=spec.resources.memory,
+            memswap_limit=spec.resources.memory,  # no swap beyond the limit
         )
         created = self._api.create_container(
             spec.image,

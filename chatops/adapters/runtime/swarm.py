@@ -30,7 +30,7 @@ from typing import Any, Literal
 import docker
 import docker.errors
 import requests
-from docker.types import RestartPolicy, RollbackConfig, ServiceMode, UpdateConfig
+from docker.types import Resources, RestartPolicy, RollbackConfig, ServiceMode, UpdateConfig
 
 from chatops.adapters.docker_client import (
     BOT_LABEL,
@@ -38,14 +38,17 @@ from chatops.adapters.docker_client import (
     RELEASE_LABEL,
     container_observation,
     engine_errors,
+    instance_of,
     labels,
     last_failed_check,
     name_of,
+    nano_cpus,
     one_line,
 )
 from chatops.adapters.runtime.docker import ManagedContainer
 from chatops.domain.catalog import Strategy
 from chatops.domain.health import Health, Observation
+from chatops.domain.names import DEFAULT_INSTANCE
 from chatops.errors import NotFound, RuntimeFailure
 from chatops.services.ports import RunSpec
 
@@ -94,6 +97,8 @@ class SwarmRuntime:
         converge_timeout: seconds `start` and `restore` wait for the service to converge.
         stop_timeout: seconds a task has to exit after SIGTERM before it is killed.
         log_max_size: the json-file log's size limit per task (`10m`, …).
+        instance: the chatops instance whose services these are (DESIGN §4); only services
+            labelled with it are listed, updated or removed.
     """
 
     def __init__(
@@ -104,8 +109,10 @@ class SwarmRuntime:
         converge_timeout: float = 120.0,
         stop_timeout: int = 10,
         log_max_size: str = "10m",
+        instance: str = DEFAULT_INSTANCE,
     ) -> None:
         self._client = client
+        self._instance = instance
         self._api = client.api
         self._monitor_seconds = monitor_seconds
         self._converge_timeout = converge_timeout
@@ -151,7 +158,7 @@ class SwarmRuntime:
         Raises:
             RuntimeFailure: the engine is no Swarm manager or cannot be reached.
         """
-        ref = handle or name_of(bot, env)
+        ref = handle or self._name(bot, env)
         with _swarm(f"inspecting the Swarm service {ref}"):
             attrs = self._inspect(ref)
             if attrs is None:
@@ -166,7 +173,7 @@ class SwarmRuntime:
             NotFound: the service `handle` is gone.
             RuntimeFailure: the engine is no Swarm manager or cannot be reached.
         """
-        with _swarm(f"committing {name_of(bot, env)}"):
+        with _swarm(f"committing {self._name(bot, env)}"):
             if self._inspect(handle) is None:
                 raise NotFound(
                     f"the Swarm service of {bot} in {env} ({handle[:12]}) is gone",
@@ -188,7 +195,7 @@ class SwarmRuntime:
                 converge (see `start`), or the engine refused, is no Swarm manager or cannot
                 be reached.
         """
-        name = name_of(bot, env)
+        name = self._name(bot, env)
         if previous is None:
             with _swarm(f"removing the Swarm service {name}"):
                 self._remove(name)
@@ -206,7 +213,7 @@ class SwarmRuntime:
             NotFound: there is no service `<bot>-<env>`.
             RuntimeFailure: the engine is no Swarm manager or cannot be reached.
         """
-        name = name_of(bot, env)
+        name = self._name(bot, env)
         with _swarm(f"reading the logs of the Swarm service {name}"):
             try:
                 service = self._client.services.get(name)  # type: ignore[no-untyped-call]
@@ -224,7 +231,7 @@ class SwarmRuntime:
         Raises:
             RuntimeFailure: the engine refused, is no Swarm manager or cannot be reached.
         """
-        name = name_of(bot, env)
+        name = self._name(bot, env)
         with _swarm(f"removing the Swarm service {name}"):
             self._remove(name)
 
@@ -250,7 +257,9 @@ class SwarmRuntime:
         for attrs in services:
             service_labels = _service_labels(attrs)
             bot, env = service_labels.get(BOT_LABEL, ""), service_labels.get(ENV_LABEL, "")
-            if _spec(attrs).get("Name") != name_of(bot, env):
+            if instance_of(service_labels) != self._instance:
+                continue
+            if _spec(attrs).get("Name") != self._name(bot, env):
                 continue
             tasks = _current_tasks(attrs, by_service.get(str(attrs["ID"]), []))
             release = service_labels.get(RELEASE_LABEL)
@@ -258,6 +267,9 @@ class SwarmRuntime:
         return managed
 
     # ── helpers ──────────────────────────────────────────────────────────────
+
+    def _name(self, bot: str, env: str) -> str:
+        return name_of(bot, env, self._instance)
 
     def _inspect(self, ref: str) -> dict[str, Any] | None:
         try:
@@ -316,6 +328,7 @@ class SwarmRuntime:
             "labels": chatops_labels,
             "container_labels": chatops_labels,
             "mode": ServiceMode("replicated", replicas=spec.replicas),
+            "resources": Resources(cpu_limit=nano_cpus(spec), mem_limit=spec.resources.memory),
             "restart_policy": RestartPolicy(condition="on-failure", delay=_RESTART_DELAY),
             # a new release that fails is rolled back; the release `restore` brings back, and
             # a rollback, go on (their task restarts once the candidate freed its port)
@@ -517,6 +530,14 @@ class SwarmRuntime:
         attrs = self._inspect(name)
         if attrs is None:
             return
+        found = _service_labels(attrs)
+        if BOT_LABEL in found and instance_of(found) != self._instance:
+            raise RuntimeFailure(
+                f"the Swarm service {name} belongs to chatops instance {instance_of(found)!r}, "
+                f"not to this instance {self._instance!r}",
+                hint="give this installation another `instance` in chatops.yaml, or rename "
+                "the bot or environment",
+            )
         with contextlib.suppress(docker.errors.NotFound):
             self._api.remove_service(attrs["ID"])  # type: ignore[no-untyped-call]
         # Swarm stops and removes the tasks' containers seconds later: remove those on this
@@ -567,10 +588,16 @@ def _container_runs(container: Mapping[str, Any], spec: RunSpec) -> bool:
 
 def _check_ours(attrs: Mapping[str, Any], spec: RunSpec) -> None:
     service_labels = _service_labels(attrs)
-    if service_labels.get(BOT_LABEL) != spec.bot or service_labels.get(ENV_LABEL) != spec.env:
+    if (
+        service_labels.get(BOT_LABEL) != spec.bot
+        or service_labels.get(ENV_LABEL) != spec.env
+        or instance_of(service_labels) != spec.instance
+    ):
         raise RuntimeFailure(
-            f"a Swarm service named {spec.name} exists that chatops does not manage",
-            hint=f"remove or rename it (`docker service rm {spec.name}`), then deploy again",
+            f"a Swarm service named {spec.name} exists that chatops does not manage "
+            f"as instance {spec.instance!r}",
+            hint=f"remove or rename it (`docker service rm {spec.name}`), or give this "
+            "installation another `instance` in chatops.yaml, then deploy again",
         )
 
 

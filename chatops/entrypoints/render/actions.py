@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from chatops.domain.alerts import AlertState
 from chatops.domain.deployment import Deployment, Kind, State
+from chatops.domain.policy import INCONCLUSIVE_FINGERPRINT
 from chatops.entrypoints.render import words
 from chatops.entrypoints.render.document import Action, Confirm, Person, Strong
 from chatops.services.views import AlertView, DeploymentView
@@ -51,6 +52,10 @@ def alert_actions(view: AlertView) -> tuple[Action, ...]:
         found.append(
             Action(label, "rollback", str(alert.deployment_id), style="danger", confirm=confirm)
         )
+    inconclusive = alert.fingerprint.startswith(INCONCLUSIVE_FINGERPRINT)
+    if inconclusive and alert.deployment_id is not None and alert.state is not AlertState.RESOLVED:
+        # an approver of the next environment decides (checked when pressed)
+        found.append(Action("Promote anyway", "promote_anyway", str(alert.deployment_id)))
     if alert.id is not None and alert.state is AlertState.FIRING:
         found.append(Action("Acknowledge", "ack_alert", str(alert.id)))
     if alert.id is not None:  # logs are shown to the environment's viewers alone, on request

@@ -35,6 +35,8 @@ def alert(view: AlertView, m: Markup) -> Document:
     if alert.state is AlertState.ACKNOWLEDGED:
         at = f" · {m.moment(alert.acked_at)}" if alert.acked_at else ""
         parts.append(Note(f"👀 Acknowledged by {m.person(alert.acked_by)}{at}"))
+    if view.page_url:
+        parts.append(Note(f"🔎 {m.link(view.page_url, 'the deployment and its history')}"))
     text = m.text(f"{headline} — {words.cut(alert.summary, 300)}")
     return Document(text, tuple(parts), alert_actions(view))
 

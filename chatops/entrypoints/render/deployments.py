@@ -4,6 +4,7 @@ re-rendered on every state change, and the notice that a release has soaked."""
 from __future__ import annotations
 
 from chatops.domain.deployment import ENDED_STATES, Deployment, Kind, State
+from chatops.domain.verification import RunState
 from chatops.entrypoints.render import words
 from chatops.entrypoints.render.actions import deployment_actions, soaked_actions
 from chatops.entrypoints.render.document import (
@@ -22,6 +23,12 @@ from chatops.services.views import DeploymentView
 __all__ = ["MAX_CHANGES", "SUBJECT_WIDTH", "commit_line", "deployment", "soaked"]
 
 MAX_CHANGES = 10
+_VERIFIED = {
+    RunState.RUNNING: "📏",
+    RunState.PASSED: "✅",
+    RunState.FAILED: "❌",
+    RunState.INCONCLUSIVE: "❓",
+}
 SUBJECT_WIDTH = 100
 
 
@@ -129,6 +136,9 @@ def _outcome(view: DeploymentView, m: Markup) -> list[Part]:
     deployment = view.deployment
     if deployment.kind is Kind.AUTO_ROLLBACK and deployment.reason:
         return [Section(f"{m.strong('Why:')} {m.text(deployment.reason, SECTION_LIMIT - 40)}")]
+    if deployment.kind is Kind.ROLLBACK and deployment.reason and deployment.state is State.LIVE:
+        # the reason the person gave (a failure or a reject replaces it, and is said below)
+        return [Section(f"{m.strong('Why:')} {m.text(deployment.reason, SECTION_LIMIT - 40)}")]
     if deployment.state is not State.FAILED:
         return []
     why = deployment.reason or "no reason was recorded"
@@ -152,6 +162,12 @@ def _notes(view: DeploymentView, m: Markup) -> list[Part]:
         )
     if view.hold_note:
         notes.append(Note(f"🔒 {m.text(view.hold_note, 500)}"))
+    if view.verification is not None and deployment.state is State.LIVE:
+        notes.append(
+            Note(f"{_VERIFIED[view.verification.state]} {m.text(view.verification.summary(), 500)}")
+        )
+    if view.page_url:
+        notes.append(Note(f"🔎 {m.link(view.page_url, 'details and build log')}"))
     if deployment.in_progress and deployment.cancel_requested_by:
         notes.append(
             Note(

@@ -75,6 +75,9 @@ def _release(row: ReleaseRow, m: Markup) -> str:
         parts.append("was live in " + ", ".join(m.text(env) for env in row.was_live_in))
     if row.approved_by:
         parts.append(f"approved by {people(m, row.approved_by)}")
+    for back in row.rolled_back:
+        why = f": {m.text(back.reason, 200)}" if back.reason else ""
+        parts.append(f"rolled back in {m.text(back.env)} by {m.person(back.by)}{why}")
     return " · ".join(parts)
 
 

@@ -23,7 +23,7 @@ __all__ = ["BUTTONS", "create_bolt_app", "register"]
 
 log = logging.getLogger(__name__)
 
-BUTTONS = ("promote", "approve", "reject", "rollback", "ack_alert", "logs")
+BUTTONS = ("promote", "approve", "reject", "rollback", "ack_alert", "logs", "promote_anyway")
 SLOW_DOWN = (
     ":hourglass: Slow down: you sent more commands than chatops takes at once "
     "({burst}, then one every {every:g} s). Nothing ran; try again in a moment."
@@ -69,6 +69,7 @@ def create_bolt_app(
             "SLACK_SIGNING_SECRET is not set: Slack requests over HTTP cannot be verified",
             hint="copy it from the app's Basic Information page, or use --socket-mode",
         )
+    _quiet_token_warning()
     try:
         app = App(
             client=client,
@@ -89,6 +90,19 @@ def create_bolt_app(
         ) from None
     register(app, chat, work, deliveries=deliveries, throttle=throttle)
     return app
+
+
+class _TokenUnused(logging.Filter):
+    """bolt reads SLACK_BOT_TOKEN itself and warns that the client we give wins: it is ours."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "`token` will be unused" not in record.getMessage()
+
+
+def _quiet_token_warning() -> None:
+    logger = logging.getLogger("slack_bolt.App")
+    if not any(isinstance(f, _TokenUnused) for f in logger.filters):
+        logger.addFilter(_TokenUnused())
 
 
 def _once(deliveries: Deliveries) -> Callable[..., Any]:

@@ -1,0 +1,120 @@
+"""Verification measurements in the database (ports.MeasurementRepository)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import UTC, datetime
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+from sqlalchemy.sql import ColumnElement
+
+from chatops.adapters.db.tables import DeploymentRow, MeasurementRow
+from chatops.domain.deployment import State
+from chatops.domain.verification import Measurement, Tally, Verdict
+
+__all__ = ["SqlMeasurementRepository"]
+
+_DETAIL_CHARS = 500
+
+
+class SqlMeasurementRepository:
+    """Append-only: a measurement is never changed once recorded."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def add(self, measurement: Measurement) -> None:
+        if measurement.deployment_id is None:
+            raise ValueError("a measurement belongs to a deployment: give its id")
+        self._session.add(
+            MeasurementRow(
+                deployment_id=measurement.deployment_id,
+                check=measurement.check,
+                value=measurement.value,
+                verdict=str(measurement.verdict),
+                detail=measurement.detail[:_DETAIL_CHARS],
+                at=measurement.at,
+            )
+        )  # written with the others of the round at the next query or commit
+
+    def for_deployments(self, deployment_ids: Collection[int]) -> list[Measurement]:
+        if not deployment_ids:
+            return []
+        rows = self._session.scalars(
+            select(MeasurementRow)
+            .where(MeasurementRow.deployment_id.in_(list(deployment_ids)))
+            .order_by(MeasurementRow.at, MeasurementRow.id)
+        )
+        return [
+            Measurement(
+                check=row.check,
+                verdict=Verdict(row.verdict),
+                at=row.at,
+                value=row.value,
+                detail=row.detail,
+                deployment_id=row.deployment_id,
+            )
+            for row in rows
+        ]
+
+    def prune(self, *, before: datetime) -> int:
+        """Delete measurements older than `before` of deployments no longer live; how many."""
+        ended = select(DeploymentRow.id).where(DeploymentRow.state != str(State.LIVE))
+        stmt = delete(MeasurementRow).where(
+            MeasurementRow.at < before, MeasurementRow.deployment_id.in_(ended)
+        )
+        return int(self._session.execute(stmt).rowcount or 0)  # type: ignore[attr-defined]
+
+    def tallies(self, deployment_ids: Collection[int]) -> list[Tally]:
+        """The measurements of these deployments summed up per (check, verdict), in SQL:
+        the details read are the last failure's and the first inconclusive one's."""
+        if not deployment_ids:
+            return []
+        ids = MeasurementRow.deployment_id.in_(list(deployment_ids))
+        groups = self._session.execute(
+            select(
+                MeasurementRow.check,
+                MeasurementRow.verdict,
+                func.count(),
+                func.min(MeasurementRow.at),
+                func.max(MeasurementRow.at),
+            )
+            .where(ids)
+            .group_by(MeasurementRow.check, MeasurementRow.verdict)
+        ).all()
+        found = []
+        for check, raw, count, first_at, last_at in groups:
+            verdict = Verdict(raw)
+            first_detail = last_detail = ""
+            if verdict is Verdict.INCONCLUSIVE:
+                first_detail = self._detail(ids, check, raw, first=True)
+            if verdict is Verdict.FAIL:
+                last_detail = self._detail(ids, check, raw, first=False)
+            found.append(
+                Tally(
+                    check,
+                    verdict,
+                    int(count),
+                    _utc(first_at),
+                    _utc(last_at),
+                    first_detail,
+                    last_detail,
+                )
+            )
+        return found
+
+    def _detail(self, ids: ColumnElement[bool], check: str, verdict: str, *, first: bool) -> str:
+        order = MeasurementRow.at.asc() if first else MeasurementRow.at.desc()
+        detail = self._session.scalar(
+            select(MeasurementRow.detail)
+            .where(ids, MeasurementRow.check == check, MeasurementRow.verdict == verdict)
+            .order_by(order, MeasurementRow.id.desc())
+            .limit(1)
+        )
+        return detail or ""
+
+
+def _utc(value: datetime) -> datetime:
+    """Aggregates bypass the column type: tag SQLite's naive UTC values as UTC again."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

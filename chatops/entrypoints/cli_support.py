@@ -1,0 +1,258 @@
+"""What every `chatops` command shares: the apps, the common options, errors → exit codes, wiring.
+
+Exit codes: 0 success, 1 a refused or failed operation (reason on stderr),
+2 bad usage or configuration. `--config`, `--user` and `--json` are taken before
+the command (`chatops --json status`) or with it (`chatops status --json`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+
+from chatops.errors import BadInput, ChatOpsError, ConfigError
+
+if TYPE_CHECKING:
+    from chatops.config import Config
+    from chatops.domain.deployment import Deployment
+    from chatops.entrypoints.slack.wiring import SlackChannel
+    from chatops.services.context import Actor
+
+__all__ = [
+    "ConfigOption",
+    "JsonOption",
+    "UserOption",
+    "app",
+    "config_app",
+    "db_app",
+    "err",
+    "out",
+]
+
+log = logging.getLogger("chatops")
+
+# plain help (click's): flags show as flags, not `<bool>`
+app = typer.Typer(
+    name="chatops",
+    help="Deploy bots from git through staging to production, from Slack or here.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    rich_markup_mode=None,
+)
+db_app = typer.Typer(help="The database schema.", no_args_is_help=True, rich_markup_mode=None)
+config_app = typer.Typer(help="chatops.yaml.", no_args_is_help=True, rich_markup_mode=None)
+app.add_typer(db_app, name="db")
+app.add_typer(config_app, name="config")
+
+SLACK_FLUSH_SECONDS = 5.0  # how long a command waits for Slack to take its messages
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+
+class _State:
+    config_path: Path | None = None
+    user: str | None = None
+    as_json: bool = False
+    quiet: bool = False
+
+
+state = _State()
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="chatops.yaml (default: $CHATOPS_CONFIG, ./chatops.yaml)"),
+]
+UserOption = Annotated[
+    str | None, typer.Option("--user", "-u", help="act (or ask) as this user id (default: $USER)")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="print JSON on stdout")]
+ForceOption = Annotated[
+    bool, typer.Option("--force", help="admins: go ahead despite a lock, a freeze or red CI checks")
+]
+
+
+def common(config: Path | None, user: str | None, as_json: bool) -> tuple[str | None, bool]:
+    """Merge a command's own --config/--user/--json with those given before it."""
+    if config is not None:
+        state.config_path = config
+    if user is not None:
+        state.user = user
+    state.as_json = state.as_json or as_json
+    return state.user, state.as_json
+
+
+# ── error handling: the one place ChatOpsErrors become exit codes ────────
+
+
+def fail(
+    message: str, *, code: int, hint: str | None = None, as_json: bool = False, kind: str = ""
+) -> NoReturn:
+    from chatops.entrypoints.hints import for_cli
+
+    message, hint = for_cli(message) or "", for_cli(hint)
+    if as_json:
+        print(json.dumps({"error": message, "hint": hint, "kind": kind}))
+    from rich.markup import escape
+
+    err.print(f"[red]error:[/] {escape(message)}", highlight=False)
+    if hint:
+        err.print(f"[dim]→ {escape(hint)}[/]", highlight=False)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def errors(as_json: bool = False) -> Iterator[None]:
+    try:
+        yield
+    except typer.Exit:
+        raise
+    except BadInput as exc:
+        hint = exc.hint or (f"usage: {exc.usage}" if exc.usage else None)
+        fail(exc.message, code=2, hint=hint, as_json=as_json, kind=type(exc).__name__)
+    except ConfigError as exc:
+        fail(exc.message, code=2, hint=exc.hint, as_json=as_json, kind=type(exc).__name__)
+    except ChatOpsError as exc:
+        fail(exc.message, code=1, hint=exc.hint, as_json=as_json, kind=type(exc).__name__)
+    except Exception:
+        incident = uuid.uuid4().hex[:8]
+        log.exception("internal error (incident %s)", incident)
+        fail(
+            f"sorry: chatops hit an internal error (incident {incident})",
+            code=1,
+            hint="the traceback above is logged with that id; please report it",
+            as_json=as_json,
+            kind="InternalError",
+        )
+
+
+def load_config() -> Config:
+    from chatops.config import load
+
+    return load(state.config_path)
+
+
+def actor(user: str | None, config: Config) -> Actor:
+    from chatops.services.context import Actor
+
+    return Actor(user or config.settings.default_user(), "cli")
+
+
+@contextmanager
+def application(*, recover: bool = True, progress: bool = True) -> Iterator[Any]:
+    from chatops.bootstrap import build
+    from chatops.services.ports import Notifier
+
+    config = load_config()
+    notifiers: list[Notifier] = []
+    if progress and not state.quiet:
+        from chatops.adapters.notifiers import TerminalNotifier
+
+        notifiers.append(TerminalNotifier(err))
+    channel: SlackChannel | None = None
+    directory = None
+    if config.settings.slack_bot_token is not None:
+        from chatops.entrypoints.slack.wiring import directory_for, slack_client
+
+        directory = directory_for(slack_client(config.settings))
+    application = build(config, notifiers=notifiers, directory=directory)
+    leftovers: set[str] = set()
+    if config.settings.slack_bot_token is not None:
+        from chatops.entrypoints.slack.wiring import channel_for
+
+        # the channel hears about deployments started here too
+        channel = channel_for(
+            config.settings,
+            application.store.uow,
+            owner=application.deps.processes.me(),
+            remember=True,
+        )
+    if channel is not None:
+        application.add_notifier(channel.notifier)
+        # what earlier commands could not deliver is sent (and waited for) with this one's
+        leftovers = {waiting.subject for waiting in channel.sender.flush(timeout=0)}
+        channel.sender.start()
+    try:
+        if recover:
+            application.recovery.recover()
+            application.requests.expire_and_supersede()
+        yield application
+    finally:
+        try:
+            if channel is not None:
+                _deliver(channel, leftovers)
+        finally:
+            application.close()
+
+
+def _deliver(channel: SlackChannel, leftovers: set[str]) -> None:
+    """Send the Slack messages of this run (and earlier leftovers) before exiting, for a while;
+    say what stays queued."""
+    from chatops.adapters.slack_sender import describe_waiting
+
+    subjects = channel.outbox.queued | leftovers
+    left = channel.sender.stop(flush_seconds=SLACK_FLUSH_SECONDS, subjects=subjects)
+    if left:
+        err.print(
+            f"[yellow]warning:[/] Slack has not received {describe_waiting(left)}. "
+            "They stay queued: `chatops serve`, or the next chatops command, sends them.",
+            highlight=False,
+        )
+
+
+def print_json(value: object) -> None:
+    print(json.dumps(value, indent=2, default=str))
+
+
+def report(deployment: Deployment, as_json: bool) -> None:
+    """Print the outcome of deploy/promote/rollback/approve; exit 1 when it failed."""
+    from chatops.domain.deployment import State
+    from chatops.entrypoints.output import deployment_json
+
+    failed = deployment.state in (State.FAILED, State.REJECTED, State.EXPIRED, State.SUPERSEDED)
+    if as_json:
+        print_json(deployment_json(deployment))
+    elif not failed:
+        version = f" v{deployment.version}" if deployment.version else ""
+        message = {
+            State.LIVE: f"{deployment.bot}{version} is live in {deployment.env}",
+            State.PENDING_APPROVAL: (
+                f"#{deployment.id} waits for approval: `chatops approve {deployment.id}`"
+            ),
+            State.QUEUED: f"#{deployment.id} is queued",
+        }.get(deployment.state, f"#{deployment.id} is {deployment.state}")
+        out.print(f"[green]✓[/] {message} (deployment #{deployment.id})")
+    if failed:
+        err.print(
+            f"[red]✗[/] #{deployment.id} {deployment.state}: {deployment.reason or ''}",
+            highlight=False,
+        )
+        raise typer.Exit(1)
+
+
+def force_reason(force: bool, reason: str | None) -> str | None:
+    if not force:
+        return None
+    if not reason or not reason.strip():
+        raise BadInput("--force needs --reason", usage="--force --reason 'why this cannot wait'")
+    return reason
+
+
+def configure_logging(*, verbose: bool) -> None:
+    """Text or JSON lines (`CHATOPS_LOG_FORMAT`), on stderr."""
+    from chatops.config import environ
+    from chatops.entrypoints.logs import configure
+
+    try:
+        configure(environ("CHATOPS_LOG_FORMAT"), verbose=verbose)
+    except ValueError as exc:
+        fail(str(exc), code=2, hint="unset CHATOPS_LOG_FORMAT, or set it to json")

@@ -1,0 +1,58 @@
+"""A release's continuous time live in an environment, and where its verification stands.
+
+Shared by promotion (which needs verification passed), the verifier and the views.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from chatops.domain.catalog import Catalog
+from chatops.domain.deployment import Deployment, State
+from chatops.domain.verification import Assessment, VerifySpec, assess_tallies
+from chatops.services.ports import UnitOfWork
+
+__all__ = ["downstream_soak", "run_of", "verification_of"]
+
+
+def run_of(uow: UnitOfWork, live: Deployment) -> tuple[list[int], datetime]:
+    """The deployments of `live`'s continuous time live in its environment, and when it began.
+
+    A deployment of the same version that went live just before it (a redeploy)
+    continues the run; anything else in between ends it.
+    """
+    ids = [live.id] if live.id is not None else []
+    since = live.live_at or live.updated_at
+    reached = [
+        d
+        for d in uow.deployments.history(live.bot, live.env, limit=50)
+        if d.reached_live and d.id != live.id and (d.id or 0) < (live.id or 0)
+    ]
+    for earlier in sorted(reached, key=lambda d: d.id or 0, reverse=True):
+        if earlier.version != live.version or earlier.id is None:
+            break
+        ids.append(earlier.id)
+        since = earlier.live_at or since
+    return ids, since
+
+
+def downstream_soak(catalog: Catalog, env: str) -> timedelta:
+    """The longest soak an environment promoted from `env` asks for."""
+    soaks = [e.soak for e in catalog.downstream_of(env)]
+    return max(soaks, default=timedelta(0))
+
+
+def verification_of(
+    uow: UnitOfWork,
+    spec: VerifySpec | None,
+    live: Deployment | None,
+    *,
+    soak: timedelta,
+    now: datetime,
+) -> Assessment | None:
+    """Where the verification of the live deployment stands; None where nothing is verified."""
+    if spec is None or live is None or live.state is not State.LIVE:
+        return None
+    ids, since = run_of(uow, live)
+    tallies = uow.measurements.tallies(ids)
+    return assess_tallies(spec, tallies, live_since=since, soak=soak, now=now)

@@ -1,0 +1,127 @@
+"""Verification end to end: `chatops serve` measures real releases through Debian's prometheus.
+
+Prometheus scrapes a metrics endpoint the test controls (as it would scrape
+the bot). A clean release becomes promotable within one interval of the end
+of prod's soak; a release that passes its health check but whose error
+metric breaks the bound gets an alert with Rollback, is rolled back
+automatically (staging has `auto_rollback`), and is never promotable.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from chatops.adapters import local_services
+from tests.e2e.conftest import Installation
+from tests.e2e.test_monitoring import (
+    ServeFactory,
+    _blocks,
+    _buttons,
+    _deploy,
+    _healthy_release,
+    _wait,
+    _wait_alert,
+    monitored,  # noqa: F401 - fixtures used by name
+    serve,  # noqa: F401
+    slack,  # noqa: F401
+)
+from tests.slack.standin import SlackStandIn
+from tests.verify.metrics_server import MetricsServer, serving
+
+pytestmark = pytest.mark.slow
+
+INTERVAL = 1.0  # verify.interval_seconds
+SOAK = 10.0  # prod's soak_seconds
+
+
+@pytest.fixture
+def metrics() -> Iterator[MetricsServer]:
+    with serving() as server:
+        yield server
+
+
+@pytest.fixture
+def prometheus(tmp_path: Path, metrics: MetricsServer) -> Iterator[str]:
+    service = local_services.start_prometheus(
+        tmp_path / "prometheus", targets=[metrics.target], scrape_seconds=0.25
+    )
+    try:
+        yield service.env["PROMETHEUS"]
+    finally:
+        service.stop()
+
+
+@pytest.fixture
+def verified(monitored: Installation, prometheus: str) -> Installation:  # noqa: F811
+    environments = monitored.document["environments"]
+    environments["staging"]["verify"] = {
+        "prometheus": prometheus,
+        "interval_seconds": INTERVAL,
+        "checks": [
+            {
+                "name": "errors",
+                "query": 'max(bot_errors{bot="{bot}",version="{version}"})',
+                "max": 0,
+            }
+        ],
+    }
+    environments["prod"]["soak_seconds"] = SOAK
+    monitored.write_config()
+    return monitored
+
+
+def _errors(metrics: MetricsServer, bot: str, **by_version: float) -> None:
+    metrics.text = "".join(
+        f'bot_errors{{bot="{bot}",version="{v}"}} {value}\n' for v, value in by_version.items()
+    )
+
+
+def _verification(i: Installation) -> dict[str, object] | None:
+    [row] = [r for r in i.json("status", i.bot) if r["env"] == "staging"]
+    found: dict[str, object] | None = row["verification"]
+    return found
+
+
+def test_clean_releases_are_promotable_after_the_soak_and_a_failing_metric_rolls_back(
+    verified: Installation,
+    metrics: MetricsServer,
+    serve: ServeFactory,  # noqa: F811
+    slack: SlackStandIn,  # noqa: F811
+) -> None:
+    i = verified
+    _errors(metrics, i.bot, v1=0, v2=0)
+    serve()
+    first = _deploy(i)
+    went_live = time.monotonic()
+    refused = i.run("promote", i.bot, "prod", "--user", "UDEV")
+    assert refused.returncode == 1 and "soak" in refused.stderr, refused.stderr
+    passed = _wait(
+        lambda: (v := _verification(i)) and v["state"] == "passed" and v,
+        timeout=SOAK + 15,
+        what="verification passed",
+    )
+    after = time.monotonic() - went_live
+    print(f"promotable {after - SOAK:.2f}s after the soak ended")
+    assert passed["failures"] == {"errors": 0}
+    pending = i.json("promote", i.bot, "prod", "--user", "UDEV")
+    assert pending["state"] == "pending_approval", pending
+    assert i.run("reject", str(pending["deployment_id"]), "--user", "ULEAD1").returncode == 0
+
+    # v2 is healthy, but its error metric breaks the bound once it runs
+    i.repo.commit("errors in production")
+    _errors(metrics, i.bot, v1=0, v2=3)
+    second = _deploy(i)
+    assert second["version"] == first["version"] + 1
+    alert = _wait_alert(slack, i.bot, "staging", timeout=20)
+    assert "failed verification" in alert.body["text"]
+    assert "3 is above the maximum 0" in alert.body["text"]
+    assert "rollback" in _buttons(_blocks(alert))
+    _wait(lambda: _healthy_release(i, "staging", "v1"), timeout=60, what="v1 back in staging")
+    [status] = [r for r in i.json("status", i.bot) if r["env"] == "staging"]
+    assert (status["version"], status["state"]) == (1, "live")
+    releases = {r["version"]: r for r in i.json("releases", i.bot)}
+    assert releases[2]["live_in"] == []

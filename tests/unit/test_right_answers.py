@@ -1,0 +1,160 @@
+"""Answers a newcomer relies on: the diff an approver sees, the soak, locks versus holds, hints."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+
+from chatops.domain.deployment import State
+from chatops.entrypoints.hints import for_cli
+from chatops.entrypoints.output import status_json
+from chatops.errors import NotFound, NotPromotable
+from chatops.services.context import Actor
+from tests.unit.test_services import ADMIN, DEV, LEAD1, LEAD2, App, make_app, soak
+
+
+@pytest.fixture
+def app() -> App:
+    application = make_app()
+    application.commit("a" * 40, "first")
+    return application
+
+
+def test_a_pending_promotion_lists_only_what_prod_does_not_run_yet(app: App) -> None:
+    app.deploy()
+    soak(app)
+    app.requests.approve(LEAD2, app.requests.promote(LEAD1, "mybot").id or 0)
+    app.commit("b" * 40, "second")
+    app.deploy()
+    soak(app)
+
+    pending = app.requests.promote(LEAD1, "mybot")
+
+    assert pending.state is State.PENDING_APPROVAL
+    view = app.queries.view(pending.id or 0)
+    assert [c.subject for c in view.changes] == ["second"]
+    assert view.previous is not None and view.previous.version == 1
+    live = app.requests.approve(LEAD2, pending.id or 0)
+    assert [c.subject for c in app.queries.view(live.id or 0).changes] == ["second"]
+
+
+def test_a_first_promotion_lists_everything_up_to_the_release(app: App) -> None:
+    app.deploy()
+    soak(app)
+    pending = app.requests.promote(LEAD1, "mybot")
+    view = app.queries.view(pending.id or 0)
+    assert [c.subject for c in view.changes] == ["first"]
+    assert view.previous is None
+
+
+@pytest.mark.parametrize("forced", [False, True])
+def test_redeploying_the_same_version_continues_the_soak(app: App, forced: bool) -> None:
+    first = app.deploy()
+    app.world.clock.advance(minutes=8)
+    if forced:
+        app.locks.lock(DEV, "mybot", "staging", reason="hands off")
+        again = app.deploy(actor=ADMIN, force_reason="redeploy to pick up the env file")
+    else:
+        again = app.deploy()
+    assert (again.state, again.version) == (State.LIVE, first.version)
+    assert again.healthy_since == first.healthy_since
+
+    app.world.clock.advance(minutes=3)
+    assert app.requests.promote(LEAD1, "mybot").state is State.PENDING_APPROVAL
+
+
+def test_a_new_version_starts_its_own_soak(app: App) -> None:
+    app.deploy()
+    app.world.clock.advance(minutes=8)
+    app.commit("b" * 40)
+    second = app.deploy()
+    assert second.healthy_since == app.world.clock.now()
+
+
+def test_status_tells_a_persons_lock_from_the_hold_a_rollback_leaves(app: App) -> None:
+    app.deploy()
+    app.commit("b" * 40)
+    app.deploy()
+    back = app.requests.rollback(DEV, "mybot", "staging")
+
+    [row] = [status_json(r) for r in app.queries.status("mybot", probe=False)]
+    assert row["lock"] is None
+    assert row["hold"]["reason"] == f"rolled back to v1 by deployment #{back.id} (rollback)"
+    assert row["hold"]["since"] == app.world.clock.now().isoformat()
+
+    app.locks.unlock(DEV, "mybot", "staging")
+    app.locks.lock(LEAD1, "mybot", "staging", reason="db migration", duration=timedelta(hours=2))
+    [row] = [status_json(r) for r in app.queries.status("mybot", probe=False)]
+    assert row["hold"] is None
+    until = (app.world.clock.now() + timedelta(hours=2)).isoformat()
+    assert row["lock"] == {"by": "ULEAD1", "reason": "db migration", "until": until}
+
+
+def test_a_rollback_to_a_newer_version_says_rolled_forward(app: App) -> None:
+    app.deploy()
+    app.commit("b" * 40)
+    app.deploy()
+    app.requests.rollback(DEV, "mybot", "staging")
+
+    ahead = app.requests.rollback(DEV, "mybot", "staging", to_version=2)
+
+    hold = app.world.tables.locks[("mybot", "staging")]
+    assert hold.reason == f"rolled forward to v2 by deployment #{ahead.id} (rollback)"
+
+
+def test_logs_where_nothing_runs_suggest_only_what_policy_allows(app: App) -> None:
+    with pytest.raises(NotFound) as prod:
+        app.queries.logs(LEAD1, "mybot", "prod")
+    assert prod.value.hint == "`/promote mybot prod` puts it there"
+    with pytest.raises(NotFound) as staging:
+        app.queries.logs(DEV, "mybot", "staging")
+    assert staging.value.hint == "`/deploy mybot staging` puts it there"
+
+
+def test_promoting_what_is_live_nowhere_names_an_environment_deploy_can_reach(app: App) -> None:
+    with pytest.raises(NotPromotable) as refused:
+        app.requests.promote(Actor("ULEAD1"), "mybot")
+    assert refused.value.hint == "deploy it first, e.g. `/deploy mybot staging`"
+
+
+@pytest.mark.parametrize(
+    ("slack", "cli"),
+    [
+        ("`/unlock mybot staging` first", "`chatops unlock mybot staging` first"),
+        ("`/releases mybot prod` lists it", "`chatops releases mybot prod` lists it"),
+        ("usage: /promote <bot> [env]", "usage: chatops promote <bot> [env]"),
+        ("`/lock mybot prod db migration`", "`chatops lock mybot prod --reason 'db migration'`"),
+        ("`/reject 12 <reason>`", "`chatops reject 12 --reason <reason>`"),
+        ("`/logs mybot prod 100`", "`chatops logs mybot prod --lines 100`"),
+        ("`/chatops help` lists what you can do", "`chatops --help` lists what you can do"),
+        ("hold it until `/unlock`", "hold it until `chatops unlock`"),
+        ("POST /slack/events at https://x.example/deploy", None),
+    ],
+)
+def test_hints_in_the_terminal_speak_the_cli(slack: str, cli: str | None) -> None:
+    assert for_cli(slack) == (cli if cli is not None else slack)
+
+
+def test_a_rollback_reason_is_on_its_message_in_releases_and_the_audit_log(app: App) -> None:
+    from chatops.entrypoints.slack import blocks as b
+    from tests.slack.reading import text_of
+
+    app.deploy()
+    app.commit("b" * 40)
+    app.deploy()
+
+    back = app.requests.rollback(DEV, "mybot", "staging", reason="login is <!channel> broken")
+
+    message = b.deployment_message(app.queries.view(back.id or 0))
+    assert "Why: login is <!channel> broken" in text_of(message)
+    assert "<!channel>" not in json.dumps(message.blocks), "escaped: it never mentions anyone"
+    [row] = [r for r in app.queries.releases("mybot") if r.release.version == 2]
+    assert [(x.env, x.by, x.reason) for x in row.rolled_back] == [
+        ("staging", "UDEV", "login is <!channel> broken")
+    ]
+    listing = text_of(b.releases_message("mybot", app.queries.releases("mybot")))
+    assert "rolled back in staging by" in listing
+    [event] = [e for e in app.world.tables.audit if e.action == "rollback"]
+    assert event.detail == "to v1: login is <!channel> broken"
