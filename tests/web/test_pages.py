@@ -9,11 +9,14 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from chatops.domain.deployment import Deployment, Event, Kind, State
+from chatops.domain.verification import Measurement, Verdict
+from chatops.services.board import MEASUREMENTS_SHOWN
 from tests.web.conftest import Site
 from tests.web.story import SECRET, T0
 
@@ -187,6 +190,30 @@ def test_json_shows_verification_as_the_cli_does(proxied: Site) -> None:
     ended = client.get(f"/api/deployments/{s.first_staging}", headers=AS).json()
     assert ended["verification"] is None
     assert [m["value"] for m in ended["measurements"]] == [0.001]
+
+
+def test_a_deployment_shows_its_newest_measurements_only(proxied: Site) -> None:
+    s = proxied.story
+    start = T0 + timedelta(hours=1)
+    with proxied.application.deps.uow() as uow:
+        for n in range(MEASUREMENTS_SHOWN):
+            at = start + timedelta(seconds=30 * n)
+            uow.measurements.add(
+                Measurement("error rate", Verdict.PASS, at, 0.0, "", s.second_staging)
+            )
+        uow.commit()
+    client = proxied.client()
+
+    found = client.get(f"/api/deployments/{s.second_staging}", headers=AS).json()
+    page = client.get(f"/ui/deployments/{s.second_staging}", headers=AS).text
+
+    assert found["more_measurements"] is True
+    assert len(found["measurements"]) == MEASUREMENTS_SHOWN
+    assert found["measurements"][0]["at"] == "2026-11-30T10:00:00+00:00"  # the 3 oldest gone
+    assert found["verification"]["measurements"] == MEASUREMENTS_SHOWN + 3  # the run counts all
+    assert f"the newest {MEASUREMENTS_SHOWN}; older ones are not shown" in page
+    assert '<td class="value">0.05</td>' not in page
+    assert page.count('<td class="value">0</td>') == MEASUREMENTS_SHOWN
 
 
 def test_build_logs_only_for_viewers(proxied: Site) -> None:
