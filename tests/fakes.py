@@ -397,10 +397,14 @@ class FakeMeasurements:
             raise ValueError("a measurement belongs to a deployment: give its id")
         self.t.measurements.append(measurement)
 
-    def for_deployments(self, deployment_ids: Collection[int]) -> list[Measurement]:
+    def for_deployments(
+        self, deployment_ids: Collection[int], *, limit: int | None = None
+    ) -> list[Measurement]:
         wanted = set(deployment_ids)
-        found = [m for m in self.t.measurements if m.deployment_id in wanted]
-        return sorted(found, key=lambda m: m.at)
+        found = sorted(
+            (m for m in self.t.measurements if m.deployment_id in wanted), key=lambda m: m.at
+        )
+        return found if limit is None else found[len(found) - limit :] if limit else []
 
     def tallies(self, deployment_ids: Collection[int]) -> list[Tally]:
         return tally(self.for_deployments(deployment_ids))

@@ -17,7 +17,7 @@ from chatops.domain.alerts import Alert
 from chatops.domain.audit import AuditEvent
 from chatops.domain.deployment import Deployment
 from chatops.domain.policy import Lock, LockKind
-from chatops.domain.verification import Assessment
+from chatops.domain.verification import Assessment, Measurement
 from chatops.entrypoints.terminal import escape
 from chatops.services.views import ReleaseRow, StatusRow
 
@@ -26,10 +26,12 @@ __all__ = [
     "audit_json",
     "deployment_json",
     "lock_json",
+    "measurement_json",
     "release_json",
     "releases_table",
     "status_json",
     "status_table",
+    "verification_json",
 ]
 
 
@@ -92,6 +94,16 @@ def verification_json(assessment: Assessment) -> dict[str, Any]:
         "measurements": assessment.measured,
         "failures": dict(assessment.failures),
         "reason": assessment.reason,
+    }
+
+
+def measurement_json(measurement: Measurement) -> dict[str, Any]:
+    return {
+        "check": measurement.check,
+        "value": measurement.value,
+        "verdict": str(measurement.verdict),
+        "at": _iso(measurement.at),
+        "detail": measurement.detail,
     }
 
 

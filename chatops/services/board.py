@@ -19,6 +19,7 @@ from chatops.domain.audit import AuditEvent
 from chatops.domain.deployment import Commit, Deployment, State
 from chatops.domain.health import Health
 from chatops.domain.names import validate_name
+from chatops.domain.verification import Measurement
 from chatops.domain.viewers import check_viewer, viewers_of
 from chatops.errors import ChatOpsError, NotAllowed, NotFound
 from chatops.services.context import Deps
@@ -39,6 +40,7 @@ log = logging.getLogger(__name__)
 
 TIMELINE_LENGTH = 50
 AUDIT_PAGE = 50
+MEASUREMENTS_SHOWN = 200  # a deployment's newest; a month live at 30 s is 86,400 per check
 
 
 def build_log_path(workdir: Path, deployment: Deployment) -> Path | None:
@@ -81,6 +83,15 @@ class DeploymentPage:
     events: tuple[AuditEvent, ...]
     alerts: tuple[Alert, ...]
     message: MessageRef | None
+    measurements: tuple[Measurement, ...] = ()  # its newest, oldest first
+    more_measurements: bool = False  # older ones are not shown
+
+    def by_check(self) -> list[tuple[str, list[Measurement]]]:
+        """The measurements per check, checks in the order first measured, newest first."""
+        checks: dict[str, list[Measurement]] = {}
+        for m in self.measurements:
+            checks.setdefault(m.check, []).append(m)
+        return [(check, list(reversed(found))) for check, found in checks.items()]
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,11 +230,16 @@ class Board:
                 if a.deployment_id == deployment_id
             ]
             message = uow.messages.get(subject)
+            measurements = uow.measurements.for_deployments(
+                [deployment_id], limit=MEASUREMENTS_SHOWN + 1
+            )
         return DeploymentPage(
             view=view,
             events=tuple(reversed(events)),
             alerts=tuple(alerts),
             message=message,
+            measurements=tuple(measurements[-MEASUREMENTS_SHOWN:]),
+            more_measurements=len(measurements) > MEASUREMENTS_SHOWN,
         )
 
     def build_log(self, deployment: Deployment) -> Path | None:

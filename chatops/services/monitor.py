@@ -13,19 +13,21 @@ import logging
 import threading
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from chatops.domain.alerts import Alert
-from chatops.domain.catalog import Environment
+from chatops.domain.catalog import Catalog, Environment
 from chatops.domain.deployment import IN_PROGRESS_STATES, Deployment, State
 from chatops.domain.health import Health, Observation, Verdict, judge
 from chatops.domain.policy import format_duration
+from chatops.domain.verification import RunState
 from chatops.errors import ChatOpsError, UserError
 from chatops.services.alerts import AlertService
 from chatops.services.context import Actor, Deps
-from chatops.services.ports import Conflict
+from chatops.services.ports import Conflict, UnitOfWork
 from chatops.services.queries import Queries, observe_health
 from chatops.services.requests import Requests
+from chatops.services.runs import verification_of
 
 __all__ = ["MONITOR", "CheckResult", "Monitor"]
 
@@ -248,6 +250,9 @@ class Monitor:
     def notify_soaked(self) -> list[Deployment]:
         """Say once per deployment when it has soaked long enough to be promoted.
 
+        Where its environment has `verify`, the soak is over only once verification
+        passed: until then nothing is said, and the notice follows the pass.
+
         Returns:
             The deployments announced by this call.
 
@@ -271,6 +276,7 @@ class Monitor:
                     and d.soak.total_seconds() > 0
                     and now - since >= d.soak
                     and _live_version(uow.deployments.live(bot.name, d.name)) != deployment.version
+                    and _verified(uow, catalog, deployment, soak=d.soak, now=now)
                 ]
                 if not ready:
                     continue
@@ -419,6 +425,19 @@ def _health_fingerprint(deployment: Deployment) -> str:
 
 def _reconcile_fingerprint(deployment: Deployment) -> str:
     return f"chatops:reconcile:{deployment.bot}:{deployment.env}:{deployment.id}"
+
+
+def _verified(
+    uow: UnitOfWork, catalog: Catalog, deployment: Deployment, *, soak: timedelta, now: datetime
+) -> bool:
+    """Whether verification lets `deployment` be announced as promotable after `soak`:
+    passed, or nothing to verify (an environment without `verify`)."""
+    environment = catalog.environments.get(deployment.env)
+    spec = environment.verify if environment is not None else None
+    if spec is None:
+        return True
+    assessment = verification_of(uow, spec, deployment, soak=soak, now=now)
+    return assessment is not None and assessment.state is RunState.PASSED
 
 
 def _live_version(deployment: Deployment | None) -> int | None:

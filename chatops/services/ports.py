@@ -472,8 +472,10 @@ class MeasurementRepository(Protocol):
     """Verification measurements (DESIGN §10); append-only."""
 
     def add(self, measurement: Measurement) -> None: ...
-    def for_deployments(self, deployment_ids: Collection[int]) -> list[Measurement]:
-        """Every measurement of these deployments, oldest first."""
+    def for_deployments(
+        self, deployment_ids: Collection[int], *, limit: int | None = None
+    ) -> list[Measurement]:
+        """Every measurement of these deployments (the newest `limit` of them), oldest first."""
         ...
 
     def tallies(self, deployment_ids: Collection[int]) -> list[Tally]:

@@ -4,7 +4,9 @@ Prometheus scrapes a metrics endpoint the test controls (as it would scrape
 the bot). A clean release becomes promotable within one interval of the end
 of prod's soak; a release that passes its health check but whose error
 metric breaks the bound gets an alert with Rollback, is rolled back
-automatically (staging has `auto_rollback`), and is never promotable.
+automatically (staging has `auto_rollback`), and is never promotable. Where
+Prometheus cannot be reached, the inconclusive alert's Promote anyway button
+promotes for an approver of prod and for nobody else.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from chatops.adapters import local_services
+from chatops.adapters.local_services import free_port
 from tests.e2e.conftest import Installation
 from tests.e2e.test_monitoring import (
     ServeFactory,
@@ -23,6 +26,9 @@ from tests.e2e.test_monitoring import (
     _buttons,
     _deploy,
     _healthy_release,
+    _message_ts,
+    _press,
+    _reply,
     _wait,
     _wait_alert,
     monitored,  # noqa: F401 - fixtures used by name
@@ -125,3 +131,56 @@ def test_clean_releases_are_promotable_after_the_soak_and_a_failing_metric_rolls
     assert (status["version"], status["state"]) == (1, "live")
     releases = {r["version"]: r for r in i.json("releases", i.bot)}
     assert releases[2]["live_in"] == []
+
+
+@pytest.fixture
+def unmeasurable(monitored: Installation) -> Installation:  # noqa: F811
+    """Staging verified through a Prometheus that is not there: every measurement is an
+    error, which is inconclusive (`on_error`'s default)."""
+    monitored.document["environments"]["staging"]["verify"] = {
+        "prometheus": f"http://127.0.0.1:{free_port()}",
+        "interval_seconds": INTERVAL,
+        "checks": [{"name": "errors", "query": 'max(bot_errors{bot="{bot}"})', "max": 0}],
+    }
+    monitored.write_config()
+    return monitored
+
+
+def test_promote_anyway_is_pressed_by_an_approver_and_refused_to_anyone_else(
+    unmeasurable: Installation,
+    serve: ServeFactory,  # noqa: F811
+    slack: SlackStandIn,  # noqa: F811
+) -> None:
+    i = unmeasurable
+    served = serve()
+    live = _deploy(i)
+    alert = _wait_alert(slack, i.bot, "staging", timeout=20)
+    assert "inconclusive" in alert.body["text"], alert.body["text"]
+    assert str(live["deployment_id"]) == _buttons(_blocks(alert))["promote_anyway"]
+    refused = i.run("promote", i.bot, "prod", "--user", "ULEAD1")
+    assert refused.returncode == 1 and "inconclusive" in refused.stderr, refused.stderr
+    ts = _message_ts(slack, alert)
+
+    # UDEV deploys to prod but does not approve there: the button refuses
+    _press(served, slack, ts, "promote_anyway", "UDEV", reply="by-dev")
+    answer = str(_reply(slack, "by-dev").get("text", ""))
+    assert "only approvers of prod may promote past an inconclusive verification" in answer
+    assert _pending_in_prod(i) == []
+
+    _press(served, slack, ts, "promote_anyway", "ULEAD1", reply="by-lead")
+    answer = str(_reply(slack, "by-lead").get("text", ""))
+    pending = _pending_in_prod(i)
+    assert len(pending) == 1 and answer.startswith(f"#{pending[0]} "), answer
+    approved = i.json("approve", str(pending[0]), "--user", "ULEAD2")
+    assert (approved["state"], approved["version"]) == ("live", live["version"]), approved
+    audit = i.json("audit", "--bot", i.bot, "--action", "promote", "--limit", "10")
+    assert sorted((e["actor"], e["outcome"]) for e in audit) == [
+        ("UDEV", "refused"),  # the button
+        ("ULEAD1", "ok"),  # the button
+        ("ULEAD1", "refused"),  # /promote: the verification is inconclusive
+    ], audit
+
+
+def _pending_in_prod(i: Installation) -> list[int]:
+    rows = [r for r in i.json("status", i.bot) if r["env"] == "prod"]
+    return [n for r in rows for n in r["pending_approval"]]

@@ -780,7 +780,9 @@ def test_measurements_round_trip_oldest_first(store: SqlStore) -> None:
     with store.uow() as uow:
         in_sql = uow.measurements.tallies([first.id, second.id])
         both = uow.measurements.for_deployments([first.id, second.id])
+        newest = uow.measurements.for_deployments([first.id], limit=2)
     assert sorted(in_sql, key=str) == sorted(tally(both), key=str)
+    assert [m.value for m in newest] == [0.5, 0.7]  # the newest two, oldest first
     [failed] = [t for t in in_sql if t.verdict is Verdict.FAIL]
     assert (failed.count, failed.last_detail, failed.last_at) == (2, "0.7 is too much", at(3))
     [unsure] = [t for t in in_sql if t.verdict is Verdict.INCONCLUSIVE]

@@ -2,7 +2,8 @@
 
 The history is what a team's week leaves behind: deploys, a promotion with an
 approval, a failed release, a rollback with its reason and hold, an open alert,
-a pending promotion and a lock. Used by the page tests and bench/web.py.
+a pending promotion and a lock, and the measurements of staging's verification
+(v1 held; v2 broke the error-rate bound once). Used by the page tests and bench/web.py.
 """
 
 from __future__ import annotations
@@ -22,10 +23,12 @@ from chatops.domain.approvals import Decision, Vote
 from chatops.domain.audit import AuditEvent, Outcome
 from chatops.domain.deployment import Deployment, Kind, Release, State
 from chatops.domain.policy import Lock, LockKind
+from chatops.domain.verification import Measurement, Verdict
 from chatops.services.ports import MessageRef, UnitOfWork
 
 T0 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 SECRET = "s3cr3t-value-never-shown"
+ERROR_RATE = 'sum(rate(http_errors_total{job="{bot}-{env}"}[1m]))'
 
 
 def write_config(
@@ -41,7 +44,14 @@ def write_config(
         "workdir": "work",
         "slack": {"channel": "C0DEPLOYS", "admins": ["UADMIN"]},
         "environments": {
-            "staging": {"deployers": ["*"], "viewers": ["UDEV", "ULEAD1"]},
+            "staging": {
+                "deployers": ["*"],
+                "viewers": ["UDEV", "ULEAD1"],
+                "verify": {
+                    "prometheus": "http://127.0.0.1:9",
+                    "checks": [{"name": "error rate", "query": ERROR_RATE, "max": 0.01}],
+                },
+            },
             "prod": {
                 "promote_from": "staging",
                 "approvals": 1,
@@ -126,6 +136,19 @@ def record(uow: UnitOfWork, bot: str, commits: tuple[str, str], *, start: dateti
             )
         )
 
+    def measure(deployment_id: int | None, at: datetime, value: float) -> None:
+        above = value > 0.01
+        uow.measurements.add(
+            Measurement(
+                "error rate",
+                Verdict.FAIL if above else Verdict.PASS,
+                at,
+                value,
+                f"{value:g} is above the maximum 0.01" if above else "",
+                deployment_id,
+            )
+        )
+
     def audit(actor: str, action: str, env: str, deployment_id: int | None, **more: Any) -> None:
         uow.audit.add(
             AuditEvent(
@@ -156,6 +179,7 @@ def record(uow: UnitOfWork, bot: str, commits: tuple[str, str], *, start: dateti
         )
     )
     release(1, c1, first.id)
+    measure(first.id, t + step, 0.001)
     audit("UDEV", "deploy", "staging", first.id, detail="v1")
     t += step
     first_prod = uow.deployments.add(
@@ -189,6 +213,8 @@ def record(uow: UnitOfWork, bot: str, commits: tuple[str, str], *, start: dateti
         )
     )
     release(2, c2, second.id)
+    for minutes, value in ((6, 0.002), (7, 0.004), (8, 0.05)):
+        measure(second.id, t + timedelta(minutes=minutes), value)
     audit("UDEV", "deploy", "staging", second.id, detail="v2")
     t += step
     failed = uow.deployments.add(

@@ -9,11 +9,14 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from chatops.domain.deployment import Deployment, Event, Kind, State
+from chatops.domain.verification import Measurement, Verdict
+from chatops.services.board import MEASUREMENTS_SHOWN
 from tests.web.conftest import Site
 from tests.web.story import SECRET, T0
 
@@ -109,6 +112,108 @@ def test_deployment_page_and_json(proxied: Site) -> None:
     missing = client.get("/api/deployments/9999", headers=AS)
     assert missing.status_code == 404
     assert "no deployment #9999" in missing.json()["error"]
+
+
+FAILED_REASON = "error rate failed 1 time(s): 0.05 is above the maximum 0.01"
+
+
+def test_pages_show_verification(proxied: Site) -> None:
+    s = proxied.story
+    client = proxied.client()
+
+    overview = client.get("/ui/", headers=AS).text
+    staging = re.search(r'<tr id="row-mybot-staging">(.*?)</tr>', overview, re.S)
+    prod = re.search(r'<tr id="row-mybot-prod">(.*?)</tr>', overview, re.S)
+    assert staging and prod
+    assert "verification failed (3 measurements; error rate: 1 failed)" in staging.group(1)
+    assert FAILED_REASON in staging.group(1)
+    assert "verification" not in prod.group(1)  # prod has no `verify`
+
+    bot = client.get("/ui/bots/mybot", headers=AS).text
+    v2 = bot[bot.index('id="v2"') : bot.index('id="v1"')]
+    assert 'in staging: <span class="verification v-failed">verification failed' in v2
+    assert FAILED_REASON in v2
+    v1 = bot[bot.index('id="v1"') :]
+    assert "verification" not in v1  # live in prod only, which is not verified
+
+    page = client.get(f"/ui/deployments/{s.second_staging}", headers=AS).text
+    assert "<dt>verification</dt>" in page and FAILED_REASON in page
+    rows = re.findall(
+        r"<tr><td>([^<]+)</td><td class=\"value\">([^<]+)</td><td><span[^>]*>(\w+)</span></td>",
+        page,
+    )
+    assert rows == [  # newest first
+        ("2026-11-30 09:28:00 UTC", "0.05", "fail"),
+        ("2026-11-30 09:27:00 UTC", "0.004", "pass"),
+        ("2026-11-30 09:26:00 UTC", "0.002", "pass"),
+    ]
+    assert "0.05 is above the maximum 0.01" in page
+    # a deployment no longer live keeps its measurements, without a verdict on its run
+    ended = client.get(f"/ui/deployments/{s.first_staging}", headers=AS).text
+    assert "<dt>verification</dt>" not in ended
+    assert "0.001" in ended
+
+
+def test_json_shows_verification_as_the_cli_does(proxied: Site) -> None:
+    s = proxied.story
+    client = proxied.client()
+    failed = {
+        "state": "failed",
+        "measurements": 3,
+        "failures": {"error rate": 1},
+        "reason": FAILED_REASON,
+    }
+
+    rows = {row["env"]: row for row in client.get("/api/overview", headers=AS).json()}
+    assert rows["staging"]["verification"] == failed
+    assert rows["prod"]["verification"] is None
+    found = client.get("/api/bots/mybot", headers=AS).json()
+    assert [r["verification"] for r in found["releases"]] == [{"staging": failed}, {}]
+    assert [r["verification"] for r in found["status"]] == [failed, None]
+    deployment = client.get(f"/api/deployments/{s.second_staging}", headers=AS).json()
+    assert deployment["verification"] == failed
+    assert deployment["more_measurements"] is False
+    assert deployment["measurements"] == [
+        {
+            "check": "error rate",
+            "value": value,
+            "verdict": verdict,
+            "at": f"2026-11-30T09:2{minute}:00+00:00",
+            "detail": detail,
+        }
+        for minute, value, verdict, detail in (
+            (6, 0.002, "pass", ""),
+            (7, 0.004, "pass", ""),
+            (8, 0.05, "fail", "0.05 is above the maximum 0.01"),
+        )
+    ]
+    ended = client.get(f"/api/deployments/{s.first_staging}", headers=AS).json()
+    assert ended["verification"] is None
+    assert [m["value"] for m in ended["measurements"]] == [0.001]
+
+
+def test_a_deployment_shows_its_newest_measurements_only(proxied: Site) -> None:
+    s = proxied.story
+    start = T0 + timedelta(hours=1)
+    with proxied.application.deps.uow() as uow:
+        for n in range(MEASUREMENTS_SHOWN):
+            at = start + timedelta(seconds=30 * n)
+            uow.measurements.add(
+                Measurement("error rate", Verdict.PASS, at, 0.0, "", s.second_staging)
+            )
+        uow.commit()
+    client = proxied.client()
+
+    found = client.get(f"/api/deployments/{s.second_staging}", headers=AS).json()
+    page = client.get(f"/ui/deployments/{s.second_staging}", headers=AS).text
+
+    assert found["more_measurements"] is True
+    assert len(found["measurements"]) == MEASUREMENTS_SHOWN
+    assert found["measurements"][0]["at"] == "2026-11-30T10:00:00+00:00"  # the 3 oldest gone
+    assert found["verification"]["measurements"] == MEASUREMENTS_SHOWN + 3  # the run counts all
+    assert f"the newest {MEASUREMENTS_SHOWN}; older ones are not shown" in page
+    assert '<td class="value">0.05</td>' not in page
+    assert page.count('<td class="value">0</td>') == MEASUREMENTS_SHOWN
 
 
 def test_build_logs_only_for_viewers(proxied: Site) -> None:

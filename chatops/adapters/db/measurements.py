@@ -38,14 +38,18 @@ class SqlMeasurementRepository:
             )
         )  # written with the others of the round at the next query or commit
 
-    def for_deployments(self, deployment_ids: Collection[int]) -> list[Measurement]:
+    def for_deployments(
+        self, deployment_ids: Collection[int], *, limit: int | None = None
+    ) -> list[Measurement]:
         if not deployment_ids:
             return []
+        # newest first, so that `limit` keeps the newest; turned oldest first below
         rows = self._session.scalars(
             select(MeasurementRow)
             .where(MeasurementRow.deployment_id.in_(list(deployment_ids)))
-            .order_by(MeasurementRow.at, MeasurementRow.id)
-        )
+            .order_by(MeasurementRow.at.desc(), MeasurementRow.id.desc())
+            .limit(limit)
+        ).all()
         return [
             Measurement(
                 check=row.check,
@@ -55,7 +59,7 @@ class SqlMeasurementRepository:
                 detail=row.detail,
                 deployment_id=row.deployment_id,
             )
-            for row in rows
+            for row in reversed(rows)
         ]
 
     def prune(self, *, before: datetime) -> int:

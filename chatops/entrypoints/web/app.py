@@ -27,8 +27,10 @@ from chatops.entrypoints.output import (
     alert_json,
     audit_json,
     deployment_json,
+    measurement_json,
     release_json,
     status_json,
+    verification_json,
 )
 from chatops.entrypoints.web import pages
 from chatops.entrypoints.web.auth import ProxyAuth, proxy_user
@@ -262,6 +264,11 @@ class _WebView:
                 "events": [audit_json(e) for e in page.events],
                 "alerts": [alert_json(a) for a in page.alerts],
                 "changes": [{"sha": c.sha, "subject": c.subject} for c in view.changes],
+                "verification": (
+                    verification_json(view.verification) if view.verification else None
+                ),
+                "measurements": [measurement_json(m) for m in page.measurements],
+                "more_measurements": page.more_measurements,
                 "slack_message": pages.slack_link(page.message),
                 "log_tail": log_tail,
             }
