@@ -836,7 +836,7 @@ def test_alembic_check_from_the_repository_root(
 
 def test_migrations_are_found_in_the_checkout() -> None:
     assert schema.migrations_dir() == ROOT / "migrations"
-    assert schema.head() == "0005_verify"
+    assert schema.head() == "0006_reason"
     assert schema.head() == schema.HEAD, "the constant the schema check compares with"
 
 

@@ -12,12 +12,21 @@ from chatops.entrypoints.hints import for_cli
 from chatops.entrypoints.output import status_json
 from chatops.errors import NotFound, NotPromotable
 from chatops.services.context import Actor
+from tests.fakes import World, catalog
 from tests.unit.test_services import ADMIN, DEV, LEAD1, LEAD2, App, make_app, soak
 
 
 @pytest.fixture
 def app() -> App:
     application = make_app()
+    application.commit("a" * 40, "first")
+    return application
+
+
+@pytest.fixture
+def auto_app() -> App:
+    """staging follows `main` (`auto_deploy`): a rollback there holds automatic deploys."""
+    application = make_app(World(catalog(staging={"auto_deploy": "main"})))
     application.commit("a" * 40, "first")
     return application
 
@@ -73,7 +82,8 @@ def test_a_new_version_starts_its_own_soak(app: App) -> None:
     assert second.healthy_since == app.world.clock.now()
 
 
-def test_status_tells_a_persons_lock_from_the_hold_a_rollback_leaves(app: App) -> None:
+def test_status_tells_a_persons_lock_from_the_hold_a_rollback_leaves(auto_app: App) -> None:
+    app = auto_app
     app.deploy()
     app.commit("b" * 40)
     app.deploy()
@@ -92,7 +102,8 @@ def test_status_tells_a_persons_lock_from_the_hold_a_rollback_leaves(app: App) -
     assert row["lock"] == {"by": "ULEAD1", "reason": "db migration", "until": until}
 
 
-def test_a_rollback_to_a_newer_version_says_rolled_forward(app: App) -> None:
+def test_a_rollback_to_a_newer_version_says_rolled_forward(auto_app: App) -> None:
+    app = auto_app
     app.deploy()
     app.commit("b" * 40)
     app.deploy()
