@@ -79,9 +79,10 @@ def connect(docker_host: str | None, *, timeout: float = DEFAULT_TIMEOUT) -> doc
         RuntimeFailure: the engine cannot be reached, saying which one and what to do.
     """
     where = engine_address(docker_host, os.environ)
+    tried = docker_host or os.environ.get("DOCKER_HOST", "").strip() or DEFAULT_SOCKET
     try:
-        if docker_host is not None and docker_host.startswith(_UNIX):
-            _check_unix_socket(docker_host.removeprefix(_UNIX))
+        if tried.startswith(_UNIX):
+            _check_unix_socket(tried.removeprefix(_UNIX))
         if docker_host is None:
             client = docker.from_env(timeout=int(timeout))
         else:
