@@ -1,7 +1,7 @@
 """The `chatops` command line: the operator commands, in the grammar of the Slack commands.
 
 `deploy BOT ENV [REF]`, `rollback BOT ENV [vN] [--reason R]` and the rest, each
-taking `--config`, `--user` and `--json` before or after its arguments. The
+taking `--config`, `--user`, `--json`, `-v` and `-q` before or after its arguments. The
 schema, configuration and long-running commands are in `cli_admin`; what they
 all share (errors → exit codes, wiring) in `cli_support`.
 """
@@ -26,13 +26,11 @@ from chatops.entrypoints.cli_support import (
     app,
     application,
     common,
-    configure_logging,
     errors,
     force_reason,
     out,
     print_json,
     report,
-    state,
 )
 from chatops.errors import BadInput
 
@@ -41,30 +39,6 @@ __all__ = ["app", "main"]
 ReasonOption = Annotated[
     str | None, typer.Option("--reason", help="why (recorded; needed with --force)")
 ]
-
-
-def _version(value: bool) -> None:
-    if value:
-        from chatops import __version__
-
-        print(f"chatops {__version__}")
-        raise typer.Exit
-
-
-@app.callback()
-def _global(
-    config: ConfigOption = None,
-    user: UserOption = None,
-    as_json: JsonOption = False,
-    verbose: VerboseOption = False,
-    quiet: QuietOption = False,
-    version: Annotated[
-        bool,
-        typer.Option("--version", callback=_version, is_eager=True, help="print the version"),
-    ] = False,
-) -> None:
-    state.config_path, state.user, state.as_json, state.quiet = config, user, as_json, quiet
-    configure_logging(verbose=verbose)
 
 
 def _one(positional: str | None, option: str | None, *, what: str, usage: str) -> str | None:

@@ -103,6 +103,33 @@ def common(
     return state.user, state.as_json
 
 
+# ── the options given before the command ──────────────────────────────
+
+
+def _version(value: bool) -> None:
+    if value:
+        from chatops import __version__
+
+        print(f"chatops {__version__}")
+        raise typer.Exit
+
+
+@app.callback()
+def _global(
+    config: ConfigOption = None,
+    user: UserOption = None,
+    as_json: JsonOption = False,
+    verbose: VerboseOption = False,
+    quiet: QuietOption = False,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="print the version"),
+    ] = False,
+) -> None:
+    state.config_path, state.user, state.as_json, state.quiet = config, user, as_json, quiet
+    configure_logging(verbose=verbose)
+
+
 # ── error handling: the one place ChatOpsErrors become exit codes ────────
 
 
