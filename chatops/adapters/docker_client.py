@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import socket
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 import docker
+import docker.constants
 import docker.errors
 import requests
 
@@ -29,6 +31,7 @@ __all__ = [
     "connect",
     "container_labels",
     "container_observation",
+    "engine_address",
     "engine_errors",
     "first_line",
     "instance_of",
@@ -53,6 +56,8 @@ IMAGE_LABEL = "chatops.image"
 INSTANCE_LABEL = "chatops.instance"
 
 _UNIX = "unix://"
+# where the docker SDK connects when DOCKER_HOST is not set (it names it `http+unix://…`)
+DEFAULT_SOCKET = _UNIX + docker.constants.DEFAULT_UNIX_SOCKET.split("://", 1)[1]
 _HINT = (
     "start Docker there, or point DOCKER_HOST (or `docker_host` of the environment in "
     "chatops.yaml) at a running engine"
@@ -73,10 +78,11 @@ def connect(docker_host: str | None, *, timeout: float = DEFAULT_TIMEOUT) -> doc
     Raises:
         RuntimeFailure: the engine cannot be reached, saying which one and what to do.
     """
-    where = docker_host or "DOCKER_HOST (or the default socket)"
+    where = engine_address(docker_host, os.environ)
+    tried = docker_host or os.environ.get("DOCKER_HOST", "").strip() or DEFAULT_SOCKET
     try:
-        if docker_host is not None and docker_host.startswith(_UNIX):
-            _check_unix_socket(docker_host.removeprefix(_UNIX))
+        if tried.startswith(_UNIX):
+            _check_unix_socket(tried.removeprefix(_UNIX))
         if docker_host is None:
             client = docker.from_env(timeout=int(timeout))
         else:
@@ -87,6 +93,17 @@ def connect(docker_host: str | None, *, timeout: float = DEFAULT_TIMEOUT) -> doc
             f"cannot reach the Docker Engine at {where}: {first_line(exc)}", hint=_HINT
         ) from exc
     return client
+
+
+def engine_address(docker_host: str | None, environ: Mapping[str, str]) -> str:
+    """The engine `connect` tries, for messages: `docker_host`, else DOCKER_HOST, else the
+    default socket, saying which it is."""
+    if docker_host:
+        return docker_host
+    from_env = environ.get("DOCKER_HOST", "").strip()
+    if from_env:
+        return f"{from_env} (from DOCKER_HOST)"
+    return f"{DEFAULT_SOCKET} (the default socket; DOCKER_HOST is not set)"
 
 
 def _check_unix_socket(path: str) -> None:

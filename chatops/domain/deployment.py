@@ -170,6 +170,9 @@ class Deployment:
     source_deployment_id: int | None = None
     reason: str | None = None
     force_reason: str | None = None
+    # why a rollback was asked for (a person's words, or chatops' own for an automatic
+    # one); kept when `reason` is replaced by why it failed or was rejected
+    request_reason: str | None = None
     owner: str | None = None
     heartbeat_at: datetime | None = None
     live_at: datetime | None = None

@@ -1,7 +1,7 @@
 """The `chatops` command line: the operator commands, in the grammar of the Slack commands.
 
 `deploy BOT ENV [REF]`, `rollback BOT ENV [vN] [--reason R]` and the rest, each
-taking `--config`, `--user` and `--json` before or after its arguments. The
+taking `--config`, `--user`, `--json`, `-v` and `-q` before or after its arguments. The
 schema, configuration and long-running commands are in `cli_admin`; what they
 all share (errors → exit codes, wiring) in `cli_support`.
 """
@@ -19,18 +19,18 @@ from chatops.entrypoints.cli_support import (
     ConfigOption,
     ForceOption,
     JsonOption,
+    QuietOption,
     UserOption,
+    VerboseOption,
     actor,
     app,
     application,
     common,
-    configure_logging,
     errors,
     force_reason,
     out,
     print_json,
     report,
-    state,
 )
 from chatops.errors import BadInput
 
@@ -39,30 +39,6 @@ __all__ = ["app", "main"]
 ReasonOption = Annotated[
     str | None, typer.Option("--reason", help="why (recorded; needed with --force)")
 ]
-
-
-def _version(value: bool) -> None:
-    if value:
-        from chatops import __version__
-
-        print(f"chatops {__version__}")
-        raise typer.Exit
-
-
-@app.callback()
-def _global(
-    config: ConfigOption = None,
-    user: UserOption = None,
-    as_json: JsonOption = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log debug output")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress output")] = False,
-    version: Annotated[
-        bool,
-        typer.Option("--version", callback=_version, is_eager=True, help="print the version"),
-    ] = False,
-) -> None:
-    state.config_path, state.user, state.as_json, state.quiet = config, user, as_json, quiet
-    configure_logging(verbose=verbose)
 
 
 def _one(positional: str | None, option: str | None, *, what: str, usage: str) -> str | None:
@@ -88,9 +64,11 @@ def deploy(
     config: ConfigOption = None,
     user: UserOption = None,
     as_json: JsonOption = False,
+    verbose: VerboseOption = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Build (or reuse) the release of REF and make it live in ENV."""
-    user, as_json = common(config, user, as_json)
+    user, as_json = common(config, user, as_json, verbose=verbose, quiet=quiet)
     with errors(as_json):
         the_ref = _one(ref, ref_option, what="ref", usage="chatops deploy BOT ENV [REF]")
         with application() as app_:
@@ -115,9 +93,11 @@ def promote(
     config: ConfigOption = None,
     user: UserOption = None,
     as_json: JsonOption = False,
+    verbose: VerboseOption = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Promote what is live and soaked in the source environment to ENV."""
-    user, as_json = common(config, user, as_json)
+    user, as_json = common(config, user, as_json, verbose=verbose, quiet=quiet)
     with errors(as_json), application() as app_:
         deployment = app_.requests.promote(
             actor(user, app_.config), bot, env, force_reason=force_reason(force, reason)
@@ -131,9 +111,11 @@ def approve(
     config: ConfigOption = None,
     user: UserOption = None,
     as_json: JsonOption = False,
+    verbose: VerboseOption = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Approve a pending deployment."""
-    user, as_json = common(config, user, as_json)
+    user, as_json = common(config, user, as_json, verbose=verbose, quiet=quiet)
     with errors(as_json), application() as app_:
         deployment = app_.requests.approve(actor(user, app_.config), deployment_id)
     report(deployment, as_json)
@@ -146,9 +128,11 @@ def reject(
     config: ConfigOption = None,
     user: UserOption = None,
     as_json: JsonOption = False,
+    verbose: VerboseOption = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Reject a pending deployment."""
-    user, as_json = common(config, user, as_json)
+    user, as_json = common(config, user, as_json, verbose=verbose, quiet=quiet)
     with errors(as_json), application() as app_:
         deployment = app_.requests.reject(actor(user, app_.config), deployment_id, reason=reason)
     if as_json:
@@ -172,11 +156,13 @@ def rollback(
     config: ConfigOption = None,
     user: UserOption = None,
     as_json: JsonOption = False,
+    verbose: VerboseOption = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Go back to the previous healthy release of ENV (or vN), without building."""
     from chatops.domain.names import parse_version
 
-    user, as_json = common(config, user, as_json)
+    user, as_json = common(config, user, as_json, verbose=verbose, quiet=quiet)
     with errors(as_json):
         usage = "chatops rollback BOT ENV [vN] [--reason R]"
         wanted = _one(version, to, what="version", usage=usage)
@@ -205,11 +191,13 @@ def cancel(
     config: ConfigOption = None,
     user: UserOption = None,
     as_json: JsonOption = False,
+    verbose: VerboseOption = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Stop the deployment that runs (or waits for approval) in ENV; the previous release stays."""
     from chatops.entrypoints.output import deployment_json
 
-    user, as_json = common(config, user, as_json)
+    user, as_json = common(config, user, as_json, verbose=verbose, quiet=quiet)
     with errors(as_json), application() as app_:
         deployment = app_.cancels.cancel(actor(user, app_.config), bot, env, wait_seconds=wait)
     if as_json:
@@ -235,11 +223,13 @@ def releases(
     config: ConfigOption = None,
     user: UserOption = None,
     as_json: JsonOption = False,
+    verbose: VerboseOption = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Recent releases of BOT, newest first, with where each is live."""
     from chatops.entrypoints.output import release_json, releases_table
 
-    _, as_json = common(config, user, as_json)
+    _, as_json = common(config, user, as_json, verbose=verbose, quiet=quiet)
     with errors(as_json), application(recover=False, progress=False) as app_:
         rows = app_.queries.releases(bot, env, limit=limit)
     if as_json:
@@ -258,11 +248,13 @@ def status(
     config: ConfigOption = None,
     user: UserOption = None,
     as_json: JsonOption = False,
+    verbose: VerboseOption = False,
+    quiet: QuietOption = False,
 ) -> None:
     """What runs where, its health, open alerts, locks and pending approvals."""
     from chatops.entrypoints.output import status_json, status_table
 
-    _, as_json = common(config, user, as_json)
+    _, as_json = common(config, user, as_json, verbose=verbose, quiet=quiet)
     with errors(as_json), application(progress=False) as app_:
         rows = app_.queries.status(bot, probe=probe)
     if as_json:
@@ -281,9 +273,11 @@ def logs(
     config: ConfigOption = None,
     user: UserOption = None,
     as_json: JsonOption = False,
+    verbose: VerboseOption = False,
+    quiet: QuietOption = False,
 ) -> None:
     """The last lines of BOT's output in ENV, secrets masked (for ENV's viewers and admins)."""
-    user, as_json = common(config, user, as_json)
+    user, as_json = common(config, user, as_json, verbose=verbose, quiet=quiet)
     with errors(as_json), application(recover=False, progress=False) as app_:
         text = app_.queries.logs(actor(user, app_.config), bot, env, lines=lines)
     if as_json:
@@ -301,13 +295,15 @@ def lock(
     config: ConfigOption = None,
     user: UserOption = None,
     as_json: JsonOption = False,
+    verbose: VerboseOption = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Hold (BOT, ENV): no deployment starts until unlocked."""
     from chatops.domain.names import parse_duration
     from chatops.domain.policy import MAX_LOCK
     from chatops.entrypoints.output import lock_json
 
-    user, as_json = common(config, user, as_json)
+    user, as_json = common(config, user, as_json, verbose=verbose, quiet=quiet)
     with errors(as_json), application(recover=False, progress=False) as app_:
         longest = int(MAX_LOCK.total_seconds())
         duration = timedelta(seconds=parse_duration(for_, at_most=longest)) if for_ else None
@@ -325,11 +321,13 @@ def unlock(
     config: ConfigOption = None,
     user: UserOption = None,
     as_json: JsonOption = False,
+    verbose: VerboseOption = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Lift the lock on (BOT, ENV)."""
     from chatops.entrypoints.output import lock_json
 
-    user, as_json = common(config, user, as_json)
+    user, as_json = common(config, user, as_json, verbose=verbose, quiet=quiet)
     with errors(as_json), application(recover=False, progress=False) as app_:
         lifted = app_.locks.unlock(actor(user, app_.config), bot, env)
     if as_json:
@@ -349,11 +347,13 @@ def audit(
     config: ConfigOption = None,
     user: UserOption = None,
     as_json: JsonOption = False,
+    verbose: VerboseOption = False,
+    quiet: QuietOption = False,
 ) -> None:
     """The audit trail: who did what, where, when, and how it ended."""
     from chatops.entrypoints.output import audit_json
 
-    _, as_json = common(config, user, as_json)
+    _, as_json = common(config, user, as_json, verbose=verbose, quiet=quiet)
     with (
         errors(as_json),
         application(recover=False, progress=False) as app_,

@@ -13,7 +13,9 @@ from chatops.domain.names import unit_name
 from chatops.entrypoints.cli_support import (
     ConfigOption,
     JsonOption,
+    QuietOption,
     UserOption,
+    VerboseOption,
     app,
     common,
     config_app,
@@ -33,12 +35,16 @@ __all__ = ["register"]
 
 
 def db_upgrade(
-    config: ConfigOption = None, user: UserOption = None, as_json: JsonOption = False
+    config: ConfigOption = None,
+    user: UserOption = None,
+    as_json: JsonOption = False,
+    verbose: VerboseOption = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Bring the database schema up to date (creates the SQLite file if needed)."""
     from chatops.adapters.db.schema import current, upgrade
 
-    _, as_json = common(config, user, as_json)
+    _, as_json = common(config, user, as_json, verbose=verbose, quiet=quiet)
     with errors(as_json):
         url = load_config().file.database_url
         upgrade(url)
@@ -50,12 +56,16 @@ def db_upgrade(
 
 
 def db_current(
-    config: ConfigOption = None, user: UserOption = None, as_json: JsonOption = False
+    config: ConfigOption = None,
+    user: UserOption = None,
+    as_json: JsonOption = False,
+    verbose: VerboseOption = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Show the schema revision of the database and whether it is up to date."""
     from chatops.adapters.db.schema import current, head
 
-    _, as_json = common(config, user, as_json)
+    _, as_json = common(config, user, as_json, verbose=verbose, quiet=quiet)
     with errors(as_json):
         revision = current(load_config().file.database_url)
         latest = head()
@@ -74,11 +84,13 @@ def backup(
     config: ConfigOption = None,
     user: UserOption = None,
     as_json: JsonOption = False,
+    verbose: VerboseOption = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Copy the database to TARGET while chatops runs (SQLite online backup, or pg_dump)."""
     from chatops.adapters.db.backup import backup as copy_database
 
-    _, as_json = common(config, user, as_json)
+    _, as_json = common(config, user, as_json, verbose=verbose, quiet=quiet)
     with errors(as_json):
         written = copy_database(load_config().file.database_url, target)
     if as_json:
@@ -107,12 +119,14 @@ def config_check(
     config: ConfigOption = None,
     user: UserOption = None,
     as_json: JsonOption = False,
+    verbose: VerboseOption = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Validate chatops.yaml, the environment and the files it names; print what it describes."""
     from chatops.config import load, load_settings
     from chatops.entrypoints.config_checks import missing_files, unreachable
 
-    _, as_json = common(config, user, as_json)
+    _, as_json = common(config, user, as_json, verbose=verbose, quiet=quiet)
     with errors(as_json):
         settings = load_settings()
         loaded = load(state.config_path, settings=settings)
@@ -206,20 +220,27 @@ def serve(
         bool, typer.Option("--socket-mode", help="connect to Slack over Socket Mode")
     ] = False,
     config: ConfigOption = None,
+    verbose: VerboseOption = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Serve Slack, webhooks, metrics and the scheduled jobs."""
     from chatops.entrypoints.serve import run
 
-    common(config, None, False)
+    common(config, None, False, verbose=verbose, quiet=quiet)
     with errors():
         run(load_config(), socket_mode=socket_mode)
 
 
-def console(config: ConfigOption = None, user: UserOption = None) -> None:
+def console(
+    config: ConfigOption = None,
+    user: UserOption = None,
+    verbose: VerboseOption = False,
+    quiet: QuietOption = False,
+) -> None:
     """The Slack commands in a terminal; buttons are listed and pressed by number."""
     from chatops.entrypoints.console import run
 
-    user, _ = common(config, user, False)
+    user, _ = common(config, user, False, verbose=verbose, quiet=quiet)
     with errors():
         loaded = load_config()
         run(loaded, user=user or loaded.settings.default_user())

@@ -1,7 +1,7 @@
 """What every `chatops` command shares: the apps, the common options, errors → exit codes, wiring.
 
 Exit codes: 0 success, 1 a refused or failed operation (reason on stderr),
-2 bad usage or configuration. `--config`, `--user` and `--json` are taken before
+2 bad usage or configuration. `--config`, `--user`, `--json`, `-v` and `-q` are taken before
 the command (`chatops --json status`) or with it (`chatops status --json`).
 """
 
@@ -76,19 +76,58 @@ UserOption = Annotated[
     str | None, typer.Option("--user", "-u", help="act (or ask) as this user id (default: $USER)")
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="print JSON on stdout")]
+VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="log debug output")]
+QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="no progress output")]
 ForceOption = Annotated[
     bool, typer.Option("--force", help="admins: go ahead despite a lock, a freeze or red CI checks")
 ]
 
 
-def common(config: Path | None, user: str | None, as_json: bool) -> tuple[str | None, bool]:
-    """Merge a command's own --config/--user/--json with those given before it."""
+def common(
+    config: Path | None,
+    user: str | None,
+    as_json: bool,
+    *,
+    verbose: bool = False,
+    quiet: bool = False,
+) -> tuple[str | None, bool]:
+    """Merge a command's own --config/--user/--json/-v/-q with those given before it."""
     if config is not None:
         state.config_path = config
     if user is not None:
         state.user = user
     state.as_json = state.as_json or as_json
+    state.quiet = state.quiet or quiet
+    if verbose:
+        configure_logging(verbose=True)
     return state.user, state.as_json
+
+
+# ── the options given before the command ──────────────────────────────
+
+
+def _version(value: bool) -> None:
+    if value:
+        from chatops import __version__
+
+        print(f"chatops {__version__}")
+        raise typer.Exit
+
+
+@app.callback()
+def _global(
+    config: ConfigOption = None,
+    user: UserOption = None,
+    as_json: JsonOption = False,
+    verbose: VerboseOption = False,
+    quiet: QuietOption = False,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="print the version"),
+    ] = False,
+) -> None:
+    state.config_path, state.user, state.as_json, state.quiet = config, user, as_json, quiet
+    configure_logging(verbose=verbose)
 
 
 # ── error handling: the one place ChatOpsErrors become exit codes ────────

@@ -215,7 +215,8 @@ class Pipeline:
             ]
             held = uow.locks.get(bot.name, environment.name)
             manual_lock = held is not None and held.kind is LockKind.MANUAL and held.active(now)
-            if rolling_back and not manual_lock:
+            # the hold only stops automatic deploys: none without `auto_deploy`
+            if rolling_back and environment.auto_deploy is not None and not manual_lock:
                 uow.locks.put(
                     Lock(
                         bot=bot.name,

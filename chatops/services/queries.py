@@ -120,7 +120,7 @@ class Queries:
                         RolledBack(
                             env=deployment.env,
                             by=deployment.requested_by,
-                            reason=deployment.reason,
+                            reason=deployment.request_reason,
                             deployment_id=deployment.id,
                             to_version=deployment.version,
                         ),

@@ -350,6 +350,7 @@ class Requests:
                     previous_version=current.version if current else None,
                     force_reason=force_reason,
                     reason=reason,
+                    request_reason=reason,
                 )
                 if deployment.state is State.QUEUED:
                     deployment = deployment.with_changes(

@@ -47,4 +47,5 @@ def test_the_demo_tells_the_whole_story_and_leaves_a_readable_folder(
     assert status.returncode == 0, status.stderr
     rows = {row["env"]: row for row in json.loads(status.stdout)}
     assert (rows["prod"]["version"], rows["staging"]["version"]) == (1, 1)
-    assert rows["prod"]["hold"] is not None and rows["prod"]["lock"] is None
+    # prod has no auto_deploy: the rollback there leaves no hold (nothing automatic to hold)
+    assert rows["prod"]["hold"] is None and rows["prod"]["lock"] is None

@@ -106,6 +106,8 @@ def test_a_rollback_holds_automatic_deploys_until_a_deploy_on_purpose(
     installation: Installation,
 ) -> None:
     i = installation
+    i.document["environments"]["staging"]["auto_deploy"] = "main"  # what the hold is for
+    i.write_config()
     assert i.run("deploy", i.bot, "staging").returncode == 0
     i.repo.commit("second")
     assert i.run("deploy", i.bot, "staging").returncode == 0

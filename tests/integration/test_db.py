@@ -105,6 +105,7 @@ def test_a_deployment_round_trips_with_every_field(store: SqlStore) -> None:
         source_deployment_id=source.id,
         reason="because",
         force_reason="hotfix",
+        request_reason="the login page is blank",
         owner="host:123:abc",
         heartbeat_at=at(2),
         live_at=at(3),
@@ -836,9 +837,61 @@ def test_alembic_check_from_the_repository_root(
     assert "No new upgrade operations detected" in result.stdout + result.stderr
 
 
+def test_the_reason_migration_keeps_why_earlier_rollbacks_were_asked_for(db_url: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import text
+
+    from chatops.adapters.db.uow import normalise_url
+
+    if db_url.startswith("sqlite:///"):
+        Path(db_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    config = Config()
+    config.set_main_option("script_location", str(schema.migrations_dir()))
+    config.attributes["sqlalchemy.url"] = normalise_url(db_url)
+    command.upgrade(config, "0005_verify")
+    engine = make_engine(normalise_url(db_url))
+    rows = [
+        ("rollback", "live", "login is broken"),
+        ("auto_rollback", "superseded", "v2 went unhealthy"),
+        ("rollback", "failed", "cannot reach the Docker Engine"),  # the request's is lost
+        ("rollback", "rejected", "rejected by ULEAD1"),
+        ("deploy", "failed", "health gate"),
+    ]
+    insert = text(
+        "INSERT INTO deployments (bot, env, kind, state, requested_by, requested_at, "
+        "updated_at, rolled_back, log_tail, reason) VALUES "
+        "('mybot', 'staging', :kind, :state, 'UDEV', :at, :at, :no, '', :reason)"
+    )
+    with engine.begin() as connection:
+        for kind, state, reason in rows:
+            connection.execute(
+                insert, {"kind": kind, "state": state, "at": T0, "no": False, "reason": reason}
+            )
+    engine.dispose()
+
+    command.upgrade(config, "head")
+
+    store = SqlStore(db_url)
+    try:
+        with store.uow() as uow:
+            found = uow.deployments.history("mybot", "staging", limit=10)
+    finally:
+        store.dispose()
+    assert sorted((str(d.kind), str(d.state), d.request_reason) for d in found) == [
+        ("auto_rollback", "superseded", "v2 went unhealthy"),
+        ("deploy", "failed", None),
+        ("rollback", "failed", None),
+        ("rollback", "live", "login is broken"),
+        ("rollback", "rejected", None),
+    ]
+    command.downgrade(config, "0005_verify")  # and back
+    assert schema.current(db_url) == "0005_verify"
+
+
 def test_migrations_are_found_in_the_checkout() -> None:
     assert schema.migrations_dir() == ROOT / "migrations"
-    assert schema.head() == "0005_verify"
+    assert schema.head() == "0006_reason"
     assert schema.head() == schema.HEAD, "the constant the schema check compares with"
 
 

@@ -87,3 +87,33 @@ def test_an_engine_out_of_reach_at_deploy_says_how_to_get_one() -> None:
         "cannot reach the Docker Engine at unix:///nowhere.sock — "
         "start Docker there, or point DOCKER_HOST at a running engine"
     )
+
+
+def test_an_engine_out_of_reach_names_the_address_tried() -> None:
+    from chatops.adapters.docker_client import engine_address
+
+    assert engine_address("tcp://docker.internal:2376", {"DOCKER_HOST": "unix:///x.sock"}) == (
+        "tcp://docker.internal:2376"
+    )
+    assert engine_address(None, {"DOCKER_HOST": "unix:///run/user/1000/docker.sock"}) == (
+        "unix:///run/user/1000/docker.sock (from DOCKER_HOST)"
+    )
+    for environ in ({}, {"DOCKER_HOST": ""}):
+        assert engine_address(None, environ) == (
+            "unix:///var/run/docker.sock (the default socket; DOCKER_HOST is not set)"
+        )
+
+
+def test_connecting_without_docker_host_says_which_socket_it_tried(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chatops.adapters.docker_client import connect
+
+    nowhere = f"unix://{tmp_path}/nowhere.sock"
+    monkeypatch.setenv("DOCKER_HOST", nowhere)
+    with pytest.raises(RuntimeFailure) as caught:
+        connect(None, timeout=5)
+    assert caught.value.message.startswith(
+        f"cannot reach the Docker Engine at {nowhere} (from DOCKER_HOST): "
+    )
+    assert "default socket" not in caught.value.message

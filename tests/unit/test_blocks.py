@@ -259,6 +259,7 @@ DEPLOYMENT_VIEWS: dict[str, DeploymentView] = {
             requested_by="chatops",
             live_at=T0 + timedelta(seconds=40),
             reason="v3 went unhealthy 2m after going live: its health check fails",
+            request_reason="v3 went unhealthy 2m after going live: its health check fails",
         ),
         release=V2,
         previous=V3,

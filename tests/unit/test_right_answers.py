@@ -9,15 +9,24 @@ import pytest
 
 from chatops.domain.deployment import State
 from chatops.entrypoints.hints import for_cli
-from chatops.entrypoints.output import status_json
+from chatops.entrypoints.output import release_json, status_json
 from chatops.errors import NotFound, NotPromotable
 from chatops.services.context import Actor
+from tests.fakes import World, catalog
 from tests.unit.test_services import ADMIN, DEV, LEAD1, LEAD2, App, make_app, soak
 
 
 @pytest.fixture
 def app() -> App:
     application = make_app()
+    application.commit("a" * 40, "first")
+    return application
+
+
+@pytest.fixture
+def auto_app() -> App:
+    """staging follows `main` (`auto_deploy`): a rollback there holds automatic deploys."""
+    application = make_app(World(catalog(staging={"auto_deploy": "main"})))
     application.commit("a" * 40, "first")
     return application
 
@@ -73,7 +82,8 @@ def test_a_new_version_starts_its_own_soak(app: App) -> None:
     assert second.healthy_since == app.world.clock.now()
 
 
-def test_status_tells_a_persons_lock_from_the_hold_a_rollback_leaves(app: App) -> None:
+def test_status_tells_a_persons_lock_from_the_hold_a_rollback_leaves(auto_app: App) -> None:
+    app = auto_app
     app.deploy()
     app.commit("b" * 40)
     app.deploy()
@@ -92,7 +102,8 @@ def test_status_tells_a_persons_lock_from_the_hold_a_rollback_leaves(app: App) -
     assert row["lock"] == {"by": "ULEAD1", "reason": "db migration", "until": until}
 
 
-def test_a_rollback_to_a_newer_version_says_rolled_forward(app: App) -> None:
+def test_a_rollback_to_a_newer_version_says_rolled_forward(auto_app: App) -> None:
+    app = auto_app
     app.deploy()
     app.commit("b" * 40)
     app.deploy()
@@ -158,3 +169,64 @@ def test_a_rollback_reason_is_on_its_message_in_releases_and_the_audit_log(app: 
     assert "rolled back in staging by" in listing
     [event] = [e for e in app.world.tables.audit if e.action == "rollback"]
     assert event.detail == "to v1: login is <!channel> broken"
+
+
+def test_a_rollback_that_fails_or_is_rejected_keeps_the_reason_given(app: App) -> None:
+    from chatops.entrypoints.slack import blocks as b
+    from chatops.errors import RuntimeFailure
+    from tests.slack.reading import text_of
+
+    app.deploy()
+    app.commit("b" * 40)
+    app.deploy()
+
+    def unreachable(spec: object) -> object:
+        raise RuntimeFailure("cannot reach the Docker Engine at unix:///nowhere.sock")
+
+    start = app.world.runtime.start
+    app.world.runtime.start = unreachable  # type: ignore[method-assign]
+    failed = app.requests.rollback(DEV, "mybot", "staging", reason="login is broken")
+    app.world.runtime.start = start  # type: ignore[method-assign]
+
+    assert failed.state is State.FAILED
+    assert failed.reason is not None and "cannot reach the Docker Engine" in failed.reason
+    stored = app.world.tables.deployments[failed.id or 0]
+    assert stored.request_reason == "login is broken"
+    text = text_of(b.deployment_message(app.queries.view(failed.id or 0)))
+    assert "Why: login is broken" in text
+    assert "Why it failed: cannot reach the Docker Engine" in text
+
+
+def test_a_rejected_rollback_still_says_why_it_was_asked_for() -> None:
+    from chatops.entrypoints.slack import blocks as b
+    from tests.slack.reading import text_of
+
+    world = World(catalog(staging={"rollback_approvals": 1, "approvers": frozenset({"ULEAD1"})}))
+    app = make_app(world)
+    app.commit("a" * 40)
+    app.deploy()
+    app.commit("b" * 40)
+    app.deploy()
+    pending = app.requests.rollback(DEV, "mybot", "staging", reason="login is broken")
+
+    rejected = app.requests.reject(LEAD1, pending.id or 0, reason="it is fine")
+
+    assert rejected.state is State.REJECTED
+    assert rejected.reason == "rejected by ULEAD1: it is fine"
+    assert rejected.request_reason == "login is broken"
+    assert "Why: login is broken" in text_of(
+        b.deployment_message(app.queries.view(pending.id or 0))
+    )
+
+
+def test_releases_json_gives_the_reason_of_a_rollback_after_it_is_superseded(app: App) -> None:
+    app.deploy()
+    app.commit("b" * 40)
+    app.deploy()
+    app.requests.rollback(DEV, "mybot", "staging", reason="login is broken")
+    app.commit("c" * 40)
+    app.deploy()
+
+    releases = [release_json(r) for r in app.queries.releases("mybot")]
+    [v2] = [r for r in releases if r["version"] == 2]
+    assert [(x["env"], x["reason"]) for x in v2["rolled_back"]] == [("staging", "login is broken")]

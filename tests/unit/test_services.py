@@ -82,6 +82,14 @@ def app() -> App:
     return application
 
 
+@pytest.fixture
+def auto_app() -> App:
+    """The app with staging following `main` (`auto_deploy`), where a rollback holds it."""
+    application = make_app(World(catalog(staging={"auto_deploy": "main"})))
+    application.commit("a" * 40, "first")
+    return application
+
+
 def soak(app: App) -> None:
     app.world.clock.advance(minutes=11)
 
@@ -419,9 +427,9 @@ def test_rollback_goes_to_the_previous_healthy_release_without_building(app: App
     assert len(app.world.builder.builds) == builds
     assert app.world.runtime.version("mybot", "staging") == 1
     assert app.world.source.env_tags["mybot/staging"] == "a" * 40
-    hold = app.world.tables.locks[("mybot", "staging")]
-    assert hold.kind is LockKind.ROLLBACK_HOLD
-    assert f"#{back.id}" in hold.reason
+    # staging has no auto_deploy: there is nothing automatic to hold
+    assert app.world.tables.locks == {}
+    assert app.deploy(actor=LEAD1).state is State.LIVE
 
 
 def test_rolling_back_twice_keeps_going_back(app: App) -> None:
@@ -465,12 +473,16 @@ def test_rollback_approvals_make_a_rollback_wait(app: App) -> None:
 
 
 def test_an_automatic_deploy_is_held_after_a_rollback_until_someone_deploys_on_purpose(
-    app: App,
+    auto_app: App,
 ) -> None:
+    app = auto_app
     app.deploy()
     app.commit("b" * 40)
     app.deploy()
-    app.requests.rollback(DEV, "mybot", "staging")
+    back = app.requests.rollback(DEV, "mybot", "staging")
+    hold = app.world.tables.locks[("mybot", "staging")]
+    assert hold.kind is LockKind.ROLLBACK_HOLD
+    assert f"#{back.id}" in hold.reason
 
     with pytest.raises(Locked, match="rolled back to v1"):
         app.requests.deploy(Actor("chatops", "webhook"), "mybot", "staging", automatic=True)

@@ -247,6 +247,7 @@ def record(uow: UnitOfWork, bot: str, commits: tuple[str, str], *, start: dateti
             live_at=t + step / 2,
             by="ULEAD1",
             reason="v2 leaks memory under load",
+            request_reason="v2 leaks memory under load",
         )
     )
     audit("ULEAD1", "rollback", "prod", back.id, detail="v2 leaks memory under load")

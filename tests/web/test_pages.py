@@ -461,3 +461,32 @@ def test_the_cli_audit_filters_as_the_web_view_does(proxied: Site) -> None:
     web = proxied.client().get("/api/audit?person=ULEAD1&env=prod", headers=AS).json()["events"]
     assert [e["action"] for e in events] == ["rollback", "approve"]
     assert events == web
+
+
+def test_a_failed_rollback_still_shows_the_reason_it_was_asked_for(proxied: Site) -> None:
+    with proxied.application.deps.uow() as uow:
+        failed = uow.deployments.add(
+            Deployment(
+                bot="mybot",
+                env="staging",
+                kind=Kind.ROLLBACK,
+                state=State.FAILED,
+                requested_by="ULEAD1",
+                requested_at=T0,
+                updated_at=T0,
+                version=1,
+                commit=proxied.commits[0],
+                previous_version=2,
+                reason="cannot reach the Docker Engine at unix:///nowhere.sock",
+                request_reason="the login page is blank",
+            )
+        )
+        uow.commit()
+    client = proxied.client()
+
+    page = client.get(f"/ui/deployments/{failed.id}", headers=AS).text
+    assert "the login page is blank" in page
+    assert "cannot reach the Docker Engine at unix:///nowhere.sock" in page
+    timeline = client.get("/ui/bots/mybot", headers=AS).text
+    assert "reason: the login page is blank" in timeline
+    assert "cannot reach the Docker Engine at unix:///nowhere.sock" in timeline

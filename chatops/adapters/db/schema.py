@@ -19,7 +19,7 @@ __all__ = ["HEAD", "current", "ensure_current", "head", "migrations_dir", "upgra
 
 # The newest migration. Checking a schema compares the database's alembic_version with
 # it, without loading Alembic (a test keeps it equal to the migrations' head).
-HEAD = "0005_verify"
+HEAD = "0006_reason"
 UPGRADE_HINT = "run `chatops db upgrade`"
 # replicas starting together on one new PostgreSQL database migrate it one at a time
 _MIGRATION_LOCK = 0x63686174  # "chat"

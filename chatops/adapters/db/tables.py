@@ -137,6 +137,8 @@ class DeploymentRow(Base):
     source_deployment_id: Mapped[int | None] = mapped_column(ForeignKey("deployments.id"))
     reason: Mapped[str | None] = mapped_column(Text)
     force_reason: Mapped[str | None] = mapped_column(Text)
+    # why a rollback was asked for; `reason` is replaced by a failure or a reject
+    request_reason: Mapped[str | None] = mapped_column(Text)
     owner: Mapped[str | None] = mapped_column(String(NAME))
     heartbeat_at: Mapped[datetime | None]
     live_at: Mapped[datetime | None]

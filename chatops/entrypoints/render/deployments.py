@@ -134,15 +134,15 @@ def _version(deployment: Deployment, m: Markup) -> str:
 def _outcome(view: DeploymentView, m: Markup) -> list[Part]:
     """Why it failed, with the end of the build output; why chatops rolled back by itself."""
     deployment = view.deployment
-    if deployment.kind is Kind.AUTO_ROLLBACK and deployment.reason:
-        return [Section(f"{m.strong('Why:')} {m.text(deployment.reason, SECTION_LIMIT - 40)}")]
-    if deployment.kind is Kind.ROLLBACK and deployment.reason and deployment.state is State.LIVE:
-        # the reason the person gave (a failure or a reject replaces it, and is said below)
-        return [Section(f"{m.strong('Why:')} {m.text(deployment.reason, SECTION_LIMIT - 40)}")]
+    parts: list[Part] = []
+    if deployment.kind in (Kind.ROLLBACK, Kind.AUTO_ROLLBACK) and deployment.request_reason:
+        # why it was asked for, kept when it then fails or is rejected
+        asked = m.text(deployment.request_reason, SECTION_LIMIT - 40)
+        parts.append(Section(f"{m.strong('Why:')} {asked}"))
     if deployment.state is not State.FAILED:
-        return []
+        return parts
     why = deployment.reason or "no reason was recorded"
-    parts: list[Part] = [Section(f"{m.strong('Why it failed:')} {m.text(why, SECTION_LIMIT - 40)}")]
+    parts.append(Section(f"{m.strong('Why it failed:')} {m.text(why, SECTION_LIMIT - 40)}"))
     if deployment.log_tail.strip():
         title = m.strong("Last lines of the output:") + "\n"
         output = m.output(deployment.log_tail, limit=SECTION_LIMIT - len(title))
