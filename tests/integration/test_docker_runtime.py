@@ -618,7 +618,8 @@ def test_two_instances_run_a_bot_of_the_same_name_and_never_touch_each_other(
         deploy(other, theirs("v2", 2))  # a deploy, a rollback and a clean-up of the other one
         other.start(theirs("v1", 3))
         other.restore(bot, ENV, theirs("v2", 2))
-        assert serves(their_port) == "v2"
+        # restore starts the container; its server answers a moment later
+        wait_for("their v2 answering again", lambda: serves(their_port) == "v2")
         other.remove(bot, ENV)
 
         assert _started(client, f"{bot}-{ENV}") == mine
