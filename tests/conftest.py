@@ -28,12 +28,22 @@ GIT_ENV = {
 }
 
 
+# with pytest-xdist (`scripts/dev test`), each worker starts its own services; these run on
+# one worker: the swarm tests make that worker's engine a swarm manager (two swarms on one
+# host would share ports), and the deploy tests share chatops' own image, built once
+_ONE_WORKER = {"tests/integration/test_swarm_runtime.py": "swarm", "tests/deploy/": "deploy"}
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "docker_host" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.docker)
         if "postgres_url" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.postgres)
+        where = item.nodeid.split("::")[0]
+        for prefix, group in _ONE_WORKER.items():
+            if where.startswith(prefix):
+                item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(scope="session")
