@@ -176,6 +176,9 @@ class FakeDeployments:
         ]
         return sorted(found, key=lambda d: -(d.id or 0))[:limit]
 
+    def histories(self, env: str, bots: Collection[str], *, limit: int = 50) -> list[Deployment]:
+        return [d for bot in sorted(set(bots)) for d in self.history(bot, env, limit)]
+
     def in_state(self, states: Iterable[str], *, bot: str | None = None) -> list[Deployment]:
         wanted = set(states)
         return sorted(
@@ -408,6 +411,10 @@ class FakeMeasurements:
 
     def tallies(self, deployment_ids: Collection[int]) -> list[Tally]:
         return tally(self.for_deployments(deployment_ids))
+
+    def tallies_by_deployment(self, deployment_ids: Collection[int]) -> dict[int, list[Tally]]:
+        found = {i: self.tallies([i]) for i in set(deployment_ids)}
+        return {i: tallies for i, tallies in found.items() if tallies}
 
     def prune(self, *, before: datetime) -> int:
         live = {i for i, d in self.t.deployments.items() if d.state is State.LIVE}

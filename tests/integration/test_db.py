@@ -27,7 +27,7 @@ from chatops.domain.approvals import Decision, Vote
 from chatops.domain.audit import AuditEvent, Outcome
 from chatops.domain.deployment import Deployment, Kind, Release, State
 from chatops.domain.policy import Lock, LockKind
-from chatops.domain.verification import Measurement, Verdict, tally
+from chatops.domain.verification import Measurement, Verdict, merge_tallies, tally
 from chatops.errors import SchemaOutOfDate, StoreError
 from chatops.services.ports import Conflict, MessageRef, SlotTaken
 
@@ -502,6 +502,10 @@ def test_deployment_queries(store: SqlStore) -> None:
         assert deployments.history("mybot", "staging") == [running, failed, new_live, old_live]
         assert deployments.history("mybot", limit=2) == [prod_live, running]
         assert deployments.history("nobot") == []
+        # several bots' histories in one query, each cut at `limit`, newest first per bot
+        both = deployments.histories("staging", ["otherbot", "mybot", "nobot"], limit=3)
+        assert both == [running, failed, new_live, other_live]
+        assert deployments.histories("staging", []) == []
         assert deployments.in_state([State.LIVE]) == [old_live, new_live, prod_live]
         assert deployments.in_state([State.BUILDING, State.DEPLOYING]) == [running, other_live]
         assert deployments.in_state([]) == []
@@ -782,7 +786,14 @@ def test_measurements_round_trip_oldest_first(store: SqlStore) -> None:
         in_sql = uow.measurements.tallies([first.id, second.id])
         both = uow.measurements.for_deployments([first.id, second.id])
         newest = uow.measurements.for_deployments([first.id], limit=2)
+        by_id = uow.measurements.tallies_by_deployment([first.id, second.id, 999_999])
+        one_by_one = {i: uow.measurements.tallies([i]) for i in (first.id, second.id)}
+        assert uow.measurements.tallies_by_deployment([]) == {}
     assert sorted(in_sql, key=str) == sorted(tally(both), key=str)
+    assert {i: sorted(t, key=str) for i, t in by_id.items()} == {
+        i: sorted(t, key=str) for i, t in one_by_one.items()
+    }  # the overview reads them at once; nothing for an id without measurements
+    assert sorted(merge_tallies(by_id.values()), key=str) == sorted(in_sql, key=str)
     assert [m.value for m in newest] == [0.5, 0.7]  # the newest two, oldest first
     [failed] = [t for t in in_sql if t.verdict is Verdict.FAIL]
     assert (failed.count, failed.last_detail, failed.last_at) == (2, "0.7 is too much", at(3))

@@ -341,6 +341,26 @@ class SqlDeploymentRepository:
         stmt = stmt.order_by(DeploymentRow.id.desc()).limit(limit)
         return [_deployment(row) for row in _all(self._session, stmt)]
 
+    def histories(self, env: str, bots: Collection[str], *, limit: int = 50) -> list[Deployment]:
+        if not bots:
+            return []
+        # one query: the newest `limit` of each bot, numbered per bot by a window
+        newest = func.row_number().over(
+            partition_by=DeploymentRow.bot, order_by=DeploymentRow.id.desc()
+        )
+        ranked = (
+            select(DeploymentRow.id, newest.label("n"))
+            .where(DeploymentRow.env == env, DeploymentRow.bot.in_(sorted(set(bots))))
+            .subquery()
+        )
+        stmt = (
+            select(DeploymentRow)
+            .join(ranked, ranked.c.id == DeploymentRow.id)
+            .where(ranked.c.n <= limit)
+            .order_by(DeploymentRow.bot, DeploymentRow.id.desc())
+        )
+        return [_deployment(row) for row in _all(self._session, stmt)]
+
     def in_state(self, states: Iterable[str], *, bot: str | None = None) -> list[Deployment]:
         # plain rows, not ORM objects: the web overview reads hundreds of them per view
         table = DeploymentRow.__table__
