@@ -344,22 +344,24 @@ class SqlDeploymentRepository:
     def histories(self, env: str, bots: Collection[str], *, limit: int = 50) -> list[Deployment]:
         if not bots:
             return []
-        # one query: the newest `limit` of each bot, numbered per bot by a window
-        newest = func.row_number().over(
-            partition_by=DeploymentRow.bot, order_by=DeploymentRow.id.desc()
-        )
+        # one query: the newest `limit` of each bot, numbered per bot by a window; plain
+        # rows, not ORM objects, as in `in_state`: the web overview reads hundreds
+        table = DeploymentRow.__table__
+        newest = func.row_number().over(partition_by=table.c.bot, order_by=table.c.id.desc())
         ranked = (
-            select(DeploymentRow.id, newest.label("n"))
-            .where(DeploymentRow.env == env, DeploymentRow.bot.in_(sorted(set(bots))))
+            select(table.c.id, newest.label("n"))
+            .where(table.c.env == env, table.c.bot.in_(sorted(set(bots))))
             .subquery()
         )
         stmt = (
-            select(DeploymentRow)
-            .join(ranked, ranked.c.id == DeploymentRow.id)
+            select(table)
+            .join(ranked, ranked.c.id == table.c.id)
             .where(ranked.c.n <= limit)
-            .order_by(DeploymentRow.bot, DeploymentRow.id.desc())
+            .order_by(table.c.bot, table.c.id.desc())
         )
-        return [_deployment(row) for row in _all(self._session, stmt)]
+        self._session.flush()
+        rows = self._session.execute(stmt).all()
+        return [_deployment(cast(DeploymentRow, row)) for row in rows]
 
     def in_state(self, states: Iterable[str], *, bot: str | None = None) -> list[Deployment]:
         # plain rows, not ORM objects: the web overview reads hundreds of them per view
