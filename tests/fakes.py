@@ -176,8 +176,11 @@ class FakeDeployments:
         ]
         return sorted(found, key=lambda d: -(d.id or 0))[:limit]
 
-    def histories(self, env: str, bots: Collection[str], *, limit: int = 50) -> list[Deployment]:
-        return [d for bot in sorted(set(bots)) for d in self.history(bot, env, limit)]
+    def histories(
+        self, env: str, bots: Collection[str], *, limit: int = 50, reached_live: bool = False
+    ) -> list[Deployment]:
+        found = [d for bot in sorted(set(bots)) for d in self.history(bot, env, limit)]
+        return [d for d in found if d.reached_live or not reached_live]
 
     def in_state(self, states: Iterable[str], *, bot: str | None = None) -> list[Deployment]:
         wanted = set(states)

@@ -396,8 +396,11 @@ class DeploymentRepository(Protocol):
 
     def live(self, bot: str, env: str) -> Deployment | None: ...
     def history(self, bot: str, env: str | None = None, limit: int = 50) -> list[Deployment]: ...
-    def histories(self, env: str, bots: Collection[str], *, limit: int = 50) -> list[Deployment]:
-        """`history(bot, env, limit)` of each of `bots` at once (newest first per bot)."""
+    def histories(
+        self, env: str, bots: Collection[str], *, limit: int = 50, reached_live: bool = False
+    ) -> list[Deployment]:
+        """`history(bot, env, limit)` of each of `bots` at once (newest first per bot);
+        `reached_live`: only those of them that went live."""
         ...
 
     def in_state(self, states: Iterable[str], *, bot: str | None = None) -> list[Deployment]: ...

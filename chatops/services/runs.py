@@ -85,7 +85,9 @@ def verifications_of(
     if not lives:
         return {}
     histories: dict[str, list[Deployment]] = {}
-    for d in uow.deployments.histories(env, {d.bot for d in lives}, limit=HISTORY):
+    for d in uow.deployments.histories(
+        env, {d.bot for d in lives}, limit=HISTORY, reached_live=True
+    ):
         histories.setdefault(d.bot, []).append(d)
     runs = {d.id: run_in(d, histories.get(d.bot, [])) for d in lives}
     every = {i for ids, _ in runs.values() for i in ids}

@@ -487,8 +487,8 @@ def test_nothing_is_kept_without_commit(store: SqlStore) -> None:
 def test_deployment_queries(store: SqlStore) -> None:
     old_live, new_live, failed, running, prod_live, other_live = add(
         store,
-        deployment(state=State.LIVE, version=1),
-        deployment(state=State.LIVE, version=2),  # by accident: two live ones
+        deployment(state=State.LIVE, version=1, live_at=T0),
+        deployment(state=State.LIVE, version=2, live_at=T0),  # by accident: two live ones
         deployment(state=State.FAILED, version=3),
         deployment(state=State.DEPLOYING, version=4, owner="me"),
         deployment(env="prod", state=State.LIVE, version=1),
@@ -506,6 +506,12 @@ def test_deployment_queries(store: SqlStore) -> None:
         both = deployments.histories("staging", ["otherbot", "mybot", "nobot"], limit=3)
         assert both == [running, failed, new_live, other_live]
         assert deployments.histories("staging", []) == []
+        went_live = deployments.histories("staging", ["mybot"], limit=3, reached_live=True)
+        assert went_live == [new_live]  # of the newest three
+        assert deployments.histories("staging", ["mybot"], reached_live=True) == [
+            new_live,
+            old_live,
+        ]
         assert deployments.in_state([State.LIVE]) == [old_live, new_live, prod_live]
         assert deployments.in_state([State.BUILDING, State.DEPLOYING]) == [running, other_live]
         assert deployments.in_state([]) == []

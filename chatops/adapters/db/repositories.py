@@ -341,7 +341,9 @@ class SqlDeploymentRepository:
         stmt = stmt.order_by(DeploymentRow.id.desc()).limit(limit)
         return [_deployment(row) for row in _all(self._session, stmt)]
 
-    def histories(self, env: str, bots: Collection[str], *, limit: int = 50) -> list[Deployment]:
+    def histories(
+        self, env: str, bots: Collection[str], *, limit: int = 50, reached_live: bool = False
+    ) -> list[Deployment]:
         if not bots:
             return []
         # one query: the newest `limit` of each bot, numbered per bot by a window; plain
@@ -359,6 +361,8 @@ class SqlDeploymentRepository:
             .where(ranked.c.n <= limit)
             .order_by(table.c.bot, table.c.id.desc())
         )
+        if reached_live:
+            stmt = stmt.where(table.c.live_at.is_not(None))
         self._session.flush()
         rows = self._session.execute(stmt).all()
         return [_deployment(cast(DeploymentRow, row)) for row in rows]
