@@ -168,7 +168,8 @@ class Queries:
         bots = [catalog.bot(validate_name("bot", bot)).name] if bot else sorted(catalog.bots)
         rows: list[StatusRow] = []
         now = self._deps.clock.now()
-        # four queries whatever the number of bots: the web overview renders this for hundreds
+        # four queries, and three per environment with `verify`, whatever the number of
+        # bots: the web overview renders this for hundreds
         with self._deps.uow() as uow:
             only = bots[0] if bot else None
             live = {(d.bot, d.env): d for d in uow.deployments.in_state([State.LIVE], bot=only)}

@@ -12,7 +12,6 @@ from chatops.domain.catalog import Catalog
 from chatops.domain.deployment import Deployment, State
 from chatops.domain.verification import (
     Assessment,
-    Tally,
     VerifySpec,
     assess_tallies,
     merge_tallies,
@@ -81,20 +80,22 @@ def verifications_of(
 ) -> dict[int, Assessment]:
     """`verification_of` for the live deployments `lives` of `env`, by deployment id,
     in three queries whatever their number (the web overview shows hundreds)."""
-    lives = [d for d in lives if d.state is State.LIVE and d.id is not None]
-    if not lives:
+    live = {d.id: d for d in lives if d.state is State.LIVE and d.id is not None}
+    if not live:
         return {}
     histories: dict[str, list[Deployment]] = {}
-    for d in uow.deployments.histories(
-        env, {d.bot for d in lives}, limit=HISTORY, reached_live=True
-    ):
+    bots = {d.bot for d in live.values()}
+    for d in uow.deployments.histories(env, bots, limit=HISTORY, reached_live=True):
         histories.setdefault(d.bot, []).append(d)
-    runs = {d.id: run_in(d, histories.get(d.bot, [])) for d in lives}
-    every = {i for ids, _ in runs.values() for i in ids}
-    tallies = uow.measurements.tallies_by_deployment(every)
-    found: dict[int, Assessment] = {}
-    for live_id, (ids, since) in runs.items():
-        assert live_id is not None  # noqa: S101 - filtered above
-        merged: list[Tally] = merge_tallies(tallies.get(i, []) for i in ids)
-        found[live_id] = assess_tallies(spec, merged, live_since=since, soak=soak, now=now)
-    return found
+    runs = {i: run_in(d, histories.get(d.bot, [])) for i, d in live.items()}
+    tallies = uow.measurements.tallies_by_deployment({i for ids, _ in runs.values() for i in ids})
+    return {
+        i: assess_tallies(
+            spec,
+            merge_tallies(tallies.get(run, []) for run in ids),
+            live_since=since,
+            soak=soak,
+            now=now,
+        )
+        for i, (ids, since) in runs.items()
+    }
