@@ -177,10 +177,17 @@ class FakeDeployments:
         return sorted(found, key=lambda d: -(d.id or 0))[:limit]
 
     def histories(
-        self, env: str, bots: Collection[str], *, limit: int = 50, reached_live: bool = False
+        self,
+        env: str,
+        bots: Collection[str],
+        *,
+        limit: int = 50,
+        reached_live: bool = False,
+        leave_out: Collection[int] = (),
     ) -> list[Deployment]:
         found = [d for bot in sorted(set(bots)) for d in self.history(bot, env, limit)]
-        return [d for d in found if d.reached_live or not reached_live]
+        left_out = set(leave_out)
+        return [d for d in found if (d.reached_live or not reached_live) and d.id not in left_out]
 
     def in_state(self, states: Iterable[str], *, bot: str | None = None) -> list[Deployment]:
         wanted = set(states)

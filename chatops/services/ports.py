@@ -397,10 +397,17 @@ class DeploymentRepository(Protocol):
     def live(self, bot: str, env: str) -> Deployment | None: ...
     def history(self, bot: str, env: str | None = None, limit: int = 50) -> list[Deployment]: ...
     def histories(
-        self, env: str, bots: Collection[str], *, limit: int = 50, reached_live: bool = False
+        self,
+        env: str,
+        bots: Collection[str],
+        *,
+        limit: int = 50,
+        reached_live: bool = False,
+        leave_out: Collection[int] = (),
     ) -> list[Deployment]:
         """`history(bot, env, limit)` of each of `bots` at once (newest first per bot);
-        `reached_live`: only those of them that went live."""
+        `reached_live`: only those of them that went live; `leave_out`: not these ids
+        (they still count in `limit`)."""
         ...
 
     def in_state(self, states: Iterable[str], *, bot: str | None = None) -> list[Deployment]: ...

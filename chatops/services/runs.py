@@ -78,14 +78,20 @@ def verifications_of(
     soak: timedelta,
     now: datetime,
 ) -> dict[int, Assessment]:
-    """`verification_of` for the live deployments `lives` of `env`, by deployment id,
-    in three queries whatever their number (the web overview shows hundreds)."""
-    live = {d.id: d for d in lives if d.state is State.LIVE and d.id is not None}
+    """`verification_of` for the live deployments `lives` of `env` (the newest of each
+    bot), by deployment id, in three queries whatever their number (the web overview
+    shows hundreds)."""
+    newest = {d.bot: d for d in sorted(lives, key=lambda d: d.id or 0)}  # one run per bot
+    live = {d.id: d for d in newest.values() if d.state is State.LIVE and d.id is not None}
     if not live:
         return {}
     histories: dict[str, list[Deployment]] = {}
     bots = {d.bot for d in live.values()}
-    for d in uow.deployments.histories(env, bots, limit=HISTORY, reached_live=True):
+    # the live ones are known already: only the deployments before them are read
+    earlier = uow.deployments.histories(
+        env, bots, limit=HISTORY, reached_live=True, leave_out=live.keys()
+    )
+    for d in earlier:
         histories.setdefault(d.bot, []).append(d)
     runs = {i: run_in(d, histories.get(d.bot, [])) for i, d in live.items()}
     tallies = uow.measurements.tallies_by_deployment({i for ids, _ in runs.values() for i in ids})

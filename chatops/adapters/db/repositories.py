@@ -342,7 +342,13 @@ class SqlDeploymentRepository:
         return [_deployment(row) for row in _all(self._session, stmt)]
 
     def histories(
-        self, env: str, bots: Collection[str], *, limit: int = 50, reached_live: bool = False
+        self,
+        env: str,
+        bots: Collection[str],
+        *,
+        limit: int = 50,
+        reached_live: bool = False,
+        leave_out: Collection[int] = (),
     ) -> list[Deployment]:
         if not bots:
             return []
@@ -363,6 +369,8 @@ class SqlDeploymentRepository:
         )
         if reached_live:
             stmt = stmt.where(table.c.live_at.is_not(None))
+        if leave_out:
+            stmt = stmt.where(table.c.id.not_in(sorted(leave_out)))
         self._session.flush()
         rows = self._session.execute(stmt).all()
         return [_deployment(cast(DeploymentRow, row)) for row in rows]
