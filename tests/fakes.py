@@ -176,6 +176,19 @@ class FakeDeployments:
         ]
         return sorted(found, key=lambda d: -(d.id or 0))[:limit]
 
+    def histories(
+        self,
+        env: str,
+        bots: Collection[str],
+        *,
+        limit: int = 50,
+        reached_live: bool = False,
+        leave_out: Collection[int] = (),
+    ) -> list[Deployment]:
+        found = [d for bot in sorted(set(bots)) for d in self.history(bot, env, limit)]
+        left_out = set(leave_out)
+        return [d for d in found if (d.reached_live or not reached_live) and d.id not in left_out]
+
     def in_state(self, states: Iterable[str], *, bot: str | None = None) -> list[Deployment]:
         wanted = set(states)
         return sorted(
@@ -408,6 +421,10 @@ class FakeMeasurements:
 
     def tallies(self, deployment_ids: Collection[int]) -> list[Tally]:
         return tally(self.for_deployments(deployment_ids))
+
+    def tallies_by_deployment(self, deployment_ids: Collection[int]) -> dict[int, list[Tally]]:
+        found = {i: self.tallies([i]) for i in set(deployment_ids)}
+        return {i: tallies for i, tallies in found.items() if tallies}
 
     def prune(self, *, before: datetime) -> int:
         live = {i for i, d in self.t.deployments.items() if d.state is State.LIVE}

@@ -37,6 +37,7 @@ __all__ = [
     "assess_tallies",
     "fill_query",
     "judge",
+    "merge_tallies",
 ]
 
 ALL_CHECKS = "all"
@@ -200,6 +201,30 @@ def tally(measurements: Iterable[Measurement]) -> list[Tally]:
         )
         for (check, verdict), ms in groups.items()
     ]
+
+
+def merge_tallies(groups: Iterable[Iterable[Tally]]) -> list[Tally]:
+    """The tallies of several deployments (one run) summed up per (check, verdict), as
+    `tally` would over all their measurements: the first inconclusive detail, the last failure's."""
+    merged: dict[tuple[str, Verdict], Tally] = {}
+    for group in groups:
+        for t in group:
+            seen = merged.get((t.check, t.verdict))
+            if seen is None:
+                merged[(t.check, t.verdict)] = t
+                continue
+            first = t if t.first_at < seen.first_at else seen
+            last = t if t.last_at > seen.last_at else seen
+            merged[(t.check, t.verdict)] = Tally(
+                t.check,
+                t.verdict,
+                seen.count + t.count,
+                first.first_at,
+                last.last_at,
+                first.first_detail,
+                last.last_detail,
+            )
+    return list(merged.values())
 
 
 def assess(

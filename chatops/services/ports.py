@@ -396,6 +396,20 @@ class DeploymentRepository(Protocol):
 
     def live(self, bot: str, env: str) -> Deployment | None: ...
     def history(self, bot: str, env: str | None = None, limit: int = 50) -> list[Deployment]: ...
+    def histories(
+        self,
+        env: str,
+        bots: Collection[str],
+        *,
+        limit: int = 50,
+        reached_live: bool = False,
+        leave_out: Collection[int] = (),
+    ) -> list[Deployment]:
+        """`history(bot, env, limit)` of each of `bots` at once (newest first per bot);
+        `reached_live`: only those of them that went live; `leave_out`: not these ids
+        (they still count in `limit`)."""
+        ...
+
     def in_state(self, states: Iterable[str], *, bot: str | None = None) -> list[Deployment]: ...
     def all_live(self) -> list[Deployment]: ...
     def heartbeat(self, owner: str, at: datetime, ids: Collection[int]) -> int:
@@ -480,6 +494,10 @@ class MeasurementRepository(Protocol):
 
     def tallies(self, deployment_ids: Collection[int]) -> list[Tally]:
         """Those measurements summed up per (check, verdict) (`verification.tally`)."""
+        ...
+
+    def tallies_by_deployment(self, deployment_ids: Collection[int]) -> dict[int, list[Tally]]:
+        """`tallies([id])` of each of these deployments, at once (absent: no measurement)."""
         ...
 
     def prune(self, *, before: datetime) -> int:

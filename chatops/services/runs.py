@@ -5,18 +5,31 @@ Shared by promotion (which needs verification passed), the verifier and the view
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable
 from datetime import datetime, timedelta
 
 from chatops.domain.catalog import Catalog
 from chatops.domain.deployment import Deployment, State
-from chatops.domain.verification import Assessment, VerifySpec, assess_tallies
+from chatops.domain.verification import (
+    Assessment,
+    VerifySpec,
+    assess_tallies,
+    merge_tallies,
+)
 from chatops.services.ports import UnitOfWork
 
-__all__ = ["downstream_soak", "run_of", "verification_of"]
+__all__ = ["downstream_soak", "run_in", "run_of", "verification_of", "verifications_of"]
+
+HISTORY = 50  # the deployments of (bot, env) read back to find where a run began
 
 
 def run_of(uow: UnitOfWork, live: Deployment) -> tuple[list[int], datetime]:
-    """The deployments of `live`'s continuous time live in its environment, and when it began.
+    """The deployments of `live`'s continuous time live in its environment, and when it began."""
+    return run_in(live, uow.deployments.history(live.bot, live.env, limit=HISTORY))
+
+
+def run_in(live: Deployment, history: Iterable[Deployment]) -> tuple[list[int], datetime]:
+    """`run_of` over `history`, the deployments of `live`'s bot and environment.
 
     A deployment of the same version that went live just before it (a redeploy)
     continues the run; anything else in between ends it.
@@ -24,9 +37,7 @@ def run_of(uow: UnitOfWork, live: Deployment) -> tuple[list[int], datetime]:
     ids = [live.id] if live.id is not None else []
     since = live.live_at or live.updated_at
     reached = [
-        d
-        for d in uow.deployments.history(live.bot, live.env, limit=50)
-        if d.reached_live and d.id != live.id and (d.id or 0) < (live.id or 0)
+        d for d in history if d.reached_live and d.id != live.id and (d.id or 0) < (live.id or 0)
     ]
     for earlier in sorted(reached, key=lambda d: d.id or 0, reverse=True):
         if earlier.version != live.version or earlier.id is None:
@@ -56,3 +67,41 @@ def verification_of(
     ids, since = run_of(uow, live)
     tallies = uow.measurements.tallies(ids)
     return assess_tallies(spec, tallies, live_since=since, soak=soak, now=now)
+
+
+def verifications_of(
+    uow: UnitOfWork,
+    env: str,
+    spec: VerifySpec,
+    lives: Collection[Deployment],
+    *,
+    soak: timedelta,
+    now: datetime,
+) -> dict[int, Assessment]:
+    """`verification_of` for the live deployments `lives` of `env` (the newest of each
+    bot), by deployment id, in three queries whatever their number (the web overview
+    shows hundreds)."""
+    newest = {d.bot: d for d in sorted(lives, key=lambda d: d.id or 0)}  # one run per bot
+    live = {d.id: d for d in newest.values() if d.state is State.LIVE and d.id is not None}
+    if not live:
+        return {}
+    histories: dict[str, list[Deployment]] = {}
+    bots = {d.bot for d in live.values()}
+    # the live ones are known already: only the deployments before them are read
+    earlier = uow.deployments.histories(
+        env, bots, limit=HISTORY, reached_live=True, leave_out=live.keys()
+    )
+    for d in earlier:
+        histories.setdefault(d.bot, []).append(d)
+    runs = {i: run_in(d, histories.get(d.bot, [])) for i, d in live.items()}
+    tallies = uow.measurements.tallies_by_deployment({i for ids, _ in runs.values() for i in ids})
+    return {
+        i: assess_tallies(
+            spec,
+            merge_tallies(tallies.get(run, []) for run in ids),
+            live_since=since,
+            soak=soak,
+            now=now,
+        )
+        for i, (ids, since) in runs.items()
+    }

@@ -27,7 +27,7 @@ from chatops.domain.approvals import Decision, Vote
 from chatops.domain.audit import AuditEvent, Outcome
 from chatops.domain.deployment import Deployment, Kind, Release, State
 from chatops.domain.policy import Lock, LockKind
-from chatops.domain.verification import Measurement, Verdict, tally
+from chatops.domain.verification import Measurement, Verdict, merge_tallies, tally
 from chatops.errors import SchemaOutOfDate, StoreError
 from chatops.services.ports import Conflict, MessageRef, SlotTaken
 
@@ -487,8 +487,8 @@ def test_nothing_is_kept_without_commit(store: SqlStore) -> None:
 def test_deployment_queries(store: SqlStore) -> None:
     old_live, new_live, failed, running, prod_live, other_live = add(
         store,
-        deployment(state=State.LIVE, version=1),
-        deployment(state=State.LIVE, version=2),  # by accident: two live ones
+        deployment(state=State.LIVE, version=1, live_at=T0),
+        deployment(state=State.LIVE, version=2, live_at=T0),  # by accident: two live ones
         deployment(state=State.FAILED, version=3),
         deployment(state=State.DEPLOYING, version=4, owner="me"),
         deployment(env="prod", state=State.LIVE, version=1),
@@ -502,6 +502,16 @@ def test_deployment_queries(store: SqlStore) -> None:
         assert deployments.history("mybot", "staging") == [running, failed, new_live, old_live]
         assert deployments.history("mybot", limit=2) == [prod_live, running]
         assert deployments.history("nobot") == []
+        # several bots' histories in one query, each cut at `limit`, newest first per bot
+        both = deployments.histories("staging", ["otherbot", "mybot", "nobot"], limit=3)
+        assert both == [running, failed, new_live, other_live]
+        assert deployments.histories("staging", []) == []
+        went_live = deployments.histories("staging", ["mybot"], limit=3, reached_live=True)
+        assert went_live == [new_live]  # of the newest three
+        assert deployments.histories("staging", ["mybot"], reached_live=True) == [
+            new_live,
+            old_live,
+        ]
         assert deployments.in_state([State.LIVE]) == [old_live, new_live, prod_live]
         assert deployments.in_state([State.BUILDING, State.DEPLOYING]) == [running, other_live]
         assert deployments.in_state([]) == []
@@ -782,7 +792,14 @@ def test_measurements_round_trip_oldest_first(store: SqlStore) -> None:
         in_sql = uow.measurements.tallies([first.id, second.id])
         both = uow.measurements.for_deployments([first.id, second.id])
         newest = uow.measurements.for_deployments([first.id], limit=2)
+        by_id = uow.measurements.tallies_by_deployment([first.id, second.id, 999_999])
+        one_by_one = {i: uow.measurements.tallies([i]) for i in (first.id, second.id)}
+        assert uow.measurements.tallies_by_deployment([]) == {}
     assert sorted(in_sql, key=str) == sorted(tally(both), key=str)
+    assert {i: sorted(t, key=str) for i, t in by_id.items()} == {
+        i: sorted(t, key=str) for i, t in one_by_one.items()
+    }  # the overview reads them at once; nothing for an id without measurements
+    assert sorted(merge_tallies(by_id.values()), key=str) == sorted(in_sql, key=str)
     assert [m.value for m in newest] == [0.5, 0.7]  # the newest two, oldest first
     [failed] = [t for t in in_sql if t.verdict is Verdict.FAIL]
     assert (failed.count, failed.last_detail, failed.last_at) == (2, "0.7 is too much", at(3))

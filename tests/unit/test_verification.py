@@ -22,6 +22,8 @@ from chatops.domain.verification import (
     assess,
     fill_query,
     judge,
+    merge_tallies,
+    tally,
 )
 from chatops.errors import ConfigError
 
@@ -164,6 +166,29 @@ def test_passed_only_after_the_soak_and_only_if_everything_held(
         assert {c.name for c, _, s in raw if s >= 300} == {c.name for c in SPEC.checks}
     assert (state is RunState.FAILED) is too_many
     assert (state is RunState.INCONCLUSIVE) is (unsure and not too_many)
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 2),  # which deployment of the run
+            st.sampled_from(["error rate", "latency"]),
+            st.sampled_from(list(Verdict)),
+        ),
+        max_size=30,
+    )
+)
+def test_a_runs_tallies_merged_are_the_tally_of_all_its_measurements(
+    raw: list[tuple[int, str, Verdict]],
+) -> None:
+    # distinct times, as a measurement round gives; details tell the measurements apart
+    measurements = [
+        Measurement(check, verdict, at(n), detail=f"m{n}", deployment_id=deployment)
+        for n, (deployment, check, verdict) in enumerate(raw)
+    ]
+    per_deployment = [[m for m in measurements if m.deployment_id == i] for i in range(3)]
+    merged = merge_tallies(tally(ms) for ms in per_deployment)
+    assert sorted(merged, key=str) == sorted(tally(measurements), key=str)
 
 
 def test_fill_query_leaves_promql_braces_alone() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
@@ -104,6 +104,60 @@ class SqlMeasurementRepository:
                     _utc(last_at),
                     first_detail,
                     last_detail,
+                )
+            )
+        return found
+
+    def tallies_by_deployment(self, deployment_ids: Collection[int]) -> dict[int, list[Tally]]:
+        """`tallies` of each deployment, in two queries: the groups, then the details
+        (the last failure's, the first inconclusive one's) picked by a window."""
+        if not deployment_ids:
+            return {}
+        row = MeasurementRow
+        ids = row.deployment_id.in_(sorted(set(deployment_ids)))
+        groups = self._session.execute(
+            select(
+                row.deployment_id,
+                row.check,
+                row.verdict,
+                func.count(),
+                func.min(row.at),
+                func.max(row.at),
+            )
+            .where(ids)
+            .group_by(row.deployment_id, row.check, row.verdict)
+        ).all()
+        keys = (row.deployment_id, row.check, row.verdict)
+        earliest = func.row_number().over(partition_by=keys, order_by=(row.at.asc(), row.id.desc()))
+        latest = func.row_number().over(partition_by=keys, order_by=(row.at.desc(), row.id.desc()))
+        ranked = (
+            select(*keys, row.detail, earliest.label("nth_first"), latest.label("nth_last"))
+            .where(ids, row.verdict.in_([str(Verdict.FAIL), str(Verdict.INCONCLUSIVE)]))
+            .subquery()
+        )
+        details: dict[tuple[int, str, str], str] = {}
+        for deployment_id, check, raw, detail in self._session.execute(
+            select(ranked.c.deployment_id, ranked.c.check, ranked.c.verdict, ranked.c.detail).where(
+                or_(
+                    and_(ranked.c.verdict == str(Verdict.INCONCLUSIVE), ranked.c.nth_first == 1),
+                    and_(ranked.c.verdict == str(Verdict.FAIL), ranked.c.nth_last == 1),
+                )
+            )
+        ).all():
+            details[(deployment_id, check, raw)] = detail or ""
+        found: dict[int, list[Tally]] = {}
+        for deployment_id, check, raw, count, first_at, last_at in groups:
+            verdict = Verdict(raw)
+            detail = details.get((deployment_id, check, raw), "")
+            found.setdefault(deployment_id, []).append(
+                Tally(
+                    check,
+                    verdict,
+                    int(count),
+                    _utc(first_at),
+                    _utc(last_at),
+                    detail if verdict is Verdict.INCONCLUSIVE else "",
+                    detail if verdict is Verdict.FAIL else "",
                 )
             )
         return found

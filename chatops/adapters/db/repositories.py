@@ -341,6 +341,40 @@ class SqlDeploymentRepository:
         stmt = stmt.order_by(DeploymentRow.id.desc()).limit(limit)
         return [_deployment(row) for row in _all(self._session, stmt)]
 
+    def histories(
+        self,
+        env: str,
+        bots: Collection[str],
+        *,
+        limit: int = 50,
+        reached_live: bool = False,
+        leave_out: Collection[int] = (),
+    ) -> list[Deployment]:
+        if not bots:
+            return []
+        # one query: the newest `limit` of each bot, numbered per bot by a window; plain
+        # rows, not ORM objects, as in `in_state`: the web overview reads hundreds
+        table = DeploymentRow.__table__
+        newest = func.row_number().over(partition_by=table.c.bot, order_by=table.c.id.desc())
+        ranked = (
+            select(table.c.id, newest.label("n"))
+            .where(table.c.env == env, table.c.bot.in_(sorted(set(bots))))
+            .subquery()
+        )
+        stmt = (
+            select(table)
+            .join(ranked, ranked.c.id == table.c.id)
+            .where(ranked.c.n <= limit)
+            .order_by(table.c.bot, table.c.id.desc())
+        )
+        if reached_live:
+            stmt = stmt.where(table.c.live_at.is_not(None))
+        if leave_out:
+            stmt = stmt.where(table.c.id.not_in(sorted(leave_out)))
+        self._session.flush()
+        rows = self._session.execute(stmt).all()
+        return [_deployment(cast(DeploymentRow, row)) for row in rows]
+
     def in_state(self, states: Iterable[str], *, bot: str | None = None) -> list[Deployment]:
         # plain rows, not ORM objects: the web overview reads hundreds of them per view
         table = DeploymentRow.__table__
