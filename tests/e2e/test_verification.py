@@ -19,6 +19,7 @@ import pytest
 
 from chatops.adapters import local_services
 from chatops.adapters.local_services import free_port
+from chatops.adapters.prometheus import PrometheusQuery
 from tests.e2e.conftest import Installation
 from tests.e2e.test_monitoring import (
     ServeFactory,
@@ -80,10 +81,20 @@ def verified(monitored: Installation, prometheus: str) -> Installation:  # noqa:
     return monitored
 
 
-def _errors(metrics: MetricsServer, bot: str, **by_version: float) -> None:
+def _errors(metrics: MetricsServer, prometheus: str, bot: str, **by_version: float) -> None:
+    """Serve these error counts and wait until Prometheus has scraped them (a release
+    measured before that would have no data)."""
     metrics.text = "".join(
         f'bot_errors{{bot="{bot}",version="{v}"}} {value}\n' for v, value in by_version.items()
     )
+    client = PrometheusQuery()
+    for version, value in by_version.items():
+        query = f'max(bot_errors{{bot="{bot}",version="{version}"}})'
+        _wait(
+            lambda q=query, want=value: client.query(prometheus, q, timeout=2).value == want,
+            timeout=30,
+            what=f"Prometheus to scrape {version}'s errors",
+        )
 
 
 def _verification(i: Installation) -> dict[str, object] | None:
@@ -95,11 +106,12 @@ def _verification(i: Installation) -> dict[str, object] | None:
 def test_clean_releases_are_promotable_after_the_soak_and_a_failing_metric_rolls_back(
     verified: Installation,
     metrics: MetricsServer,
+    prometheus: str,
     serve: ServeFactory,  # noqa: F811
     slack: SlackStandIn,  # noqa: F811
 ) -> None:
     i = verified
-    _errors(metrics, i.bot, v1=0, v2=0)
+    _errors(metrics, prometheus, i.bot, v1=0, v2=0)
     serve()
     first = _deploy(i)
     went_live = time.monotonic()
@@ -119,7 +131,7 @@ def test_clean_releases_are_promotable_after_the_soak_and_a_failing_metric_rolls
 
     # v2 is healthy, but its error metric breaks the bound once it runs
     i.repo.commit("errors in production")
-    _errors(metrics, i.bot, v1=0, v2=3)
+    _errors(metrics, prometheus, i.bot, v1=0, v2=3)
     second = _deploy(i)
     assert second["version"] == first["version"] + 1
     _wait(lambda: _healthy_release(i, "staging", "v1"), timeout=60, what="v1 back in staging")

@@ -56,6 +56,8 @@ def test_a_value_the_bot_reports_is_measured_and_follows_it(
 
 
 def test_no_data_bad_queries_and_several_series(prometheus: str) -> None:
+    # the series exist once Prometheus has scraped the target (xdist may run this first)
+    assert wait_for(prometheus, 'bot_up{job="bots"}', Outcome(1.0)) == Outcome(1.0)
     client = PrometheusQuery()
     assert client.query(prometheus, 'bot_up{job="nobody"}', timeout=2) == Outcome()
     bad = client.query(prometheus, "sum(rate(", timeout=2)
