@@ -14,6 +14,7 @@ import docker
 import docker.constants
 import docker.errors
 import requests
+import urllib3.exceptions
 
 from chatops.domain.health import Health, Observation
 from chatops.domain.names import DEFAULT_INSTANCE, unit_name
@@ -130,6 +131,15 @@ def one_line(text: str) -> str:
     return line if len(line) <= _DETAIL_CHARS else line[: _DETAIL_CHARS - 1] + "…"
 
 
+# the engine did not answer, or went away in the middle of an answer (as it does when it
+# restarts: "Connection broken: IncompleteRead")
+_ENGINE_GONE = (
+    requests.exceptions.ConnectionError,
+    requests.exceptions.ChunkedEncodingError,
+    urllib3.exceptions.ProtocolError,
+)
+
+
 @contextlib.contextmanager
 def engine_errors(action: str) -> Iterator[None]:
     """Re-raise the docker SDK's errors as RuntimeFailure naming `action` (for the runtimes)."""
@@ -137,7 +147,7 @@ def engine_errors(action: str) -> Iterator[None]:
         yield
     except ChatOpsError:
         raise
-    except requests.exceptions.ConnectionError as exc:
+    except _ENGINE_GONE as exc:
         log.warning("%s: the Docker Engine did not answer: %s", action, exc)
         raise EngineUnreachable(
             f"{action} failed: the Docker Engine cannot be reached", hint=_ENGINE_HINT

@@ -5,9 +5,13 @@ back while the records say the previous one is live."""
 from __future__ import annotations
 
 import pytest
+import requests
+import urllib3.exceptions
 
+from chatops.adapters.docker_client import engine_errors
 from chatops.domain.deployment import State
 from chatops.domain.health import Health
+from chatops.errors import EngineUnreachable
 from tests.unit.test_nothing_stuck import App, make_app
 
 
@@ -45,3 +49,22 @@ def test_an_engine_that_stays_away_is_named_in_the_reason(app: App) -> None:
         "restoring: the Docker Engine cannot be reached"
     )
     assert app.world.runtime.unreachable_restores == 100 - 6  # tried restore_retries times
+
+
+@pytest.mark.parametrize(
+    "gone",
+    [
+        requests.exceptions.ConnectionError("Connection aborted."),
+        # the engine went down in the middle of an answer, as when it restarts
+        requests.exceptions.ChunkedEncodingError("Connection broken: IncompleteRead(3873 bytes)"),
+        urllib3.exceptions.ProtocolError("Connection broken: IncompleteRead(3873 bytes)"),
+    ],
+)
+def test_an_engine_gone_in_the_middle_of_an_answer_is_unreachable_not_a_failure(
+    gone: Exception,
+) -> None:
+    with (
+        pytest.raises(EngineUnreachable, match="cannot be reached"),
+        engine_errors("restoring v1"),
+    ):
+        raise gone
