@@ -316,9 +316,10 @@ def test_nothing_changes_anything(proxied: Site) -> None:
     "path", ["/ui/", "/ui/bots/mybot", "/ui/deployments/1", "/ui/deployments/1/log", "/ui/audit"]
 )
 def test_a_proxy_that_is_not_trusted_shows_nothing(proxied: Site, path: str) -> None:
-    untrusted = proxied.client(host="10.1.2.3").get(path, headers=AS)
+    # a loopback address other than the one trusted proxy (127.0.0.1)
+    untrusted = proxied.client(host="127.0.0.2").get(path, headers=AS)
     no_header = proxied.client().get(path)
-    api = proxied.client(host="10.1.2.3").get("/api/overview", headers=AS)
+    api = proxied.client(host="127.0.0.2").get("/api/overview", headers=AS)
 
     for answer in (untrusted, no_header, api):
         assert answer.status_code == 401
