@@ -64,10 +64,10 @@ class Signer:
         if not value or value.count(".") != 1 or len(value) > 4096:
             return None
         body, mac = value.split(".")
-        expected = hmac.new(self._key, body.encode(), hashlib.sha256).digest()
+        expected = _b64(hmac.new(self._key, body.encode(), hashlib.sha256).digest())
+        if not hmac.compare_digest(mac.encode(), expected.encode()):
+            return None  # compared as text: only the one canonical encoding is accepted
         try:
-            if not hmac.compare_digest(_unb64(mac), expected):
-                return None
             payload = json.loads(_unb64(body))
         except (ValueError, TypeError):
             return None
