@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from chatops.domain.audit import AuditEvent, Outcome
+from chatops.domain.audit import Outcome
 from chatops.domain.catalog import Bot, Catalog
 from chatops.domain.ci import CiResult
 from chatops.domain.deployment import Deployment
 from chatops.domain.redact import Redactor
-from chatops.errors import ChatOpsError, ConfigError, StoreError, UserError
+from chatops.errors import ConfigError, StoreError
 from chatops.services.ports import (
     CiChecks,
     Clock,
@@ -32,6 +32,12 @@ from chatops.services.ports import (
     UnitOfWorkFactory,
 )
 from chatops.services.views import AlertView, DeploymentView
+
+if TYPE_CHECKING:
+    from chatops.services.auditor import Auditor
+    from chatops.services.channel import Channel
+    from chatops.services.engines import Engines
+    from chatops.services.masking import Masker
 
 __all__ = ["Actor", "Deps", "NoForge", "NullMetrics", "Tuning", "required"]
 
@@ -123,43 +129,48 @@ class Deps:
     metrics: Metrics = field(default_factory=NullMetrics)
     ci: CiChecks = field(default_factory=NoForge)
 
-    def builder(self, env: str) -> ImageBuilder:
-        try:
-            return self.builders[env]
-        except KeyError:
-            raise ConfigError(f"no image builder is configured for environment {env!r}") from None
+    """Transition only: every service is moving to the named collaborators below."""
 
-    def page_url(self, deployment_id: int | None) -> str | None:
-        """The web page of a deployment, once `public_url` is set."""
-        if self.public_url is None or deployment_id is None:
-            return None
-        return f"{self.public_url}/ui/deployments/{deployment_id}"
+    def builder(self, env: str) -> ImageBuilder:
+        return self.engines.builder(env)
 
     def runtime(self, env: str) -> Runtime:
-        try:
-            return self.runtimes[env]
-        except KeyError:
-            raise ConfigError(f"no runtime is configured for environment {env!r}") from None
+        return self.engines.runtime(env)
+
+    @property
+    def engines(self) -> Engines:
+        from chatops.services.engines import Engines
+
+        return Engines(self.runtimes, self.builders)
+
+    @property
+    def auditor(self) -> Auditor:
+        from chatops.services.auditor import Auditor
+
+        return Auditor(self.uow, self.clock)
+
+    @property
+    def masker(self) -> Masker:
+        from chatops.services.masking import Masker
+
+        return Masker(self.catalog, self.secrets)
+
+    @property
+    def channel(self) -> Channel:
+        from chatops.services.channel import Channel
+
+        return Channel(self.notifier)
+
+    def page_url(self, deployment_id: int | None) -> str | None:
+        from chatops.services.channel import Links
+
+        return Links(self.public_url).page_url(deployment_id)
 
     def redactor(self, bot: str, env: str) -> Redactor:
-        """A redactor that knows every secret value of `bot` in `env`.
-
-        Raises:
-            ConfigError: the secrets cannot be read, or one is too short to be masked.
-        """
-        the_bot = self.catalog.bots.get(bot)
-        target = the_bot.targets.get(env) if the_bot else None
-        if the_bot is None or target is None:
-            return Redactor()
-        return Redactor.for_secrets(self.secrets.resolve(the_bot, target))
+        return self.masker.redactor(bot, env)
 
     def masked(self, bot: str, env: str, text: str) -> str:
-        """`text` with the secrets of `bot` in `env` masked; withheld when they cannot be read."""
-        try:
-            return self.redactor(bot, env)(text)
-        except ChatOpsError as exc:
-            log.warning("withholding text about %s in %s: %s", bot, env, exc)
-            return "(withheld: the secrets to mask in it could not be read)"
+        return self.masker.masked(bot, env, text)
 
     def audit(
         self,
@@ -171,19 +182,7 @@ class Deps:
         of: Deployment | None = None,
         **fields: object,
     ) -> None:
-        """Record an audit event in `uow`; `of` fills in a deployment's bot, env and id."""
-        if of is not None:
-            fields = {"bot": of.bot, "env": of.env, "deployment_id": of.id, **fields}
-        uow.audit.add(
-            AuditEvent(
-                at=self.clock.now(),
-                actor=actor.user,
-                action=action,
-                outcome=outcome,
-                source=actor.source,
-                **fields,  # type: ignore[arg-type]
-            )
-        )
+        self.auditor.record(uow, actor, action, outcome, of=of, **fields)
 
     def audit_alone(
         self,
@@ -194,12 +193,8 @@ class Deps:
         of: Deployment | None = None,
         **fields: object,
     ) -> None:
-        """Record an event in a transaction of its own (refusals, failures)."""
-        with self.uow() as uow:
-            self.audit(uow, actor, action, outcome, of=of, **fields)
-            uow.commit()
+        self.auditor.alone(actor, action, outcome, of=of, **fields)
 
-    @contextmanager
     def refusals_audited(
         self,
         actor: Actor,
@@ -208,36 +203,14 @@ class Deps:
         bot: str | None = None,
         env: str | None = None,
         deployment_id: int | None = None,
-    ) -> Iterator[None]:
-        """Every refusal of `action` is an audit event too, in a transaction of its own."""
-        try:
-            yield
-        except UserError as exc:
-            self.audit_alone(
-                actor,
-                action,
-                Outcome.REFUSED,
-                detail=str(exc),
-                bot=bot,
-                env=env,
-                deployment_id=deployment_id,
-            )
-            raise
+    ) -> AbstractContextManager[None]:
+        return self.auditor.refusals(actor, action, bot=bot, env=env, deployment_id=deployment_id)
 
     def tell(self, view: DeploymentView) -> None:
-        try:
-            self.notifier.deployment_changed(view)
-        except Exception:  # a chat outage never stops a deployment
-            log.exception("could not tell the channel about deployment #%s", view.deployment.id)
+        self.channel.tell(view)
 
     def tell_soaked(self, view: DeploymentView) -> None:
-        try:
-            self.notifier.deployment_soaked(view)
-        except Exception:
-            log.exception("could not tell the channel that #%s soaked", view.deployment.id)
+        self.channel.tell_soaked(view)
 
     def tell_alert(self, view: AlertView) -> None:
-        try:
-            self.notifier.alert_changed(view)
-        except Exception:
-            log.exception("could not tell the channel about alert #%s", view.alert.id)
+        self.channel.tell_alert(view)
