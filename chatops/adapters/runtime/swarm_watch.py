@@ -57,6 +57,7 @@ class ServiceWatch:
         self._converge_timeout = converge_timeout
 
     def inspect(self, ref: str) -> dict[str, Any] | None:
+        """The attributes of the service `ref` (id or name), or None when there is none."""
         try:
             attrs: dict[str, Any] = self._api.inspect_service(ref)  # type: ignore[no-untyped-call]
         except docker.errors.NotFound:
@@ -64,6 +65,7 @@ class ServiceWatch:
         return attrs
 
     def tasks(self, service_id: str) -> list[dict[str, Any]]:
+        """Every task Swarm keeps of the service, of any spec (none when it is gone)."""
         try:
             tasks: list[dict[str, Any]] = self._api.tasks(  # type: ignore[no-untyped-call]
                 filters={"service": service_id}
@@ -159,6 +161,7 @@ class ServiceWatch:
         return now - first_seen_running[str(task.get("ID"))] >= self._monitor_seconds
 
     def observation(self, attrs: dict[str, Any], tasks: Tasks) -> Observation:
+        """What the service and its current `tasks` do (see `SwarmRuntime.observe`)."""
         release = labels_of(attrs).get(RELEASE_LABEL)
         restarts = len(tasks.ended)
         if not tasks.converged:
