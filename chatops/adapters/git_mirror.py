@@ -49,10 +49,12 @@ class Mirrors:
                 raise SourceControlError(f"the git mirror of {name} failed: {exc}") from exc
 
     def ensure(self, bot: Bot, mirror: Path) -> None:
+        """Make the mirror when it does not exist yet."""
         if not mirror.exists():
             self.create(bot, mirror)
 
     def create(self, bot: Bot, mirror: Path) -> None:
+        """Make the mirror by a first fetch into a temporary folder, renamed once whole."""
         if bot.repo.startswith("-"):
             raise SourceControlError(f"the repo of {bot.name} must not start with '-'")
         for stale in self._root.glob(f".{bot.name}.tmp-*"):
@@ -73,6 +75,7 @@ class Mirrors:
             raise
 
     def remote_url(self, bot: Bot, mirror: Path) -> str | None:
+        """The remote the mirror was made for; None when git cannot tell."""
         return self._git.probe(
             bot, mirror, "config", "--get", "remote.origin.url", doing="read the mirror"
         )
