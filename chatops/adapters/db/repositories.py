@@ -22,7 +22,6 @@ from chatops.adapters.db.repositories_deployments import SqlDeploymentRepository
 from chatops.adapters.db.repositories_leases import SqlLeaseRepository
 from chatops.adapters.db.repositories_policy import SqlLockRepository, SqlVoteRepository
 from chatops.adapters.db.repositories_releases import SqlReleaseRepository
-from chatops.adapters.db.repositories_sql import upsert, write
 
 __all__ = [
     "SqlAlertRepository",
@@ -34,7 +33,3 @@ __all__ = [
     "SqlReleaseRepository",
     "SqlVoteRepository",
 ]
-
-# the shared helpers, under the names other stores (deliveries.py) import them by
-_run = write
-_upsert = upsert
