@@ -30,6 +30,7 @@ from chatops.domain.health import Health, Observation
 from chatops.domain.names import DEFAULT_INSTANCE, unit_name
 from chatops.domain.policy import FreezeWindow, Lock
 from chatops.domain.verification import Measurement, Outcome, Tally
+from chatops.errors import Conflict, SlotTaken  # raised by the store ports below
 from chatops.services.views import AlertView, DeploymentView
 
 __all__ = [
@@ -334,29 +335,6 @@ class Notifier(Protocol):
 
 
 # ── storage ──────────────────────────────────────────────────────────────────
-
-
-class SlotTaken(Exception):
-    """Another deployment holds the slot (bot/env in progress, pending, or the bot's build)."""
-
-    def __init__(self, holder_id: int | None) -> None:
-        super().__init__(f"slot held by deployment #{holder_id}")
-        self.holder_id = holder_id
-
-
-class Conflict(Exception):
-    """The deployment changed since it was read: another process or thread saved it first.
-
-    Args:
-        current: the deployment as it is now.
-    """
-
-    def __init__(self, current: Deployment) -> None:
-        super().__init__(
-            f"deployment #{current.id} changed meanwhile: it is {current.state} "
-            f"(revision {current.revision})"
-        )
-        self.current = current
 
 
 class ReleaseRepository(Protocol):
