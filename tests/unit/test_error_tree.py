@@ -18,11 +18,19 @@ from chatops.errors import (
     InfrastructureError,
     InternalError,
     InvalidTransition,
+    RuntimeFailure,
     SlotTaken,
     UserError,
     new_incident_id,
 )
 from chatops.services import ports
+from chatops.services.context import Actor
+from chatops.services.launchers import InlineLauncher
+from chatops.services.pipeline import Pipeline
+from chatops.services.ports import RunSpec
+from chatops.services.recovery import Heartbeat
+from chatops.services.requests import Requests
+from tests.fakes import World, catalog
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -96,3 +104,39 @@ def test_the_cli_still_answers_other_chatops_errors_with_their_message(
     assert exited.value.exit_code == 1
     answer = json.loads(capsys.readouterr().out.splitlines()[0])
     assert (answer["kind"], answer["error"]) == ("InfrastructureError", "the database is away")
+
+
+@pytest.mark.parametrize(
+    "raised",
+    [
+        RuntimeFailure("the engine is down"),
+        SlotTaken(4),
+        InvalidTransition(State.LIVE, Event.BUILD),
+    ],
+    ids=["chatops error", "slot taken", "invalid transition"],
+)
+def test_the_pipeline_fails_an_unsettled_internal_error_as_a_bug_with_an_incident_id(
+    raised: ChatOpsError, caplog: pytest.LogCaptureFixture
+) -> None:
+    world = World(catalog())
+    deps = world.deps()
+    requests = Requests(deps, InlineLauncher(Pipeline(deps, Heartbeat(deps)).execute))
+    world.source.add_commit("mybot", "main", "a" * 40)
+
+    def start(spec: RunSpec) -> str:
+        raise raised
+
+    world.runtime.start = start  # type: ignore[method-assign]
+    deployment = requests.deploy(Actor("UDEV"), "mybot", "staging")
+
+    assert deployment.state is State.FAILED
+    bugs = [r for r in caplog.records if r.exc_info and "incident" in r.getMessage()]
+    if isinstance(raised, InternalError):
+        incident = r"chatops hit an internal error \(incident ([0-9a-f]{8})\); see its log"
+        found = re.match(incident, deployment.reason or "")
+        assert found, deployment.reason
+        assert [r.exc_info[1] for r in bugs if r.exc_info] == [raised]
+        assert found[1] in bugs[0].getMessage()
+    else:  # said as it is, no traceback
+        assert (deployment.reason or "").startswith("the engine is down")
+        assert bugs == []
