@@ -1,6 +1,6 @@
 """In-memory fakes of every port, for fast tests of the services.
 
-They keep the contracts of chatops/services/ports.py (including the slot rules
+They keep the contracts of chatops/services/ports/ (including the slot rules
 the database enforces), so a service that works against them only needs the
 adapters to keep the same contracts — which the integration tests check.
 """
