@@ -27,7 +27,7 @@ from chatops.entrypoints.render.replies import (
     Usage,
 )
 from chatops.errors import BadInput, ChatOpsError, InfrastructureError, UserError
-from chatops.services.alerts import AlertService
+from chatops.services.acknowledgements import Acknowledgements
 from chatops.services.context import Actor
 
 __all__ = ["APPROVE_REACTION", "ChatCommands", "Reply"]
@@ -52,7 +52,7 @@ def _plain(text: str) -> Reply:
 class ChatCommands:
     """The chat interface of DESIGN §6 over the services."""
 
-    def __init__(self, application: Application, alerts: AlertService) -> None:
+    def __init__(self, application: Application, alerts: Acknowledgements) -> None:
         self._app = application
         self._alerts = alerts
 
