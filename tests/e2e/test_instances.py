@@ -83,7 +83,7 @@ def _deploy(i: Installation, *args: str) -> dict[str, Any]:
 
 
 def _app(i: Installation, apps: list[Application]) -> Application:
-    app = build(load(i.config))
+    app = build(load(i.config), for_="cli")
     apps.append(app)
     return app
 
