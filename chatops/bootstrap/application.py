@@ -239,38 +239,30 @@ def build(
         StoreError: the database cannot be reached.
         ConfigError: Slack is configured but `channel` is not given.
     """
+    from chatops.adapters.notifiers import FanOut
     from chatops.services.launchers import InlineLauncher, ThreadLauncher
 
-    settings, file = config.settings, config.file
-    slack_on = for_ in ("cli", "serve") and settings.slack_bot_token is not None
+    slack_on = for_ in ("cli", "serve") and config.settings.slack_bot_token is not None
     client = None
     if slack_on:
         from chatops.bootstrap.slack import directory_for, slack_client
 
-        client = slack_client(settings)
+        client = slack_client(config.settings)
         directory = directory or directory_for(client)
     adapters = Adapters(config, directory=directory)
-    store = adapters.store
-    file.workdir.mkdir(parents=True, exist_ok=True)
-    if metrics is None and for_ == "serve":
-        from chatops.bootstrap.serving import PrometheusMetrics
-
-        metrics = PrometheusMetrics()
-    if metrics is None:
-        from chatops.services.context import NullMetrics
-
-        metrics = NullMetrics()
+    adapters.store  # noqa: B018 (checked and opened first: nothing runs on an old schema)
+    config.file.workdir.mkdir(parents=True, exist_ok=True)
+    metrics = metrics or _metrics(for_)
     told = list(notifiers)
     if terminal is not None:
         told.append(terminal_notifier(terminal, build_output=for_ != "demo"))
+    forge_sender = _forge(config, adapters, told)
     slack_channel = None
     if slack_on:
         slack_channel = _slack_channel(config, adapters, channel, for_=for_, metrics=metrics)
         told.append(slack_channel.notifier)
     if launcher is None and for_ == "serve":
         launcher = partial(ThreadLauncher, grace_seconds=0)  # `Server.drain` waits for them
-    from chatops.adapters.notifiers import FanOut
-
     app = Application(
         config,
         target=for_,
@@ -281,28 +273,44 @@ def build(
         channel=slack_channel,
         slack=client if for_ == "serve" else None,
     )
-    if slack_channel is not None and for_ == "serve":
-        from chatops.bootstrap.serving import stop_sender
-
-        # closers run last-added first: the sender stops after every other closer
-        # (running deployments, Slack listeners) had its say
-        app.closers.append(lambda: stop_sender(slack_channel.sender))
-    if adapters.uses_forge:
-        # deployment statuses go through the outbox: a forge outage never holds a deployment
-        from chatops.adapters.forge_sender import ForgeNotifier, ForgeSender
-        from chatops.adapters.slack import SlackOutbox  # (imports slack_sdk: only when needed)
-
-        forge_sender = ForgeSender(
-            store.uow, adapters.forge, adapters.clock, owner=adapters.processes.me()
-        )
-        queue = SlackOutbox(store.uow, wake=forge_sender.wake)
-        app.notifiers.add(
-            ForgeNotifier(queue, store.uow, config.catalog, public_url=file.public_url)
-        )
-        app.forge_sender = forge_sender
+    app.forge_sender = forge_sender
     if for_ == "serve":
-        app.launcher  # noqa: B018 (made now: its closer runs before the sender's)
+        if slack_channel is not None:
+            from chatops.bootstrap.serving import stop_sender
+
+            # closers run last-added first: the sender stops after every other closer
+            # (running deployments, Slack listeners) had its say
+            app.closers.append(lambda: stop_sender(slack_channel.sender))
+        app.launcher  # noqa: B018 (made now: it stops before the sender does)
     return app
+
+
+def _metrics(for_: Target) -> Metrics:
+    """`serve` exports Prometheus metrics; the others keep none."""
+    if for_ == "serve":
+        from chatops.bootstrap.serving import PrometheusMetrics
+
+        return PrometheusMetrics()
+    from chatops.services.context import NullMetrics
+
+    return NullMetrics()
+
+
+def _forge(config: Config, adapters: Adapters, told: list[Notifier]) -> ForgeSender | None:
+    """When a bot reports to GitHub or GitLab: the notifier queueing its deployment statuses
+    (added to `told`) and the sender delivering them (started by `serve`)."""
+    if not adapters.uses_forge:
+        return None
+    # deployment statuses go through the outbox: a forge outage never holds a deployment
+    from chatops.adapters.forge_sender import ForgeNotifier, ForgeSender
+    from chatops.adapters.slack import SlackOutbox  # (imports slack_sdk: only when needed)
+
+    uow = adapters.store.uow
+    sender = ForgeSender(uow, adapters.forge, adapters.clock, owner=adapters.processes.me())
+    queue = SlackOutbox(uow, wake=sender.wake)
+    public_url = config.file.public_url
+    told.append(ForgeNotifier(queue, uow, config.catalog, public_url=public_url))
+    return sender
 
 
 def _slack_channel(
