@@ -65,11 +65,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from chatops.adapters.db.schema import upgrade
 from chatops.adapters.local_services import free_port
 from chatops.bootstrap import Application, build
+from chatops.bootstrap.monitoring import build_monitoring
 from chatops.config import load
 from chatops.domain.alerts import AlertState
 from chatops.domain.deployment import Deployment, Kind, Release, State
 from chatops.domain.health import Health
-from chatops.entrypoints.monitoring import build_monitoring
 from chatops.entrypoints.sample import write_sample_bot
 from chatops.services.health_checks import HealthChecks
 from chatops.services.runspec import run_spec

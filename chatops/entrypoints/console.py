@@ -24,12 +24,12 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from rich.console import Console as RichConsole
 
 from chatops.bootstrap import Application, build
+from chatops.bootstrap.monitoring import Monitoring
 from chatops.config import Config
 from chatops.domain.alerts import AlertState
 from chatops.domain.deployment import Deployment
 from chatops.entrypoints import terminal
 from chatops.entrypoints.chat import ChatCommands, Reply
-from chatops.entrypoints.monitoring import Monitoring, build_monitoring
 from chatops.entrypoints.render import alerts, deployments, replies
 from chatops.entrypoints.render.document import Action, Document
 from chatops.entrypoints.scheduler import LEASE
@@ -58,8 +58,9 @@ class Console:
     command and from the health checks' thread alike.
     """
 
-    def __init__(self, chat: ChatCommands, *, user: str, out: RichConsole) -> None:
-        self._chat = chat
+    def __init__(self, chat: ChatCommands | None, *, user: str, out: RichConsole) -> None:
+        # None until the application it is the notifier of is built (see `run`)
+        self.chat = chat
         self.user = user
         self._out = out
         self._lock = threading.Lock()
@@ -116,7 +117,7 @@ class Console:
             self._press(actor, rest.strip())
             return True
         if word.startswith("/"):
-            self._reply(self._chat.command(actor, word, rest))
+            self._reply(self._commands().command(actor, word, rest))
             return True
         try:
             first = shlex.split(line)[0]
@@ -131,7 +132,12 @@ class Console:
         if action is None:
             self.write(escape(problem))
             return
-        self._reply(self._chat.press(actor, action.action_id, action.value))
+        self._reply(self._commands().press(actor, action.action_id, action.value))
+
+    def _commands(self) -> ChatCommands:
+        if self.chat is None:
+            raise RuntimeError("the console has no chat commands yet")
+        return self.chat
 
     def _button(self, number: str) -> tuple[Action | None, str]:
         """The button `press number` presses, or why there is none."""
@@ -240,16 +246,13 @@ def run(
     config: Config, *, user: str, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout
 ) -> None:
     """Read commands until quit or end of input."""
-    application: Application = build(config)
+    out = RichConsole(file=stdout, highlight=False, emoji=False, soft_wrap=True)
+    console = Console(None, user=user, out=out)
+    application = build(config, for_="console", notifiers=[console])
     try:
         application.recovery.recover()
-        out = RichConsole(file=stdout, highlight=False, emoji=False, soft_wrap=True)
-        monitoring = build_monitoring(application.deps, application.requests, application.queries)
-        console = Console(
-            ChatCommands(application, monitoring.acknowledgements), user=user, out=out
-        )
-        application.add_notifier(console)
-        watching = _watch(application, monitoring)
+        console.chat = ChatCommands(application, application.monitoring.acknowledgements)
+        watching = _watch(application, application.monitoring)
         application.closers.append(lambda: watching.shutdown(wait=True))
         console.write(f"chatops console — you are {escape(user)}; type `help`")
         interactive = stdin.isatty()

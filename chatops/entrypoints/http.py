@@ -30,8 +30,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from chatops.adapters.metrics import CONTENT_TYPE, PrometheusMetrics
 from chatops.bootstrap import Application
+from chatops.bootstrap.serving import CONTENT_TYPE, PrometheusMetrics
 from chatops.entrypoints import webhooks
 from chatops.entrypoints.alertmanager import parse_payload
 from chatops.entrypoints.limits import BodyLimits

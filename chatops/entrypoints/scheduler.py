@@ -17,8 +17,8 @@ from functools import partial
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from chatops.adapters.metrics import PrometheusMetrics
 from chatops.bootstrap import Application
+from chatops.bootstrap.serving import PrometheusMetrics
 from chatops.services.autodeploy import AutoDeploy
 from chatops.services.deliveries import Deliveries
 from chatops.services.health_checks import HealthChecks

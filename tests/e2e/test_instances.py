@@ -20,8 +20,8 @@ import pytest
 
 from chatops.adapters.local_services import free_port
 from chatops.bootstrap import Application, build
+from chatops.bootstrap.monitoring import Monitoring, build_monitoring
 from chatops.config import load
-from chatops.entrypoints.monitoring import Monitoring, build_monitoring
 from chatops.services.alerts import IncomingAlert
 from tests.e2e.conftest import Installation
 
@@ -83,7 +83,7 @@ def _deploy(i: Installation, *args: str) -> dict[str, Any]:
 
 
 def _app(i: Installation, apps: list[Application]) -> Application:
-    app = build(load(i.config))
+    app = build(load(i.config), for_="cli")
     apps.append(app)
     return app
 

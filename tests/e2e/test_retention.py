@@ -24,7 +24,7 @@ def app(installation: Installation, monkeypatch: pytest.MonkeyPatch) -> Iterator
     installation.document["retention"] = {"releases": 1, "audit_days": 30}
     installation.write_config()
     monkeypatch.delenv("CHATOPS_DATABASE_URL", raising=False)
-    application = build(load(installation.config))
+    application = build(load(installation.config), for_="cli")
     try:
         yield application
     finally:

@@ -26,7 +26,7 @@ def application(tmp_path: Path) -> Iterator[Application]:
     subprocess.run(["git", "init", "-q", "--bare", str(remote)], check=True)
     names = [f"bot{n:02d}" for n in range(12)]
     path = write_config(tmp_path, bots=dict.fromkeys(names, str(remote)), web=None, public_url=None)
-    built = build(load_config(path))
+    built = build(load_config(path), for_="cli")
     try:
         with built.deps.uow() as uow:
             for name in names:

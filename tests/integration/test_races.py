@@ -25,10 +25,10 @@ from sqlalchemy import text
 
 from chatops.adapters.db import schema
 from chatops.adapters.db.uow import SqlStore
+from chatops.bootstrap.monitoring import build_monitoring
 from chatops.domain.audit import Outcome
 from chatops.domain.deployment import Deployment, Event, State
 from chatops.domain.health import Health
-from chatops.entrypoints.monitoring import build_monitoring
 from chatops.errors import AlreadyDecided, Refused
 from chatops.services.cancel import Cancellations
 from chatops.services.context import Actor, Deps

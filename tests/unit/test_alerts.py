@@ -9,9 +9,9 @@ from dataclasses import dataclass
 
 import pytest
 
+from chatops.bootstrap.monitoring import Monitoring, build_monitoring
 from chatops.domain.alerts import Alert, AlertState
 from chatops.domain.audit import Outcome
-from chatops.entrypoints.monitoring import Monitoring, build_monitoring
 from chatops.errors import AlreadyDecided, NotFound
 from chatops.services.alerts import IncomingAlert
 from chatops.services.context import Actor, Deps, NullMetrics

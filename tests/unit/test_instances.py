@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from chatops.bootstrap.monitoring import build_monitoring
 from chatops.config import ConfigFile, Settings, read_config_file
 from chatops.domain.names import env_tag, image_name, release_tag, unit_name
-from chatops.entrypoints.monitoring import build_monitoring
 from chatops.errors import ConfigError
 from chatops.services.alerts import IncomingAlert
 from chatops.services.context import Actor

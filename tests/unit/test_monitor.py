@@ -10,11 +10,11 @@ from datetime import timedelta
 
 import pytest
 
+from chatops.bootstrap.monitoring import Monitoring, build_monitoring
 from chatops.domain.alerts import Alert, AlertState
 from chatops.domain.audit import Outcome
 from chatops.domain.deployment import Deployment, Kind, State
 from chatops.domain.health import Health, Observation
-from chatops.entrypoints.monitoring import Monitoring, build_monitoring
 from chatops.errors import NotFound, RuntimeFailure
 from chatops.services.context import Actor, Deps, NullMetrics
 from chatops.services.health_checks import CheckResult

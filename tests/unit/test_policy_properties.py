@@ -45,12 +45,12 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from chatops.bootstrap.monitoring import build_monitoring
 from chatops.domain.approvals import Decision, Vote
 from chatops.domain.audit import AuditEvent, Outcome
 from chatops.domain.deployment import IN_PROGRESS_STATES, Deployment, Kind, State
 from chatops.domain.health import Health
 from chatops.domain.policy import Lock
-from chatops.entrypoints.monitoring import build_monitoring
 from chatops.errors import (
     Locked,
     NotAllowed,

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 
+from chatops.bootstrap.monitoring import build_monitoring
 from chatops.domain.alerts import AlertState
 from chatops.domain.deployment import Deployment, State
 from chatops.domain.verification import (
@@ -17,7 +18,6 @@ from chatops.domain.verification import (
     Verdict,
     VerifySpec,
 )
-from chatops.entrypoints.monitoring import build_monitoring
 from chatops.entrypoints.output import release_json, status_json
 from chatops.entrypoints.render.actions import alert_actions
 from chatops.entrypoints.render.deployments import deployment as render_deployment

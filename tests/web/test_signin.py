@@ -137,7 +137,7 @@ def test_slack_sign_in_needs_the_app_credentials(tmp_path: Path, bot_repo: BotRe
         public_url=None,
     )
     config = load_config(path)
-    application = build(config)
+    application = build(config, for_="serve")
     try:
         with pytest.raises(ConfigError) as refused:
             web_deps(config, application)
