@@ -30,6 +30,7 @@ from chatops.domain.health import Health, Observation
 from chatops.domain.names import DEFAULT_INSTANCE, unit_name
 from chatops.domain.policy import FreezeWindow, Lock
 from chatops.domain.verification import Measurement, Outcome, Tally
+from chatops.services.status_reads import StatusReads
 from chatops.services.views import AlertView, DeploymentView
 
 __all__ = [
@@ -558,6 +559,7 @@ class UnitOfWork(Protocol):
     deliveries: DeliveryLog
     wanted_heads: WantedHeads
     measurements: MeasurementRepository
+    status: StatusReads  # read-only, for status and the web overview
 
     def __enter__(self) -> Self: ...
 

@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
 
 from chatops.domain.alerts import Alert
 from chatops.domain.audit import AuditEvent
@@ -18,6 +19,7 @@ from chatops.domain.deployment import Deployment, Kind
 from chatops.domain.durations import format_duration
 from chatops.domain.names import validate_name
 from chatops.domain.policy import LockKind
+from chatops.domain.verification import Assessment
 from chatops.errors import BadInput
 from chatops.services.board import AUDIT_PAGE, AuditFilter, Changes, DeploymentPage, Timeline
 from chatops.services.ports import MessageRef
@@ -53,6 +55,8 @@ def _environment() -> Environment:
     env.filters["ago"] = _ago
     env.filters["short"] = lambda sha: (sha or "")[:8]
     env.globals["lock_kind"] = LockKind
+    env.globals["hold"] = LockKind.ROLLBACK_HOLD
+    env.globals["verification"] = _verification
     return env
 
 
@@ -63,6 +67,20 @@ def _render(name: str, **context: Any) -> str:
 
 def _when(moment: datetime | None) -> str:
     return f"{moment:%Y-%m-%d %H:%M:%S} UTC" if moment else "-"
+
+
+def _verification(a: Assessment) -> Markup:
+    """Where a verification stands, as a span: built here, not included, as the overview
+    shows hundreds (Markup.format escapes every value, as the templates would)."""
+    failures = Markup("").join(
+        Markup("; {}: {} failed").format(check, n)
+        for check, n in sorted(a.failures.items(), key=lambda item: item[0].lower())
+        if n
+    )
+    reason = Markup(": {}").format(a.reason) if a.reason else ""
+    return Markup(
+        '<span class="verification v-{0}">verification {0} ({1} measurements{2}){3}</span>'
+    ).format(a.state, a.measured, failures, reason)
 
 
 def _ago(moment: datetime | None, now: datetime) -> str:
