@@ -15,7 +15,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import UTC
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Column, Row, Table, func, select, type_coerce
+from sqlalchemy import Column, Row, Table, bindparam, func, select, type_coerce
 from sqlalchemy.orm import Session
 
 from chatops.adapters.db.tables import AlertRow, DeploymentRow, LockRow, UtcDateTime
@@ -90,9 +90,9 @@ class SqlStatusReads:
     def __init__(self, session: Session) -> None:
         self._session = session
 
-    def _rows(self, stmt: Any) -> Sequence[Row[Any]]:
+    def _rows(self, stmt: Any, params: Mapping[str, Any] | None = None) -> Sequence[Row[Any]]:
         self._session.flush()  # what this unit of work wrote is read back too
-        return self._session.execute(stmt).all()
+        return self._session.execute(stmt, params).all()
 
     def _in_state(self, states: Iterable[State], bot: str | None) -> list[Deployment]:
         table = _DEPLOYMENTS
@@ -118,20 +118,31 @@ class SqlStatusReads:
     ) -> list[Spell]:
         if not bots:
             return []
-        table = _DEPLOYMENTS
-        # the newest `limit` of each bot, numbered per bot by a window (all of them count)
-        newest = func.row_number().over(partition_by=table.c.bot, order_by=table.c.id.desc())
-        ranked = (
-            select(table.c.id, newest.label("n"))
-            .where(table.c.env == env, table.c.bot.in_(sorted(set(bots))))
-            .subquery()
+        wanted = {"env": env, "bots": sorted(set(bots)), "limit": limit, "out": sorted(leave_out)}
+        return [_spell(row) for row in self._rows(_RUNS_BEFORE, wanted)]
+
+
+def _runs_before() -> Any:
+    """The newest `limit` deployments of each bot in `env`, numbered per bot by a window
+    (all of them count), of which those that reached live: built once, hundreds of bots
+    and ids bound as expanding parameters."""
+    table = _DEPLOYMENTS
+    newest = func.row_number().over(partition_by=table.c.bot, order_by=table.c.id.desc())
+    ranked = (
+        select(table.c.id, newest.label("n"))
+        .where(table.c.env == bindparam("env"), table.c.bot.in_(bindparam("bots", expanding=True)))
+        .subquery()
+    )
+    return (
+        select(*_spell.columns)
+        .join(ranked, ranked.c.id == table.c.id)
+        .where(
+            ranked.c.n <= bindparam("limit"),
+            table.c.live_at.is_not(None),
+            table.c.id.not_in(bindparam("out", expanding=True)),
         )
-        stmt = (
-            select(*_spell.columns)
-            .join(ranked, ranked.c.id == table.c.id)
-            .where(ranked.c.n <= limit, table.c.live_at.is_not(None))
-            .order_by(table.c.bot, table.c.id.desc())
-        )
-        if leave_out:
-            stmt = stmt.where(table.c.id.not_in(sorted(leave_out)))
-        return [_spell(row) for row in self._rows(stmt)]
+        .order_by(table.c.bot, table.c.id.desc())
+    )
+
+
+_RUNS_BEFORE = _runs_before()
