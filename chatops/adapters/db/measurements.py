@@ -114,14 +114,14 @@ class SqlMeasurementRepository:
         if not deployment_ids:
             return {}
         ids = {"ids": sorted(set(deployment_ids))}
+        self._session.flush()  # plain rows through the connection: no ORM result to build
+        connection = self._session.connection()
         details = {
             (deployment_id, check, raw): detail or ""
-            for deployment_id, check, raw, detail in self._session.execute(_DETAILS, ids)
+            for deployment_id, check, raw, detail in connection.execute(_DETAILS, ids)
         }
         found: dict[int, list[Tally]] = {}
-        for deployment_id, check, raw, count, first_at, last_at in self._session.execute(
-            _GROUPS, ids
-        ):
+        for deployment_id, check, raw, count, first_at, last_at in connection.execute(_GROUPS, ids):
             verdict = _VERDICTS[raw]
             detail = details.get((deployment_id, check, raw), "")
             found.setdefault(deployment_id, []).append(

@@ -92,7 +92,8 @@ class SqlStatusReads:
 
     def _rows(self, stmt: Any, params: Mapping[str, Any] | None = None) -> Sequence[Row[Any]]:
         self._session.flush()  # what this unit of work wrote is read back too
-        return self._session.execute(stmt, params).all()
+        # through the connection: plain rows, no ORM result to build around them
+        return self._session.connection().execute(stmt, params).all()
 
     def _in_state(self, states: Iterable[State], bot: str | None) -> list[Deployment]:
         table = _DEPLOYMENTS
