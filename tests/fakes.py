@@ -1,6 +1,6 @@
 """In-memory fakes of every port, for fast tests of the services.
 
-They keep the contracts of chatops/services/ports.py (including the slot rules
+They keep the contracts of chatops/services/ports/ (including the slot rules
 the database enforces), so a service that works against them only needs the
 adapters to keep the same contracts — which the integration tests check.
 """
@@ -21,16 +21,10 @@ from chatops.domain.alerts import Alert, AlertState
 from chatops.domain.approvals import Vote
 from chatops.domain.audit import AuditEvent
 from chatops.domain.catalog import Bot, BotTarget, Catalog, Environment, HealthSpec
-from chatops.domain.deployment import (
-    ACTIVE_STATES,
-    IN_PROGRESS_STATES,
-    Commit,
-    Deployment,
-    Release,
-    State,
-)
+from chatops.domain.deployment import ACTIVE_STATES, Commit, Deployment, Release, State
 from chatops.domain.health import Health, Observation
 from chatops.domain.policy import FreezeWindow, Lock
+from chatops.domain.slots import slots_held
 from chatops.domain.verification import Measurement, Tally, tally
 from chatops.errors import BuildError, NotFound, RegistryError, SourceControlError, StoreError
 from chatops.services.context import Deps, Tuning
@@ -84,17 +78,6 @@ class Tables:
     refuse_commits: int = 0  # the next N commits fail as if the database were down
 
 
-def _slots(d: Deployment) -> dict[str, str]:
-    slots = {}
-    if d.state in IN_PROGRESS_STATES:
-        slots["running"] = f"{d.bot}/{d.env}"
-    if d.state is State.PENDING_APPROVAL:
-        slots["pending"] = f"{d.bot}/{d.env}"
-    if d.state is State.BUILDING:
-        slots["build"] = d.bot
-    return slots
-
-
 class FakeReleases:
     def __init__(self, t: Tables) -> None:
         self.t = t
@@ -130,12 +113,12 @@ class FakeDeployments:
         self.t = t
 
     def _check(self, d: Deployment) -> None:
-        mine = _slots(d)
+        mine = slots_held(d)
         for other in self.t.deployments.values():
             if other.id == d.id:
                 continue
-            theirs = _slots(other)
-            if any(mine.get(k) is not None and mine.get(k) == theirs.get(k) for k in mine):
+            theirs = slots_held(other)
+            if any(theirs.get(slot) == key for slot, key in mine.items()):
                 raise SlotTaken(other.id)
 
     def add(self, deployment: Deployment) -> Deployment:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 import typer
 from rich.console import Console
 
-from chatops.errors import BadInput, ChatOpsError, ConfigError
+from chatops.errors import BadInput, ChatOpsError, ConfigError, InternalError, new_incident_id
 
 if TYPE_CHECKING:
     from chatops.config import Config
@@ -160,18 +159,25 @@ def errors(as_json: bool = False) -> Iterator[None]:
         fail(exc.message, code=2, hint=hint, as_json=as_json, kind=type(exc).__name__)
     except ConfigError as exc:
         fail(exc.message, code=2, hint=exc.hint, as_json=as_json, kind=type(exc).__name__)
+    except InternalError:  # unsettled by the service below: a bug like any other
+        _internal_error(as_json)
     except ChatOpsError as exc:
         fail(exc.message, code=1, hint=exc.hint, as_json=as_json, kind=type(exc).__name__)
     except Exception:
-        incident = uuid.uuid4().hex[:8]
-        log.exception("internal error (incident %s)", incident)
-        fail(
-            f"sorry: chatops hit an internal error (incident {incident})",
-            code=1,
-            hint="the traceback above is logged with that id; please report it",
-            as_json=as_json,
-            kind="InternalError",
-        )
+        _internal_error(as_json)
+
+
+def _internal_error(as_json: bool) -> NoReturn:
+    """A bug: its traceback logged under an incident id, which the message names."""
+    incident = new_incident_id()
+    log.exception("internal error (incident %s)", incident)
+    fail(
+        f"sorry: chatops hit an internal error (incident {incident})",
+        code=1,
+        hint="the traceback above is logged with that id; please report it",
+        as_json=as_json,
+        kind="InternalError",
+    )
 
 
 def load_config() -> Config:

@@ -15,7 +15,6 @@ import hmac
 import json
 import logging
 import time
-import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -37,7 +36,7 @@ from chatops.entrypoints import webhooks
 from chatops.entrypoints.alertmanager import parse_payload
 from chatops.entrypoints.limits import BodyLimits
 from chatops.entrypoints.web import WebDeps, web_routes
-from chatops.errors import ChatOpsError, InfrastructureError
+from chatops.errors import ChatOpsError, InfrastructureError, new_incident_id
 from chatops.services.alerts import AlertService
 from chatops.services.autodeploy import AutoDeploy, Started
 from chatops.services.deliveries import Deliveries
@@ -79,7 +78,7 @@ def _guarded(
             log.warning("%s %s: %s", request.method, request.url.path, exc)
             return _error(503, exc.message)
         except Exception:
-            incident = uuid.uuid4().hex[:8]
+            incident = new_incident_id()
             log.exception("%s %s failed (incident %s)", request.method, request.url.path, incident)
             return _error(503, f"internal error (incident {incident})")
 

@@ -21,7 +21,7 @@ from chatops.domain.deployment import IN_PROGRESS_STATES, Deployment, State
 from chatops.domain.health import Health, Observation, Verdict, judge
 from chatops.domain.policy import format_duration
 from chatops.domain.verification import RunState
-from chatops.errors import ChatOpsError, UserError
+from chatops.errors import ChatOpsError, InternalError, UserError
 from chatops.services.alerts import AlertService
 from chatops.services.context import Actor, Deps
 from chatops.services.ports import Conflict, UnitOfWork
@@ -195,6 +195,8 @@ class Monitor:
             )
         except UserError as exc:
             action = f"automatic rollback refused: {exc}"
+        except InternalError:
+            raise  # a bug, not a failed rollback: it reaches the job's log with its traceback
         except ChatOpsError as exc:
             action = f"automatic rollback failed: {exc}"
         else:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from datetime import datetime, timedelta
 
 from chatops.domain.audit import Outcome
@@ -22,7 +21,13 @@ from chatops.domain.deployment import Deployment, Event, Kind, Release, State
 from chatops.domain.health import GateState, HealthGate
 from chatops.domain.policy import Lock, LockKind
 from chatops.domain.redact import Redactor
-from chatops.errors import ChatOpsError, EngineUnreachable, RuntimeFailure
+from chatops.errors import (
+    ChatOpsError,
+    EngineUnreachable,
+    InternalError,
+    RuntimeFailure,
+    new_incident_id,
+)
 from chatops.services.attempt import Attempt, TakenOver, advance, check, interrupted, look
 from chatops.services.building import Releases
 from chatops.services.ci_gate import CiGate
@@ -79,16 +84,14 @@ class Pipeline:
             self._deploy(attempt, release, the_bot, environment, target)
         except TakenOver as taken:
             self._stand_down(attempt, taken.current)
+        except InternalError:  # unsettled by the step that raised it: a bug like any other
+            self._fail_unexpectedly(attempt)
         except ChatOpsError as exc:
             # an engine or registry out of reach: say how to get one, as `status` does
             hint = f" — {exc.hint}" if isinstance(exc, RuntimeFailure) and exc.hint else ""
             self._fail(attempt, attempt.redact(exc.message + hint))
         except Exception:
-            incident = uuid.uuid4().hex[:8]
-            log.exception(
-                "deployment #%s failed unexpectedly (incident %s)", deployment_id, incident
-            )
-            self._fail(attempt, f"chatops hit an internal error (incident {incident}); see its log")
+            self._fail_unexpectedly(attempt)
         finally:
             deps.metrics.deployment_finished(
                 attempt.deployment, seconds=time.monotonic() - attempt.started
@@ -266,6 +269,14 @@ class Pipeline:
             reason += self._restore(attempt)
         if self._record_failure(attempt, reason):
             self._tell(attempt.deployment)
+
+    def _fail_unexpectedly(self, attempt: Attempt) -> None:
+        """A bug: its traceback logged under an incident id, which the reason names."""
+        incident = new_incident_id()
+        log.exception(
+            "deployment #%s failed unexpectedly (incident %s)", attempt.deployment_id, incident
+        )
+        self._fail(attempt, f"chatops hit an internal error (incident {incident}); see its log")
 
     def _restore(self, attempt: Attempt) -> str:
         """Put back what ran before, waiting for an engine that does not answer (a restarting

@@ -35,7 +35,7 @@ from chatops.domain.verification import (
     fill_query,
     judge,
 )
-from chatops.errors import ChatOpsError, UserError
+from chatops.errors import ChatOpsError, InternalError, UserError
 from chatops.services.alerts import AlertService
 from chatops.services.context import Actor, Deps
 from chatops.services.ports import MetricQuery, UnitOfWork
@@ -272,6 +272,8 @@ class Verifier:
             )
         except UserError as exc:
             action = f"automatic rollback refused: {exc}"
+        except InternalError:
+            raise  # a bug, not a failed rollback: it reaches the job's log with its traceback
         except ChatOpsError as exc:
             action = f"automatic rollback failed: {exc}"
         else:
