@@ -168,7 +168,7 @@ class Queries:
         bots = [catalog.bot(validate_name("bot", bot)).name] if bot else sorted(catalog.bots)
         rows: list[StatusRow] = []
         now = self._deps.clock.now()
-        # four queries, and three per environment with `verify`, whatever the number of
+        # three queries, and three per environment with `verify`, whatever the number of
         # bots: the web overview renders this for hundreds
         with self._deps.uow() as uow:
             facts = uow.status.facts(bots[0] if bot else None)

@@ -97,7 +97,7 @@ class SqlStatusReads:
 
     def _in_state(self, states: Iterable[State], bot: str | None) -> list[Deployment]:
         table = _DEPLOYMENTS
-        stmt = select(*_deployment.columns).where(table.c.state.in_([str(s) for s in states]))
+        stmt = select(*_deployment.columns).where(table.c.state.in_(sorted(str(s) for s in states)))
         if bot is not None:
             stmt = stmt.where(table.c.bot == bot)
         return [_deployment(row) for row in self._rows(stmt.order_by(table.c.id))]
@@ -107,9 +107,10 @@ class SqlStatusReads:
         if bot is not None:
             alerts = alerts.where(_ALERTS.c.bot == bot)
         locks = select(*_lock.columns).order_by(_LOCKS.c.bot, _LOCKS.c.env)
+        deployments = self._in_state({State.LIVE, *ACTIVE_STATES}, bot)  # one query for both
         return StatusFacts(
-            live=self._in_state([State.LIVE], bot),
-            active=self._in_state(ACTIVE_STATES, bot),
+            live=[d for d in deployments if d.state is State.LIVE],
+            active=[d for d in deployments if d.state in ACTIVE_STATES],
             locks=[_lock(row) for row in self._rows(locks)],
             open_alerts=[_alert(row) for row in self._rows(alerts.order_by(_ALERTS.c.id))],
         )
