@@ -73,11 +73,11 @@ def _source_control(workdir: Path, instance: str) -> SourceControl:
     return GitSourceControl(workdir, instance=instance)
 
 
-def _docker_builder(docker_host: str | None) -> ImageBuilder:
+def _docker_builder(docker_host: str | None, workdir: Path) -> ImageBuilder:
     from chatops.adapters.build import DockerImageBuilder
     from chatops.adapters.docker_client import connect
 
-    return DockerImageBuilder(connect(docker_host))
+    return DockerImageBuilder(connect(docker_host), scratch=workdir / "builds")
 
 
 def _runtime(kind: str, docker_host: str | None, instance: str) -> Runtime:
@@ -160,7 +160,7 @@ def build(
     # bots' Dockerfiles are untrusted code: `build_docker_host` builds them on another engine
     build_hosts = {env.name: env.build_docker_host or engines[env.name][1] for env in environments}
     builders_by_host = {
-        host: cast(ImageBuilder, _Lazy(partial(_docker_builder, host)))
+        host: cast(ImageBuilder, _Lazy(partial(_docker_builder, host, file.workdir)))
         for host in set(build_hosts.values())
     }
     fanout = FanOut(notifiers or [])

@@ -13,6 +13,7 @@ import itertools
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -582,6 +583,14 @@ class FakeSource:
         return self.add_commit(bot, ref, sha, subject="rewritten")
 
 
+def _keep(request: BuildRequest, output: Callable[[str], None], line: str) -> None:
+    line = request.mask(line)
+    if request.log is not None:
+        with request.log.open("a", encoding="utf-8") as log:
+            log.write(line + "\n")
+    output(line)
+
+
 class FakeBuilder:
     def __init__(self, clock: FakeClock | None = None) -> None:
         self.clock = clock or FakeClock()
@@ -602,6 +611,10 @@ class FakeBuilder:
         output: Callable[[str], None],
         stop: Callable[[], str | None] | None = None,
     ) -> str:
+        if request.log is not None:  # as the real builder: masked, kept in the log, then told
+            request.log.parent.mkdir(parents=True, exist_ok=True)
+            request.log.write_text("")
+        output = partial(_keep, request, output)
         output(f"Step 1/1 : building {request.image}")
         for line in self.prints:
             output(line)

@@ -33,7 +33,7 @@ from chatops.errors import (
     UserError,
     new_incident_id,
 )
-from chatops.services.alerts import AlertService
+from chatops.services.acknowledgements import Acknowledgements
 from chatops.services.context import Actor
 
 __all__ = ["APPROVE_REACTION", "ChatCommands", "Reply"]
@@ -65,7 +65,7 @@ def _internal_error() -> Reply:
 class ChatCommands:
     """The chat interface of DESIGN §6 over the services."""
 
-    def __init__(self, application: Application, alerts: AlertService) -> None:
+    def __init__(self, application: Application, alerts: Acknowledgements) -> None:
         self._app = application
         self._alerts = alerts
 

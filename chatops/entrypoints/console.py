@@ -29,13 +29,12 @@ from chatops.domain.alerts import AlertState
 from chatops.domain.deployment import Deployment
 from chatops.entrypoints import terminal
 from chatops.entrypoints.chat import ChatCommands, Reply
+from chatops.entrypoints.monitoring import Monitoring, build_monitoring
 from chatops.entrypoints.render import alerts, deployments, replies
 from chatops.entrypoints.render.document import Action, Document
 from chatops.entrypoints.scheduler import LEASE
 from chatops.entrypoints.terminal import escape
-from chatops.services.alerts import AlertService
 from chatops.services.context import Actor
-from chatops.services.monitor import Monitor
 from chatops.services.ports import Clock, UnitOfWork
 from chatops.services.views import AlertView, DeploymentView
 
@@ -218,7 +217,7 @@ def unless_serve_does(
     return run
 
 
-def _watch(application: Application, monitor: Monitor) -> BackgroundScheduler:
+def _watch(application: Application, monitoring: Monitoring) -> BackgroundScheduler:
     """Health checks and verification at each environment's intervals, and soak notices, as
     `serve` runs them."""
     deps = application.deps
@@ -227,12 +226,12 @@ def _watch(application: Application, monitor: Monitor) -> BackgroundScheduler:
         job_defaults={"coalesce": True, "max_instances": 1}, timezone="UTC"
     )
     for env in application.config.catalog.environments.values():
-        check = gate(partial(monitor.check_environment, env.name))
+        check = gate(partial(monitoring.health.check_environment, env.name))
         scheduler.add_job(check, "interval", seconds=env.health_interval.total_seconds())
         if env.verify is not None:
             verify = gate(partial(application.verifier.verify_environment, env.name))
             scheduler.add_job(verify, "interval", seconds=env.verify.interval.total_seconds())
-    scheduler.add_job(gate(monitor.notify_soaked), "interval", seconds=SOAK_SECONDS)
+    scheduler.add_job(gate(monitoring.soak.notify_soaked), "interval", seconds=SOAK_SECONDS)
     scheduler.start()
     return scheduler
 
@@ -245,11 +244,12 @@ def run(
     try:
         application.recovery.recover()
         out = RichConsole(file=stdout, highlight=False, emoji=False, soft_wrap=True)
+        monitoring = build_monitoring(application.deps, application.requests, application.queries)
         console = Console(
-            ChatCommands(application, AlertService(application.deps)), user=user, out=out
+            ChatCommands(application, monitoring.acknowledgements), user=user, out=out
         )
         application.add_notifier(console)
-        watching = _watch(application, Monitor(application.deps, application.requests))
+        watching = _watch(application, monitoring)
         application.closers.append(lambda: watching.shutdown(wait=True))
         console.write(f"chatops console — you are {escape(user)}; type `help`")
         interactive = stdin.isatty()

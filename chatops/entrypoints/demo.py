@@ -30,11 +30,11 @@ from chatops.adapters.notifiers import TerminalNotifier
 from chatops.bootstrap import Application, build
 from chatops.config import load, load_settings
 from chatops.domain.alerts import Alert
+from chatops.entrypoints.monitoring import build_monitoring
 from chatops.entrypoints.output import releases_table, status_table
 from chatops.entrypoints.sample import busybox_path, write_sample_bot
 from chatops.errors import ChatOpsError, InfrastructureError, RuntimeFailure
 from chatops.services.context import Actor
-from chatops.services.monitor import Monitor
 
 __all__ = ["run"]
 
@@ -240,10 +240,10 @@ def _promote(application: Application, console: Console) -> None:
 
 def _checks_until_resolved(application: Application) -> None:
     """The next health checks find v1 healthy again and resolve the alerts."""
-    monitor = Monitor(application.deps, application.requests)
+    health = build_monitoring(application.deps, application.requests, application.queries).health
     for _ in range(30):
         for env in ("staging", "prod"):
-            monitor.check_environment(env)
+            health.check_environment(env)
         with application.deps.uow() as uow:
             if not uow.alerts.open_alerts("mybot"):
                 return
@@ -252,11 +252,11 @@ def _checks_until_resolved(application: Application) -> None:
 
 def _wait_for_alert(application: Application, console: Console) -> Alert:
     """Run the health checks (as `serve` does every 30 s) until prod's alert fires."""
-    monitor = Monitor(application.deps, application.requests)
+    health = build_monitoring(application.deps, application.requests, application.queries).health
     deadline = time.monotonic() + BREAKS_AFTER + 60
     while time.monotonic() < deadline:
         for env in ("staging", "prod"):
-            monitor.check_environment(env)
+            health.check_environment(env)
         with application.deps.uow() as uow:
             firing = [a for a in uow.alerts.open_alerts("mybot") if a.env == "prod"]
         if firing:

@@ -37,7 +37,7 @@ from chatops.entrypoints.alertmanager import parse_payload
 from chatops.entrypoints.limits import BodyLimits
 from chatops.entrypoints.web import WebDeps, web_routes
 from chatops.errors import ChatOpsError, InfrastructureError, new_incident_id
-from chatops.services.alerts import AlertService
+from chatops.services.alert_intake import AlertIntake
 from chatops.services.autodeploy import AutoDeploy, Started
 from chatops.services.deliveries import Deliveries
 
@@ -49,7 +49,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class HttpDeps:
     application: Application
-    alerts: AlertService
+    alerts: AlertIntake
     autodeploy: AutoDeploy
     deliveries: Deliveries
     metrics: PrometheusMetrics

@@ -34,15 +34,16 @@ from chatops.entrypoints.chat import ChatCommands
 from chatops.entrypoints.drain import Drain, DrainGate, wait_idle
 from chatops.entrypoints.http import HttpDeps, create_http_app
 from chatops.entrypoints.logs import RequestIds
+from chatops.entrypoints.monitoring import build_monitoring
 from chatops.entrypoints.scheduler import Scheduler
 from chatops.entrypoints.slack.wiring import channel_for, directory_for, slack_client
 from chatops.entrypoints.web.wiring import web_deps
 from chatops.errors import ConfigError
-from chatops.services.alerts import AlertService
 from chatops.services.autodeploy import AutoDeploy
 from chatops.services.deliveries import Deliveries
 from chatops.services.launchers import ThreadLauncher
-from chatops.services.monitor import Monitor
+from chatops.services.leases import Leases
+from chatops.services.retention import Retention
 from chatops.services.throttle import Throttle
 
 __all__ = ["Server", "assemble", "run"]
@@ -168,19 +169,22 @@ def _serve(
     with application.deps.uow() as uow:
         for live in uow.deployments.all_live():
             metrics.live_release(live.bot, live.env, live.version)
-    alerts = AlertService(application.deps)
-    monitor = Monitor(application.deps, application.requests)
+    monitoring = build_monitoring(application.deps, application.requests, application.queries)
     autodeploy = AutoDeploy(application.deps, application.requests)
     deliveries = Deliveries(application.deps)
     scheduler = Scheduler(
         application,
-        monitor,
         autodeploy,
         metrics,
         deliveries,
+        health=monitoring.health,
+        soak=monitoring.soak,
+        reconciler=monitoring.reconciler,
+        retention=Retention(application.deps),
+        leases=Leases(application.deps.uow, application.deps.clock, application.deps.processes),
         lease_seconds=settings.chatops_lease_seconds,
     )
-    chat = ChatCommands(application, alerts)
+    chat = ChatCommands(application, monitoring.acknowledgements)
     bolt = None
     handler = None
     if client is not None:
@@ -204,7 +208,7 @@ def _serve(
     http = create_http_app(
         HttpDeps(
             application=application,
-            alerts=alerts,
+            alerts=monitoring.intake,
             autodeploy=autodeploy,
             deliveries=deliveries,
             metrics=metrics,

@@ -31,6 +31,7 @@ from chatops.services.ports import (
     UnitOfWork,
     UnitOfWorkFactory,
 )
+from chatops.services.viewfacts import ViewFacts
 from chatops.services.views import AlertView, DeploymentView
 
 if TYPE_CHECKING:
@@ -128,6 +129,7 @@ class Deps:
     public_url: str | None = None  # where the web view is reached, for links in messages
     metrics: Metrics = field(default_factory=NullMetrics)
     ci: CiChecks = field(default_factory=NoForge)
+    view_facts: ViewFacts = field(default_factory=ViewFacts)  # what views reuse, once read
 
     """Transition only: every service is moving to the named collaborators below."""
 

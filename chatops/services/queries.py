@@ -7,25 +7,23 @@ from collections import defaultdict
 from dataclasses import replace
 
 from chatops.domain.alerts import Alert
-from chatops.domain.approvals import Vote, approvals_needed, tally
+from chatops.domain.approvals import Vote, tally
 from chatops.domain.audit import Outcome
 from chatops.domain.catalog import HealthKind
-from chatops.domain.deployment import Commit, Deployment, Kind, State
+from chatops.domain.deployment import Deployment, Kind, State
 from chatops.domain.health import Health, Observation
 from chatops.domain.names import validate_name
-from chatops.domain.policy import LockKind
 from chatops.domain.verification import Assessment
 from chatops.domain.viewers import check_viewer, viewers_of
 from chatops.errors import ChatOpsError, NotFound
 from chatops.services.context import Actor, Deps
 from chatops.services.runs import downstream_soak, verification_of, verifications_of
+from chatops.services.viewing import MAX_CHANGES, build_view
 from chatops.services.views import DeploymentView, ReleaseRow, RolledBack, StatusRow
 
-__all__ = ["Queries", "announce", "observe_health"]
+__all__ = ["MAX_CHANGES", "Queries", "announce", "observe_health"]
 
 log = logging.getLogger(__name__)
-
-MAX_CHANGES = 10
 
 
 def observe_health(deps: Deps, bot: str, env: str, handle: str | None = None) -> Observation:
@@ -48,11 +46,12 @@ def observe_health(deps: Deps, bot: str, env: str, handle: str | None = None) ->
 
 
 def announce(deps: Deps, deployment: Deployment) -> None:
-    """Tell the channel how `deployment` stands now (a chat outage never stops anything)."""
+    """Tell the channel how `deployment`, as its caller has just saved it, stands now (a chat
+    outage never stops anything)."""
     if deployment.id is None:
         return
     try:
-        view = Queries(deps).view(deployment.id)
+        view = Queries(deps).view(deployment.id, saved=deployment)
     except ChatOpsError:
         log.exception("cannot build the view of #%s", deployment.id)
         return
@@ -245,104 +244,28 @@ class Queries:
             raise NotFound(f"there is no deployment #{deployment_id}")
         return deployment
 
-    def view(self, deployment_id: int) -> DeploymentView:
-        """Everything a message about one deployment shows."""
-        deps = self._deps
-        # the database first, in one short transaction; people and git after it
-        with deps.uow() as uow:
-            deployment = uow.deployments.get(deployment_id)
-            if deployment is None:
-                raise NotFound(f"there is no deployment #{deployment_id}")
-            bot, version, previous_version = (
-                deployment.bot,
-                deployment.version,
-                deployment.previous_version,
-            )
-            release = uow.releases.get(bot, version) if version else None
-            if previous_version is None and not deployment.reached_live:
-                # not deployed yet: what changes is measured against what is live in the target
-                live = uow.deployments.live(bot, deployment.env)
-                previous_version = live.version if live is not None else None
-            previous = uow.releases.get(bot, previous_version) if previous_version else None
-            votes = uow.votes.list(deployment_id)
-            lock = uow.locks.get(bot, deployment.env)
-            where = deps.catalog.environments.get(deployment.env)
-            verified = verification_of(
-                uow,
-                where.verify if where else None,
-                deployment,
-                soak=downstream_soak(deps.catalog, deployment.env),
-                now=deps.clock.now(),
-            )
-        catalog = deps.catalog
-        environment = catalog.environments.get(deployment.env)
-        the_tally = None
-        decided_by = None
-        if environment is not None and (votes or deployment.state is State.PENDING_APPROVAL):
-            the_tally = tally(
-                votes,
-                requester=deployment.requested_by,
-                approvers=deps.directory.expand(environment.approvers),
-                needed=approvals_needed(environment, deployment.kind),
-            )
-            decided_by = the_tally.rejected_by or (
-                the_tally.approved_by[-1] if the_tally.complete and the_tally.approved_by else None
-            )
-        the_bot = catalog.bots.get(bot)
-        promote_to = None
-        if deployment.state is State.LIVE and the_bot is not None:
-            downstream = [
-                e for e in catalog.downstream_of(deployment.env) if e.name in the_bot.targets
-            ]
-            promote_to = downstream[0].name if downstream else None
-        hold_note = None
-        if (
-            deployment.kind in (Kind.ROLLBACK, Kind.AUTO_ROLLBACK)
-            and deployment.state is State.LIVE
-            and lock is not None
-            and lock.kind is LockKind.ROLLBACK_HOLD
-        ):
-            hold_note = (
-                f"automatic deploys to {deployment.env} are held until someone deploys or "
-                f"promotes on purpose, or `/unlock {bot} {deployment.env}`"
-            )
-        head = release.commit if release else deployment.commit
-        changes, more, compare_url = self._changes(
-            deployment, head=head, base=previous.commit if previous else None
-        )
-        return DeploymentView(
-            deployment=deployment,
-            channel=catalog.channel_for(deployment.env),
-            release=release,
-            previous=previous,
-            tally=the_tally,
-            decided_by=decided_by,
-            changes=changes,
-            more_changes=more,
-            verification=verified,
-            compare_url=compare_url,
-            promote_to=promote_to,
-            hold_note=hold_note,
-            now=deps.clock.now(),
-            page_url=deps.page_url(deployment.id),
-        )
+    def view(self, deployment_id: int, *, saved: Deployment | None = None) -> DeploymentView:
+        """Everything a message about one deployment shows (see `viewing.build_view`).
 
-    def _changes(
-        self, deployment: Deployment, *, head: str | None, base: str | None
-    ) -> tuple[tuple[Commit, ...], int, str | None]:
-        """The commits a deployment brings (newest first, at most MAX_CHANGES), how many more,
-        and a compare link."""
-        bot = self._deps.catalog.bots.get(deployment.bot)
-        if bot is None or head is None or base == head:
-            return (), 0, None
-        source = self._deps.source
-        try:
-            commits, total = source.log(bot, since=base, until=head, limit=MAX_CHANGES)
-            compare_url = source.compare_url(bot, base=base, head=head) if base else None
-        except ChatOpsError as exc:
-            log.info("no change list for #%s: %s", deployment.id, exc)
-            return (), 0, None
-        return tuple(commits), max(0, total - len(commits)), compare_url
+        Args:
+            saved: the deployment as its writer has just saved it: not read again
+                (unless it is live).
+
+        Raises:
+            NotFound: there is no deployment `deployment_id`.
+        """
+        deps = self._deps
+        return build_view(
+            deployment_id,
+            saved=saved,
+            catalog=deps.catalog,
+            uow=deps.uow,
+            clock=deps.clock,
+            directory=deps.directory,
+            source=deps.source,
+            page_url=deps.page_url,
+            facts=deps.view_facts,
+        )
 
     def logs(self, actor: Actor, bot: str, env: str, *, lines: int = 50) -> str:
         """The last lines of what runs, with every secret value masked, for the env's viewers.

@@ -36,7 +36,9 @@ from chatops.domain.verification import (
     judge,
 )
 from chatops.errors import ChatOpsError, InternalError, UserError
+from chatops.services.alert_notices import AlertNotices
 from chatops.services.alerts import AlertService
+from chatops.services.channel import Links
 from chatops.services.context import Actor, Deps
 from chatops.services.ports import MetricQuery, UnitOfWork
 from chatops.services.queries import announce
@@ -72,7 +74,15 @@ class Verifier:
         self._deps = deps
         self._requests = requests
         self._query = metric_query
-        self._alerts = AlertService(deps)
+        self._alerts = AlertService(
+            deps.uow,
+            deps.clock,
+            auditor=deps.auditor,
+            metrics=deps.metrics,
+            notices=AlertNotices(
+                deps.uow, deps.catalog, links=Links(deps.public_url), channel=deps.channel
+            ),
+        )
         self._env_locks: dict[str, threading.Lock] = {}
         # the last state seen of each deployment's run: a change is announced once, and
         # a failed run is not measured again (after a restart, one round finds it again)

@@ -28,12 +28,13 @@ from chatops.adapters.db.uow import SqlStore
 from chatops.domain.audit import Outcome
 from chatops.domain.deployment import Deployment, Event, State
 from chatops.domain.health import Health
+from chatops.entrypoints.monitoring import build_monitoring
 from chatops.errors import AlreadyDecided, Refused
 from chatops.services.cancel import Cancellations
 from chatops.services.context import Actor, Deps
 from chatops.services.launchers import InlineLauncher
-from chatops.services.monitor import Monitor
 from chatops.services.pipeline import Pipeline
+from chatops.services.queries import Queries
 from chatops.services.recovery import Heartbeat, Recovery
 from chatops.services.requests import Requests
 from tests.fakes import FakeClock, FakeProcesses, World, catalog
@@ -306,14 +307,14 @@ def test_a_soak_notice_is_not_given_for_a_release_superseded_meanwhile(shop: Sho
     if not _is_postgres(shop.store):
         pytest.skip("SQLite serialises its writers: the notice cannot read before the change")
     later = shop.deps(clock=shop.clock_at(11))  # v1 has soaked for prod
-    monitor = Monitor(later, Requests(later, Held()))
+    soak = build_monitoring(later, Requests(later, Held()), Queries(later)).soak
     racers = Racers()
     with shop.store.uow() as uow:
         live = uow.deployments.live("mybot", "staging")
         assert live is not None and live.id is not None
         live = uow.deployments.get_for_update(live.id)  # the going-live of v2 holds it
         assert live is not None
-        racers.start("notice", monitor.notify_soaked)
+        racers.start("notice", soak.notify_soaked)
         _lock_waiters(shop.store, 1)
         uow.deployments.save(live.advance(Event.SUPERSEDED, at=shop.world.clock.now()))
         uow.commit()

@@ -11,11 +11,13 @@ import pytest
 
 from chatops.config import ConfigFile, Settings, read_config_file
 from chatops.domain.names import env_tag, image_name, release_tag, unit_name
+from chatops.entrypoints.monitoring import build_monitoring
 from chatops.errors import ConfigError
-from chatops.services.alerts import AlertService, IncomingAlert
+from chatops.services.alerts import IncomingAlert
 from chatops.services.context import Actor
 from chatops.services.launchers import InlineLauncher
 from chatops.services.pipeline import Pipeline
+from chatops.services.queries import Queries
 from chatops.services.recovery import Heartbeat
 from chatops.services.requests import Requests
 from tests.fakes import World, catalog
@@ -104,7 +106,8 @@ def test_alerts_labelled_for_another_instance_are_ignored(
     requests.deploy(Actor("UDEV"), "mybot", "staging")
 
     labels = {} if label is None else {"chatops_instance": label}
-    result = AlertService(deps).ingest_alertmanager([_alert(**labels)])
+    intake = build_monitoring(deps, requests, Queries(deps)).intake
+    result = intake.ingest_alertmanager([_alert(**labels)])
 
     assert (result.opened, result.ignored) == (opened, 1 - opened)
     assert len(world.tables.alerts) == opened

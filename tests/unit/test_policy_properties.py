@@ -1,7 +1,7 @@
 """Property tests of the deployment policy (DESIGN §2) over random sequences of operations.
 
 `PolicyMachine` is a hypothesis state machine that drives the real services —
-`Requests`, `Pipeline` (through the inline launcher), `LockService` and `Monitor` —
+`Requests`, `Pipeline` (through the inline launcher), `LockService` and `HealthChecks` —
 over the in-memory fakes of tests/fakes.py. Each step is one operation of people or
 time: deploy to staging (a new commit or an earlier one, sometimes a release that
 turns out unhealthy), deploy straight to prod, promote, approve or reject, roll back
@@ -50,6 +50,7 @@ from chatops.domain.audit import AuditEvent, Outcome
 from chatops.domain.deployment import IN_PROGRESS_STATES, Deployment, Kind, State
 from chatops.domain.health import Health
 from chatops.domain.policy import Lock
+from chatops.entrypoints.monitoring import build_monitoring
 from chatops.errors import (
     Locked,
     NotAllowed,
@@ -59,10 +60,11 @@ from chatops.errors import (
     UserError,
 )
 from chatops.services.context import Actor
+from chatops.services.health_checks import HealthChecks
 from chatops.services.launchers import InlineLauncher
 from chatops.services.locks import LockService
-from chatops.services.monitor import Monitor
 from chatops.services.pipeline import Pipeline
+from chatops.services.queries import Queries
 from chatops.services.recovery import Heartbeat
 from chatops.services.requests import Requests
 from tests.fakes import World, catalog
@@ -104,7 +106,7 @@ class Services:
     world: World
     requests: Requests
     locks: LockService
-    monitor: Monitor
+    health: HealthChecks
 
 
 def wire(world: World) -> Services:
@@ -112,7 +114,8 @@ def wire(world: World) -> Services:
     deps = world.deps()
     pipeline = Pipeline(deps, Heartbeat(deps))
     requests = Requests(deps, InlineLauncher(pipeline.execute))
-    return Services(world, requests, LockService(deps), Monitor(deps, requests))
+    health = build_monitoring(deps, requests, Queries(deps)).health
+    return Services(world, requests, LockService(deps), health)
 
 
 # ── operations ───────────────────────────────────────────────────────────
@@ -577,7 +580,7 @@ class PolicyMachine(RuleBasedStateMachine):
     def health_round(self, op: HealthRound) -> None:
         """A failing check restarts the soak of what runs in staging; a passing one resumes it."""
         healthy = self.staging_healthy()
-        self.attempt("health", self.services.monitor.check_all)
+        self.attempt("health", self.services.health.check_all)
         run = self.model.staging
         if run is not None and not healthy:
             self.model.staging = replace(run, healthy_since=None)
@@ -759,12 +762,12 @@ def test_two_approvals_need_two_approvers_besides_the_requester() -> None:
 def test_a_failing_health_check_restarts_the_soak(services: Services) -> None:
     live_in_staging(services)
     staging_health(services, Health.UNHEALTHY)
-    services.monitor.check_all()
+    services.health.check_all()
     staging_health(services, Health.HEALTHY)
 
     with pytest.raises(NotPromotable, match="is not healthy"):
         services.requests.promote(Actor("UDEV"), BOT, "prod")
-    services.monitor.check_all()  # passing again: the soak starts over
+    services.health.check_all()  # passing again: the soak starts over
     with pytest.raises(NotPromotable, match="healthy in staging for 0s"):
         services.requests.promote(Actor("UDEV"), BOT, "prod")
     services.world.clock.advance(seconds=SOAK.total_seconds())

@@ -17,6 +17,7 @@ from chatops.domain.verification import (
     Verdict,
     VerifySpec,
 )
+from chatops.entrypoints.monitoring import build_monitoring
 from chatops.entrypoints.output import release_json, status_json
 from chatops.entrypoints.render.actions import alert_actions
 from chatops.entrypoints.render.deployments import deployment as render_deployment
@@ -25,7 +26,6 @@ from chatops.entrypoints.terminal import TERMINAL
 from chatops.errors import NotAllowed, NotPromotable
 from chatops.services.context import Actor
 from chatops.services.launchers import InlineLauncher
-from chatops.services.monitor import Monitor
 from chatops.services.pipeline import Pipeline
 from chatops.services.queries import Queries
 from chatops.services.recovery import Heartbeat
@@ -183,18 +183,18 @@ def test_measuring_stops_once_promoted() -> None:
 
 def test_the_soak_notice_waits_for_verification_to_pass_and_is_sent_once() -> None:
     rig = Rig()
-    monitor = Monitor(rig.deps, rig.requests)
+    soak = build_monitoring(rig.deps, rig.requests, Queries(rig.deps)).soak
     rig.deploy("a" * 40)
     rig.rounds(1)
     rig.world.clock.advance(seconds=600)  # prod's soak time is over, unmeasured since
-    assert monitor.notify_soaked() == []
+    assert soak.notify_soaked() == []
     assert rig.world.notifier.soaked == []
 
     [result] = rig.rounds(1)  # the first measurement after the soak: passed
     assert result.assessment is not None and result.assessment.state is RunState.PASSED
-    [noticed] = monitor.notify_soaked()
+    [noticed] = soak.notify_soaked()
     rig.rounds(2)
-    assert monitor.notify_soaked() == []
+    assert soak.notify_soaked() == []
     [notice] = rig.world.notifier.soaked
     assert (noticed.id, notice.deployment.id, notice.promote_to) == (1, 1, "prod")
 
@@ -202,11 +202,11 @@ def test_the_soak_notice_waits_for_verification_to_pass_and_is_sent_once() -> No
 @pytest.mark.parametrize("answer", [Outcome(0.5), Outcome(error="connection refused", down=True)])
 def test_no_soak_notice_for_a_failed_or_inconclusive_verification(answer: Outcome) -> None:
     rig = Rig()
-    monitor = Monitor(rig.deps, rig.requests)
+    soak = build_monitoring(rig.deps, rig.requests, Queries(rig.deps)).soak
     rig.deploy("a" * 40)
     rig.prometheus.answer = answer
     rig.rounds(25)  # 12.5 minutes: past prod's soak
-    assert monitor.notify_soaked() == []
+    assert soak.notify_soaked() == []
     assert rig.world.notifier.soaked == []
     assert rig.world.tables.deployments[1].soak_noticed_at is None
 

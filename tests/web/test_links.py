@@ -14,7 +14,9 @@ from chatops.domain.alerts import Alert
 from chatops.domain.deployment import Deployment, Kind, State
 from chatops.entrypoints.slack import blocks
 from chatops.errors import ConfigError
-from chatops.services.alerts import AlertService
+from chatops.services.alert_notices import AlertNotices
+from chatops.services.channel import Links
+from chatops.services.context import Deps
 from chatops.services.queries import Queries
 from tests.fakes import World, catalog
 from tests.web.story import write_config
@@ -64,7 +66,7 @@ def test_deployment_and_alert_messages_link_to_the_deployment_page() -> None:
 
     view = Queries(deps).view(deployment_id)
     message = blocks.deployment_message(view)
-    alert_message = blocks.alert_message(AlertService(deps).view(alert))
+    alert_message = blocks.alert_message(_notices(deps).view(alert))
 
     url = f"https://chatops.example.com/ui/deployments/{deployment_id}"
     assert view.page_url == url
@@ -79,7 +81,7 @@ def test_no_link_without_public_url() -> None:
     deps = world.deps()
 
     message = blocks.deployment_message(Queries(deps).view(deployment_id))
-    alert_message = blocks.alert_message(AlertService(deps).view(alert))
+    alert_message = blocks.alert_message(_notices(deps).view(alert))
 
     assert "/ui/deployments" not in json.dumps(message.blocks)
     assert "/ui/deployments" not in json.dumps(alert_message.blocks)
@@ -129,3 +131,7 @@ def test_web_settings_are_checked(tmp_path: Path, web: dict[str, object], compla
         load(path, settings=Settings(_env_file=None))
 
     assert complaint in refused.value.message
+
+
+def _notices(deps: Deps) -> AlertNotices:
+    return AlertNotices(deps.uow, deps.catalog, links=Links(deps.public_url), channel=deps.channel)

@@ -76,13 +76,21 @@ class SourceControl(Protocol):
         ...
 
 
+def _as_is(line: str) -> str:
+    return line
+
+
 @dataclass(frozen=True, slots=True)
 class BuildRequest:
+    """What to build. The builder keeps the context and the log: the service names them."""
+
     image: str  # <registry>/<bot>:v<N>
-    context_tar: Path
+    context: Callable[[Path], None]  # writes the build context, a tar, at the path given
     dockerfile: str
     build_args: Mapping[str, str] = field(default_factory=dict)
     labels: Mapping[str, str] = field(default_factory=dict)
+    log: Path | None = None  # where the output is kept, line by line, as it comes
+    mask: Callable[[str], str] = _as_is  # hides secrets in each line before it goes anywhere
 
 
 class ImageBuilder(Protocol):
@@ -95,12 +103,18 @@ class ImageBuilder(Protocol):
     ) -> str:
         """Build the image; stream its output lines; return the image id.
 
+        The builder has `request.context` write the context where it likes (and removes
+        it after), passes each line of output through `request.mask`, keeps it in
+        `request.log` (written as it comes: the web view streams it) and hands it to
+        `output`.
+
         `stop` is asked every few seconds, from another thread, whether to end the
         build early: when it answers with a reason, the build is ended on the engine
         (no step of it keeps running there) and BuildError is raised with that reason.
 
         Raises:
             BuildError: the build failed or was stopped (with the tail of its output).
+            SourceControlError: the context could not be written.
         """
         ...
 
