@@ -22,7 +22,7 @@ from chatops.domain.alerts import Alert, AlertState
 from chatops.domain.approvals import Vote
 from chatops.domain.audit import AuditEvent
 from chatops.domain.catalog import Bot, BotTarget, Catalog, Environment, HealthSpec
-from chatops.domain.deployment import Commit, Deployment, Release, State
+from chatops.domain.deployment import ACTIVE_STATES, Commit, Deployment, Release, State
 from chatops.domain.health import Health, Observation
 from chatops.domain.policy import FreezeWindow, Lock
 from chatops.domain.slots import slots_held
@@ -37,6 +37,7 @@ from chatops.services.ports import (
     SlotTaken,
     WantedHead,
 )
+from chatops.services.status_reads import Spell, StatusFacts
 from chatops.services.views import AlertView, DeploymentView
 
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
@@ -419,6 +420,29 @@ class FakeMeasurements:
         return pruned
 
 
+class FakeStatusReads:
+    """StatusReads over the fake repositories: the same answers, read one by one."""
+
+    def __init__(self, deployments: FakeDeployments, locks: FakeLocks, alerts: FakeAlerts) -> None:
+        self._deployments, self._locks, self._alerts = deployments, locks, alerts
+
+    def facts(self, bot: str | None = None) -> StatusFacts:
+        return StatusFacts(
+            live=self._deployments.in_state([State.LIVE], bot=bot),
+            active=self._deployments.in_state(ACTIVE_STATES, bot=bot),
+            locks=self._locks.list(),
+            open_alerts=self._alerts.open_alerts(bot),
+        )
+
+    def runs_before(
+        self, env: str, bots: Collection[str], *, limit: int, leave_out: Collection[int]
+    ) -> list[Spell]:
+        found = self._deployments.histories(
+            env, bots, limit=limit, reached_live=True, leave_out=leave_out
+        )
+        return [Spell(d.id or 0, d.bot, d.version, d.live_at) for d in found if d.live_at]
+
+
 class FakeUnitOfWork:
     """A transaction over a shared in-memory store: changes apply on commit, else vanish."""
 
@@ -438,6 +462,7 @@ class FakeUnitOfWork:
         self.deliveries = FakeDeliveries(self._work)
         self.wanted_heads = FakeWantedHeads(self._work)
         self.measurements = FakeMeasurements(self._work)
+        self.status = FakeStatusReads(self.deployments, self.locks, self.alerts)
         return self
 
     def __exit__(

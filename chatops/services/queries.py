@@ -10,7 +10,7 @@ from chatops.domain.alerts import Alert
 from chatops.domain.approvals import Vote, tally
 from chatops.domain.audit import Outcome
 from chatops.domain.catalog import HealthKind
-from chatops.domain.deployment import ACTIVE_STATES, Deployment, Kind, State
+from chatops.domain.deployment import Deployment, Kind, State
 from chatops.domain.health import Health, Observation
 from chatops.domain.names import validate_name
 from chatops.domain.verification import Assessment
@@ -167,21 +167,21 @@ class Queries:
         bots = [catalog.bot(validate_name("bot", bot)).name] if bot else sorted(catalog.bots)
         rows: list[StatusRow] = []
         now = self._deps.clock.now()
-        # four queries, and three per environment with `verify`, whatever the number of
+        # three queries, and three per environment with `verify`, whatever the number of
         # bots: the web overview renders this for hundreds
         with self._deps.uow() as uow:
-            only = bots[0] if bot else None
-            live = {(d.bot, d.env): d for d in uow.deployments.in_state([State.LIVE], bot=only)}
+            facts = uow.status.facts(bots[0] if bot else None)
+            live = {(d.bot, d.env): d for d in facts.live}
             in_progress: dict[tuple[str, str], Deployment] = {}
             pending: dict[tuple[str, str], list[Deployment]] = defaultdict(list)
-            for d in uow.deployments.in_state(ACTIVE_STATES, bot=only):
+            for d in facts.active:
                 if d.state is State.PENDING_APPROVAL:
                     pending[(d.bot, d.env)].insert(0, d)  # newest first, as before
                 else:
                     in_progress[(d.bot, d.env)] = d
-            locks = {(lock.bot, lock.env): lock for lock in uow.locks.list()}
+            locks = {(lock.bot, lock.env): lock for lock in facts.locks}
             open_alerts: dict[tuple[str, str], list[Alert]] = defaultdict(list)
-            for alert in uow.alerts.open_alerts(only):
+            for alert in facts.open_alerts:
                 open_alerts[(alert.bot, alert.env)].append(alert)
             verified: dict[int, Assessment] = {}
             for env, environment in catalog.environments.items():

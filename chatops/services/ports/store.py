@@ -21,6 +21,7 @@ from chatops.domain.policy import Lock
 from chatops.domain.verification import Measurement, Tally
 from chatops.errors import Conflict, SlotTaken
 from chatops.services.ports.chat import MessageRef
+from chatops.services.status_reads import StatusReads
 
 __all__ = [
     "AlertRepository",
@@ -241,6 +242,7 @@ class UnitOfWork(Protocol):
     deliveries: DeliveryLog
     wanted_heads: WantedHeads
     measurements: MeasurementRepository
+    status: StatusReads  # read-only, for status and the web overview
 
     def __enter__(self) -> Self: ...
 
