@@ -9,6 +9,7 @@ A service that cannot be had fails the tests that need it, with what to install.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -32,6 +33,17 @@ GIT_ENV = {
 # one worker: the swarm tests make that worker's engine a swarm manager (two swarms on one
 # host would share ports), and the deploy tests share chatops' own image, built once
 _ONE_WORKER = {"tests/integration/test_swarm_runtime.py": "swarm", "tests/deploy/": "deploy"}
+
+
+def _stop_cleanly(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(f"stopped by signal {signum}")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # SIGTERM (a CI job cancelled, `kill` of the run's process group) ends the run the way
+    # Ctrl-C does: fixtures are torn down, so the private dockerd, registry and PostgreSQL
+    # each worker started are stopped instead of being left behind
+    signal.signal(signal.SIGTERM, _stop_cleanly)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
