@@ -22,7 +22,7 @@ from chatops.domain.deployment import Deployment, Event, Kind, Release, State
 from chatops.domain.health import GateState, HealthGate
 from chatops.domain.policy import Lock, LockKind
 from chatops.domain.redact import Redactor
-from chatops.errors import ChatOpsError, EngineUnreachable, RuntimeFailure
+from chatops.errors import ChatOpsError, EngineUnreachable, RuntimeFailure, Unhealthy
 from chatops.services.attempt import Attempt, TakenOver, advance, check, interrupted, look
 from chatops.services.building import Releases
 from chatops.services.ci_gate import CiGate
@@ -39,10 +39,6 @@ __all__ = ["Pipeline", "Unhealthy"]
 log = logging.getLogger(__name__)
 
 SYSTEM = Actor("chatops", "pipeline")
-
-
-class Unhealthy(ChatOpsError):
-    """The new release did not pass its health gate."""
 
 
 class Pipeline:
