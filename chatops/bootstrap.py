@@ -24,11 +24,14 @@ from chatops.adapters.secrets import ProviderSecrets
 from chatops.adapters.system import HostProcesses, SystemClock
 from chatops.config import Config, environ
 from chatops.errors import ConfigError
+from chatops.services.alerts import AlertService
+from chatops.services.autodeploy import AutoDeploy
+from chatops.services.board import Board
 from chatops.services.cancel import Cancellations
 from chatops.services.context import Deps, NullMetrics, Tuning
+from chatops.services.deliveries import Deliveries
 from chatops.services.launchers import InlineLauncher
 from chatops.services.locks import LockService
-from chatops.services.pipeline import Pipeline
 from chatops.services.ports import (
     Directory,
     ImageBuilder,
@@ -41,7 +44,10 @@ from chatops.services.ports import (
 from chatops.services.queries import Queries
 from chatops.services.recovery import Heartbeat, Recovery
 from chatops.services.requests import Requests
+from chatops.services.retention import Retention
+from chatops.services.throttle import Throttle
 from chatops.services.verification import Verifier
+from chatops.services.wiring import wire
 
 if TYPE_CHECKING:
     from chatops.adapters.forge_sender import ForgeSender
@@ -104,7 +110,7 @@ class Application:
 
     config: Config
     store: SqlStore
-    deps: Deps
+    deps: Deps  # the chosen ports, for the entry points that still read them
     requests: Requests
     queries: Queries
     locks: LockService
@@ -113,6 +119,12 @@ class Application:
     notifiers: FanOut
     cancels: Cancellations
     verifier: Verifier
+    alerts: AlertService
+    autodeploy: AutoDeploy
+    board: Board
+    deliveries: Deliveries
+    throttle: Throttle
+    retention: Retention
     forge_sender: ForgeSender | None = None  # started by `serve`
     closers: list[Callable[[], None]] = field(default_factory=list)
 
@@ -201,25 +213,28 @@ def build(
         tuning=Tuning(ci_poll_seconds=settings.chatops_ci_poll_seconds),
         ci=forge,
     )
-    heartbeat = Heartbeat(deps)
-    pipeline = Pipeline(deps, heartbeat)
-    chosen = launcher(pipeline.execute)
-    requests = Requests(deps, chosen)
+    services = wire(deps, launcher=launcher, metric_query=PrometheusQuery())
     app = Application(
         config=config,
         store=store,
         deps=deps,
-        requests=requests,
-        queries=Queries(deps),
-        locks=LockService(deps),
-        recovery=Recovery(deps, heartbeat),
-        heartbeat=heartbeat,
+        requests=services.requests,
+        queries=services.queries,
+        locks=services.locks,
+        recovery=services.recovery,
+        heartbeat=services.heartbeat,
         notifiers=fanout,
-        cancels=Cancellations(deps),
-        verifier=Verifier(deps, requests, PrometheusQuery()),
+        cancels=services.cancels,
+        verifier=services.verifier,
+        alerts=services.alerts,
+        autodeploy=services.autodeploy,
+        board=services.board,
+        deliveries=services.deliveries,
+        throttle=services.throttle,
+        retention=services.retention,
         forge_sender=forge_sender,
     )
-    shutdown = getattr(chosen, "shutdown", None)
+    shutdown = getattr(services.launcher, "shutdown", None)
     if callable(shutdown):
         app.closers.append(shutdown)
     return app

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 from chatops.domain.alerts import Alert, AlertState
 from chatops.domain.approvals import Vote
@@ -33,15 +33,18 @@ from chatops.domain.policy import FreezeWindow, Lock
 from chatops.domain.verification import Measurement, Tally, tally
 from chatops.errors import BuildError, NotFound, RegistryError, SourceControlError, StoreError
 from chatops.services.context import Deps, Tuning
+from chatops.services.launchers import InlineLauncher
 from chatops.services.ports import (
     BuildRequest,
     Conflict,
+    Launcher,
     MessageRef,
     RunSpec,
     SlotTaken,
     WantedHead,
 )
 from chatops.services.views import AlertView, DeploymentView
+from chatops.services.wiring import Services, wire
 
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 
@@ -886,4 +889,12 @@ def catalog(
     bot = Bot(name="mybot", repo="/srv/git/mybot.git", targets=targets)
     return Catalog(
         environments=environments, bots={"mybot": bot}, admins=frozenset(admins), registry=registry
+    )
+
+
+def wired(deps: Deps, launcher: Launcher | None = None, **options: Any) -> Services:
+    """Every service over `deps`, wired as bootstrap wires them; queued deployments run
+    inline, or are handed to `launcher`."""
+    return wire(
+        deps, launcher=InlineLauncher if launcher is None else lambda _: launcher, **options
     )

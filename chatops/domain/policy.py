@@ -93,15 +93,21 @@ def is_member(user: str, allowed: Iterable[str]) -> bool:
 
 
 def check_entry(env: Environment, kind: Kind, *, bot: str) -> None:
-    """A plain deploy may not enter an environment that takes promotions.
+    """A plain deploy may not enter an environment that takes promotions; a promotion
+    only one that does.
 
     Raises:
-        Refused: `kind` is deploy and `env` has `promote_from`.
+        Refused: a deploy where `env` has `promote_from`; a promotion where it has none.
     """
     if kind is Kind.DEPLOY and env.promote_from:
         raise Refused(
             f"{env.name} only runs releases promoted from {env.promote_from}",
             hint=f"deploy to {env.promote_from} first, then `/promote {bot} {env.name}`",
+        )
+    if kind is Kind.PROMOTE and not env.promote_from:
+        raise Refused(
+            f"{env.name} does not take promotions (it has no `promote_from`)",
+            hint=f"`/deploy {bot} {env.name}` deploys to it directly",
         )
 
 

@@ -22,7 +22,6 @@ from chatops.bootstrap import Application
 from chatops.services.autodeploy import AutoDeploy
 from chatops.services.deliveries import Deliveries
 from chatops.services.monitor import Monitor
-from chatops.services.retention import Retention
 
 __all__ = ["LEASE", "Scheduler"]
 
@@ -100,7 +99,7 @@ class Scheduler:
         )
         add(self._as_leader(self._deliveries.prune), "interval", hours=1, id="deliveries")
         if self._app.config.catalog.retention.configured:
-            retention = Retention(self._app.deps)
+            retention = self._app.retention
             add(self._as_leader(retention.prune), "interval", hours=1, id="retention")
         add(self._as_leader(self._app.verifier.prune), "interval", hours=6, id="measurements")
         for env in self._app.config.catalog.environments.values():

@@ -39,11 +39,8 @@ from chatops.entrypoints.slack.wiring import channel_for, directory_for, slack_c
 from chatops.entrypoints.web.wiring import web_deps
 from chatops.errors import ConfigError
 from chatops.services.alerts import AlertService
-from chatops.services.autodeploy import AutoDeploy
-from chatops.services.deliveries import Deliveries
 from chatops.services.launchers import ThreadLauncher
 from chatops.services.monitor import Monitor
-from chatops.services.throttle import Throttle
 
 __all__ = ["Server", "assemble", "run"]
 
@@ -170,8 +167,8 @@ def _serve(
             metrics.live_release(live.bot, live.env, live.version)
     alerts = AlertService(application.deps)
     monitor = Monitor(application.deps, application.requests)
-    autodeploy = AutoDeploy(application.deps, application.requests)
-    deliveries = Deliveries(application.deps)
+    autodeploy = application.autodeploy
+    deliveries = application.deliveries
     scheduler = Scheduler(
         application,
         monitor,
@@ -194,7 +191,7 @@ def _serve(
             chat=chat,
             work=slack_work,
             deliveries=deliveries,
-            throttle=Throttle(application.deps),
+            throttle=application.throttle,
             socket_mode=socket_mode,
         )
         if socket_mode and settings.slack_app_token is not None:

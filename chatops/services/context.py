@@ -129,7 +129,8 @@ class Deps:
     metrics: Metrics = field(default_factory=NullMetrics)
     ci: CiChecks = field(default_factory=NoForge)
 
-    """Transition only: every service is moving to the named collaborators below."""
+    """Transition only: the ports `bootstrap` chose, on their way to `services.wiring`;
+    the monitor and the alert service take it whole until they name their ports."""
 
     def builder(self, env: str) -> ImageBuilder:
         return self.engines.builder(env)
@@ -205,6 +206,20 @@ class Deps:
         deployment_id: int | None = None,
     ) -> AbstractContextManager[None]:
         return self.auditor.refusals(actor, action, bot=bot, env=env, deployment_id=deployment_id)
+
+    def view(self, deployment_id: int) -> DeploymentView:
+        """The view of a deployment (the monitor's soak notice, until it takes `Views`)."""
+        from chatops.services.channel import Links
+        from chatops.services.queries import Views
+
+        return Views(
+            self.catalog,
+            uow=self.uow,
+            clock=self.clock,
+            directory=self.directory,
+            source=self.source,
+            links=Links(self.public_url),
+        ).view(deployment_id)
 
     def tell(self, view: DeploymentView) -> None:
         self.channel.tell(view)

@@ -25,7 +25,7 @@ from chatops.errors import ChatOpsError, UserError
 from chatops.services.alerts import AlertService
 from chatops.services.context import Actor, Deps
 from chatops.services.ports import Conflict, UnitOfWork
-from chatops.services.queries import Queries, observe_health
+from chatops.services.queries import observe_health
 from chatops.services.requests import Requests
 from chatops.services.runs import verification_of
 
@@ -287,7 +287,7 @@ class Monitor:
                 told.append(noticed)
             uow.commit()
         for deployment in told:
-            deps.tell_soaked(Queries(deps).view(deployment.id or 0))
+            deps.tell_soaked(deps.view(deployment.id or 0))
         return told
 
     # ── reconcile ───────────────────────────────────────────────────────────

@@ -5,58 +5,57 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from dataclasses import replace
+from typing import Protocol
 
 from chatops.domain.alerts import Alert
 from chatops.domain.approvals import Vote, approvals_needed, tally
-from chatops.domain.audit import Outcome
-from chatops.domain.catalog import HealthKind
+from chatops.domain.catalog import Catalog
 from chatops.domain.deployment import ACTIVE_STATES, Commit, Deployment, Kind, State
 from chatops.domain.health import Health, Observation
 from chatops.domain.names import validate_name
 from chatops.domain.policy import LockKind
 from chatops.domain.verification import Assessment
-from chatops.domain.viewers import check_viewer, viewers_of
 from chatops.errors import ChatOpsError, NotFound
-from chatops.services.context import Actor, Deps
+from chatops.services.channel import Links
+from chatops.services.context import Actor
+from chatops.services.engines import Engines
+from chatops.services.logs import LogReader
+from chatops.services.observing import HealthObserver
+from chatops.services.ports import (
+    Clock,
+    Directory,
+    HealthProbe,
+    SourceControl,
+    UnitOfWorkFactory,
+)
 from chatops.services.runs import downstream_soak, verification_of, verifications_of
 from chatops.services.views import DeploymentView, ReleaseRow, RolledBack, StatusRow
 
-__all__ = ["Queries", "announce", "observe_health"]
+__all__ = ["MAX_CHANGES", "Queries", "ReleaseHistory", "Status", "Views", "observe_health"]
 
 log = logging.getLogger(__name__)
 
 MAX_CHANGES = 10
 
 
-def observe_health(deps: Deps, bot: str, env: str, handle: str | None = None) -> Observation:
-    """What runs for (bot, env) now, with the bot's own health rule applied.
+class _Observable(Protocol):
+    """What `observe_health` needs: the monitor's ports, until it takes a HealthObserver."""
 
-    The engine's HEALTHCHECK status is used as is; an `http` health rule is
-    probed from here; `none` counts a running container as healthy.
-    """
-    catalog = deps.catalog
-    target = catalog.bots[bot].targets.get(env) if bot in catalog.bots else None
-    observation = deps.runtime(env).observe(bot, env, handle)
-    if target is None or observation.missing or not observation.running:
-        return observation
-    if target.health.kind is HealthKind.HTTP:
-        health, detail = deps.probe.check(target.health)
-        return replace(observation, health=health, detail=detail)
-    if target.health.kind is HealthKind.NONE:
-        return replace(observation, health=Health.HEALTHY, detail="")
-    return observation
+    @property
+    def catalog(self) -> Catalog: ...
+
+    @property
+    def engines(self) -> Engines: ...
+
+    @property
+    def probe(self) -> HealthProbe: ...
 
 
-def announce(deps: Deps, deployment: Deployment) -> None:
-    """Tell the channel how `deployment` stands now (a chat outage never stops anything)."""
-    if deployment.id is None:
-        return
-    try:
-        view = Queries(deps).view(deployment.id)
-    except ChatOpsError:
-        log.exception("cannot build the view of #%s", deployment.id)
-        return
-    deps.tell(view)
+def observe_health(
+    ports: _Observable, bot: str, env: str, handle: str | None = None
+) -> Observation:
+    """`HealthObserver.observe` over `ports` (for the monitor, until it takes an observer)."""
+    return HealthObserver(ports.catalog, ports.engines, ports.probe).observe(bot, env, handle)
 
 
 _ROLLBACKS = (Kind.ROLLBACK, Kind.AUTO_ROLLBACK)
@@ -71,11 +70,21 @@ def _recorded_health(row: StatusRow) -> Health:
     return Health.HEALTHY if row.deployment.healthy_since is not None else Health.UNKNOWN
 
 
-class Queries:
-    """Answers `releases`, `status`, `logs`, and builds the view of one deployment."""
+class ReleaseHistory:
+    """Answers `releases`: what was built, and where each release is and was live."""
 
-    def __init__(self, deps: Deps) -> None:
-        self._deps = deps
+    def __init__(
+        self,
+        catalog: Catalog,
+        *,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        directory: Directory,
+    ) -> None:
+        self._catalog = catalog
+        self._uow = uow
+        self._clock = clock
+        self._directory = directory
 
     def releases(self, bot: str, env: str | None = None, *, limit: int = 20) -> list[ReleaseRow]:
         """Recent releases of a bot, newest first, with where each is and was live.
@@ -83,7 +92,7 @@ class Queries:
         Raises:
             NotFound: unknown bot or environment.
         """
-        catalog = self._deps.catalog
+        catalog = self._catalog
         catalog.bot(validate_name("bot", bot))
         if env is not None:
             catalog.environment(validate_name("environment", env))
@@ -91,9 +100,9 @@ class Queries:
         was_live: dict[int, list[str]] = defaultdict(list)
         promotions: list[tuple[Deployment, list[Vote]]] = []
         verified: dict[int, list[tuple[str, Assessment]]] = defaultdict(list)
-        now = self._deps.clock.now()
+        now = self._clock.now()
         rolled_back: dict[int, list[RolledBack]] = defaultdict(list)
-        with self._deps.uow() as uow:
+        with self._uow() as uow:
             releases = uow.releases.list(bot, limit=1000 if env else limit)
             for deployment in uow.deployments.history(bot, None, limit=1000):
                 if deployment.version is None or not deployment.reached_live:
@@ -132,7 +141,7 @@ class Queries:
             if environment is None or not votes or deployment.version is None:
                 continue
             if environment.name not in expanded:
-                expanded[environment.name] = self._deps.directory.expand(environment.approvers)
+                expanded[environment.name] = self._directory.expand(environment.approvers)
             approved = tally(
                 votes,
                 requester=deployment.requested_by,
@@ -155,6 +164,23 @@ class Queries:
         ]
         return rows[:limit]
 
+
+class Status:
+    """Answers `status`: what runs where, its health, alerts, locks and pending approvals."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        *,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        observer: HealthObserver,
+    ) -> None:
+        self._catalog = catalog
+        self._uow = uow
+        self._clock = clock
+        self._observer = observer
+
     def status(self, bot: str | None = None, *, probe: bool = True) -> list[StatusRow]:
         """What runs where, its health, open alerts, locks and pending approvals.
 
@@ -164,13 +190,13 @@ class Queries:
         Raises:
             NotFound: unknown bot.
         """
-        catalog = self._deps.catalog
+        catalog = self._catalog
         bots = [catalog.bot(validate_name("bot", bot)).name] if bot else sorted(catalog.bots)
         rows: list[StatusRow] = []
-        now = self._deps.clock.now()
+        now = self._clock.now()
         # four queries, and three per environment with `verify`, whatever the number of
         # bots: the web overview renders this for hundreds
-        with self._deps.uow() as uow:
+        with self._uow() as uow:
             only = bots[0] if bot else None
             live = {(d.bot, d.env): d for d in uow.deployments.in_state([State.LIVE], bot=only)}
             in_progress: dict[tuple[str, str], Deployment] = {}
@@ -230,16 +256,37 @@ class Queries:
         if row.deployment is None:
             return row
         try:
-            observation = observe_health(self._deps, row.bot, row.env)
+            observation = self._observer.observe(row.bot, row.env)
         except ChatOpsError as exc:
             log.warning("could not observe %s in %s: %s", row.bot, row.env, exc)
             return row
         health = observation.overall
         return replace(row, health=Health.UNKNOWN if health is Health.STARTING else health)
 
+
+class Views:
+    """Reads one deployment, and builds its view: everything a message about it shows."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        *,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        directory: Directory,
+        source: SourceControl,
+        links: Links,
+    ) -> None:
+        self._catalog = catalog
+        self._uow = uow
+        self._clock = clock
+        self._directory = directory
+        self._source = source
+        self._links = links
+
     def deployment(self, deployment_id: int) -> Deployment:
         """Raises NotFound for an unknown id."""
-        with self._deps.uow() as uow:
+        with self._uow() as uow:
             deployment = uow.deployments.get(deployment_id)
         if deployment is None:
             raise NotFound(f"there is no deployment #{deployment_id}")
@@ -247,9 +294,8 @@ class Queries:
 
     def view(self, deployment_id: int) -> DeploymentView:
         """Everything a message about one deployment shows."""
-        deps = self._deps
         # the database first, in one short transaction; people and git after it
-        with deps.uow() as uow:
+        with self._uow() as uow:
             deployment = uow.deployments.get(deployment_id)
             if deployment is None:
                 raise NotFound(f"there is no deployment #{deployment_id}")
@@ -266,15 +312,15 @@ class Queries:
             previous = uow.releases.get(bot, previous_version) if previous_version else None
             votes = uow.votes.list(deployment_id)
             lock = uow.locks.get(bot, deployment.env)
-            where = deps.catalog.environments.get(deployment.env)
+            where = self._catalog.environments.get(deployment.env)
             verified = verification_of(
                 uow,
                 where.verify if where else None,
                 deployment,
-                soak=downstream_soak(deps.catalog, deployment.env),
-                now=deps.clock.now(),
+                soak=downstream_soak(self._catalog, deployment.env),
+                now=self._clock.now(),
             )
-        catalog = deps.catalog
+        catalog = self._catalog
         environment = catalog.environments.get(deployment.env)
         the_tally = None
         decided_by = None
@@ -282,7 +328,7 @@ class Queries:
             the_tally = tally(
                 votes,
                 requester=deployment.requested_by,
-                approvers=deps.directory.expand(environment.approvers),
+                approvers=self._directory.expand(environment.approvers),
                 needed=approvals_needed(environment, deployment.kind),
             )
             decided_by = the_tally.rejected_by or (
@@ -323,8 +369,8 @@ class Queries:
             compare_url=compare_url,
             promote_to=promote_to,
             hold_note=hold_note,
-            now=deps.clock.now(),
-            page_url=deps.page_url(deployment.id),
+            now=self._clock.now(),
+            page_url=self._links.page_url(deployment.id),
         )
 
     def _changes(
@@ -332,10 +378,10 @@ class Queries:
     ) -> tuple[tuple[Commit, ...], int, str | None]:
         """The commits a deployment brings (newest first, at most MAX_CHANGES), how many more,
         and a compare link."""
-        bot = self._deps.catalog.bots.get(deployment.bot)
+        bot = self._catalog.bots.get(deployment.bot)
         if bot is None or head is None or base == head:
             return (), 0, None
-        source = self._deps.source
+        source = self._source
         try:
             commits, total = source.log(bot, since=base, until=head, limit=MAX_CHANGES)
             compare_url = source.compare_url(bot, base=base, head=head) if base else None
@@ -344,47 +390,39 @@ class Queries:
             return (), 0, None
         return tuple(commits), max(0, total - len(commits)), compare_url
 
+
+class Queries:
+    """The read side, as the entry points ask it: releases, status, a deployment and its
+    view, logs."""
+
+    def __init__(
+        self, *, history: ReleaseHistory, status: Status, views: Views, logs: LogReader
+    ) -> None:
+        self._history = history
+        self._status = status
+        self._views = views
+        self._logs = logs
+
+    def releases(self, bot: str, env: str | None = None, *, limit: int = 20) -> list[ReleaseRow]:
+        """See `ReleaseHistory.releases`."""
+        return self._history.releases(bot, env, limit=limit)
+
+    def status(self, bot: str | None = None, *, probe: bool = True) -> list[StatusRow]:
+        """See `Status.status`."""
+        return self._status.status(bot, probe=probe)
+
+    def deployment(self, deployment_id: int) -> Deployment:
+        """Raises NotFound for an unknown id."""
+        return self._views.deployment(deployment_id)
+
+    def view(self, deployment_id: int) -> DeploymentView:
+        """See `Views.view`."""
+        return self._views.view(deployment_id)
+
     def logs(self, actor: Actor, bot: str, env: str, *, lines: int = 50) -> str:
-        """The last lines of what runs, with every secret value masked, for the env's viewers.
-
-        Reading logs is audited, and so is a refusal.
-
-        Raises:
-            NotFound: unknown bot or environment, or nothing runs there.
-            NotAllowed: `actor` is not among the environment's viewers nor an admin.
-            ConfigError: the secrets to mask cannot be read, or one is too short to mask.
-        """
-        deps = self._deps
-        with deps.refusals_audited(actor, "logs", bot=bot, env=env):
-            _, environment, _ = deps.catalog.target(
-                validate_name("bot", bot), validate_name("environment", env)
-            )
-            check_viewer(
-                environment,
-                actor.user,
-                viewers=deps.directory.expand(viewers_of(environment)),
-                admins=deps.catalog.admins,
-            )
-        lines = max(1, min(lines, 1000))
-        try:
-            raw = deps.runtime(env).logs(bot, env, lines)
-        except NotFound as exc:
-            # the way there is the one policy allows: a promotion where env takes only those
-            way = f"/promote {bot} {env}" if environment.promote_from else f"/deploy {bot} {env}"
-            raise NotFound(exc.message, hint=f"`{way}` puts it there") from None
-        text = deps.redactor(bot, env)(raw)
-        deps.audit_alone(actor, "logs", Outcome.OK, bot=bot, env=env, detail=f"{lines} lines")
-        return text
+        """See `LogReader.logs`."""
+        return self._logs.logs(actor, bot, env, lines=lines)
 
     def alert_logs(self, actor: Actor, alert_id: int, *, lines: int = 50) -> tuple[Alert, str]:
-        """The alert, and the last lines of what runs where it fired (as `logs`).
-
-        Raises:
-            NotFound: there is no alert `alert_id`, or nothing runs there now.
-            NotAllowed: as for `logs`.
-        """
-        with self._deps.uow() as uow:
-            alert = uow.alerts.get(alert_id)
-        if alert is None:
-            raise NotFound(f"there is no alert #{alert_id}")
-        return alert, self.logs(actor, alert.bot, alert.env, lines=lines)
+        """See `LogReader.alert_logs`."""
+        return self._logs.alert_logs(actor, alert_id, lines=lines)

@@ -14,7 +14,7 @@ import pytest
 from chatops.adapters.system import SystemClock
 from chatops.bootstrap import Application, build
 from chatops.config import load
-from chatops.services.retention import Retention
+from chatops.services.wiring import wire
 from tests.e2e.conftest import Installation
 from tests.fakes import FakeClock
 
@@ -58,7 +58,7 @@ def test_retention_keeps_the_live_and_previous_releases_and_every_tag(
     days_ago = stale.stat().st_mtime - 2 * 86400
     os.utime(stale, (days_ago, days_ago))
 
-    pruned = Retention(app.deps).prune()
+    pruned = app.retention.prune()
 
     assert (pruned.releases, pruned.logs, pruned.builds, pruned.audit_events) == (1, 1, 1, 0)
     assert not _has_image(i.docker, images[1])
@@ -75,9 +75,9 @@ def test_retention_keeps_the_live_and_previous_releases_and_every_tag(
     assert i.running_release("staging") == "v2"
 
     # audit: events older than `audit_days` go, younger ones stay
-    assert Retention(app.deps).prune().audit_events == 0
+    assert app.retention.prune().audit_events == 0
     later = FakeClock(SystemClock().now() + timedelta(days=31))
-    gone = Retention(dataclasses.replace(app.deps, clock=later)).prune().audit_events
+    gone = wire(dataclasses.replace(app.deps, clock=later)).retention.prune().audit_events
     assert gone > 0
     audit = i.run("audit", "--json")
     assert audit.returncode == 0 and audit.stdout.strip() == "[]", audit.stdout

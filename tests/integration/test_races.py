@@ -29,14 +29,10 @@ from chatops.domain.audit import Outcome
 from chatops.domain.deployment import Deployment, Event, State
 from chatops.domain.health import Health
 from chatops.errors import AlreadyDecided, Refused
-from chatops.services.cancel import Cancellations
 from chatops.services.context import Actor, Deps
-from chatops.services.launchers import InlineLauncher
 from chatops.services.monitor import Monitor
-from chatops.services.pipeline import Pipeline
-from chatops.services.recovery import Heartbeat, Recovery
 from chatops.services.requests import Requests
-from tests.fakes import FakeClock, FakeProcesses, World, catalog
+from tests.fakes import FakeClock, FakeProcesses, World, catalog, wired
 
 DEV = Actor("UDEV")
 LEAD1 = Actor("ULEAD1")
@@ -80,7 +76,7 @@ class Shop:
         return deps
 
     def running(self, deps: Deps) -> Requests:
-        return Requests(deps, InlineLauncher(Pipeline(deps, Heartbeat(deps)).execute))
+        return wired(deps).requests
 
     def clock_at(self, minutes: float) -> FakeClock:
         return FakeClock(self.world.clock.now() + timedelta(minutes=minutes))
@@ -97,7 +93,7 @@ class Shop:
 
     def pending_promotion(self) -> Deployment:
         self.world.clock.advance(minutes=11)  # soaked
-        pending = Requests(self.deps(), Held()).promote(DEV, "mybot", "prod")
+        pending = wired(self.deps(), Held()).requests.promote(DEV, "mybot", "prod")
         assert pending.state is State.PENDING_APPROVAL
         return pending
 
@@ -179,8 +175,8 @@ def _is_postgres(store: SqlStore) -> bool:
 def test_the_last_approval_and_expiry_at_once_one_decides_and_it_stands(shop: Shop) -> None:
     """The approval comes first; the expiry that read the request before must not overwrite it."""
     pending = shop.pending_promotion()
-    approver = Requests(shop.deps(clock=shop.clock_at(59)), Held())
-    expirer = Requests(shop.deps(clock=shop.clock_at(61)), Held())
+    approver = wired(shop.deps(clock=shop.clock_at(59)), Held()).requests
+    expirer = wired(shop.deps(clock=shop.clock_at(61)), Held()).requests
     racers = Racers()
 
     if _is_postgres(shop.store):
@@ -212,7 +208,7 @@ def test_the_last_approval_and_expiry_at_once_one_decides_and_it_stands(shop: Sh
 
 def test_two_replicas_expiring_at_once_expire_a_request_once(shop: Shop) -> None:
     pending = shop.pending_promotion()
-    replicas = [Requests(shop.deps(clock=shop.clock_at(61)), Held()) for _ in range(2)]
+    replicas = [wired(shop.deps(clock=shop.clock_at(61)), Held()).requests for _ in range(2)]
     racers = Racers()
 
     if _is_postgres(shop.store):
@@ -237,7 +233,7 @@ def test_two_replicas_expiring_at_once_expire_a_request_once(shop: Shop) -> None
 def test_a_cancel_from_another_replica_as_the_release_goes_live_wins(shop: Shop) -> None:
     shop.world.source.add_commit("mybot", "main", "b" * 40, "second")
     owner = shop.running(shop.deps())
-    other_replica = Cancellations(shop.deps(me="otherhost:boot:7:1"))
+    other_replica = wired(shop.deps(me="otherhost:boot:7:1")).cancels
     runtime = shop.world.runtime
     commit = runtime.commit
     racers = Racers()
@@ -273,7 +269,7 @@ def test_recovery_by_another_replica_wins_over_an_owner_that_was_too_slow(shop: 
     runtime = shop.world.runtime
     runtime.health_of[2] = Health.STARTING
     owner = shop.running(shop.deps())
-    other_replica = Recovery(shop.deps(clock=shop.clock_at(5), me="otherhost:boot:7:1"))
+    other_replica = wired(shop.deps(clock=shop.clock_at(5), me="otherhost:boot:7:1")).recovery
     observe = runtime.observe
     recovered: list[object] = []
 
@@ -306,7 +302,7 @@ def test_a_soak_notice_is_not_given_for_a_release_superseded_meanwhile(shop: Sho
     if not _is_postgres(shop.store):
         pytest.skip("SQLite serialises its writers: the notice cannot read before the change")
     later = shop.deps(clock=shop.clock_at(11))  # v1 has soaked for prod
-    monitor = Monitor(later, Requests(later, Held()))
+    monitor = Monitor(later, wired(later, Held()).requests)
     racers = Racers()
     with shop.store.uow() as uow:
         live = uow.deployments.live("mybot", "staging")

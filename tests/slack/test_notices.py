@@ -14,8 +14,7 @@ import pytest
 
 from chatops.domain.mrkdwn import unescape
 from chatops.services.context import Actor
-from chatops.services.locks import LockService
-from tests.fakes import World, catalog
+from tests.fakes import World, catalog, wired
 from tests.slack.delivery import Outbox
 from tests.slack.standin import SlackStandIn
 
@@ -34,7 +33,7 @@ def test_lock_and_unlock_notices_cannot_ping_or_link(slack: SlackStandIn, tmp_pa
     world = World(catalog(staging={"channel": "C0DEPLOYS"}))
     outbox = Outbox.open(f"sqlite:///{tmp_path / 'outbox.db'}", slack)
     deps = dataclasses.replace(world.deps(), notifier=outbox.notifier)
-    locks = LockService(deps)
+    locks = wired(deps).locks
     try:
         locks.lock(Actor("UDEV", "slack"), "mybot", "staging", reason=REASON)
         locks.unlock(Actor("<!channel>", "cli"), "mybot", "staging")  # a CLI --user, typed freely

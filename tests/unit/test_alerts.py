@@ -14,11 +14,8 @@ from chatops.domain.audit import Outcome
 from chatops.errors import AlreadyDecided, NotFound
 from chatops.services.alerts import AlertService, IncomingAlert
 from chatops.services.context import Actor, Deps, NullMetrics
-from chatops.services.launchers import InlineLauncher
-from chatops.services.pipeline import Pipeline
-from chatops.services.recovery import Heartbeat
 from chatops.services.requests import Requests
-from tests.fakes import World, catalog
+from tests.fakes import World, catalog, wired
 
 DEV = Actor("UDEV")
 LEAD = Actor("ULEAD1", "slack")
@@ -61,10 +58,7 @@ def rig() -> Rig:
     world = World(catalog())
     metrics = RecordingMetrics()
     deps = dataclasses.replace(world.deps(), metrics=metrics)
-    pipeline = Pipeline(deps, Heartbeat(deps))
-    rig = Rig(
-        world, deps, Requests(deps, InlineLauncher(pipeline.execute)), AlertService(deps), metrics
-    )
+    rig = Rig(world, deps, wired(deps).requests, AlertService(deps), metrics)
     rig.deploy("a" * 40)
     return rig
 

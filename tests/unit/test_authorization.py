@@ -23,11 +23,7 @@ from chatops.domain.policy import check_acknowledger, check_deployer
 from chatops.errors import ConfigError, NotAllowed
 from chatops.services.alerts import AlertService
 from chatops.services.context import Actor
-from chatops.services.launchers import InlineLauncher
-from chatops.services.pipeline import Pipeline
-from chatops.services.recovery import Heartbeat
-from chatops.services.requests import Requests
-from tests.fakes import World, catalog
+from tests.fakes import World, catalog, wired
 
 # prod in tests/fakes.py: deployers UDEV, ULEAD1, ULEAD2; approvers ULEAD1, ULEAD2; admin UADMIN
 DEPLOYERS = frozenset({"UDEV", "ULEAD1"})
@@ -158,7 +154,7 @@ def test_an_alert_of_an_environment_no_longer_configured_is_for_admins(world: Wo
 
 def test_rollback_and_promotion_are_refused_to_non_deployers(world: World) -> None:
     deps = world.deps()
-    requests = Requests(deps, InlineLauncher(Pipeline(deps, Heartbeat(deps)).execute))
+    requests = wired(deps).requests
     for call in (
         lambda: requests.promote(Actor("UOUT"), "mybot", "prod"),
         lambda: requests.rollback(Actor("UOUT"), "mybot", "prod"),

@@ -8,8 +8,10 @@ from chatops.domain.audit import Outcome
 from chatops.domain.deployment import Deployment, Event, Kind, State
 from chatops.domain.health import Health
 from chatops.domain.repos import remote_location, same_repository
+from chatops.services.auditor import Auditor
 from chatops.services.autodeploy import AutoDeploy, Started
-from chatops.services.context import Actor
+from chatops.services.context import Actor, Deps
+from chatops.services.requests import Requests
 from tests.fakes import World, catalog
 from tests.unit.test_services import App, make_app
 
@@ -22,8 +24,20 @@ def app() -> App:
     return application
 
 
+def _autodeploy(deps: Deps, requests: Requests) -> AutoDeploy:
+    """An AutoDeploy over `deps` that asks `requests` (the app's, over the same tables)."""
+    return AutoDeploy(
+        deps.catalog,
+        uow=deps.uow,
+        clock=deps.clock,
+        source=deps.source,
+        auditor=Auditor(deps.uow, deps.clock),
+        requests=requests,
+    )
+
+
 def autodeploy(app: App) -> AutoDeploy:
-    return AutoDeploy(app.world.deps(), app.requests)
+    return _autodeploy(app.world.deps(), app.requests)
 
 
 def test_a_polled_new_head_deploys_once(app: App) -> None:
@@ -225,7 +239,7 @@ def test_pushes_during_a_deployment_deploy_the_newest_head_once_it_ended(app: Ap
     assert [w.commit for w in app.world.tables.wanted_heads.values()] == [C]
     end(app, running)
 
-    [drained] = AutoDeploy(app.world.deps(), app.requests).drain()  # e.g. after a restart
+    [drained] = _autodeploy(app.world.deps(), app.requests).drain()  # e.g. after a restart
 
     assert drained.deployment is not None and drained.deployment.commit == C
     assert drained.deployment.requested_by == "ada"
@@ -258,5 +272,5 @@ def test_a_wanted_head_the_configuration_no_longer_follows_is_dropped(app: App) 
     end(app, running)
     unfollowed = World(catalog(staging={}), tables=app.world.tables, source=app.world.source)
 
-    assert AutoDeploy(unfollowed.deps(), app.requests).drain() == []
+    assert _autodeploy(unfollowed.deps(), app.requests).drain() == []
     assert app.world.tables.wanted_heads == {}

@@ -15,11 +15,7 @@ from chatops.domain.deployment import Deployment, State
 from chatops.domain.verification import ChecksSpec
 from chatops.errors import ForgeError, NotAllowed
 from chatops.services.context import Actor
-from chatops.services.launchers import InlineLauncher
-from chatops.services.pipeline import Pipeline
-from chatops.services.recovery import Heartbeat
-from chatops.services.requests import Requests
-from tests.fakes import World, catalog
+from tests.fakes import World, catalog, wired
 
 OK, WAIT, BAD = CiState.SUCCESS, CiState.PENDING, CiState.FAILURE
 DEV = Actor("UDEV")
@@ -108,8 +104,7 @@ class Rig:
         self.world = World(dataclasses.replace(the_catalog, bots={"mybot": bot}))
         self.ci = ci
         self.deps = dataclasses.replace(self.world.deps(), ci=ci)
-        pipeline = Pipeline(self.deps, Heartbeat(self.deps))
-        self.requests = Requests(self.deps, InlineLauncher(pipeline.execute))
+        self.requests = wired(self.deps).requests
 
     def deploy(self, *, sha: str = SHA, force: str | None = None, by: Actor = DEV) -> Deployment:
         self.world.source.add_commit("mybot", "main", sha)

@@ -14,11 +14,7 @@ from chatops.domain.names import env_tag, image_name, release_tag, unit_name
 from chatops.errors import ConfigError
 from chatops.services.alerts import AlertService, IncomingAlert
 from chatops.services.context import Actor
-from chatops.services.launchers import InlineLauncher
-from chatops.services.pipeline import Pipeline
-from chatops.services.recovery import Heartbeat
-from chatops.services.requests import Requests
-from tests.fakes import World, catalog
+from tests.fakes import World, catalog, wired
 
 
 @pytest.mark.parametrize("instance", [None, "default"])
@@ -99,7 +95,7 @@ def test_alerts_labelled_for_another_instance_are_ignored(
 ) -> None:
     world = World(dataclasses.replace(catalog(), instance=instance))
     deps = world.deps()
-    requests = Requests(deps, InlineLauncher(Pipeline(deps, Heartbeat(deps)).execute))
+    requests = wired(deps).requests
     world.source.add_commit("mybot", "main", "a" * 40)
     requests.deploy(Actor("UDEV"), "mybot", "staging")
 

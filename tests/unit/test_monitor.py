@@ -20,8 +20,8 @@ from chatops.services.context import Actor, Deps, NullMetrics
 from chatops.services.launchers import InlineLauncher
 from chatops.services.monitor import CheckResult, Monitor
 from chatops.services.pipeline import Pipeline
-from chatops.services.recovery import Heartbeat
 from chatops.services.requests import Requests
+from chatops.services.wiring import wire
 from tests.fakes import Container, FakeRuntime, World, catalog
 
 WITHHELD = "(withheld: the secrets to mask in it could not be read)"
@@ -99,16 +99,19 @@ def make_rig(
     world.secrets.values = {"API_TOKEN": "s3cret-token"}
     metrics = RecordingMetrics()
     deps = dataclasses.replace(world.deps(), metrics=metrics)
-    pipeline = Pipeline(deps, Heartbeat(deps))
     holder: list[Rig] = []
 
-    def run(deployment_id: int) -> None:
-        if launch is None:
-            pipeline.execute(deployment_id)
-        else:
-            launch(holder[0], deployment_id)
+    def launcher(execute: Callable[[int], object]) -> InlineLauncher:
+        def run(deployment_id: int) -> None:
+            if launch is None:
+                execute(deployment_id)
+            else:
+                launch(holder[0], deployment_id)
 
-    requests = Requests(deps, InlineLauncher(run))
+        return InlineLauncher(run)
+
+    services = wire(deps, launcher=launcher)
+    pipeline, requests = services.pipeline, services.requests
     rig = Rig(world, deps, pipeline, requests, Monitor(deps, requests), metrics)
     holder.append(rig)
     return rig

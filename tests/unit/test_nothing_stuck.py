@@ -18,11 +18,11 @@ from chatops.domain.policy import check_canceller
 from chatops.errors import AlreadyDecided, NotAllowed, Refused
 from chatops.services.cancel import Cancellations
 from chatops.services.context import Actor
-from chatops.services.launchers import InlineLauncher, ThreadLauncher
+from chatops.services.launchers import ThreadLauncher
 from chatops.services.pipeline import Pipeline
 from chatops.services.recovery import Heartbeat, Recovery
 from chatops.services.requests import Requests
-from tests.fakes import FakeUnitOfWork, World, catalog
+from tests.fakes import FakeUnitOfWork, World, catalog, wired
 
 DEV = Actor("UDEV")
 LEAD1 = Actor("ULEAD1")
@@ -71,10 +71,15 @@ def make_app(*, launcher: Held | None = None, build_timeout_seconds: float = 180
     )
     world = World(dataclasses.replace(shop, bots={"mybot": bot}))
     deps = world.deps()
-    heartbeat = Heartbeat(deps)
-    pipeline = Pipeline(deps, heartbeat)
-    requests = Requests(deps, launcher or InlineLauncher(pipeline.execute))
-    app = App(world, requests, Cancellations(deps), heartbeat, Recovery(deps, heartbeat), pipeline)
+    services = wired(deps, launcher)
+    app = App(
+        world,
+        services.requests,
+        services.cancels,
+        services.heartbeat,
+        services.recovery,
+        services.pipeline,
+    )
     app.commit("a" * 40)
     return app
 

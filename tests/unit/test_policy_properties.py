@@ -59,13 +59,10 @@ from chatops.errors import (
     UserError,
 )
 from chatops.services.context import Actor
-from chatops.services.launchers import InlineLauncher
 from chatops.services.locks import LockService
 from chatops.services.monitor import Monitor
-from chatops.services.pipeline import Pipeline
-from chatops.services.recovery import Heartbeat
 from chatops.services.requests import Requests
-from tests.fakes import World, catalog
+from tests.fakes import World, catalog, wired
 
 T = TypeVar("T")
 
@@ -110,9 +107,8 @@ class Services:
 def wire(world: World) -> Services:
     """The services over `world`; deployments run inline, to the end."""
     deps = world.deps()
-    pipeline = Pipeline(deps, Heartbeat(deps))
-    requests = Requests(deps, InlineLauncher(pipeline.execute))
-    return Services(world, requests, LockService(deps), Monitor(deps, requests))
+    services = wired(deps)
+    return Services(world, services.requests, services.locks, Monitor(deps, services.requests))
 
 
 # ── operations ───────────────────────────────────────────────────────────

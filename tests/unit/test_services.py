@@ -29,9 +29,9 @@ from chatops.services.launchers import InlineLauncher
 from chatops.services.locks import LockService
 from chatops.services.pipeline import Pipeline
 from chatops.services.queries import Queries
-from chatops.services.recovery import Heartbeat, Recovery
+from chatops.services.recovery import Recovery
 from chatops.services.requests import Requests
-from tests.fakes import FakeUnitOfWork, World, catalog
+from tests.fakes import FakeUnitOfWork, World, catalog, wired
 
 DEV = Actor("UDEV")
 LEAD1 = Actor("ULEAD1")
@@ -70,9 +70,15 @@ class App:
 def make_app(world: World | None = None) -> App:
     world = world or World(catalog())
     deps = world.deps()
-    pipeline = Pipeline(deps, Heartbeat(deps))
-    requests = Requests(deps, InlineLauncher(pipeline.execute))
-    return App(world, requests, Queries(deps), Recovery(deps), LockService(deps), pipeline)
+    services = wired(deps)
+    return App(
+        world,
+        services.requests,
+        services.queries,
+        services.recovery,
+        services.locks,
+        services.pipeline,
+    )
 
 
 @pytest.fixture

@@ -24,15 +24,10 @@ from chatops.entrypoints.render.document import Note
 from chatops.entrypoints.terminal import TERMINAL
 from chatops.errors import NotAllowed, NotPromotable
 from chatops.services.context import Actor
-from chatops.services.launchers import InlineLauncher
 from chatops.services.monitor import Monitor
-from chatops.services.pipeline import Pipeline
-from chatops.services.queries import Queries
-from chatops.services.recovery import Heartbeat
-from chatops.services.requests import Requests
-from chatops.services.verification import Verifier, VerifyResult
+from chatops.services.verification import VerifyResult
 from chatops.services.views import AlertView
-from tests.fakes import World, catalog
+from tests.fakes import World, catalog, wired
 
 DEV = Actor("UDEV")
 LEAD = Actor("ULEAD1", "slack")
@@ -56,10 +51,10 @@ class Rig:
     def __init__(self, *, spec: VerifySpec = SPEC, **staging: object) -> None:
         self.world = World(catalog(staging={"verify": spec, **staging}))
         self.deps = self.world.deps()
-        pipeline = Pipeline(self.deps, Heartbeat(self.deps))
-        self.requests = Requests(self.deps, InlineLauncher(pipeline.execute))
         self.prometheus = FakeQuery()
-        self.verifier = Verifier(self.deps, self.requests, self.prometheus)
+        services = wired(self.deps, metric_query=self.prometheus)
+        self.requests = services.requests
+        self.verifier = services.verifier
 
     def deploy(self, sha: str) -> Deployment:
         self.world.source.add_commit("mybot", "main", sha)
@@ -214,9 +209,10 @@ def test_no_soak_notice_for_a_failed_or_inconclusive_verification(answer: Outcom
 def test_environments_without_verify_are_not_measured() -> None:
     world = World(catalog())
     deps = world.deps()
-    requests = Requests(deps, InlineLauncher(Pipeline(deps, Heartbeat(deps)).execute))
     query = FakeQuery()
-    verifier = Verifier(deps, requests, query)
+    services = wired(deps, metric_query=query)
+    requests = services.requests
+    verifier = services.verifier
     world.source.add_commit("mybot", "main", "a" * 40)
     requests.deploy(DEV, "mybot", "staging")
     assert verifier.verify_all() == []
@@ -237,7 +233,7 @@ def test_where_verification_stands_is_shown_on_the_message_in_status_and_release
     document = render_deployment(rig.world.notifier.views[-1], TERMINAL)
     notes = [p.markup for p in document.parts if isinstance(p, Note)]
     assert "✅ verification passed (20 measurements)" in notes  # when it passed
-    queries = Queries(rig.deps)
+    queries = wired(rig.deps).queries
     [row] = [r for r in queries.status("mybot", probe=False) if r.env == "staging"]
     assert status_json(row)["verification"] == {
         "state": "passed",

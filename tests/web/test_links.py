@@ -15,8 +15,7 @@ from chatops.domain.deployment import Deployment, Kind, State
 from chatops.entrypoints.slack import blocks
 from chatops.errors import ConfigError
 from chatops.services.alerts import AlertService
-from chatops.services.queries import Queries
-from tests.fakes import World, catalog
+from tests.fakes import World, catalog, wired
 from tests.web.story import write_config
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -62,7 +61,7 @@ def test_deployment_and_alert_messages_link_to_the_deployment_page() -> None:
     world, deployment_id, alert = _world("https://chatops.example.com")
     deps = world.deps()
 
-    view = Queries(deps).view(deployment_id)
+    view = wired(deps).views.view(deployment_id)
     message = blocks.deployment_message(view)
     alert_message = blocks.alert_message(AlertService(deps).view(alert))
 
@@ -78,7 +77,7 @@ def test_no_link_without_public_url() -> None:
     world, deployment_id, alert = _world(None)
     deps = world.deps()
 
-    message = blocks.deployment_message(Queries(deps).view(deployment_id))
+    message = blocks.deployment_message(wired(deps).views.view(deployment_id))
     alert_message = blocks.alert_message(AlertService(deps).view(alert))
 
     assert "/ui/deployments" not in json.dumps(message.blocks)
@@ -87,7 +86,7 @@ def test_no_link_without_public_url() -> None:
 
 def test_a_link_cannot_break_out_of_its_mrkdwn() -> None:
     world, deployment_id, _ = _world("https://chatops.example.com")
-    view = Queries(world.deps()).view(deployment_id)
+    view = wired(world.deps()).views.view(deployment_id)
     odd = dataclasses.replace(view, page_url="https://x.example/a|<!channel>")
 
     text = json.dumps(blocks.deployment_message(odd).blocks)

@@ -10,7 +10,6 @@ from chatops.config import Config
 from chatops.entrypoints.web.auth import OidcClient
 from chatops.entrypoints.web.common import WebDeps
 from chatops.errors import ConfigError
-from chatops.services.board import Board
 
 __all__ = ["web_deps"]
 
@@ -47,7 +46,7 @@ def web_deps(config: Config, application: Application) -> WebDeps:
             secret.get_secret_value().encode(), b"chatops web sessions", hashlib.sha256
         ).digest()
     return WebDeps(
-        board=Board(application.deps),
+        board=application.board,
         web=web,
         public_url=config.file.public_url,
         oidc=oidc,
