@@ -228,7 +228,7 @@ class Verdicts:
                 detail=assessment.summary(),
             ),
         )
-        result = _with(result, alert=alert)
+        result = dataclasses.replace(result, alert=alert)
         live_at = deployment.live_at
         if (
             not failed
@@ -258,7 +258,9 @@ class Verdicts:
                 else f"rolling back automatically to v{rollback.version} (#{rollback.id})"
             )
         log.warning("%s in %s: %s", deployment.bot, deployment.env, action)
-        return _with(result, alert=self._alerts.record_action(alert, action), rollback=rollback)
+        return dataclasses.replace(
+            result, alert=self._alerts.record_action(alert, action), rollback=rollback
+        )
 
 
 def _fingerprint(deployment: Deployment, state: RunState) -> str:
@@ -266,7 +268,3 @@ def _fingerprint(deployment: Deployment, state: RunState) -> str:
         INCONCLUSIVE_FINGERPRINT if state is RunState.INCONCLUSIVE else "chatops:verify:failed:"
     )
     return f"{prefix}{deployment.bot}:{deployment.env}:{deployment.id}"
-
-
-def _with(result: VerifyResult, **changes: object) -> VerifyResult:
-    return dataclasses.replace(result, **changes)  # type: ignore[arg-type]
