@@ -2,7 +2,7 @@
 
 Runs 50 containers of the sample bot (static busybox httpd with its HEALTHCHECK,
 each bound to its own 127.0.0.1 port) as the live deployments of 50 bots in one
-environment, and drives `Monitor.check_environment` in this process every
+environment, and drives `HealthChecks.check_environment` in this process every
 interval, as the scheduler of `chatops serve` would, with the real DockerRuntime
 and a SQLite database. The image is built once; releases and live deployments are
 written to the store and the containers started through the runtime (no 50 builds).
@@ -65,12 +65,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from chatops.adapters.db.schema import upgrade
 from chatops.adapters.local_services import free_port
 from chatops.bootstrap import Application, build
+from chatops.bootstrap.monitoring import build_monitoring
 from chatops.config import load
 from chatops.domain.alerts import AlertState
 from chatops.domain.deployment import Deployment, Kind, Release, State
 from chatops.domain.health import Health
 from chatops.entrypoints.sample import write_sample_bot
-from chatops.services.monitor import Monitor
+from chatops.services.health_checks import HealthChecks
 from chatops.services.runspec import run_spec
 from chatops.services.views import AlertView, DeploymentView
 
@@ -118,7 +119,7 @@ class RecordingNotifier:
 class Rounds:
     """The check loop: one `check_environment` per interval on its own thread, as the scheduler."""
 
-    monitor: Monitor
+    monitor: HealthChecks
     interval: float
     cpu: list[float] = field(default_factory=list)
     wall: list[float] = field(default_factory=list)
@@ -370,7 +371,10 @@ def main() -> int:
             f"checks every {interval:g}s, unhealthy_threshold {threshold}, "
             f"HEALTHCHECK every {healthcheck:g}s"
         )
-        rounds = Rounds(Monitor(application.deps, application.requests), interval)
+        health = build_monitoring(
+            application.deps, application.requests, application.queries
+        ).health
+        rounds = Rounds(health, interval)
         rounds.start()
         stack.callback(rounds.halt)
         warmup = 1

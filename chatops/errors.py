@@ -17,24 +17,35 @@
     │       └── AlreadyDecided    the deployment is no longer waiting for this decision
     ├── ConfigError               chatops.yaml or the environment is invalid (file, key, allowed)
     ├── Unhealthy                 a new release did not pass its health gate (the deployment fails)
-    └── InfrastructureError       a system chatops depends on failed; the request may be retried
-        ├── SourceControlError    git: fetch, resolve, tag, push
-        ├── BuildError            the image did not build
-        ├── RegistryError         the image could not be pushed or pulled
-        ├── RuntimeFailure        the container runtime could not run, stop or inspect
-        │   └── EngineUnreachable the engine did not answer at all (down, or restarting)
-        ├── StoreError            the database is unreachable or inconsistent
-        │   └── SchemaOutOfDate   migrations are pending
-        ├── NotifierError         the chat could not be told
-        └── ForgeError            GitHub or GitLab could not be read or written
+    ├── InfrastructureError       a system chatops depends on failed; the request may be retried
+    │   ├── SourceControlError    git: fetch, resolve, tag, push
+    │   ├── BuildError            the image did not build
+    │   ├── RegistryError         the image could not be pushed or pulled
+    │   ├── RuntimeFailure        the container runtime could not run, stop or inspect
+    │   │   └── EngineUnreachable the engine did not answer at all (down, or restarting)
+    │   ├── StoreError            the database is unreachable or inconsistent
+    │   │   └── SchemaOutOfDate   migrations are pending
+    │   ├── NotifierError         the chat could not be told
+    │   └── ForgeError            GitHub or GitLab could not be read or written
+    └── InternalError             raised and settled inside chatops, never meant for a person
+        ├── InvalidTransition     the state machine refused an event (a bug)
+        ├── SlotTaken             the store: another deployment holds the slot a state needs
+        └── Conflict              the store: the deployment changed since it was read
 
 Entrypoints turn these into output in one place each (CLI exit codes, Slack
 ephemeral replies, HTTP status codes). Anything that is not a ChatOpsError is a
-bug: it is logged with its traceback and answered with a short apology and an
-incident id.
+bug, and so is an InternalError that reaches an entrypoint (the service below
+should have settled it): it is logged with its traceback and answered with a
+short apology and an incident id (`new_incident_id`).
 """
 
 from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from chatops.domain.deployment import Deployment, Event, State
 
 __all__ = [
     "AlreadyDecided",
@@ -44,10 +55,13 @@ __all__ = [
     "ChatOpsError",
     "ChecksFailed",
     "ConfigError",
+    "Conflict",
     "EngineUnreachable",
     "ForgeError",
     "Frozen",
     "InfrastructureError",
+    "InternalError",
+    "InvalidTransition",
     "Locked",
     "NotAllowed",
     "NotFound",
@@ -58,10 +72,12 @@ __all__ = [
     "RegistryError",
     "RuntimeFailure",
     "SchemaOutOfDate",
+    "SlotTaken",
     "SourceControlError",
     "StoreError",
     "Unhealthy",
     "UserError",
+    "new_incident_id",
 ]
 
 
@@ -193,3 +209,52 @@ class NotifierError(InfrastructureError):
 
 class ForgeError(InfrastructureError):
     """GitHub or GitLab did not answer, or answered with an error."""
+
+
+class InternalError(ChatOpsError):
+    """Raised and settled inside chatops: a service catches it and decides what it means.
+
+    One that reaches an entrypoint is a bug, answered as any other bug is: logged
+    with its traceback, and an incident id for the person who hit it.
+    """
+
+
+class InvalidTransition(InternalError):
+    """An event that the current state does not accept: a bug, never user input."""
+
+    def __init__(self, state: State, event: Event) -> None:
+        super().__init__(f"a {state} deployment cannot take the event {event!r}")
+        self.state = state
+        self.event = event
+
+
+class SlotTaken(InternalError):
+    """Another deployment holds the slot (bot/env in progress, pending, or the bot's build).
+
+    The store raises it; the service that wrote turns it into Busy, or waits.
+    """
+
+    def __init__(self, holder_id: int | None) -> None:
+        super().__init__(f"slot held by deployment #{holder_id}")
+        self.holder_id = holder_id
+
+
+class Conflict(InternalError):
+    """The deployment changed since it was read: another process or thread saved it first.
+
+    Args:
+        current: the deployment as it is now.
+    """
+
+    def __init__(self, current: Deployment) -> None:
+        super().__init__(
+            f"deployment #{current.id} changed meanwhile: it is {current.state} "
+            f"(revision {current.revision})"
+        )
+        self.current = current
+
+
+def new_incident_id() -> str:
+    """A short id for one unexpected failure: logged with its traceback and told to the
+    person who hit it, so that the two can be matched."""
+    return uuid.uuid4().hex[:8]

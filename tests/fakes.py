@@ -1,6 +1,6 @@
 """In-memory fakes of every port, for fast tests of the services.
 
-They keep the contracts of chatops/services/ports.py (including the slot rules
+They keep the contracts of chatops/services/ports/ (including the slot rules
 the database enforces), so a service that works against them only needs the
 adapters to keep the same contracts — which the integration tests check.
 """
@@ -13,38 +13,37 @@ import itertools
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
+from chatops.bootstrap.services import Services
+from chatops.bootstrap.wiring import LauncherFactory
 from chatops.domain.alerts import Alert, AlertState
 from chatops.domain.approvals import Vote
 from chatops.domain.audit import AuditEvent
 from chatops.domain.catalog import Bot, BotTarget, Catalog, Environment, HealthSpec
-from chatops.domain.deployment import (
-    IN_PROGRESS_STATES,
-    Commit,
-    Deployment,
-    Release,
-    State,
-)
+from chatops.domain.deployment import ACTIVE_STATES, Commit, Deployment, Release, State
 from chatops.domain.health import Health, Observation
 from chatops.domain.policy import FreezeWindow, Lock
+from chatops.domain.slots import slots_held
 from chatops.domain.verification import Measurement, Tally, tally
 from chatops.errors import BuildError, NotFound, RegistryError, SourceControlError, StoreError
-from chatops.services.context import Deps, Tuning
+from chatops.services.context import NoForge, NullMetrics, Tuning
 from chatops.services.launchers import InlineLauncher
 from chatops.services.ports import (
     BuildRequest,
     Conflict,
     Launcher,
     MessageRef,
+    MetricQuery,
     RunSpec,
     SlotTaken,
     WantedHead,
 )
+from chatops.services.status_reads import Spell, StatusFacts
 from chatops.services.views import AlertView, DeploymentView
-from chatops.services.wiring import Services, wire
 
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 
@@ -85,17 +84,6 @@ class Tables:
     refuse_commits: int = 0  # the next N commits fail as if the database were down
 
 
-def _slots(d: Deployment) -> dict[str, str]:
-    slots = {}
-    if d.state in IN_PROGRESS_STATES:
-        slots["running"] = f"{d.bot}/{d.env}"
-    if d.state is State.PENDING_APPROVAL:
-        slots["pending"] = f"{d.bot}/{d.env}"
-    if d.state is State.BUILDING:
-        slots["build"] = d.bot
-    return slots
-
-
 class FakeReleases:
     def __init__(self, t: Tables) -> None:
         self.t = t
@@ -131,12 +119,12 @@ class FakeDeployments:
         self.t = t
 
     def _check(self, d: Deployment) -> None:
-        mine = _slots(d)
+        mine = slots_held(d)
         for other in self.t.deployments.values():
             if other.id == d.id:
                 continue
-            theirs = _slots(other)
-            if any(mine.get(k) is not None and mine.get(k) == theirs.get(k) for k in mine):
+            theirs = slots_held(other)
+            if any(theirs.get(slot) == key for slot, key in mine.items()):
                 raise SlotTaken(other.id)
 
     def add(self, deployment: Deployment) -> Deployment:
@@ -437,6 +425,29 @@ class FakeMeasurements:
         return pruned
 
 
+class FakeStatusReads:
+    """StatusReads over the fake repositories: the same answers, read one by one."""
+
+    def __init__(self, deployments: FakeDeployments, locks: FakeLocks, alerts: FakeAlerts) -> None:
+        self._deployments, self._locks, self._alerts = deployments, locks, alerts
+
+    def facts(self, bot: str | None = None) -> StatusFacts:
+        return StatusFacts(
+            live=self._deployments.in_state([State.LIVE], bot=bot),
+            active=self._deployments.in_state(ACTIVE_STATES, bot=bot),
+            locks=self._locks.list(),
+            open_alerts=self._alerts.open_alerts(bot),
+        )
+
+    def runs_before(
+        self, env: str, bots: Collection[str], *, limit: int, leave_out: Collection[int]
+    ) -> list[Spell]:
+        found = self._deployments.histories(
+            env, bots, limit=limit, reached_live=True, leave_out=leave_out
+        )
+        return [Spell(d.id or 0, d.bot, d.version, d.live_at) for d in found if d.live_at]
+
+
 class FakeUnitOfWork:
     """A transaction over a shared in-memory store: changes apply on commit, else vanish."""
 
@@ -456,6 +467,7 @@ class FakeUnitOfWork:
         self.deliveries = FakeDeliveries(self._work)
         self.wanted_heads = FakeWantedHeads(self._work)
         self.measurements = FakeMeasurements(self._work)
+        self.status = FakeStatusReads(self.deployments, self.locks, self.alerts)
         return self
 
     def __exit__(
@@ -576,6 +588,14 @@ class FakeSource:
         return self.add_commit(bot, ref, sha, subject="rewritten")
 
 
+def _keep(request: BuildRequest, output: Callable[[str], None], line: str) -> None:
+    line = request.mask(line)
+    if request.log is not None:
+        with request.log.open("a", encoding="utf-8") as log:
+            log.write(line + "\n")
+    output(line)
+
+
 class FakeBuilder:
     def __init__(self, clock: FakeClock | None = None) -> None:
         self.clock = clock or FakeClock()
@@ -596,6 +616,10 @@ class FakeBuilder:
         output: Callable[[str], None],
         stop: Callable[[], str | None] | None = None,
     ) -> str:
+        if request.log is not None:  # as the real builder: masked, kept in the log, then told
+            request.log.parent.mkdir(parents=True, exist_ok=True)
+            request.log.write_text("")
+        output = partial(_keep, request, output)
         output(f"Step 1/1 : building {request.image}")
         for line in self.prints:
             output(line)
@@ -838,23 +862,47 @@ class World:
     def __post_init__(self) -> None:
         self.builder.clock = self.clock  # a hanging build passes the world's time
 
-    def deps(self) -> Deps:
-        return Deps(
-            catalog=self.catalog,
-            uow=lambda: FakeUnitOfWork(self.tables),
-            clock=self.clock,
-            source=self.source,
-            builders=dict.fromkeys(self.catalog.environments, self.builder),
-            runtimes=dict.fromkeys(self.catalog.environments, self.runtime),
-            probe=self.probe,
-            secrets=self.secrets,
-            directory=self.directory,
-            freezes=self.freezes,
-            processes=self.processes,
-            notifier=self.notifier,
-            workdir=self.workdir,
-            tuning=Tuning(health_poll_seconds=0.25, settle_seconds=0.0, build_slot_wait_seconds=5),
-            public_url=self.public_url,
+    def uow(self) -> FakeUnitOfWork:
+        """A unit of work over this world's tables."""
+        return FakeUnitOfWork(self.tables)
+
+    def services(
+        self,
+        launcher: Launcher | None = None,
+        *,
+        launching: LauncherFactory | None = None,
+        metric_query: MetricQuery | None = None,
+        **ports: Any,
+    ) -> Services:
+        """Every service over this world's fakes, wired as bootstrap wires them; `ports`
+        replace some (`clock=`, `uow=`, `metrics=`…). Queued deployments run inline, or
+        are handed to `launcher`, or to the launcher `launching` makes."""
+        given: dict[str, Any] = {
+            "uow": self.uow,
+            "clock": self.clock,
+            "source": self.source,
+            "builders": dict.fromkeys(self.catalog.environments, self.builder),
+            "runtimes": dict.fromkeys(self.catalog.environments, self.runtime),
+            "probe": self.probe,
+            "secrets": self.secrets,
+            "directory": self.directory,
+            "freezes": self.freezes,
+            "processes": self.processes,
+            "notifier": self.notifier,
+            "metrics": NullMetrics(),
+            "ci": NoForge(),
+            "workdir": self.workdir,
+            "tuning": Tuning(
+                health_poll_seconds=0.25, settle_seconds=0.0, build_slot_wait_seconds=5
+            ),
+            "public_url": self.public_url,
+        }
+        given.update(ports)
+        return Services(
+            self.catalog,
+            launcher=launching or (InlineLauncher if launcher is None else lambda _: launcher),
+            metric_query=None if metric_query is None else lambda: metric_query,
+            **given,
         )
 
 
@@ -889,12 +937,4 @@ def catalog(
     bot = Bot(name="mybot", repo="/srv/git/mybot.git", targets=targets)
     return Catalog(
         environments=environments, bots={"mybot": bot}, admins=frozenset(admins), registry=registry
-    )
-
-
-def wired(deps: Deps, launcher: Launcher | None = None, **options: Any) -> Services:
-    """Every service over `deps`, wired as bootstrap wires them; queued deployments run
-    inline, or are handed to `launcher`."""
-    return wire(
-        deps, launcher=InlineLauncher if launcher is None else lambda _: launcher, **options
     )

@@ -9,6 +9,8 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from tempfile import TemporaryDirectory
 from typing import Any
 
 import docker
@@ -50,8 +52,13 @@ def registry_of(image: str) -> str:
 class DockerImageBuilder:
     """Builds images on one Docker Engine from a tar context, and pushes them to their registry.
 
+    Each build's context is written to a temporary directory under `scratch` and removed
+    after; its output is kept in the request's log file as it comes.
+
     Args:
         client: a connected client (see `chatops.adapters.docker_client.connect`).
+        scratch: where build contexts are written (chatops' `workdir/builds`, whose
+            leftovers retention removes); the system's temporary directory when None.
         stop_poll_seconds: how often a build asks whether it should stop.
         step_grace_seconds: how long the engine has to end a stopped build's step by
             itself before its container is removed by force.
@@ -61,10 +68,12 @@ class DockerImageBuilder:
         self,
         client: docker.DockerClient,
         *,
+        scratch: Path | None = None,
         stop_poll_seconds: float = 1.0,
         step_grace_seconds: float = 10.0,
     ) -> None:
         self._client = client
+        self._scratch = scratch
         self._api = client.api
         self._poll = stop_poll_seconds
         self._grace = step_grace_seconds
@@ -79,11 +88,12 @@ class DockerImageBuilder:
         output: Callable[[str], None],
         stop: Callable[[], str | None] | None = None,
     ) -> str:
-        """Build `request.context_tar` as `request.image`; stream its output; return the image id.
+        """Build `request.context` as `request.image`; stream its output; return the image id.
 
         Args:
-            request: what to build, from which context, with which arguments and labels.
-            output: called with each line of build output, as it comes.
+            request: what to build, from which context, with which arguments and labels,
+                where to keep its output and how to mask it.
+            output: called with each line of build output (masked), as it comes.
             stop: asked every `stop_poll_seconds` from another thread; a reason it returns
                 ends the build: its connection is cut, so the engine cancels it and removes
                 the running step's container (by force, if the engine has not within
@@ -92,21 +102,47 @@ class DockerImageBuilder:
         Raises:
             BuildError: the build failed or was stopped, with its first error (or the reason
                 it was stopped) in the message and the last lines of output in `log_tail`.
+            SourceControlError: `request.context` could not write the context.
         """
+        # line-buffered: the web view streams the log while it is written
+        with _log(request.log) as keep, self._context(request) as context_tar:
+            return self._build(request, context_tar, output=output, stop=stop, keep=keep)
+
+    @contextmanager
+    def _context(self, request: BuildRequest) -> Iterator[Path]:
+        """The build context, written by the request into a directory of its own, removed after."""
+        if self._scratch is not None:
+            self._scratch.mkdir(parents=True, exist_ok=True)
+        with TemporaryDirectory(dir=self._scratch) as tmp:
+            path = Path(tmp) / "context.tar"
+            request.context(path)
+            yield path
+
+    def _build(
+        self,
+        request: BuildRequest,
+        context_tar: Path,
+        *,
+        output: Callable[[str], None],
+        stop: Callable[[], str | None] | None,
+        keep: Callable[[str], object],
+    ) -> str:
         tail: deque[str] = deque(maxlen=TAIL_LINES)
         step: list[str] = []  # the container of the RUN step that runs now
 
         def emit(line: str) -> None:
-            tail.append(line)
             if found := _RUNNING_IN.match(line):
                 step[:] = [found.group(1)]
+            line = request.mask(line)
+            keep(line + "\n")
+            tail.append(line)
             output(line)
 
         image_id: str | None = None
         error: str | None = None
         watchdog = _Watchdog(stop, self._poll)
         try:
-            with request.context_tar.open("rb") as context:
+            with context_tar.open("rb") as context:
                 encoding = "gzip" if context.read(2) == _GZIP_MAGIC else None
                 context.seek(0)
                 _watched.responses = []
@@ -307,6 +343,17 @@ class _Watchdog:
                 self.reason = reason
                 _cut(response)
                 return
+
+
+@contextmanager
+def _log(path: Path | None) -> Iterator[Callable[[str], object]]:
+    """A writer of the build log at `path` (its folder made), line-buffered; none for None."""
+    if path is None:
+        yield lambda text: None
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8", buffering=1) as log_file:
+        yield log_file.write
 
 
 def _cut(response: requests.Response) -> None:

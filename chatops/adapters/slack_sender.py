@@ -11,6 +11,9 @@ what happens next:
 - anything else (`channel_not_found`, `not_in_channel`, `invalid_auth`, …) can
   never succeed: the message is given up with one log line, a metric and an
   audit event.
+
+Beside it: `slack_sender_answers` (what each answer means) and `slack_sender_pacing`
+(how fast it writes, where it counts what it did).
 """
 
 from __future__ import annotations
@@ -21,15 +24,15 @@ import random
 import threading
 import time
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
 from datetime import timedelta
-from typing import Protocol
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from chatops.adapters.db.outbox import POST, UPDATE, Claimed, OutboxKind, Waiting
 from chatops.adapters.db.uow import SqlUnitOfWork
+from chatops.adapters.slack_sender_answers import HINTS, Failure, error_of, failure_of
+from chatops.adapters.slack_sender_pacing import DeliveryMetrics, Pacing, describe_waiting
 from chatops.adapters.system import SystemClock
 from chatops.domain.audit import AuditEvent, Outcome
 from chatops.errors import StoreError
@@ -39,107 +42,11 @@ __all__ = ["DeliveryMetrics", "Pacing", "SlackSender", "describe_waiting"]
 
 log = logging.getLogger(__name__)
 
-# ok:false answers that say "not now" rather than "never"
-_TRANSIENT = frozenset(
-    {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
-)
-_TOKEN_HINT = "check SLACK_BOT_TOKEN (the app's Bot User OAuth Token, xoxb-…)"  # noqa: S105
-_HINTS = {
-    "channel_not_found": "check the channel id in chatops.yaml (slack.channel, or the "
-    "environment's channel)",
-    "not_in_channel": "invite the bot to the channel (/invite @chatops), or give the app "
-    "the chat:write.public scope",
-    "is_archived": "the channel is archived: unarchive it or configure another channel",
-    "invalid_auth": _TOKEN_HINT,
-    "not_authed": _TOKEN_HINT,
-    "token_revoked": _TOKEN_HINT,
-    "token_expired": _TOKEN_HINT,
-    "account_inactive": _TOKEN_HINT,
-    "missing_scope": "add the scope Slack names to the app (deploy/slack-app-manifest.yaml) "
-    "and reinstall it",
-}
-
-
-class DeliveryMetrics(Protocol):
-    """Where the sender counts what it did (PrometheusMetrics in `serve`)."""
-
-    def chat_message(self, result: str) -> None:
-        """One message `sent`, `retried` or `given_up`."""
-        ...
-
-    def chat_queued(self, count: int) -> None:
-        """How many messages wait in the outbox."""
-        ...
-
-
-@dataclass(frozen=True, slots=True)
-class Pacing:
-    """How fast the sender writes to Slack, and how patiently it retries.
-
-    Slack allows about one chat.postMessage per second per channel (the margin keeps
-    the jitter of the network and the database from turning that into two); chat.update
-    (Tier 3, about 50 a minute per workspace) gets the same gentle pace.
-    """
-
-    post_seconds: float = 1.1
-    update_seconds: float = 1.1
-    first_retry_seconds: float = 1.0
-    max_retry_seconds: float = 300.0
-    claim_seconds: float = 30.0  # longer than a call can take (client timeout, one retry)
-    idle_seconds: float = 2.0  # how often an idle sender looks for other processes' messages
-
-
-@dataclass(frozen=True, slots=True)
-class _Failure:
-    error: str
-    retry_after: float | None = None  # Slack said when (429)
-    permanent: bool = False
-
 
 class _GiveUp(Exception):
     def __init__(self, error: str) -> None:
         super().__init__(error)
         self.error = error
-
-
-def describe_waiting(waiting: Collection[Waiting]) -> str:
-    """`3 messages (deployment:12, alert:4, …); last error: HTTP 500 internal_error`."""
-    subjects = [w.subject for w in waiting]
-    shown = ", ".join(subjects[:5]) + (", …" if len(subjects) > 5 else "")
-    errors = [w.last_error for w in waiting if w.last_error]
-    text = f"{len(subjects)} message{'s' if len(subjects) != 1 else ''} ({shown})"
-    return text + (f"; last error: {errors[-1]}" if errors else "; not tried yet")
-
-
-def _retry_after(exc: SlackApiError) -> float:
-    headers = exc.response.headers or {}
-    for name, value in headers.items():
-        if name.lower() == "retry-after":
-            raw = value[0] if isinstance(value, list) else value
-            try:
-                return max(1.0, float(raw))
-            except ValueError:
-                break
-    return 1.0
-
-
-def _error(exc: SlackApiError) -> str:
-    data = exc.response.data if isinstance(exc.response.data, dict) else {}
-    return str(data.get("error") or "unknown error")
-
-
-def _failure(exc: Exception) -> _Failure:
-    """What a failed call means: when to try again, or that it never will succeed."""
-    if isinstance(exc, SlackApiError):
-        status, error = exc.response.status_code, _error(exc)
-        if status == 429:
-            return _Failure(f"HTTP 429 {error}", retry_after=_retry_after(exc))
-        if status >= 500 or error in _TRANSIENT:
-            return _Failure(f"HTTP {status} {error}")
-        return _Failure(error, permanent=True)
-    if isinstance(exc, OSError | http.client.HTTPException):
-        return _Failure(f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}")
-    return _Failure(f"{type(exc).__name__}: {exc}", permanent=True)
 
 
 class SlackSender:
@@ -262,7 +169,7 @@ class SlackSender:
             self._give_up(claimed, gave_up.error)
             return
         except Exception as exc:
-            failure = _failure(exc)
+            failure = failure_of(exc)
             if not isinstance(exc, SlackApiError | OSError | http.client.HTTPException):
                 log.exception("Slack %s for %s: unexpected error", claimed.method, message.subject)
             if failure.permanent:
@@ -304,7 +211,7 @@ class SlackSender:
                     channel=claimed.ref.channel, ts=claimed.ref.ts, text=message.text, blocks=blocks
                 )
             except SlackApiError as exc:
-                if _error(exc) != "message_not_found":
+                if error_of(exc) != "message_not_found":
                     raise
                 log.warning("the Slack message of %s is gone: posting it again", message.subject)
             else:
@@ -314,7 +221,7 @@ class SlackSender:
         )
         return MessageRef(str(answer["channel"]), str(answer["ts"]))
 
-    def _retry(self, claimed: Claimed, failure: _Failure) -> None:
+    def _retry(self, claimed: Claimed, failure: Failure) -> None:
         pacing = self._pacing
         if failure.retry_after is not None:
             delay = failure.retry_after
@@ -341,7 +248,7 @@ class SlackSender:
 
     def _give_up(self, claimed: Claimed, error: str) -> None:
         message = claimed.message
-        hint = _HINTS.get(error, "")
+        hint = HINTS.get(error, "")
         kind, _, key = message.subject.partition(":")
         now = self._clock.now()
         with self._uow() as uow:

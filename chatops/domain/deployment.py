@@ -17,6 +17,8 @@ import enum
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from chatops.errors import InvalidTransition  # here too, where the state machine raises it
+
 __all__ = [
     "ACTIVE_STATES",
     "ENDED_STATES",
@@ -88,15 +90,6 @@ TRANSITIONS: dict[tuple[State, Event], State] = {
     (State.VERIFYING, Event.FAIL): State.FAILED,
     (State.LIVE, Event.SUPERSEDED): State.SUPERSEDED,
 }
-
-
-class InvalidTransition(ValueError):
-    """An event that the current state does not accept: a bug, never user input."""
-
-    def __init__(self, state: State, event: Event) -> None:
-        super().__init__(f"a {state} deployment cannot take the event {event!r}")
-        self.state = state
-        self.event = event
 
 
 def next_state(state: State, event: Event) -> State:

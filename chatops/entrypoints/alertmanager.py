@@ -13,22 +13,18 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError
+from pydantic import Field, StrictStr, ValidationError
 
+from chatops.entrypoints.payloads import Payload, problems
 from chatops.services.alerts import IncomingAlert
 
 __all__ = ["parse_payload"]
 
 Status = Literal["firing", "resolved"]
 Labels = dict[StrictStr, StrictStr]
-_MAX_PROBLEMS = 5
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
-
-
-class _Alert(_Model):
+class _Alert(Payload):
     status: Status | None = None
     labels: Labels
     annotations: Labels = Field(default_factory=dict)
@@ -37,7 +33,7 @@ class _Alert(_Model):
     fingerprint: Annotated[StrictStr, Field(max_length=128)] | None = None
 
 
-class _Payload(_Model):
+class _Webhook(Payload):
     version: Literal["4"] = "4"
     status: Status | None = None
     common_labels: Labels = Field(default_factory=dict, alias="commonLabels")
@@ -53,9 +49,9 @@ def parse_payload(
         ValueError: not a version 4 payload; the message says where and why.
     """
     try:
-        parsed = _Payload.model_validate(payload)
+        parsed = _Webhook.model_validate(payload)
     except ValidationError as exc:
-        raise ValueError(_problems(exc)) from None
+        raise ValueError(problems(exc)) from None
     alerts = []
     for item in parsed.alerts:
         labels = {**parsed.common_labels, **item.labels}
@@ -79,16 +75,6 @@ def parse_payload(
             )
         )
     return alerts
-
-
-def _problems(exc: ValidationError) -> str:
-    """Where the payload is wrong, without repeating its values."""
-    found = [
-        f"{'.'.join(str(p) for p in e['loc']) or 'the payload'}: {e['msg']}"
-        for e in exc.errors()[:_MAX_PROBLEMS]
-    ]
-    more = exc.error_count() - len(found)
-    return "; ".join(found) + (f" (and {more} more)" if more > 0 else "")
 
 
 def _fingerprint(labels: Mapping[str, str]) -> str:

@@ -8,7 +8,6 @@ refusal becomes an ephemeral reply saying what to do instead; nothing here raise
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -26,8 +25,15 @@ from chatops.entrypoints.render.replies import (
     Status,
     Usage,
 )
-from chatops.errors import BadInput, ChatOpsError, InfrastructureError, UserError
-from chatops.services.alerts import AlertService
+from chatops.errors import (
+    BadInput,
+    ChatOpsError,
+    InfrastructureError,
+    InternalError,
+    UserError,
+    new_incident_id,
+)
+from chatops.services.acknowledgements import Acknowledgements
 from chatops.services.context import Actor
 
 __all__ = ["APPROVE_REACTION", "ChatCommands", "Reply"]
@@ -49,10 +55,17 @@ def _plain(text: str) -> Reply:
     return Reply(Said(text))
 
 
+def _internal_error() -> Reply:
+    """A bug: its traceback logged under an incident id, which the reply names."""
+    incident = new_incident_id()
+    log.exception("chat request failed (incident %s)", incident)
+    return _plain(f"Sorry, chatops hit an internal error (incident {incident}); it is logged.")
+
+
 class ChatCommands:
     """The chat interface of DESIGN §6 over the services."""
 
-    def __init__(self, application: Application, alerts: AlertService) -> None:
+    def __init__(self, application: Application, alerts: Acknowledgements) -> None:
         self._app = application
         self._alerts = alerts
 
@@ -86,7 +99,7 @@ class ChatCommands:
             return None
         from chatops.services.ports import MessageRef
 
-        with self._app.deps.uow() as uow:
+        with self._app.store.uow() as uow:
             subject = uow.messages.subject_of(MessageRef(channel, ts))
         if subject is None or not subject.startswith("deployment:"):
             return None
@@ -133,7 +146,7 @@ class ChatCommands:
         raise AssertionError(f"unhandled command {parsed!r}")  # pragma: no cover
 
     def _started(self, deployment: Deployment) -> Reply:
-        channel = self._app.deps.catalog.channel_for(deployment.env)
+        channel = self._app.config.catalog.channel_for(deployment.env)
         where = " — its message in the channel follows it" if channel else ""
         if deployment.state is State.PENDING_APPROVAL:
             return _plain(
@@ -206,11 +219,9 @@ class ChatCommands:
             return Reply(Refusal(exc.message, exc.hint))
         except InfrastructureError as exc:
             return Reply(Refusal(f"chatops could not do that: {exc.message}", exc.hint))
+        except InternalError:  # unsettled by the service below: a bug like any other
+            return _internal_error()
         except ChatOpsError as exc:
             return Reply(Refusal(exc.message, exc.hint))
         except Exception:
-            incident = uuid.uuid4().hex[:8]
-            log.exception("chat request failed (incident %s)", incident)
-            return _plain(
-                f"Sorry, chatops hit an internal error (incident {incident}); it is logged."
-            )
+            return _internal_error()

@@ -42,13 +42,13 @@ def db_upgrade(
     quiet: QuietOption = False,
 ) -> None:
     """Bring the database schema up to date (creates the SQLite file if needed)."""
-    from chatops.adapters.db.schema import current, upgrade
+    from chatops.bootstrap.tools import schema_revision, upgrade_schema
 
     _, as_json = common(config, user, as_json, verbose=verbose, quiet=quiet)
     with errors(as_json):
         url = load_config().file.database_url
-        upgrade(url)
-        revision = current(url)
+        upgrade_schema(url)
+        revision = schema_revision(url)
     if as_json:
         print_json({"revision": revision, "head": True})
     else:
@@ -63,12 +63,12 @@ def db_current(
     quiet: QuietOption = False,
 ) -> None:
     """Show the schema revision of the database and whether it is up to date."""
-    from chatops.adapters.db.schema import current, head
+    from chatops.bootstrap.tools import schema_head, schema_revision
 
     _, as_json = common(config, user, as_json, verbose=verbose, quiet=quiet)
     with errors(as_json):
-        revision = current(load_config().file.database_url)
-        latest = head()
+        revision = schema_revision(load_config().file.database_url)
+        latest = schema_head()
     if as_json:
         print_json({"revision": revision, "head": revision == latest, "latest": latest})
     elif revision == latest:
@@ -88,7 +88,7 @@ def backup(
     quiet: QuietOption = False,
 ) -> None:
     """Copy the database to TARGET while chatops runs (SQLite online backup, or pg_dump)."""
-    from chatops.adapters.db.backup import backup as copy_database
+    from chatops.bootstrap.tools import write_backup as copy_database
 
     _, as_json = common(config, user, as_json, verbose=verbose, quiet=quiet)
     with errors(as_json):

@@ -9,22 +9,23 @@ from __future__ import annotations
 
 import json
 import logging
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
 
-from chatops.errors import BadInput, ChatOpsError, ConfigError
+from chatops.errors import BadInput, ChatOpsError, ConfigError, InternalError, new_incident_id
 
 if TYPE_CHECKING:
+    from chatops.bootstrap import Application
+    from chatops.bootstrap.slack import SlackChannel, SlackOutbox
     from chatops.config import Config
     from chatops.domain.deployment import Deployment
-    from chatops.entrypoints.slack.wiring import SlackChannel
     from chatops.services.context import Actor
+    from chatops.services.ports import Notifier
 
 __all__ = [
     "ConfigOption",
@@ -160,18 +161,25 @@ def errors(as_json: bool = False) -> Iterator[None]:
         fail(exc.message, code=2, hint=hint, as_json=as_json, kind=type(exc).__name__)
     except ConfigError as exc:
         fail(exc.message, code=2, hint=exc.hint, as_json=as_json, kind=type(exc).__name__)
+    except InternalError:  # unsettled by the service below: a bug like any other
+        _internal_error(as_json)
     except ChatOpsError as exc:
         fail(exc.message, code=1, hint=exc.hint, as_json=as_json, kind=type(exc).__name__)
     except Exception:
-        incident = uuid.uuid4().hex[:8]
-        log.exception("internal error (incident %s)", incident)
-        fail(
-            f"sorry: chatops hit an internal error (incident {incident})",
-            code=1,
-            hint="the traceback above is logged with that id; please report it",
-            as_json=as_json,
-            kind="InternalError",
-        )
+        _internal_error(as_json)
+
+
+def _internal_error(as_json: bool) -> NoReturn:
+    """A bug: its traceback logged under an incident id, which the message names."""
+    incident = new_incident_id()
+    log.exception("internal error (incident %s)", incident)
+    fail(
+        f"sorry: chatops hit an internal error (incident {incident})",
+        code=1,
+        hint="the traceback above is logged with that id; please report it",
+        as_json=as_json,
+        kind="InternalError",
+    )
 
 
 def load_config() -> Config:
@@ -187,36 +195,21 @@ def actor(user: str | None, config: Config) -> Actor:
 
 
 @contextmanager
-def application(*, recover: bool = True, progress: bool = True) -> Iterator[Any]:
+def application(*, recover: bool = True, progress: bool = True) -> Iterator[Application]:
+    """The application wired for the CLI; the channel's messages of this run are delivered
+    (for a while) before it closes."""
     from chatops.bootstrap import build
-    from chatops.services.ports import Notifier
 
     config = load_config()
-    notifiers: list[Notifier] = []
-    if progress and not state.quiet:
-        from chatops.adapters.notifiers import TerminalNotifier
-
-        notifiers.append(TerminalNotifier(err))
-    channel: SlackChannel | None = None
-    directory = None
-    if config.settings.slack_bot_token is not None:
-        from chatops.entrypoints.slack.wiring import directory_for, slack_client
-
-        directory = directory_for(slack_client(config.settings))
-    application = build(config, notifiers=notifiers, directory=directory)
+    application = build(
+        config,
+        for_="cli",
+        terminal=err if progress and not state.quiet else None,
+        channel=_channel_notifier,
+    )
     leftovers: set[str] = set()
-    if config.settings.slack_bot_token is not None:
-        from chatops.entrypoints.slack.wiring import channel_for
-
-        # the channel hears about deployments started here too
-        channel = channel_for(
-            config.settings,
-            application.store.uow,
-            owner=application.deps.processes.me(),
-            remember=True,
-        )
+    channel = application.channel
     if channel is not None:
-        application.add_notifier(channel.notifier)
         # what earlier commands could not deliver is sent (and waited for) with this one's
         leftovers = {waiting.subject for waiting in channel.sender.flush(timeout=0)}
         channel.sender.start()
@@ -233,10 +226,17 @@ def application(*, recover: bool = True, progress: bool = True) -> Iterator[Any]
             application.close()
 
 
+def _channel_notifier(outbox: SlackOutbox) -> Notifier:
+    """The channel hears about deployments started here too (rendered as `serve` renders)."""
+    from chatops.entrypoints.slack.notifier import ChannelNotifier
+
+    return ChannelNotifier(outbox)
+
+
 def _deliver(channel: SlackChannel, leftovers: set[str]) -> None:
     """Send the Slack messages of this run (and earlier leftovers) before exiting, for a while;
     say what stays queued."""
-    from chatops.adapters.slack_sender import describe_waiting
+    from chatops.bootstrap.slack import describe_waiting
 
     subjects = channel.outbox.queued | leftovers
     left = channel.sender.stop(flush_seconds=SLACK_FLUSH_SECONDS, subjects=subjects)

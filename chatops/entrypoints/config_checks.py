@@ -35,11 +35,10 @@ def missing_files(config: Config) -> list[str]:
 
 def unreachable(config: Config) -> list[str]:
     """Problems reaching what chatops.yaml names: each repository and branch, each engine."""
-    from chatops.adapters.docker_client import connect
-    from chatops.adapters.git import GitSourceControl
+    from chatops.bootstrap.tools import engine_answers, source_control
 
     problems = []
-    source = GitSourceControl(config.file.workdir)
+    source = source_control(config.file.workdir)
     for bot in sorted(config.catalog.bots.values(), key=lambda b: b.name):
         try:
             source.fetch(bot)
@@ -52,7 +51,7 @@ def unreachable(config: Config) -> list[str]:
         engines.setdefault(host, []).append(env.name)
     for host, names in engines.items():
         try:
-            connect(host).close()
+            engine_answers(host)
         except ChatOpsError as exc:
             problems.append(f"environments {', '.join(sorted(names))}: {exc.message}")
     return problems

@@ -24,6 +24,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from rich.console import Console as RichConsole
 
 from chatops.bootstrap import Application, build
+from chatops.bootstrap.monitoring import Monitoring
 from chatops.config import Config
 from chatops.domain.alerts import AlertState
 from chatops.domain.deployment import Deployment
@@ -33,9 +34,7 @@ from chatops.entrypoints.render import alerts, deployments, replies
 from chatops.entrypoints.render.document import Action, Document
 from chatops.entrypoints.scheduler import LEASE
 from chatops.entrypoints.terminal import escape
-from chatops.services.alerts import AlertService
 from chatops.services.context import Actor
-from chatops.services.monitor import Monitor
 from chatops.services.ports import Clock, UnitOfWork
 from chatops.services.views import AlertView, DeploymentView
 
@@ -59,8 +58,9 @@ class Console:
     command and from the health checks' thread alike.
     """
 
-    def __init__(self, chat: ChatCommands, *, user: str, out: RichConsole) -> None:
-        self._chat = chat
+    def __init__(self, chat: ChatCommands | None, *, user: str, out: RichConsole) -> None:
+        # None until the application it is the notifier of is built (see `run`)
+        self.chat = chat
         self.user = user
         self._out = out
         self._lock = threading.Lock()
@@ -117,7 +117,7 @@ class Console:
             self._press(actor, rest.strip())
             return True
         if word.startswith("/"):
-            self._reply(self._chat.command(actor, word, rest))
+            self._reply(self._commands().command(actor, word, rest))
             return True
         try:
             first = shlex.split(line)[0]
@@ -132,7 +132,12 @@ class Console:
         if action is None:
             self.write(escape(problem))
             return
-        self._reply(self._chat.press(actor, action.action_id, action.value))
+        self._reply(self._commands().press(actor, action.action_id, action.value))
+
+    def _commands(self) -> ChatCommands:
+        if self.chat is None:
+            raise RuntimeError("the console has no chat commands yet")
+        return self.chat
 
     def _button(self, number: str) -> tuple[Action | None, str]:
         """The button `press number` presses, or why there is none."""
@@ -218,21 +223,20 @@ def unless_serve_does(
     return run
 
 
-def _watch(application: Application, monitor: Monitor) -> BackgroundScheduler:
+def _watch(application: Application, monitoring: Monitoring) -> BackgroundScheduler:
     """Health checks and verification at each environment's intervals, and soak notices, as
     `serve` runs them."""
-    deps = application.deps
-    gate = partial(unless_serve_does, uow=deps.uow, clock=deps.clock)
+    gate = partial(unless_serve_does, uow=application.store.uow, clock=application.adapters.clock)
     scheduler = BackgroundScheduler(
         job_defaults={"coalesce": True, "max_instances": 1}, timezone="UTC"
     )
     for env in application.config.catalog.environments.values():
-        check = gate(partial(monitor.check_environment, env.name))
+        check = gate(partial(monitoring.health.check_environment, env.name))
         scheduler.add_job(check, "interval", seconds=env.health_interval.total_seconds())
         if env.verify is not None:
             verify = gate(partial(application.verifier.verify_environment, env.name))
             scheduler.add_job(verify, "interval", seconds=env.verify.interval.total_seconds())
-    scheduler.add_job(gate(monitor.notify_soaked), "interval", seconds=SOAK_SECONDS)
+    scheduler.add_job(gate(monitoring.soak.notify_soaked), "interval", seconds=SOAK_SECONDS)
     scheduler.start()
     return scheduler
 
@@ -241,15 +245,13 @@ def run(
     config: Config, *, user: str, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout
 ) -> None:
     """Read commands until quit or end of input."""
-    application: Application = build(config)
+    out = RichConsole(file=stdout, highlight=False, emoji=False, soft_wrap=True)
+    console = Console(None, user=user, out=out)
+    application = build(config, for_="console", notifiers=[console])
     try:
         application.recovery.recover()
-        out = RichConsole(file=stdout, highlight=False, emoji=False, soft_wrap=True)
-        console = Console(
-            ChatCommands(application, AlertService(application.deps)), user=user, out=out
-        )
-        application.add_notifier(console)
-        watching = _watch(application, Monitor(application.deps, application.requests))
+        console.chat = ChatCommands(application, application.monitoring.acknowledgements)
+        watching = _watch(application, application.monitoring)
         application.closers.append(lambda: watching.shutdown(wait=True))
         console.write(f"chatops console — you are {escape(user)}; type `help`")
         interactive = stdin.isatty()

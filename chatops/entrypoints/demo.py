@@ -23,18 +23,13 @@ import yaml
 from rich.console import Console
 from rich.markup import escape
 
-from chatops.adapters import local_services
-from chatops.adapters.db.schema import upgrade
-from chatops.adapters.docker_client import connect
-from chatops.adapters.notifiers import TerminalNotifier
-from chatops.bootstrap import Application, build
+from chatops.bootstrap import Application, build, tools
 from chatops.config import load, load_settings
 from chatops.domain.alerts import Alert
 from chatops.entrypoints.output import releases_table, status_table
 from chatops.entrypoints.sample import busybox_path, write_sample_bot
 from chatops.errors import ChatOpsError, InfrastructureError, RuntimeFailure
 from chatops.services.context import Actor
-from chatops.services.monitor import Monitor
 
 __all__ = ["run"]
 
@@ -66,15 +61,15 @@ def _engine(workdir: Path, console: Console) -> Iterator[str | None]:
     """The Docker Engine to use: the configured one if it answers, else a private one (as root)."""
     settings = load_settings()
     try:
-        connect(settings.docker_host).close()
+        tools.engine_answers(settings.docker_host)
         yield settings.docker_host
         return
     except RuntimeFailure:
         pass
     console.print("[yellow]No Docker Engine answers; starting a private one for the demo…[/]")
     try:
-        engine = local_services.start_dockerd(workdir / "dockerd")
-    except local_services.ServiceUnavailable as exc:
+        engine = tools.start_dockerd(workdir / "dockerd")
+    except tools.ServiceUnavailable as exc:
         raise InfrastructureError(
             str(exc), hint="apt-get install docker.io busybox-static"
         ) from None
@@ -86,7 +81,7 @@ def _engine(workdir: Path, console: Console) -> Iterator[str | None]:
 
 
 def _write_config(workdir: Path, remote: Path, docker_host: str | None) -> Path:
-    staging_port, prod_port = local_services.free_port(), local_services.free_port()
+    staging_port, prod_port = tools.free_port(), tools.free_port()
     engine = {"docker_host": docker_host} if docker_host else {}
     document = {
         "database_url": "sqlite:///chatops.db",
@@ -159,8 +154,8 @@ def run(workdir: Path, *, console: Console) -> None:
         _commit(work, "mybot: first version")
         config_path = _write_config(workdir, remote, docker_host)
         config = load(config_path)
-        upgrade(config.file.database_url)
-        application = build(config, notifiers=[TerminalNotifier(console, build_output=False)])
+        tools.upgrade_schema(config.file.database_url)
+        application = build(config, for_="demo", terminal=console)
         # the alert log is for `serve`; here the alerts are shown as they happen
         logging.getLogger("chatops.services.alerts").setLevel(logging.ERROR)
         try:
@@ -168,7 +163,7 @@ def run(workdir: Path, *, console: Console) -> None:
         finally:
             for env in ("staging", "prod"):
                 with suppress(ChatOpsError):
-                    application.deps.runtime(env).remove("mybot", env)
+                    application.adapters.runtimes[env].remove("mybot", env)
             application.close()
     if docker_host is not None and docker_host != load_settings().docker_host:
         # the private engine is gone: `chatops status` here must not look for its socket
@@ -240,11 +235,11 @@ def _promote(application: Application, console: Console) -> None:
 
 def _checks_until_resolved(application: Application) -> None:
     """The next health checks find v1 healthy again and resolve the alerts."""
-    monitor = Monitor(application.deps, application.requests)
+    health = application.monitoring.health
     for _ in range(30):
         for env in ("staging", "prod"):
-            monitor.check_environment(env)
-        with application.deps.uow() as uow:
+            health.check_environment(env)
+        with application.store.uow() as uow:
             if not uow.alerts.open_alerts("mybot"):
                 return
         time.sleep(1)
@@ -252,12 +247,12 @@ def _checks_until_resolved(application: Application) -> None:
 
 def _wait_for_alert(application: Application, console: Console) -> Alert:
     """Run the health checks (as `serve` does every 30 s) until prod's alert fires."""
-    monitor = Monitor(application.deps, application.requests)
+    health = application.monitoring.health
     deadline = time.monotonic() + BREAKS_AFTER + 60
     while time.monotonic() < deadline:
         for env in ("staging", "prod"):
-            monitor.check_environment(env)
-        with application.deps.uow() as uow:
+            health.check_environment(env)
+        with application.store.uow() as uow:
             firing = [a for a in uow.alerts.open_alerts("mybot") if a.env == "prod"]
         if firing:
             alert = firing[0]

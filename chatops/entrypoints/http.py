@@ -15,7 +15,6 @@ import hmac
 import json
 import logging
 import time
-import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -31,14 +30,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from chatops.adapters.metrics import CONTENT_TYPE, PrometheusMetrics
 from chatops.bootstrap import Application
+from chatops.bootstrap.serving import CONTENT_TYPE, PrometheusMetrics
 from chatops.entrypoints import webhooks
 from chatops.entrypoints.alertmanager import parse_payload
 from chatops.entrypoints.limits import BodyLimits
 from chatops.entrypoints.web import WebDeps, web_routes
-from chatops.errors import ChatOpsError, InfrastructureError
-from chatops.services.alerts import AlertService
+from chatops.errors import ChatOpsError, InfrastructureError, new_incident_id
+from chatops.services.alert_intake import AlertIntake
 from chatops.services.autodeploy import AutoDeploy, Started
 from chatops.services.deliveries import Deliveries
 
@@ -50,7 +49,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class HttpDeps:
     application: Application
-    alerts: AlertService
+    alerts: AlertIntake
     autodeploy: AutoDeploy
     deliveries: Deliveries
     metrics: PrometheusMetrics
@@ -79,7 +78,7 @@ def _guarded(
             log.warning("%s %s: %s", request.method, request.url.path, exc)
             return _error(503, exc.message)
         except Exception:
-            incident = uuid.uuid4().hex[:8]
+            incident = new_incident_id()
             log.exception("%s %s failed (incident %s)", request.method, request.url.path, incident)
             return _error(503, f"internal error (incident {incident})")
 
@@ -161,7 +160,7 @@ def create_http_app(deps: HttpDeps) -> Starlette:
         checks: dict[str, str] = {}
 
         def database() -> None:
-            with deps.application.deps.uow() as uow:
+            with deps.application.store.uow() as uow:
                 uow.ping()
 
         try:
@@ -244,7 +243,7 @@ def _git_push(deps: HttpDeps) -> Callable[[Request], Awaitable[Response]]:
 
 def _sync_metrics(deps: HttpDeps) -> None:
     """Live releases and open alerts from the database, shared by every replica."""
-    with deps.application.deps.uow() as uow:
+    with deps.application.store.uow() as uow:
         live = [
             (d.bot, d.env, d.version) for d in uow.deployments.all_live() if d.version is not None
         ]

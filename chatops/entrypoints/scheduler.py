@@ -17,11 +17,15 @@ from functools import partial
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from chatops.adapters.metrics import PrometheusMetrics
 from chatops.bootstrap import Application
+from chatops.bootstrap.serving import PrometheusMetrics
 from chatops.services.autodeploy import AutoDeploy
 from chatops.services.deliveries import Deliveries
-from chatops.services.monitor import Monitor
+from chatops.services.health_checks import HealthChecks
+from chatops.services.leases import Leases
+from chatops.services.reconcile import Reconciler
+from chatops.services.retention import Retention
+from chatops.services.soak import SoakNotices
 
 __all__ = ["LEASE", "Scheduler"]
 
@@ -37,22 +41,29 @@ class Scheduler:
     def __init__(
         self,
         application: Application,
-        monitor: Monitor,
         autodeploy: AutoDeploy,
         metrics: PrometheusMetrics,
         deliveries: Deliveries,
         *,
+        health: HealthChecks,
+        soak: SoakNotices,
+        reconciler: Reconciler,
+        retention: Retention,
+        leases: Leases,
         lease_seconds: float = 15.0,
     ) -> None:
         self._app = application
-        self._monitor = monitor
+        self._health = health
+        self._soak = soak
+        self._reconciler = reconciler
+        self._retention = retention
         self._autodeploy = autodeploy
         self._metrics = metrics
         self._deliveries = deliveries
+        self._leases = leases
         self._lease_seconds = lease_seconds
         self._leader = threading.Event()
         self._told_standby = False  # "stands by" is said once, and again after losing the lease
-        self._owner = application.deps.processes.me()
         self._scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(max_workers=4)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 5},
@@ -69,7 +80,7 @@ class Scheduler:
         add(self._renew, "interval", seconds=max(1.0, self._lease_seconds / 3), id="lease")
         for env in self._app.config.catalog.environments.values():
             add(
-                self._as_leader(partial(self._monitor.check_environment, env.name)),
+                self._as_leader(partial(self._health.check_environment, env.name)),
                 "interval",
                 seconds=env.health_interval.total_seconds(),
                 id=f"health:{env.name}",
@@ -88,8 +99,8 @@ class Scheduler:
             seconds=5,
             id="approvals",
         )
-        add(self._as_leader(self._monitor.notify_soaked), "interval", seconds=10, id="soak")
-        add(self._as_leader(self._monitor.reconcile), "interval", seconds=60, id="reconcile")
+        add(self._as_leader(self._soak.notify_soaked), "interval", seconds=10, id="soak")
+        add(self._as_leader(self._reconciler.reconcile), "interval", seconds=60, id="reconcile")
         add(self._as_leader(self._app.recovery.recover), "interval", seconds=15, id="recovery")
         add(
             self._as_leader(self._autodeploy.drain),
@@ -99,8 +110,7 @@ class Scheduler:
         )
         add(self._as_leader(self._deliveries.prune), "interval", hours=1, id="deliveries")
         if self._app.config.catalog.retention.configured:
-            retention = self._app.retention
-            add(self._as_leader(retention.prune), "interval", hours=1, id="retention")
+            add(self._as_leader(self._retention.prune), "interval", hours=1, id="retention")
         add(self._as_leader(self._app.verifier.prune), "interval", hours=6, id="measurements")
         for env in self._app.config.catalog.environments.values():
             if env.auto_deploy and env.poll_seconds:
@@ -119,9 +129,7 @@ class Scheduler:
             self._scheduler.shutdown(wait=True)
         if self._leader.is_set():
             try:
-                with self._app.deps.uow() as uow:
-                    uow.leases.release(LEASE, owner=self._owner)
-                    uow.commit()
+                self._leases.give_up(LEASE)
             except Exception:
                 log.exception("could not give up the scheduler lease")
             self._leader.clear()
@@ -129,14 +137,7 @@ class Scheduler:
 
     def _renew(self) -> None:
         try:
-            with self._app.deps.uow() as uow:
-                held = uow.leases.acquire(
-                    LEASE,
-                    owner=self._owner,
-                    now=self._app.deps.clock.now(),
-                    ttl_seconds=self._lease_seconds,
-                )
-                uow.commit()
+            held = self._leases.hold(LEASE, ttl_seconds=self._lease_seconds)
         except Exception:
             log.exception("could not renew the scheduler lease")
             held = False

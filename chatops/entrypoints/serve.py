@@ -19,34 +19,29 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import FrameType
-from typing import Any
+from typing import Any, cast
 
 import uvicorn
 from pydantic import SecretStr
-from slack_sdk import WebClient
 from starlette.applications import Starlette
 
-from chatops.adapters.metrics import PrometheusMetrics
-from chatops.adapters.slack_sender import SlackSender, describe_waiting
 from chatops.bootstrap import Application, build
+from chatops.bootstrap.serving import SHUTDOWN_FLUSH_SECONDS, PrometheusMetrics
+from chatops.bootstrap.slack import SlackSender
 from chatops.config import Config
 from chatops.entrypoints.chat import ChatCommands
 from chatops.entrypoints.drain import Drain, DrainGate, wait_idle
 from chatops.entrypoints.http import HttpDeps, create_http_app
 from chatops.entrypoints.logs import RequestIds
 from chatops.entrypoints.scheduler import Scheduler
-from chatops.entrypoints.slack.wiring import channel_for, directory_for, slack_client
+from chatops.entrypoints.slack.notifier import ChannelNotifier
 from chatops.entrypoints.web.wiring import web_deps
 from chatops.errors import ConfigError
-from chatops.services.alerts import AlertService
-from chatops.services.launchers import ThreadLauncher
-from chatops.services.monitor import Monitor
 
-__all__ = ["Server", "assemble", "run"]
+__all__ = ["HTTP_GRACE_SECONDS", "SHUTDOWN_FLUSH_SECONDS", "Server", "assemble", "run"]
 
 log = logging.getLogger(__name__)
 
-SHUTDOWN_FLUSH_SECONDS = 5.0  # delivering the last messages when serve stops
 HTTP_GRACE_SECONDS = 5.0  # requests in flight when uvicorn stops (new ones were refused)
 
 
@@ -98,99 +93,73 @@ class Server:
 
 
 def assemble(config: Config, *, socket_mode: bool = False) -> Server:
-    """Wire the application, Slack, the HTTP app and the scheduler.
+    """Wire the application for `serve`, then Slack, the HTTP app and the scheduler around it.
 
     Raises:
         ConfigError: Slack is half configured (e.g. a token without the signing secret).
         SchemaOutOfDate: the database needs `chatops db upgrade`.
     """
     settings = config.settings
-    client = slack_client(settings)
-    if client is not None and not socket_mode and settings.slack_signing_secret is None:
+    has_token = settings.slack_bot_token is not None
+    if has_token and not socket_mode and settings.slack_signing_secret is None:
         raise ConfigError(
             "SLACK_BOT_TOKEN is set but SLACK_SIGNING_SECRET is not (an empty value counts "
             "as unset): chatops will not serve Slack over HTTP without verifying requests",
             hint="set SLACK_SIGNING_SECRET (or SLACK_SIGNING_SECRET_FILE) from the app's "
             "Basic Information page, or use --socket-mode",
         )
-    if socket_mode and (client is None or settings.slack_app_token is None):
+    if socket_mode and (not has_token or settings.slack_app_token is None):
         raise ConfigError("--socket-mode needs SLACK_BOT_TOKEN and SLACK_APP_TOKEN (xapp-…)")
-    metrics = PrometheusMetrics()
-    launchers: list[ThreadLauncher] = []
-
-    def launcher(execute: Callable[[int], object]) -> ThreadLauncher:
-        launchers.append(ThreadLauncher(execute, grace_seconds=0))  # `Server.drain` waits
-        return launchers[-1]
-
-    application = build(config, launcher=launcher, directory=directory_for(client), metrics=metrics)
+    application = build(config, for_="serve", channel=ChannelNotifier)
     try:
-        server = _serve(config, application, client, metrics, socket_mode=socket_mode)
+        server = _serve(config, application, socket_mode=socket_mode)
     except BaseException:
         application.close()
         raise
-    server.running = launchers[0].running
+    server.running = application.running
     server.drain_seconds = settings.chatops_drain_seconds
     server.http.add_middleware(DrainGate, drain=server.draining)
     server.http.add_middleware(RequestIds)  # outermost: the drain's answers carry an id too
     return server
 
 
-def _serve(
-    config: Config,
-    application: Application,
-    client: WebClient | None,
-    metrics: PrometheusMetrics,
-    *,
-    socket_mode: bool,
-) -> Server:
+def _serve(config: Config, application: Application, *, socket_mode: bool) -> Server:
     """Everything around the wired application: recovery, Slack, HTTP and the scheduler."""
     settings = config.settings
-    channel = channel_for(
-        settings,
-        application.store.uow,
-        owner=application.deps.processes.me(),
-        metrics=metrics,
-    )
-    if channel is not None:
-        application.add_notifier(channel.notifier)
-        sender = channel.sender
-        # closers run last-added first: the sender stops after every other closer
-        # (running deployments, Slack listeners) had its say
-        application.closers.insert(
-            0, lambda: _stop_sender(sender, flush_seconds=SHUTDOWN_FLUSH_SECONDS)
-        )
+    metrics = cast(PrometheusMetrics, application.metrics)
     for ended in application.recovery.recover():
         log.warning("failed interrupted deployment #%s: %s", ended.id, ended.reason)
     application.requests.expire_and_supersede()
-    with application.deps.uow() as uow:
+    with application.store.uow() as uow:
         for live in uow.deployments.all_live():
             metrics.live_release(live.bot, live.env, live.version)
-    alerts = AlertService(application.deps)
-    monitor = Monitor(application.deps, application.requests)
-    autodeploy = application.autodeploy
-    deliveries = application.deliveries
+    monitoring = application.monitoring
     scheduler = Scheduler(
         application,
-        monitor,
-        autodeploy,
+        application.autodeploy,
         metrics,
-        deliveries,
+        application.deliveries,
+        health=monitoring.health,
+        soak=monitoring.soak,
+        reconciler=monitoring.reconciler,
+        retention=application.retention,
+        leases=application.leases,
         lease_seconds=settings.chatops_lease_seconds,
     )
-    chat = ChatCommands(application, alerts)
+    chat = ChatCommands(application, monitoring.acknowledgements)
     bolt = None
     handler = None
-    if client is not None:
+    if application.slack is not None:
         from chatops.entrypoints.slack.app import create_bolt_app
 
         slack_work = ThreadPoolExecutor(max_workers=8, thread_name_prefix="chatops-slack")
         application.closers.append(slack_work.shutdown)
         bolt = create_bolt_app(
-            client=client,
+            client=application.slack,
             signing_secret=_secret(settings.slack_signing_secret),
             chat=chat,
             work=slack_work,
-            deliveries=deliveries,
+            deliveries=application.deliveries,
             throttle=application.throttle,
             socket_mode=socket_mode,
         )
@@ -201,9 +170,9 @@ def _serve(
     http = create_http_app(
         HttpDeps(
             application=application,
-            alerts=alerts,
-            autodeploy=autodeploy,
-            deliveries=deliveries,
+            alerts=monitoring.intake,
+            autodeploy=application.autodeploy,
+            deliveries=application.deliveries,
             metrics=metrics,
             bolt=None if socket_mode else bolt,
             slack_signing_secret=None if socket_mode else _secret(settings.slack_signing_secret),
@@ -216,6 +185,7 @@ def _serve(
             web=web_deps(config, application),
         )
     )
+    channel = application.channel
     return Server(
         application=application,
         http=http,
@@ -223,15 +193,6 @@ def _serve(
         socket_mode=handler,
         sender=channel.sender if channel is not None else None,
     )
-
-
-def _stop_sender(sender: SlackSender, *, flush_seconds: float) -> None:
-    left = sender.stop(flush_seconds=flush_seconds)
-    if left:
-        log.warning(
-            "Slack has not received %s yet; they stay queued for the next start",
-            describe_waiting(left),
-        )
 
 
 def _secret(value: SecretStr | None) -> str | None:

@@ -10,17 +10,31 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, ValidationError
+from pydantic import AfterValidator, Field, StrictBool, StrictStr, ValidationError
+from pydantic_core import PydanticCustomError
+
+from chatops.entrypoints.payloads import Payload, problems
 
 __all__ = ["Forge", "Push", "authenticate", "delivery_key", "event_of", "parse_push"]
 
 Forge = Literal["github", "gitlab"]
-Sha = Annotated[str, Field(pattern=r"^[0-9a-f]{40}([0-9a-f]{24})?$")]
+_SHA = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?")
+
+
+def _commit_id(value: str) -> str:
+    if not _SHA.fullmatch(value):
+        raise PydanticCustomError(
+            "commit_id", "should be a commit id (40 or 64 lowercase hexadecimal digits)"
+        )
+    return value
+
+
+Sha = Annotated[StrictStr, AfterValidator(_commit_id)]
 Name = Annotated[StrictStr, Field(max_length=255)]
 Text = Annotated[StrictStr, Field(max_length=2048)]
 _NO_COMMIT = "0" * 40
@@ -38,11 +52,7 @@ class Push:
     pusher: str
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-
-class _GitHubRepository(_Model):
+class _GitHubRepository(Payload):
     full_name: Text | None = None
     clone_url: Text | None = None
     ssh_url: Text | None = None
@@ -51,11 +61,11 @@ class _GitHubRepository(_Model):
     url: Text | None = None
 
 
-class _GitHubPusher(_Model):
+class _GitHubPusher(Payload):
     name: Name | None = None
 
 
-class _GitHubPush(_Model):
+class _GitHubPush(Payload):
     ref: Text
     after: Sha
     repository: _GitHubRepository
@@ -63,14 +73,14 @@ class _GitHubPush(_Model):
     deleted: StrictBool = False
 
 
-class _GitLabProject(_Model):
+class _GitLabProject(Payload):
     git_http_url: Text | None = None
     git_ssh_url: Text | None = None
     web_url: Text | None = None
     path_with_namespace: Text | None = None
 
 
-class _GitLabPush(_Model):
+class _GitLabPush(Payload):
     object_kind: Literal["push"] = "push"
     ref: Text
     after: Sha
@@ -118,20 +128,14 @@ def parse_push(forge: Forge, body: bytes) -> Push:
     Raises:
         ValueError: not JSON, or not a push event of that forge (the message says where).
     """
+    model = _GitHubPush if forge == "github" else _GitLabPush
     try:
-        document = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise ValueError("the body is not JSON") from None
-    try:
-        if forge == "github":
-            return _github(_GitHubPush.model_validate(document))
-        return _gitlab(_GitLabPush.model_validate(document))
+        push = model.model_validate_json(body)  # JSON and shape in one pass
     except ValidationError as exc:
-        where = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'the body'}: {e['msg']}"
-            for e in exc.errors()[:5]
-        )
-        raise ValueError(f"not a {forge} push event: {where}") from None
+        if any(e["type"] == "json_invalid" for e in exc.errors()):
+            raise ValueError("the body is not JSON") from None
+        raise ValueError(f"not a {forge} push event: {problems(exc, whole='the body')}") from None
+    return _github(push) if isinstance(push, _GitHubPush) else _gitlab(push)
 
 
 def _branch(ref: str, after: str, deleted: bool = False) -> str | None:

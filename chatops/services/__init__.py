@@ -1,1 +1,1 @@
-"""Use cases over the domain, talking to the world only through the ports in ports.py."""
+"""Use cases over the domain, talking to the world only through the ports in services/ports/."""

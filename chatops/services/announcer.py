@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 class ViewSource(Protocol):
     """Builds the view of one deployment (`queries.Views`)."""
 
-    def view(self, deployment_id: int) -> DeploymentView: ...
+    def view(self, deployment_id: int, *, saved: Deployment | None = None) -> DeploymentView: ...
 
 
 class Announcer:
@@ -30,11 +30,12 @@ class Announcer:
         self._channel = channel
 
     def announce(self, deployment: Deployment) -> None:
-        """Tell the channel how `deployment` stands now."""
+        """Tell the channel how `deployment`, as its caller has just saved it, stands now
+        (the view does not read it again)."""
         if deployment.id is None:
             return
         try:
-            view = self._views.view(deployment.id)
+            view = self._views.view(deployment.id, saved=deployment)
         except ChatOpsError:
             log.exception("cannot build the view of #%s", deployment.id)
             return

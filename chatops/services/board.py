@@ -115,7 +115,7 @@ def recorded_health(row: StatusRow) -> StatusRow:
     if row.deployment is None:
         return row
     health = Health.UNHEALTHY if row.open_alerts else Health.HEALTHY
-    return replace(row, health=health)
+    return row if row.health is health else replace(row, health=health)
 
 
 class Board:

@@ -12,8 +12,8 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
-from tempfile import TemporaryDirectory
 
 from chatops.domain.audit import Outcome
 from chatops.domain.catalog import Bot, Catalog
@@ -259,31 +259,25 @@ class Images:
         # built on the engine of the environment it is first deployed to (where it runs next),
         # or on its `build_docker_host`
         builder = self._engines.builder(deployment.env)
-        log_path = self._workdir / "logs" / bot.name / f"v{version}-deployment-{deployment.id}.log"
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        # line-buffered: the web view streams this file while it is written
-        with log_path.open("w", encoding="utf-8", buffering=1) as log_file:
-            output = self._build_output(attempt, log_file.write, tail)
-            builds = self._workdir / "builds"
-            builds.mkdir(parents=True, exist_ok=True)
-            with TemporaryDirectory(dir=builds) as tmp:
-                context = Path(tmp) / "context.tar"
-                self._source.archive(bot, commit.sha, bot.context, context)
-                request = BuildRequest(
-                    image=image,
-                    context_tar=context,
-                    dockerfile=bot.dockerfile,
-                    build_args=build_args(bot, deployment.env),
-                    labels={
-                        "org.opencontainers.image.revision": commit.sha,
-                        "org.opencontainers.image.version": f"v{version}",
-                        "org.opencontainers.image.source": source,
-                        "chatops.bot": bot.name,
-                        "chatops.instance": self._catalog.instance,
-                    },
-                )
-                stop = self._build_stop(attempt, bot, version)
-                image_id = builder.build(request, output=output, stop=stop)
+        request = BuildRequest(
+            image=image,
+            context=partial(self._source.archive, bot, commit.sha, bot.context),
+            dockerfile=bot.dockerfile,
+            build_args=build_args(bot, deployment.env),
+            labels={
+                "org.opencontainers.image.revision": commit.sha,
+                "org.opencontainers.image.version": f"v{version}",
+                "org.opencontainers.image.source": source,
+                "chatops.bot": bot.name,
+                "chatops.instance": self._catalog.instance,
+            },
+            log=self._workdir / "logs" / bot.name / f"v{version}-deployment-{deployment.id}.log",
+            mask=attempt.redact,
+        )
+        output = self._build_output(attempt, tail)
+        image_id = builder.build(
+            request, output=output, stop=self._build_stop(attempt, bot, version)
+        )
         try:
             digest = builder.push(image) if registry else image_id
             self._source.tag_release(
@@ -323,12 +317,11 @@ class Images:
 
         return stop
 
-    def _build_output(
-        self, attempt: Attempt, write: Callable[[str], object], tail: deque[str]
-    ) -> Callable[[str], None]:
+    def _build_output(self, attempt: Attempt, tail: deque[str]) -> Callable[[str], None]:
+        """Each line of output (masked by the builder): kept for the tail, and told."""
+
         def output(line: str) -> None:
-            line = attempt.redact(line.rstrip("\n"))
-            write(line + "\n")
+            line = line.rstrip("\n")
             tail.append(line)
             self._notifier.build_output(attempt.deployment, line)
 

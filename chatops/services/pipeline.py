@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 
 from chatops.domain.catalog import Bot, BotTarget, Catalog, Environment
 from chatops.domain.deployment import Deployment, Release, State
 from chatops.domain.redact import Redactor
-from chatops.errors import ChatOpsError, RuntimeFailure, Unhealthy
+from chatops.errors import ChatOpsError, InternalError, RuntimeFailure, Unhealthy, new_incident_id
 from chatops.services.attempt import Attempt, Steps, TakenOver
 from chatops.services.building import Releases
 from chatops.services.ci_gate import CiGate
@@ -94,20 +93,26 @@ class Pipeline:
             self._rollout.deploy(attempt, release, the_bot, environment, target)
         except TakenOver as taken:
             self._failures.stand_down(attempt, taken.current)
+        except InternalError:  # unsettled by the step that raised it: a bug like any other
+            self._fail_unexpectedly(attempt)
         except ChatOpsError as exc:
             # an engine or registry out of reach: say how to get one, as `status` does
             hint = f" — {exc.hint}" if isinstance(exc, RuntimeFailure) and exc.hint else ""
             self._failures.fail(attempt, attempt.redact(exc.message + hint))
         except Exception:
-            incident = uuid.uuid4().hex[:8]
-            log.exception(
-                "deployment #%s failed unexpectedly (incident %s)", deployment_id, incident
-            )
-            self._failures.fail(
-                attempt, f"chatops hit an internal error (incident {incident}); see its log"
-            )
+            self._fail_unexpectedly(attempt)
         finally:
             self._metrics.deployment_finished(
                 attempt.deployment, seconds=time.monotonic() - attempt.started
             )
         return attempt.deployment
+
+    def _fail_unexpectedly(self, attempt: Attempt) -> None:
+        """A bug: its traceback logged under an incident id, which the reason names."""
+        incident = new_incident_id()
+        log.exception(
+            "deployment #%s failed unexpectedly (incident %s)", attempt.deployment_id, incident
+        )
+        self._failures.fail(
+            attempt, f"chatops hit an internal error (incident {incident}); see its log"
+        )

@@ -8,12 +8,10 @@ from dataclasses import replace
 from typing import Protocol
 
 from chatops.domain.alerts import Alert
-from chatops.domain.approvals import approvals_needed, tally
 from chatops.domain.catalog import Catalog
-from chatops.domain.deployment import ACTIVE_STATES, Commit, Deployment, Kind, State
+from chatops.domain.deployment import Deployment, State
 from chatops.domain.health import Health, Observation
 from chatops.domain.names import validate_name
-from chatops.domain.policy import LockKind
 from chatops.domain.verification import Assessment
 from chatops.errors import ChatOpsError, NotFound
 from chatops.services.channel import Links
@@ -29,14 +27,14 @@ from chatops.services.ports import (
     SourceControl,
     UnitOfWorkFactory,
 )
-from chatops.services.runs import downstream_soak, verification_of, verifications_of
+from chatops.services.runs import downstream_soak, verifications_of
+from chatops.services.viewfacts import ViewFacts
+from chatops.services.viewing import MAX_CHANGES, build_view
 from chatops.services.views import DeploymentView, ReleaseRow, StatusRow
 
 __all__ = ["MAX_CHANGES", "Queries", "ReleaseHistory", "Status", "Views", "observe_health"]
 
 log = logging.getLogger(__name__)
-
-MAX_CHANGES = 10
 
 
 class _Observable(Protocol):
@@ -97,21 +95,21 @@ class Status:
         bots = [catalog.bot(validate_name("bot", bot)).name] if bot else sorted(catalog.bots)
         rows: list[StatusRow] = []
         now = self._clock.now()
-        # four queries, and three per environment with `verify`, whatever the number of
+        # three queries, and three per environment with `verify`, whatever the number of
         # bots: the web overview renders this for hundreds
         with self._uow() as uow:
-            only = bots[0] if bot else None
-            live = {(d.bot, d.env): d for d in uow.deployments.in_state([State.LIVE], bot=only)}
+            facts = uow.status.facts(bots[0] if bot else None)
+            live = {(d.bot, d.env): d for d in facts.live}
             in_progress: dict[tuple[str, str], Deployment] = {}
             pending: dict[tuple[str, str], list[Deployment]] = defaultdict(list)
-            for d in uow.deployments.in_state(ACTIVE_STATES, bot=only):
+            for d in facts.active:
                 if d.state is State.PENDING_APPROVAL:
                     pending[(d.bot, d.env)].insert(0, d)  # newest first, as before
                 else:
                     in_progress[(d.bot, d.env)] = d
-            locks = {(lock.bot, lock.env): lock for lock in uow.locks.list()}
+            locks = {(lock.bot, lock.env): lock for lock in facts.locks}
             open_alerts: dict[tuple[str, str], list[Alert]] = defaultdict(list)
-            for alert in uow.alerts.open_alerts(only):
+            for alert in facts.open_alerts:
                 open_alerts[(alert.bot, alert.env)].append(alert)
             verified: dict[int, Assessment] = {}
             for env, environment in catalog.environments.items():
@@ -186,6 +184,7 @@ class Views:
         self._directory = directory
         self._source = source
         self._links = links
+        self._facts = ViewFacts()  # what the views of one deployment reuse, once read
 
     def deployment(self, deployment_id: int) -> Deployment:
         """Raises NotFound for an unknown id."""
@@ -195,103 +194,27 @@ class Views:
             raise NotFound(f"there is no deployment #{deployment_id}")
         return deployment
 
-    def view(self, deployment_id: int) -> DeploymentView:
-        """Everything a message about one deployment shows."""
-        # the database first, in one short transaction; people and git after it
-        with self._uow() as uow:
-            deployment = uow.deployments.get(deployment_id)
-            if deployment is None:
-                raise NotFound(f"there is no deployment #{deployment_id}")
-            bot, version, previous_version = (
-                deployment.bot,
-                deployment.version,
-                deployment.previous_version,
-            )
-            release = uow.releases.get(bot, version) if version else None
-            if previous_version is None and not deployment.reached_live:
-                # not deployed yet: what changes is measured against what is live in the target
-                live = uow.deployments.live(bot, deployment.env)
-                previous_version = live.version if live is not None else None
-            previous = uow.releases.get(bot, previous_version) if previous_version else None
-            votes = uow.votes.list(deployment_id)
-            lock = uow.locks.get(bot, deployment.env)
-            where = self._catalog.environments.get(deployment.env)
-            verified = verification_of(
-                uow,
-                where.verify if where else None,
-                deployment,
-                soak=downstream_soak(self._catalog, deployment.env),
-                now=self._clock.now(),
-            )
-        catalog = self._catalog
-        environment = catalog.environments.get(deployment.env)
-        the_tally = None
-        decided_by = None
-        if environment is not None and (votes or deployment.state is State.PENDING_APPROVAL):
-            the_tally = tally(
-                votes,
-                requester=deployment.requested_by,
-                approvers=self._directory.expand(environment.approvers),
-                needed=approvals_needed(environment, deployment.kind),
-            )
-            decided_by = the_tally.rejected_by or (
-                the_tally.approved_by[-1] if the_tally.complete and the_tally.approved_by else None
-            )
-        the_bot = catalog.bots.get(bot)
-        promote_to = None
-        if deployment.state is State.LIVE and the_bot is not None:
-            downstream = [
-                e for e in catalog.downstream_of(deployment.env) if e.name in the_bot.targets
-            ]
-            promote_to = downstream[0].name if downstream else None
-        hold_note = None
-        if (
-            deployment.kind in (Kind.ROLLBACK, Kind.AUTO_ROLLBACK)
-            and deployment.state is State.LIVE
-            and lock is not None
-            and lock.kind is LockKind.ROLLBACK_HOLD
-        ):
-            hold_note = (
-                f"automatic deploys to {deployment.env} are held until someone deploys or "
-                f"promotes on purpose, or `/unlock {bot} {deployment.env}`"
-            )
-        head = release.commit if release else deployment.commit
-        changes, more, compare_url = self._changes(
-            deployment, head=head, base=previous.commit if previous else None
-        )
-        return DeploymentView(
-            deployment=deployment,
-            channel=catalog.channel_for(deployment.env),
-            release=release,
-            previous=previous,
-            tally=the_tally,
-            decided_by=decided_by,
-            changes=changes,
-            more_changes=more,
-            verification=verified,
-            compare_url=compare_url,
-            promote_to=promote_to,
-            hold_note=hold_note,
-            now=self._clock.now(),
-            page_url=self._links.page_url(deployment.id),
-        )
+    def view(self, deployment_id: int, *, saved: Deployment | None = None) -> DeploymentView:
+        """Everything a message about one deployment shows (see `viewing.build_view`).
 
-    def _changes(
-        self, deployment: Deployment, *, head: str | None, base: str | None
-    ) -> tuple[tuple[Commit, ...], int, str | None]:
-        """The commits a deployment brings (newest first, at most MAX_CHANGES), how many more,
-        and a compare link."""
-        bot = self._catalog.bots.get(deployment.bot)
-        if bot is None or head is None or base == head:
-            return (), 0, None
-        source = self._source
-        try:
-            commits, total = source.log(bot, since=base, until=head, limit=MAX_CHANGES)
-            compare_url = source.compare_url(bot, base=base, head=head) if base else None
-        except ChatOpsError as exc:
-            log.info("no change list for #%s: %s", deployment.id, exc)
-            return (), 0, None
-        return tuple(commits), max(0, total - len(commits)), compare_url
+        Args:
+            saved: the deployment as its writer has just saved it: not read again
+                (unless it is live).
+
+        Raises:
+            NotFound: there is no deployment `deployment_id`.
+        """
+        return build_view(
+            deployment_id,
+            saved=saved,
+            catalog=self._catalog,
+            uow=self._uow,
+            clock=self._clock,
+            directory=self._directory,
+            source=self._source,
+            page_url=self._links.page_url,
+            facts=self._facts,
+        )
 
 
 class Queries:
@@ -318,9 +241,9 @@ class Queries:
         """Raises NotFound for an unknown id."""
         return self._views.deployment(deployment_id)
 
-    def view(self, deployment_id: int) -> DeploymentView:
+    def view(self, deployment_id: int, *, saved: Deployment | None = None) -> DeploymentView:
         """See `Views.view`."""
-        return self._views.view(deployment_id)
+        return self._views.view(deployment_id, saved=saved)
 
     def logs(self, actor: Actor, bot: str, env: str, *, lines: int = 50) -> str:
         """See `LogReader.logs`."""

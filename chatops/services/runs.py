@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from chatops.domain.catalog import Catalog
 from chatops.domain.deployment import Deployment, State
@@ -17,6 +18,7 @@ from chatops.domain.verification import (
     merge_tallies,
 )
 from chatops.services.ports import UnitOfWork
+from chatops.services.status_reads import Spell
 
 __all__ = ["downstream_soak", "run_in", "run_of", "verification_of", "verifications_of"]
 
@@ -28,7 +30,18 @@ def run_of(uow: UnitOfWork, live: Deployment) -> tuple[list[int], datetime]:
     return run_in(live, uow.deployments.history(live.bot, live.env, limit=HISTORY))
 
 
-def run_in(live: Deployment, history: Iterable[Deployment]) -> tuple[list[int], datetime]:
+class _Live(Protocol):
+    """What a run needs of a deployment: a `Deployment`, or a `Spell` read for status."""
+
+    @property
+    def id(self) -> int | None: ...
+    @property
+    def version(self) -> int | None: ...
+    @property
+    def live_at(self) -> datetime | None: ...
+
+
+def run_in(live: Deployment, history: Iterable[_Live]) -> tuple[list[int], datetime]:
     """`run_of` over `history`, the deployments of `live`'s bot and environment.
 
     A deployment of the same version that went live just before it (a redeploy)
@@ -37,7 +50,9 @@ def run_in(live: Deployment, history: Iterable[Deployment]) -> tuple[list[int], 
     ids = [live.id] if live.id is not None else []
     since = live.live_at or live.updated_at
     reached = [
-        d for d in history if d.reached_live and d.id != live.id and (d.id or 0) < (live.id or 0)
+        d
+        for d in history
+        if d.live_at is not None and d.id != live.id and (d.id or 0) < (live.id or 0)
     ]
     for earlier in sorted(reached, key=lambda d: d.id or 0, reverse=True):
         if earlier.version != live.version or earlier.id is None:
@@ -85,12 +100,10 @@ def verifications_of(
     live = {d.id: d for d in newest.values() if d.state is State.LIVE and d.id is not None}
     if not live:
         return {}
-    histories: dict[str, list[Deployment]] = {}
+    histories: dict[str, list[Spell]] = {}
     bots = {d.bot for d in live.values()}
     # the live ones are known already: only the deployments before them are read
-    earlier = uow.deployments.histories(
-        env, bots, limit=HISTORY, reached_live=True, leave_out=live.keys()
-    )
+    earlier = uow.status.runs_before(env, bots, limit=HISTORY, leave_out=live.keys())
     for d in earlier:
         histories.setdefault(d.bot, []).append(d)
     runs = {i: run_in(d, histories.get(d.bot, [])) for i, d in live.items()}

@@ -32,7 +32,7 @@ from chatops.domain.verification import (
     Outcome,
     RunState,
 )
-from chatops.errors import ChatOpsError, UserError
+from chatops.errors import ChatOpsError, InternalError, UserError
 from chatops.services.alerts import AlertService
 from chatops.services.announcer import Announcer
 from chatops.services.context import Actor
@@ -249,6 +249,8 @@ class Verdicts:
             )
         except UserError as exc:
             action = f"automatic rollback refused: {exc}"
+        except InternalError:
+            raise  # a bug, not a failed rollback: it reaches the job's log with its traceback
         except ChatOpsError as exc:
             action = f"automatic rollback failed: {exc}"
         else:

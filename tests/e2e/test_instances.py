@@ -20,9 +20,9 @@ import pytest
 
 from chatops.adapters.local_services import free_port
 from chatops.bootstrap import Application, build
+from chatops.bootstrap.monitoring import Monitoring
 from chatops.config import load
-from chatops.services.alerts import AlertService, IncomingAlert
-from chatops.services.monitor import Monitor
+from chatops.services.alerts import IncomingAlert
 from tests.e2e.conftest import Installation
 
 OTHER = "other"
@@ -83,7 +83,7 @@ def _deploy(i: Installation, *args: str) -> dict[str, Any]:
 
 
 def _app(i: Installation, apps: list[Application]) -> Application:
-    app = build(load(i.config))
+    app = build(load(i.config), for_="cli")
     apps.append(app)
     return app
 
@@ -121,11 +121,11 @@ def test_two_instances_deploy_the_same_bot_and_never_touch_each_other(
 
     # reconcile: each sees only its own; a container of the other that vanished is not its alert
     my_app, their_app = _app(mine, opened), _app(theirs, opened)
-    assert Monitor(my_app.deps, my_app.requests).reconcile() == []
-    assert Monitor(their_app.deps, their_app.requests).reconcile() == []
+    assert _monitoring(my_app).reconciler.reconcile() == []
+    assert _monitoring(their_app).reconciler.reconcile() == []
     client.containers.get(their_unit).remove(force=True)
-    assert Monitor(my_app.deps, my_app.requests).reconcile() == []
-    [missing] = Monitor(their_app.deps, their_app.requests).reconcile()
+    assert _monitoring(my_app).reconciler.reconcile() == []
+    [missing] = _monitoring(their_app).reconciler.reconcile()
     assert (missing.bot, missing.env, missing.version) == (bot, "staging", 1)
     assert _snapshot(client, mine_unit)[2:] == ("v1", "default", True)
 
@@ -138,9 +138,13 @@ def test_two_instances_deploy_the_same_bot_and_never_touch_each_other(
         summary="slow",
         labels={"bot": bot, "env": "staging", "chatops_instance": OTHER},
     )
-    ignored = AlertService(my_app.deps).ingest_alertmanager([alert])
+    ignored = _monitoring(my_app).intake.ingest_alertmanager([alert])
     assert (ignored.opened, ignored.ignored) == (0, 1)
-    taken = AlertService(their_app.deps).ingest_alertmanager([alert])
+    taken = _monitoring(their_app).intake.ingest_alertmanager([alert])
     assert taken.opened == 1
     with my_app.store.uow() as uow:
         assert uow.alerts.open_alerts() == []
+
+
+def _monitoring(app: Application) -> Monitoring:
+    return app.monitoring

@@ -3,7 +3,6 @@ previous-live ones stay, release tags are never deleted, old audit events go."""
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Iterator
 from datetime import timedelta
@@ -14,7 +13,7 @@ import pytest
 from chatops.adapters.system import SystemClock
 from chatops.bootstrap import Application, build
 from chatops.config import load
-from chatops.services.wiring import wire
+from chatops.services.retention import Retention
 from tests.e2e.conftest import Installation
 from tests.fakes import FakeClock
 
@@ -24,7 +23,7 @@ def app(installation: Installation, monkeypatch: pytest.MonkeyPatch) -> Iterator
     installation.document["retention"] = {"releases": 1, "audit_days": 30}
     installation.write_config()
     monkeypatch.delenv("CHATOPS_DATABASE_URL", raising=False)
-    application = build(load(installation.config))
+    application = build(load(installation.config), for_="cli")
     try:
         yield application
     finally:
@@ -77,7 +76,11 @@ def test_retention_keeps_the_live_and_previous_releases_and_every_tag(
     # audit: events older than `audit_days` go, younger ones stay
     assert app.retention.prune().audit_events == 0
     later = FakeClock(SystemClock().now() + timedelta(days=31))
-    gone = wire(dataclasses.replace(app.deps, clock=later)).retention.prune().audit_events
+    gone = (
+        Retention(app.catalog, uow=app.uow, clock=later, engines=app.engines, workdir=app.workdir)
+        .prune()
+        .audit_events
+    )
     assert gone > 0
     audit = i.run("audit", "--json")
     assert audit.returncode == 0 and audit.stdout.strip() == "[]", audit.stdout

@@ -5,11 +5,13 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import shutil
 import tarfile
 import threading
 import time
 import urllib.request
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from uuid import uuid4
 
@@ -85,7 +87,7 @@ def test_build_streams_output_and_labels_the_image(
     lines: list[str] = []
     request = BuildRequest(
         image=tag,
-        context_tar=sample_context(tmp_path),
+        context=partial(shutil.copyfile, sample_context(tmp_path)),
         dockerfile="Dockerfile",
         build_args={"UNUSED_ARG": "1"},
         labels=labels,
@@ -101,6 +103,39 @@ def test_build_streams_output_and_labels_the_image(
     assert all("\n" not in line for line in lines)
 
 
+def test_the_builder_writes_the_context_in_its_scratch_and_keeps_a_masked_log(
+    client: docker.DockerClient, tags: list[str], tmp_path: Path
+) -> None:
+    tag = f"chatops-test-{uuid4().hex[:10]}:v1"
+    tags.append(tag)
+    echo = 'RUN echo "token=hunter2-secret"\n'
+    dockerfile = DOCKERFILE.replace("CMD exec httpd", echo + "CMD exec httpd")
+    scratch = tmp_path / "builds"
+    written: list[Path] = []
+
+    def context(dest: Path) -> None:
+        written.append(dest)
+        shutil.copyfile(sample_context(tmp_path, dockerfile=dockerfile), dest)
+
+    lines: list[str] = []
+    log = tmp_path / "logs" / "mybot" / "v1-deployment-1.log"
+    request = BuildRequest(
+        image=tag,
+        context=context,
+        dockerfile="Dockerfile",
+        log=log,
+        mask=lambda line: line.replace("hunter2-secret", "***"),
+    )
+
+    DockerImageBuilder(client, scratch=scratch).build(request, output=lines.append)
+
+    [where] = written
+    assert where.parent.parent == scratch and not where.exists(), "removed after the build"
+    kept = log.read_text().splitlines()
+    assert kept == lines and any("token=***" in line for line in kept)
+    assert "hunter2-secret" not in log.read_text()
+
+
 def test_push_returns_the_digest_the_registry_serves(
     client: docker.DockerClient, tags: list[str], registry: str, tmp_path: Path
 ) -> None:
@@ -108,7 +143,11 @@ def test_push_returns_the_digest_the_registry_serves(
     tag = f"{registry}/{name}:v1"
     tags.append(tag)
     builder = DockerImageBuilder(client)
-    request = BuildRequest(image=tag, context_tar=sample_context(tmp_path), dockerfile="Dockerfile")
+    request = BuildRequest(
+        image=tag,
+        context=partial(shutil.copyfile, sample_context(tmp_path)),
+        dockerfile="Dockerfile",
+    )
     builder.build(request, output=lambda line: None)
 
     digest = builder.push(tag)
@@ -139,7 +178,7 @@ def test_failed_build_raises_build_error_with_the_error_and_the_tail(
     lines: list[str] = []
     request = BuildRequest(
         image=tag,
-        context_tar=sample_context(tmp_path, dockerfile=dockerfile),
+        context=partial(shutil.copyfile, sample_context(tmp_path, dockerfile=dockerfile)),
         dockerfile="Dockerfile",
     )
 
@@ -176,7 +215,7 @@ def test_a_stopped_build_ends_on_the_engine_and_leaves_no_step_running(
     tags.append(tag)
     request = BuildRequest(
         image=tag,
-        context_tar=sample_context(tmp_path, dockerfile=dockerfile),
+        context=partial(shutil.copyfile, sample_context(tmp_path, dockerfile=dockerfile)),
         dockerfile="Dockerfile",
     )
     lines: list[str] = []
@@ -218,7 +257,7 @@ def test_a_stopped_build_ends_on_the_engine_and_leaves_no_step_running(
 def test_a_missing_dockerfile_is_a_build_error(client: docker.DockerClient, tmp_path: Path) -> None:
     request = BuildRequest(
         image=f"chatops-test-{uuid4().hex[:10]}:v1",
-        context_tar=sample_context(tmp_path),
+        context=partial(shutil.copyfile, sample_context(tmp_path)),
         dockerfile="deploy/Nope.Dockerfile",
     )
 
@@ -233,7 +272,11 @@ def test_push_to_a_registry_that_is_down_fails_quickly(
     tag = f"{down}/t{uuid4().hex[:10]}:v1"
     tags.append(tag)
     builder = DockerImageBuilder(client)
-    request = BuildRequest(image=tag, context_tar=sample_context(tmp_path), dockerfile="Dockerfile")
+    request = BuildRequest(
+        image=tag,
+        context=partial(shutil.copyfile, sample_context(tmp_path)),
+        dockerfile="Dockerfile",
+    )
     builder.build(request, output=lambda line: None)
 
     started = time.monotonic()
@@ -259,7 +302,11 @@ def test_remove_untags_and_ignores_what_is_absent(
     tag = f"chatops-test-{uuid4().hex[:10]}:v1"
     tags.append(tag)
     builder = DockerImageBuilder(client)
-    request = BuildRequest(image=tag, context_tar=sample_context(tmp_path), dockerfile="Dockerfile")
+    request = BuildRequest(
+        image=tag,
+        context=partial(shutil.copyfile, sample_context(tmp_path)),
+        dockerfile="Dockerfile",
+    )
     builder.build(request, output=lambda line: None)
 
     builder.remove(tag)

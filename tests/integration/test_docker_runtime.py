@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import tarfile
 import time
 import urllib.error
@@ -9,6 +10,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
@@ -72,7 +74,10 @@ def build(client: docker.DockerClient, root: Path, tag: str, **sample: Any) -> s
             tar.add(path, arcname=path.name)
     # a unique label makes a unique image id, so cleaning up never touches another's image
     request = BuildRequest(
-        image=tag, context_tar=context, dockerfile="Dockerfile", labels={"test": tag}
+        image=tag,
+        context=partial(shutil.copyfile, context),
+        dockerfile="Dockerfile",
+        labels={"test": tag},
     )
     return DockerImageBuilder(client).build(request, output=lambda line: None)
 

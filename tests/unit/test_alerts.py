@@ -9,13 +9,14 @@ from dataclasses import dataclass
 
 import pytest
 
+from chatops.bootstrap.monitoring import Monitoring
 from chatops.domain.alerts import Alert, AlertState
 from chatops.domain.audit import Outcome
 from chatops.errors import AlreadyDecided, NotFound
-from chatops.services.alerts import AlertService, IncomingAlert
-from chatops.services.context import Actor, Deps, NullMetrics
+from chatops.services.alerts import IncomingAlert
+from chatops.services.context import Actor, NullMetrics
 from chatops.services.requests import Requests
-from tests.fakes import World, catalog, wired
+from tests.fakes import World, catalog
 
 DEV = Actor("UDEV")
 LEAD = Actor("ULEAD1", "slack")
@@ -32,9 +33,8 @@ class RecordingMetrics(NullMetrics):
 @dataclass
 class Rig:
     world: World
-    deps: Deps
     requests: Requests
-    service: AlertService
+    service: Monitoring
     metrics: RecordingMetrics
 
     def deploy(self, sha: str) -> None:
@@ -57,8 +57,8 @@ class Rig:
 def rig() -> Rig:
     world = World(catalog())
     metrics = RecordingMetrics()
-    deps = dataclasses.replace(world.deps(), metrics=metrics)
-    rig = Rig(world, deps, wired(deps).requests, AlertService(deps), metrics)
+    services = world.services(metrics=metrics)
+    rig = Rig(world, services.requests, services.monitoring, metrics)
     rig.deploy("a" * 40)
     return rig
 
@@ -80,7 +80,7 @@ def incoming(status: str = "firing", **changes: object) -> IncomingAlert:
 
 
 def test_a_firing_alert_opens_an_alert_on_the_live_deployment(rig: Rig) -> None:
-    result = rig.service.ingest_alertmanager([incoming()])
+    result = rig.service.intake.ingest_alertmanager([incoming()])
 
     assert (result.opened, result.updated, result.resolved, result.ignored) == (1, 0, 0, 0)
     [alert] = rig.alerts()
@@ -98,10 +98,10 @@ def test_a_firing_alert_opens_an_alert_on_the_live_deployment(rig: Rig) -> None:
 
 
 def test_the_same_firing_payload_again_repeats_the_same_alert(rig: Rig) -> None:
-    rig.service.ingest_alertmanager([incoming()])
+    rig.service.intake.ingest_alertmanager([incoming()])
     rig.world.clock.advance(minutes=5)
 
-    result = rig.service.ingest_alertmanager([incoming()])
+    result = rig.service.intake.ingest_alertmanager([incoming()])
 
     assert (result.opened, result.updated) == (0, 1)
     [alert] = rig.alerts()
@@ -111,9 +111,9 @@ def test_the_same_firing_payload_again_repeats_the_same_alert(rig: Rig) -> None:
 
 
 def test_a_resolved_alert_resolves_it(rig: Rig) -> None:
-    rig.service.ingest_alertmanager([incoming()])
+    rig.service.intake.ingest_alertmanager([incoming()])
 
-    result = rig.service.ingest_alertmanager([incoming("resolved")])
+    result = rig.service.intake.ingest_alertmanager([incoming("resolved")])
 
     assert result.resolved == 1
     [alert] = rig.alerts()
@@ -124,7 +124,7 @@ def test_a_resolved_alert_resolves_it(rig: Rig) -> None:
 
 
 def test_alerts_that_match_nothing_live_are_ignored_with_reasons(rig: Rig) -> None:
-    result = rig.service.ingest_alertmanager(
+    result = rig.service.intake.ingest_alertmanager(
         [
             incoming(bot="ghost", fingerprint="a1"),
             incoming(env="qa", fingerprint="a2"),
@@ -150,11 +150,11 @@ def test_alerts_that_match_nothing_live_are_ignored_with_reasons(rig: Rig) -> No
 
 
 def test_acknowledging_records_who_and_when_and_is_audited(rig: Rig) -> None:
-    rig.service.ingest_alertmanager([incoming()])
+    rig.service.intake.ingest_alertmanager([incoming()])
     [alert] = rig.alerts()
 
-    acked = rig.service.acknowledge(LEAD, alert.id or 0)
-    again = rig.service.acknowledge(Actor("ULEAD2"), alert.id or 0)
+    acked = rig.service.acknowledgements.acknowledge(LEAD, alert.id or 0)
+    again = rig.service.acknowledgements.acknowledge(Actor("ULEAD2"), alert.id or 0)
 
     assert acked.state is AlertState.ACKNOWLEDGED
     assert (acked.acked_by, acked.acked_at) == ("ULEAD1", rig.world.clock.now())
@@ -165,10 +165,10 @@ def test_acknowledging_records_who_and_when_and_is_audited(rig: Rig) -> None:
 
 
 def test_repeats_of_an_acknowledged_alert_count_without_telling(rig: Rig) -> None:
-    rig.service.ingest_alertmanager([incoming()])
-    rig.service.acknowledge(LEAD, rig.alerts()[0].id or 0)
+    rig.service.intake.ingest_alertmanager([incoming()])
+    rig.service.acknowledgements.acknowledge(LEAD, rig.alerts()[0].id or 0)
 
-    rig.service.ingest_alertmanager([incoming()])
+    rig.service.intake.ingest_alertmanager([incoming()])
 
     [alert] = rig.alerts()
     assert (alert.state, alert.count) == (AlertState.ACKNOWLEDGED, 2)
@@ -177,34 +177,34 @@ def test_repeats_of_an_acknowledged_alert_count_without_telling(rig: Rig) -> Non
 
 def test_acknowledging_an_unknown_or_resolved_alert_is_refused(rig: Rig) -> None:
     with pytest.raises(NotFound, match="no alert #99"):
-        rig.service.acknowledge(LEAD, 99)
-    rig.service.ingest_alertmanager([incoming()])
-    rig.service.ingest_alertmanager([incoming("resolved")])
+        rig.service.acknowledgements.acknowledge(LEAD, 99)
+    rig.service.intake.ingest_alertmanager([incoming()])
+    rig.service.intake.ingest_alertmanager([incoming("resolved")])
     with pytest.raises(AlreadyDecided, match="resolved already"):
-        rig.service.acknowledge(LEAD, rig.alerts()[0].id or 0)
+        rig.service.acknowledgements.acknowledge(LEAD, rig.alerts()[0].id or 0)
     assert rig.audit("ack_alert") == [("ULEAD1", "ack_alert", Outcome.REFUSED)] * 2
 
 
 def test_the_view_offers_the_previous_release_while_the_alert_is_open(rig: Rig) -> None:
     rig.deploy("b" * 40)
-    rig.service.ingest_alertmanager([incoming()])
+    rig.service.intake.ingest_alertmanager([incoming()])
     [alert] = rig.alerts()
 
-    view = rig.service.view(alert)
+    view = rig.service.notices.view(alert)
 
     assert view.rollback_to == 1
     assert view.release is not None
     assert view.release.version == 2
     assert view.channel is None
-    resolved = rig.service.resolve(LEAD, alert.id or 0)
-    assert rig.service.view(resolved).rollback_to is None
+    resolved = rig.service.alerts.resolve(LEAD, alert.id or 0)
+    assert rig.service.notices.view(resolved).rollback_to is None
 
 
 def test_every_alert_is_logged(rig: Rig, caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING, logger="chatops.services.alerts"):
-        rig.service.ingest_alertmanager([incoming()])
-        rig.service.ingest_alertmanager([incoming()])
-        rig.service.ingest_alertmanager([incoming("resolved")])
+        rig.service.intake.ingest_alertmanager([incoming()])
+        rig.service.intake.ingest_alertmanager([incoming()])
+        rig.service.intake.ingest_alertmanager([incoming("resolved")])
     said = [re.sub(r"#[0-9]+", "#N", r.getMessage()) for r in caplog.records]
     assert said == [
         "alert #N mybot in staging opened (alertmanager, seen 1 time(s)): mybot answers slowly",

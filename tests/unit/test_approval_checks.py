@@ -67,14 +67,14 @@ def test_an_approval_while_staging_fails_its_checks_is_refused_and_not_counted(
 ) -> None:
     pending = waiting(services)
     staging(services, Health.UNHEALTHY)
-    services.monitor.check_all()  # a failing check: staging is not healthy any more
+    services.health.check_all()  # a failing check: staging is not healthy any more
 
     why = refused_and_not_counted(services, pending, NotPromotable)
     assert "v1 in staging is not healthy" in why
 
     # healthy again, but the soak starts over from the passing check
     staging(services, Health.HEALTHY)
-    services.monitor.check_all()
+    services.health.check_all()
     assert "needs 10m of soak" in refused_and_not_counted(services, pending, NotPromotable)
     services.world.clock.advance(seconds=SOAK.total_seconds())
     services.requests.approve(LEAD1, pending.id or 0)

@@ -21,9 +21,9 @@ from chatops.domain.audit import Outcome
 from chatops.domain.catalog import ANYONE
 from chatops.domain.policy import check_acknowledger, check_deployer
 from chatops.errors import ConfigError, NotAllowed
-from chatops.services.alerts import AlertService
+from chatops.services.acknowledgements import Acknowledgements
 from chatops.services.context import Actor
-from tests.fakes import World, catalog, wired
+from tests.fakes import World, catalog
 
 # prod in tests/fakes.py: deployers UDEV, ULEAD1, ULEAD2; approvers ULEAD1, ULEAD2; admin UADMIN
 DEPLOYERS = frozenset({"UDEV", "ULEAD1"})
@@ -121,7 +121,7 @@ def test_only_the_environments_people_acknowledge_its_alerts(
     world: World, user: str, allowed: bool
 ) -> None:
     alert = _open_alert(world, "prod")
-    service = AlertService(world.deps())
+    service = _acknowledgements(world)
 
     if allowed:
         acked = service.acknowledge(Actor(user, "slack"), alert.id or 0)
@@ -139,22 +139,21 @@ def test_only_the_environments_people_acknowledge_its_alerts(
 
 def test_staging_alerts_may_be_acknowledged_by_anyone_as_configured(world: World) -> None:
     alert = _open_alert(world, "staging")  # staging's deployers are "*"
-    acked = AlertService(world.deps()).acknowledge(Actor("UOUT"), alert.id or 0)
+    acked = _acknowledgements(world).acknowledge(Actor("UOUT"), alert.id or 0)
     assert acked.acked_by == "UOUT"
 
 
 def test_an_alert_of_an_environment_no_longer_configured_is_for_admins(world: World) -> None:
     alert = _open_alert(world, "staging")
     world.tables.alerts[alert.id or 0] = dataclasses.replace(alert, env="gone")
-    service = AlertService(world.deps())
+    service = _acknowledgements(world)
     with pytest.raises(NotAllowed):
         service.acknowledge(Actor("UDEV"), alert.id or 0)
     assert service.acknowledge(Actor("UADMIN"), alert.id or 0).acked_by == "UADMIN"
 
 
 def test_rollback_and_promotion_are_refused_to_non_deployers(world: World) -> None:
-    deps = world.deps()
-    requests = wired(deps).requests
+    requests = world.services().requests
     for call in (
         lambda: requests.promote(Actor("UOUT"), "mybot", "prod"),
         lambda: requests.rollback(Actor("UOUT"), "mybot", "prod"),
@@ -248,3 +247,7 @@ def test_names_that_only_look_alike_do_not_collide(tmp_path: Path) -> None:
         " pay: {repo: /r, environments: {prod: {}}}}\n"
     )
     read_config_file(path, settings=Settings(_env_file=None))  # type: ignore[call-arg]
+
+
+def _acknowledgements(world: World) -> Acknowledgements:
+    return world.services().monitoring.acknowledgements

@@ -15,7 +15,7 @@ from chatops.domain.deployment import Deployment, State
 from chatops.domain.verification import ChecksSpec
 from chatops.errors import ForgeError, NotAllowed
 from chatops.services.context import Actor
-from tests.fakes import World, catalog, wired
+from tests.fakes import World, catalog
 
 OK, WAIT, BAD = CiState.SUCCESS, CiState.PENDING, CiState.FAILURE
 DEV = Actor("UDEV")
@@ -103,8 +103,7 @@ class Rig:
         bot = dataclasses.replace(the_catalog.bots["mybot"], github="acme/mybot")
         self.world = World(dataclasses.replace(the_catalog, bots={"mybot": bot}))
         self.ci = ci
-        self.deps = dataclasses.replace(self.world.deps(), ci=ci)
-        self.requests = wired(self.deps).requests
+        self.requests = self.world.services(ci=ci).requests
 
     def deploy(self, *, sha: str = SHA, force: str | None = None, by: Actor = DEV) -> Deployment:
         self.world.source.add_commit("mybot", "main", sha)

@@ -12,9 +12,9 @@ import pytest
 from chatops.config import ConfigFile, Settings, read_config_file
 from chatops.domain.names import env_tag, image_name, release_tag, unit_name
 from chatops.errors import ConfigError
-from chatops.services.alerts import AlertService, IncomingAlert
+from chatops.services.alerts import IncomingAlert
 from chatops.services.context import Actor
-from tests.fakes import World, catalog, wired
+from tests.fakes import World, catalog
 
 
 @pytest.mark.parametrize("instance", [None, "default"])
@@ -94,13 +94,14 @@ def test_alerts_labelled_for_another_instance_are_ignored(
     instance: str, label: str | None, opened: int
 ) -> None:
     world = World(dataclasses.replace(catalog(), instance=instance))
-    deps = world.deps()
-    requests = wired(deps).requests
+    services = world.services()
+    requests = services.requests
     world.source.add_commit("mybot", "main", "a" * 40)
     requests.deploy(Actor("UDEV"), "mybot", "staging")
 
     labels = {} if label is None else {"chatops_instance": label}
-    result = AlertService(deps).ingest_alertmanager([_alert(**labels)])
+    intake = services.monitoring.intake
+    result = intake.ingest_alertmanager([_alert(**labels)])
 
     assert (result.opened, result.ignored) == (opened, 1 - opened)
     assert len(world.tables.alerts) == opened

@@ -10,18 +10,17 @@ from datetime import timedelta
 
 import pytest
 
+from chatops.bootstrap.monitoring import Monitoring
 from chatops.domain.alerts import Alert, AlertState
 from chatops.domain.audit import Outcome
 from chatops.domain.deployment import Deployment, Kind, State
 from chatops.domain.health import Health, Observation
 from chatops.errors import NotFound, RuntimeFailure
-from chatops.services.alerts import AlertService
-from chatops.services.context import Actor, Deps, NullMetrics
+from chatops.services.context import Actor, NullMetrics
+from chatops.services.health_checks import CheckResult
 from chatops.services.launchers import InlineLauncher
-from chatops.services.monitor import CheckResult, Monitor
 from chatops.services.pipeline import Pipeline
 from chatops.services.requests import Requests
-from chatops.services.wiring import wire
 from tests.fakes import Container, FakeRuntime, World, catalog
 
 WITHHELD = "(withheld: the secrets to mask in it could not be read)"
@@ -58,10 +57,9 @@ class ManagedRuntime(FakeRuntime):
 @dataclass
 class Rig:
     world: World
-    deps: Deps
     pipeline: Pipeline
     requests: Requests
-    monitor: Monitor
+    monitor: Monitoring
     metrics: RecordingMetrics
     launched: list[int] = field(default_factory=list)
 
@@ -77,7 +75,7 @@ class Rig:
         results: list[CheckResult] = []
         for _ in range(times):
             self.world.clock.advance(seconds=30)
-            results = self.monitor.check_environment("staging")
+            results = self.monitor.health.check_environment("staging")
         return results
 
     def alerts(self) -> list[Alert]:
@@ -98,7 +96,6 @@ def make_rig(
     world = world or World(catalog())
     world.secrets.values = {"API_TOKEN": "s3cret-token"}
     metrics = RecordingMetrics()
-    deps = dataclasses.replace(world.deps(), metrics=metrics)
     holder: list[Rig] = []
 
     def launcher(execute: Callable[[int], object]) -> InlineLauncher:
@@ -110,9 +107,8 @@ def make_rig(
 
         return InlineLauncher(run)
 
-    services = wire(deps, launcher=launcher)
-    pipeline, requests = services.pipeline, services.requests
-    rig = Rig(world, deps, pipeline, requests, Monitor(deps, requests), metrics)
+    services = world.services(launching=launcher, metrics=metrics)
+    rig = Rig(world, services.pipeline, services.requests, services.monitoring, metrics)
     holder.append(rig)
     return rig
 
@@ -222,7 +218,7 @@ def test_an_acknowledged_alert_counts_repeats_without_telling_the_channel(rig: R
     rig.container.health = Health.UNHEALTHY
     rig.check(2)
     [alert] = rig.alerts()
-    AlertService(rig.deps).acknowledge(LEAD, alert.id or 0)
+    rig.monitor.acknowledgements.acknowledge(LEAD, alert.id or 0)
     told = len(rig.told())
 
     rig.check(3)
@@ -302,9 +298,9 @@ def test_an_unreachable_runtime_skips_the_check_without_counting_it(
 
 
 def test_check_all_covers_every_environment_and_unknown_ones_are_refused(rig: Rig) -> None:
-    assert [(r.bot, r.env) for r in rig.monitor.check_all()] == [KEY]
+    assert [(r.bot, r.env) for r in rig.monitor.health.check_all()] == [KEY]
     with pytest.raises(NotFound):
-        rig.monitor.check_environment("qa")
+        rig.monitor.health.check_environment("qa")
 
 
 # ── auto-rollback ────────────────────────────────────────────────────────
@@ -402,12 +398,12 @@ def test_an_auto_rollback_with_nothing_to_go_back_to_is_reported_on_the_alert() 
 
 def test_the_soak_notice_is_posted_once(rig: Rig) -> None:
     rig.world.clock.advance(minutes=9)
-    assert rig.monitor.notify_soaked() == []
+    assert rig.monitor.soak.notify_soaked() == []
 
     rig.world.clock.advance(minutes=1)
-    [soaked] = rig.monitor.notify_soaked()
+    [soaked] = rig.monitor.soak.notify_soaked()
     rig.world.clock.advance(minutes=5)
-    again = rig.monitor.notify_soaked()
+    again = rig.monitor.soak.notify_soaked()
 
     assert soaked.id == 1
     assert again == []
@@ -422,14 +418,14 @@ def test_an_incident_restarts_the_soak(rig: Rig) -> None:
     rig.container.health = Health.UNHEALTHY
     rig.check(2)
     rig.world.clock.advance(minutes=20)
-    assert rig.monitor.notify_soaked() == []
+    assert rig.monitor.soak.notify_soaked() == []
 
     rig.container.health = Health.HEALTHY
     rig.check()
     rig.world.clock.advance(minutes=9)
-    assert rig.monitor.notify_soaked() == []
+    assert rig.monitor.soak.notify_soaked() == []
     rig.world.clock.advance(minutes=1)
-    assert len(rig.monitor.notify_soaked()) == 1
+    assert len(rig.monitor.soak.notify_soaked()) == 1
 
 
 # ── reconcile ────────────────────────────────────────────────────────────
@@ -438,23 +434,23 @@ def test_an_incident_restarts_the_soak(rig: Rig) -> None:
 def test_reconcile_alerts_on_a_missing_container_and_resolves_when_it_is_back(rig: Rig) -> None:
     container = rig.world.runtime.current.pop(KEY)
 
-    [alert] = rig.monitor.reconcile()
-    [again] = rig.monitor.reconcile()
+    [alert] = rig.monitor.reconciler.reconcile()
+    [again] = rig.monitor.reconciler.reconcile()
 
     assert alert.fingerprint == "chatops:reconcile:mybot:staging:1"
     assert alert.summary == "mybot v1 in staging is unhealthy: the container is gone"
     assert (again.id, again.count) == (alert.id, 2)
 
     rig.world.runtime.current[KEY] = container
-    [resolved] = rig.monitor.reconcile()
+    [resolved] = rig.monitor.reconciler.reconcile()
     assert resolved.state is AlertState.RESOLVED
-    assert rig.monitor.reconcile() == []
+    assert rig.monitor.reconciler.reconcile() == []
 
 
 def test_reconcile_alerts_on_another_release(rig: Rig) -> None:
     rig.container.spec = dataclasses.replace(rig.container.spec, version=7)
 
-    [alert] = rig.monitor.reconcile()
+    [alert] = rig.monitor.reconciler.reconcile()
 
     assert alert.summary.endswith("runs v7 but chatops deployed v1")
 
@@ -463,7 +459,7 @@ def test_reconcile_leaves_what_the_health_check_reported_alone(rig: Rig) -> None
     del rig.world.runtime.current[KEY]
     rig.check(2)
 
-    assert rig.monitor.reconcile() == []
+    assert rig.monitor.reconciler.reconcile() == []
     assert len(rig.alerts()) == 1
 
 
@@ -475,8 +471,8 @@ def test_reconcile_logs_containers_chatops_has_no_deployment_for(
     rig.deploy("a" * 40)
     world.runtime.strays.append(("otherbot", "staging", "v4", True))  # type: ignore[attr-defined]
 
-    with caplog.at_level(logging.WARNING, logger="chatops.services.monitor"):
-        assert rig.monitor.reconcile() == []
+    with caplog.at_level(logging.WARNING, logger="chatops.services.reconcile"):
+        assert rig.monitor.reconciler.reconcile() == []
 
     [record] = caplog.records
     assert "otherbot-staging (v4, running)" in record.getMessage()

@@ -22,7 +22,7 @@ from chatops.services.launchers import ThreadLauncher
 from chatops.services.pipeline import Pipeline
 from chatops.services.recovery import Heartbeat, Recovery
 from chatops.services.requests import Requests
-from tests.fakes import FakeUnitOfWork, World, catalog, wired
+from tests.fakes import FakeUnitOfWork, World, catalog
 
 DEV = Actor("UDEV")
 LEAD1 = Actor("ULEAD1")
@@ -70,8 +70,7 @@ def make_app(*, launcher: Held | None = None, build_timeout_seconds: float = 180
         shop.bots["mybot"], build_timeout=timedelta(seconds=build_timeout_seconds)
     )
     world = World(dataclasses.replace(shop, bots={"mybot": bot}))
-    deps = world.deps()
-    services = wired(deps, launcher)
+    services = world.services(launcher)
     app = App(
         world,
         services.requests,

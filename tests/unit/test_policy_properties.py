@@ -1,7 +1,7 @@
 """Property tests of the deployment policy (DESIGN §2) over random sequences of operations.
 
 `PolicyMachine` is a hypothesis state machine that drives the real services —
-`Requests`, `Pipeline` (through the inline launcher), `LockService` and `Monitor` —
+`Requests`, `Pipeline` (through the inline launcher), `LockService` and `HealthChecks` —
 over the in-memory fakes of tests/fakes.py. Each step is one operation of people or
 time: deploy to staging (a new commit or an earlier one, sometimes a release that
 turns out unhealthy), deploy straight to prod, promote, approve or reject, roll back
@@ -59,10 +59,10 @@ from chatops.errors import (
     UserError,
 )
 from chatops.services.context import Actor
+from chatops.services.health_checks import HealthChecks
 from chatops.services.locks import LockService
-from chatops.services.monitor import Monitor
 from chatops.services.requests import Requests
-from tests.fakes import World, catalog, wired
+from tests.fakes import World, catalog
 
 T = TypeVar("T")
 
@@ -101,14 +101,13 @@ class Services:
     world: World
     requests: Requests
     locks: LockService
-    monitor: Monitor
+    health: HealthChecks
 
 
 def wire(world: World) -> Services:
     """The services over `world`; deployments run inline, to the end."""
-    deps = world.deps()
-    services = wired(deps)
-    return Services(world, services.requests, services.locks, Monitor(deps, services.requests))
+    services = world.services()
+    return Services(world, services.requests, services.locks, services.monitoring.health)
 
 
 # ── operations ───────────────────────────────────────────────────────────
@@ -573,7 +572,7 @@ class PolicyMachine(RuleBasedStateMachine):
     def health_round(self, op: HealthRound) -> None:
         """A failing check restarts the soak of what runs in staging; a passing one resumes it."""
         healthy = self.staging_healthy()
-        self.attempt("health", self.services.monitor.check_all)
+        self.attempt("health", self.services.health.check_all)
         run = self.model.staging
         if run is not None and not healthy:
             self.model.staging = replace(run, healthy_since=None)
@@ -755,12 +754,12 @@ def test_two_approvals_need_two_approvers_besides_the_requester() -> None:
 def test_a_failing_health_check_restarts_the_soak(services: Services) -> None:
     live_in_staging(services)
     staging_health(services, Health.UNHEALTHY)
-    services.monitor.check_all()
+    services.health.check_all()
     staging_health(services, Health.HEALTHY)
 
     with pytest.raises(NotPromotable, match="is not healthy"):
         services.requests.promote(Actor("UDEV"), BOT, "prod")
-    services.monitor.check_all()  # passing again: the soak starts over
+    services.health.check_all()  # passing again: the soak starts over
     with pytest.raises(NotPromotable, match="healthy in staging for 0s"):
         services.requests.promote(Actor("UDEV"), BOT, "prod")
     services.world.clock.advance(seconds=SOAK.total_seconds())

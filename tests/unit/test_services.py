@@ -32,7 +32,7 @@ from chatops.services.ports import Launcher
 from chatops.services.queries import Queries
 from chatops.services.recovery import Recovery
 from chatops.services.requests import Requests
-from tests.fakes import FakeUnitOfWork, World, catalog, wired
+from tests.fakes import FakeUnitOfWork, World, catalog
 
 DEV = Actor("UDEV")
 LEAD1 = Actor("ULEAD1")
@@ -70,8 +70,7 @@ class App:
 
 def make_app(world: World | None = None, *, launcher: Launcher | None = None) -> App:
     world = world or World(catalog())
-    deps = world.deps()
-    services = wired(deps, launcher)
+    services = world.services(launcher)
     return App(
         world,
         services.requests,

@@ -36,8 +36,7 @@ def test_a_rate_needs_a_burst_and_a_refill() -> None:
 
 def test_a_burst_of_refusals_is_audited_once_and_a_calm_person_starts_afresh() -> None:
     world = World(catalog())
-    deps = world.deps()
-    throttle = Throttle(clock=deps.clock, auditor=Auditor(deps.uow, deps.clock), rate=RATE)
+    throttle = Throttle(clock=world.clock, auditor=Auditor(world.uow, world.clock), rate=RATE)
     flood, calm = Actor("UFLOOD", "slack"), Actor("UCALM", "slack")
 
     admitted = [throttle.admit(flood, "/deploy") for _ in range(10)]

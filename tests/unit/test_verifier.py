@@ -24,10 +24,9 @@ from chatops.entrypoints.render.document import Note
 from chatops.entrypoints.terminal import TERMINAL
 from chatops.errors import NotAllowed, NotPromotable
 from chatops.services.context import Actor
-from chatops.services.monitor import Monitor
 from chatops.services.verification import VerifyResult
 from chatops.services.views import AlertView
-from tests.fakes import World, catalog, wired
+from tests.fakes import World, catalog
 
 DEV = Actor("UDEV")
 LEAD = Actor("ULEAD1", "slack")
@@ -50,9 +49,8 @@ class FakeQuery:
 class Rig:
     def __init__(self, *, spec: VerifySpec = SPEC, **staging: object) -> None:
         self.world = World(catalog(staging={"verify": spec, **staging}))
-        self.deps = self.world.deps()
         self.prometheus = FakeQuery()
-        services = wired(self.deps, metric_query=self.prometheus)
+        self.services = services = self.world.services(metric_query=self.prometheus)
         self.requests = services.requests
         self.verifier = services.verifier
 
@@ -178,18 +176,18 @@ def test_measuring_stops_once_promoted() -> None:
 
 def test_the_soak_notice_waits_for_verification_to_pass_and_is_sent_once() -> None:
     rig = Rig()
-    monitor = Monitor(rig.deps, rig.requests)
+    soak = rig.services.monitoring.soak
     rig.deploy("a" * 40)
     rig.rounds(1)
     rig.world.clock.advance(seconds=600)  # prod's soak time is over, unmeasured since
-    assert monitor.notify_soaked() == []
+    assert soak.notify_soaked() == []
     assert rig.world.notifier.soaked == []
 
     [result] = rig.rounds(1)  # the first measurement after the soak: passed
     assert result.assessment is not None and result.assessment.state is RunState.PASSED
-    [noticed] = monitor.notify_soaked()
+    [noticed] = soak.notify_soaked()
     rig.rounds(2)
-    assert monitor.notify_soaked() == []
+    assert soak.notify_soaked() == []
     [notice] = rig.world.notifier.soaked
     assert (noticed.id, notice.deployment.id, notice.promote_to) == (1, 1, "prod")
 
@@ -197,20 +195,19 @@ def test_the_soak_notice_waits_for_verification_to_pass_and_is_sent_once() -> No
 @pytest.mark.parametrize("answer", [Outcome(0.5), Outcome(error="connection refused", down=True)])
 def test_no_soak_notice_for_a_failed_or_inconclusive_verification(answer: Outcome) -> None:
     rig = Rig()
-    monitor = Monitor(rig.deps, rig.requests)
+    soak = rig.services.monitoring.soak
     rig.deploy("a" * 40)
     rig.prometheus.answer = answer
     rig.rounds(25)  # 12.5 minutes: past prod's soak
-    assert monitor.notify_soaked() == []
+    assert soak.notify_soaked() == []
     assert rig.world.notifier.soaked == []
     assert rig.world.tables.deployments[1].soak_noticed_at is None
 
 
 def test_environments_without_verify_are_not_measured() -> None:
     world = World(catalog())
-    deps = world.deps()
     query = FakeQuery()
-    services = wired(deps, metric_query=query)
+    services = world.services(metric_query=query)
     requests = services.requests
     verifier = services.verifier
     world.source.add_commit("mybot", "main", "a" * 40)
@@ -233,7 +230,7 @@ def test_where_verification_stands_is_shown_on_the_message_in_status_and_release
     document = render_deployment(rig.world.notifier.views[-1], TERMINAL)
     notes = [p.markup for p in document.parts if isinstance(p, Note)]
     assert "✅ verification passed (20 measurements)" in notes  # when it passed
-    queries = wired(rig.deps).queries
+    queries = rig.services.queries
     [row] = [r for r in queries.status("mybot", probe=False) if r.env == "staging"]
     assert status_json(row)["verification"] == {
         "state": "passed",

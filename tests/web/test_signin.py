@@ -12,6 +12,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from chatops.bootstrap import build
+from chatops.entrypoints.web.auth import Signer
 from chatops.entrypoints.web.wiring import web_deps
 from chatops.errors import ConfigError
 from tests.conftest import BotRepo
@@ -136,7 +137,7 @@ def test_slack_sign_in_needs_the_app_credentials(tmp_path: Path, bot_repo: BotRe
         public_url=None,
     )
     config = load_config(path)
-    application = build(config)
+    application = build(config, for_="serve")
     try:
         with pytest.raises(ConfigError) as refused:
             web_deps(config, application)
@@ -145,3 +146,21 @@ def test_slack_sign_in_needs_the_app_credentials(tmp_path: Path, bot_repo: BotRe
 
     assert "CHATOPS_SLACK_CLIENT_ID and CHATOPS_SLACK_CLIENT_SECRET" in refused.value.message
     assert "App Credentials" in (refused.value.hint or "")
+
+
+def test_every_other_spelling_of_a_signed_value_is_refused() -> None:
+    """Any one character changed, in the body or the MAC, is refused, for many keys: no
+    alternative encoding of the same bytes (base64 padding bits) passes as the original."""
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    for n in range(40):
+        signer = Signer(f"key-{n}".encode(), purpose="session")
+        value = signer.sign({"user": f"U{n}"}, seconds=60)
+        assert signer.unsign(value) == {
+            "user": f"U{n}",
+            "exp": pytest.approx(time.time() + 60, abs=5),
+        }
+        for at in (0, len(value) // 2, value.index(".") - 1, value.index(".") + 1, len(value) - 1):
+            for other in alphabet:
+                if other != value[at]:
+                    changed = value[:at] + other + value[at + 1 :]
+                    assert signer.unsign(changed) is None, (n, at, other)

@@ -9,7 +9,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from chatops.adapters.db.repositories import _run, _upsert
+from chatops.adapters.db.repositories_sql import upsert, write
 from chatops.adapters.db.tables import NAME, DeliveryRow, WantedHeadRow
 from chatops.services.ports import WantedHead
 
@@ -33,13 +33,13 @@ class SqlDeliveryLog:
         dialect = self._session.get_bind().dialect.name
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         stmt = insert(DeliveryRow).values(key=_key(key), seen_at=at).on_conflict_do_nothing()
-        return _run(self._session, stmt) == 1
+        return write(self._session, stmt) == 1
 
     def forget(self, key: str) -> None:
-        _run(self._session, delete(DeliveryRow).where(DeliveryRow.key == _key(key)))
+        write(self._session, delete(DeliveryRow).where(DeliveryRow.key == _key(key)))
 
     def prune(self, *, before: datetime) -> int:
-        return _run(self._session, delete(DeliveryRow).where(DeliveryRow.seen_at < before))
+        return write(self._session, delete(DeliveryRow).where(DeliveryRow.seen_at < before))
 
 
 class SqlWantedHeads:
@@ -56,7 +56,7 @@ class SqlWantedHeads:
             "requested_by": wanted.requested_by,
             "at": wanted.at,
         }
-        _upsert(self._session, WantedHeadRow, values, key=[WantedHeadRow.bot, WantedHeadRow.env])
+        upsert(self._session, WantedHeadRow, values, key=[WantedHeadRow.bot, WantedHeadRow.env])
 
     def list(self) -> list[WantedHead]:
         rows = self._session.execute(select(WantedHeadRow).order_by(WantedHeadRow.at)).scalars()
@@ -78,4 +78,4 @@ class SqlWantedHeads:
             WantedHeadRow.commit == wanted.commit,
             WantedHeadRow.at == wanted.at,
         )
-        return _run(self._session, stmt) == 1
+        return write(self._session, stmt) == 1

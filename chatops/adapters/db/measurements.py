@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import UTC, datetime
 
-from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy import DateTime, and_, bindparam, delete, func, or_, select, type_coerce
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
@@ -113,41 +113,16 @@ class SqlMeasurementRepository:
         (the last failure's, the first inconclusive one's) picked by a window."""
         if not deployment_ids:
             return {}
-        row = MeasurementRow
-        ids = row.deployment_id.in_(sorted(set(deployment_ids)))
-        groups = self._session.execute(
-            select(
-                row.deployment_id,
-                row.check,
-                row.verdict,
-                func.count(),
-                func.min(row.at),
-                func.max(row.at),
-            )
-            .where(ids)
-            .group_by(row.deployment_id, row.check, row.verdict)
-        ).all()
-        keys = (row.deployment_id, row.check, row.verdict)
-        earliest = func.row_number().over(partition_by=keys, order_by=(row.at.asc(), row.id.desc()))
-        latest = func.row_number().over(partition_by=keys, order_by=(row.at.desc(), row.id.desc()))
-        ranked = (
-            select(*keys, row.detail, earliest.label("nth_first"), latest.label("nth_last"))
-            .where(ids, row.verdict.in_([str(Verdict.FAIL), str(Verdict.INCONCLUSIVE)]))
-            .subquery()
-        )
-        details: dict[tuple[int, str, str], str] = {}
-        for deployment_id, check, raw, detail in self._session.execute(
-            select(ranked.c.deployment_id, ranked.c.check, ranked.c.verdict, ranked.c.detail).where(
-                or_(
-                    and_(ranked.c.verdict == str(Verdict.INCONCLUSIVE), ranked.c.nth_first == 1),
-                    and_(ranked.c.verdict == str(Verdict.FAIL), ranked.c.nth_last == 1),
-                )
-            )
-        ).all():
-            details[(deployment_id, check, raw)] = detail or ""
+        ids = {"ids": sorted(set(deployment_ids))}
+        self._session.flush()  # plain rows through the connection: no ORM result to build
+        connection = self._session.connection()
+        details = {
+            (deployment_id, check, raw): detail or ""
+            for deployment_id, check, raw, detail in connection.execute(_DETAILS, ids)
+        }
         found: dict[int, list[Tally]] = {}
-        for deployment_id, check, raw, count, first_at, last_at in groups:
-            verdict = Verdict(raw)
+        for deployment_id, check, raw, count, first_at, last_at in connection.execute(_GROUPS, ids):
+            verdict = _VERDICTS[raw]
             detail = details.get((deployment_id, check, raw), "")
             found.setdefault(deployment_id, []).append(
                 Tally(
@@ -176,3 +151,46 @@ class SqlMeasurementRepository:
 def _utc(value: datetime) -> datetime:
     """Aggregates bypass the column type: tag SQLite's naive UTC values as UTC again."""
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# `tallies_by_deployment`'s queries, built once: the web overview asks for hundreds of
+# deployments on every view, and their ids are bound as one expanding parameter
+_VERDICTS = {str(verdict): verdict for verdict in Verdict}
+_IDS = MeasurementRow.deployment_id.in_(bindparam("ids", expanding=True))
+_AT = type_coerce(MeasurementRow.at, DateTime(timezone=True))  # tagged UTC by `_utc`
+_GROUPS = (
+    select(
+        MeasurementRow.deployment_id,
+        MeasurementRow.check,
+        MeasurementRow.verdict,
+        func.count(),
+        func.min(_AT),
+        func.max(_AT),
+    )
+    .where(_IDS)
+    .group_by(MeasurementRow.deployment_id, MeasurementRow.check, MeasurementRow.verdict)
+)
+_KEYS = (MeasurementRow.deployment_id, MeasurementRow.check, MeasurementRow.verdict)
+_ORDER = MeasurementRow.at
+_RANKED = (
+    select(
+        *_KEYS,
+        MeasurementRow.detail,
+        func.row_number()
+        .over(partition_by=_KEYS, order_by=(_ORDER.asc(), MeasurementRow.id.desc()))
+        .label("nth_first"),
+        func.row_number()
+        .over(partition_by=_KEYS, order_by=(_ORDER.desc(), MeasurementRow.id.desc()))
+        .label("nth_last"),
+    )
+    .where(_IDS, MeasurementRow.verdict.in_([str(Verdict.FAIL), str(Verdict.INCONCLUSIVE)]))
+    .subquery()
+)
+_DETAILS = select(
+    _RANKED.c.deployment_id, _RANKED.c.check, _RANKED.c.verdict, _RANKED.c.detail
+).where(
+    or_(
+        and_(_RANKED.c.verdict == str(Verdict.INCONCLUSIVE), _RANKED.c.nth_first == 1),
+        and_(_RANKED.c.verdict == str(Verdict.FAIL), _RANKED.c.nth_last == 1),
+    )
+)

@@ -25,6 +25,7 @@ from chatops.adapters.db.repositories import (
     SqlReleaseRepository,
     SqlVoteRepository,
 )
+from chatops.adapters.db.status_reads import SqlStatusReads
 from chatops.errors import StoreError
 from chatops.services.ports import (
     AlertRepository,
@@ -39,6 +40,7 @@ from chatops.services.ports import (
     VoteRepository,
     WantedHeads,
 )
+from chatops.services.status_reads import StatusReads
 
 __all__ = [
     "SqlStore",
@@ -176,6 +178,7 @@ class SqlUnitOfWork:
         self.deliveries: DeliveryLog = SqlDeliveryLog(self._session)
         self.wanted_heads: WantedHeads = SqlWantedHeads(self._session)
         self.measurements: MeasurementRepository = SqlMeasurementRepository(self._session)
+        self.status: StatusReads = SqlStatusReads(self._session)
         self.outbox = SqlOutbox(self._session)  # the Slack adapters' own, not a port
 
     def __enter__(self) -> Self:

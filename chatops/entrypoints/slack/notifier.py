@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import uuid
 
-from chatops.adapters.db.outbox import OutboxKind, Outgoing
-from chatops.adapters.slack import SlackOutbox
+from chatops.bootstrap.slack import OutboxKind, Outgoing, SlackOutbox
 from chatops.domain.alerts import AlertState
 from chatops.domain.deployment import Deployment
 from chatops.domain.mrkdwn import escape

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from urllib.parse import quote
@@ -36,7 +35,14 @@ from chatops.entrypoints.web import pages
 from chatops.entrypoints.web.auth import ProxyAuth, proxy_user
 from chatops.entrypoints.web.common import WebDeps, html, json_error, problem, secured
 from chatops.entrypoints.web.signin import SignIn
-from chatops.errors import BadInput, ChatOpsError, InfrastructureError, NotFound
+from chatops.errors import (
+    BadInput,
+    ChatOpsError,
+    InfrastructureError,
+    InternalError,
+    NotFound,
+    new_incident_id,
+)
 
 __all__ = ["WebDeps", "web_routes"]
 
@@ -119,12 +125,12 @@ class _WebView:
             except InfrastructureError as exc:
                 log.warning("%s: %s", request.url.path, exc)
                 return secured(problem(api, 503, exc.message))
+            except InternalError:  # unsettled by the service below: a bug like any other
+                return secured(_internal_error(request, api=api))
             except ChatOpsError as exc:
                 return secured(problem(api, 400, exc.message))
             except Exception:
-                incident = uuid.uuid4().hex[:8]
-                log.exception("%s failed (incident %s)", request.url.path, incident)
-                return secured(problem(api, 503, f"internal error (incident {incident})"))
+                return secured(_internal_error(request, api=api))
 
         return gated
 
@@ -285,6 +291,13 @@ class _WebView:
                 "next_before": events[-1].id if more else None,
             }
         )
+
+
+def _internal_error(request: Request, *, api: bool) -> Response:
+    """A bug: its traceback logged under an incident id, which the answer names."""
+    incident = new_incident_id()
+    log.exception("%s failed (incident %s)", request.url.path, incident)
+    return problem(api, 503, f"internal error (incident {incident})")
 
 
 def _streaming(state: State) -> bool:

@@ -1,23 +1,40 @@
-"""Connects chatops to Slack when tokens are configured: clients, directory, notifier and sender."""
+"""Slack, when SLACK_BOT_TOKEN is set: the Web API client, the user directory, and the
+channel (its notifier, the outbox it queues messages in, and the sender delivering them).
+
+The channel's messages are rendered by the entrypoints (`ChannelNotifier`), which
+hand `build` the notifier to put in front of the outbox; the outbox's message types
+are named here for it, so that entrypoints import no adapter.
+"""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from slack_sdk import WebClient
 
+from chatops.adapters.db.outbox import OutboxKind, Outgoing
 from chatops.adapters.db.uow import SqlUnitOfWork
 from chatops.adapters.slack import SlackDirectory, SlackOutbox, delivery_client, web_client
-from chatops.adapters.slack_sender import DeliveryMetrics, Pacing, SlackSender
+from chatops.adapters.slack_sender import DeliveryMetrics, Pacing, SlackSender, describe_waiting
 from chatops.config import Settings
-from chatops.entrypoints.slack.notifier import ChannelNotifier
-from chatops.services.ports import Directory
+from chatops.services.ports import Directory, Notifier
 
-__all__ = ["SlackChannel", "channel_for", "directory_for", "slack_client"]
+__all__ = [
+    "ChannelRenderer",
+    "OutboxKind",
+    "Outgoing",
+    "SlackChannel",
+    "SlackOutbox",
+    "SlackSender",
+    "channel_for",
+    "describe_waiting",
+    "directory_for",
+    "slack_client",
+]
 
-log = logging.getLogger(__name__)
+# What renders channel messages into the outbox: `entrypoints.slack.notifier.ChannelNotifier`.
+ChannelRenderer = Callable[[SlackOutbox], Notifier]
 
 
 def slack_client(settings: Settings) -> WebClient | None:
@@ -35,7 +52,7 @@ def directory_for(client: WebClient | None) -> Directory | None:
 class SlackChannel:
     """The channel notifier, the outbox it queues messages in, and the sender delivering them."""
 
-    notifier: ChannelNotifier
+    notifier: Notifier
     outbox: SlackOutbox
     sender: SlackSender
 
@@ -44,6 +61,7 @@ def channel_for(
     settings: Settings,
     uow: Callable[[], SqlUnitOfWork],
     *,
+    render: ChannelRenderer,
     owner: str,
     metrics: DeliveryMetrics | None = None,
     pacing: Pacing | None = None,
@@ -58,4 +76,4 @@ def channel_for(
     client = delivery_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
     sender = SlackSender(client, uow, owner=owner, metrics=metrics, pacing=pacing)
     outbox = SlackOutbox(uow, wake=sender.wake, remember=remember)
-    return SlackChannel(ChannelNotifier(outbox), outbox, sender)
+    return SlackChannel(render(outbox), outbox, sender)
