@@ -5,25 +5,22 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from dataclasses import replace
-from typing import Protocol
 
 from chatops.domain.alerts import Alert
 from chatops.domain.catalog import Catalog
 from chatops.domain.deployment import Deployment, State
-from chatops.domain.health import Health, Observation
+from chatops.domain.health import Health
 from chatops.domain.names import validate_name
 from chatops.domain.verification import Assessment
 from chatops.errors import ChatOpsError, NotFound
 from chatops.services.channel import Links
 from chatops.services.context import Actor
-from chatops.services.engines import Engines
 from chatops.services.history import ReleaseHistory
 from chatops.services.logs import LogReader
 from chatops.services.observing import HealthObserver
 from chatops.services.ports import (
     Clock,
     Directory,
-    HealthProbe,
     SourceControl,
     UnitOfWorkFactory,
 )
@@ -32,29 +29,9 @@ from chatops.services.viewfacts import ViewFacts
 from chatops.services.viewing import MAX_CHANGES, build_view
 from chatops.services.views import DeploymentView, ReleaseRow, StatusRow
 
-__all__ = ["MAX_CHANGES", "Queries", "ReleaseHistory", "Status", "Views", "observe_health"]
+__all__ = ["MAX_CHANGES", "Queries", "ReleaseHistory", "Status", "Views"]
 
 log = logging.getLogger(__name__)
-
-
-class _Observable(Protocol):
-    """What `observe_health` needs: the monitor's ports, until it takes a HealthObserver."""
-
-    @property
-    def catalog(self) -> Catalog: ...
-
-    @property
-    def engines(self) -> Engines: ...
-
-    @property
-    def probe(self) -> HealthProbe: ...
-
-
-def observe_health(
-    ports: _Observable, bot: str, env: str, handle: str | None = None
-) -> Observation:
-    """`HealthObserver.observe` over `ports` (for the monitor, until it takes an observer)."""
-    return HealthObserver(ports.catalog, ports.engines, ports.probe).observe(bot, env, handle)
 
 
 def _recorded_health(row: StatusRow) -> Health:
