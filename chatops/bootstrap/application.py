@@ -3,8 +3,9 @@
 `build(config, for_="cli" | "serve" | "console" | "demo")` decides what that entry
 point is told (the terminal, the Slack channel), how deployments run (inline, or a
 thread each for `serve`) and which metrics are kept. The services themselves are
-made on first use, each from one constructor call below, so a read command
-(`status`, `releases`) imports and connects only the store and the queries.
+made on first use, each from one constructor call (services.py, running.py, over
+the ports of wiring.py), so a read command (`status`, `releases`) imports and
+connects only the store and the queries.
 """
 
 from __future__ import annotations
