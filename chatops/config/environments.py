@@ -6,7 +6,6 @@ from datetime import timedelta
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from apscheduler.triggers.cron import CronTrigger
 from pydantic import Field, field_validator, model_validator
 
 from chatops.config.fields import Seconds, SecondsOrZero, StrictModel
@@ -148,6 +147,9 @@ class EnvironmentModel(StrictModel):
             raise ValueError(f"`approvals: {self.approvals}` needs `approvers` (user or group ids)")
         if self.rollback_approvals > 0 and not self.approvers:
             raise ValueError("`rollback_approvals` needs `approvers`")
+        if self.freeze:
+            # (imported here: reading a configuration without freezes never loads APScheduler)
+            from apscheduler.triggers.cron import CronTrigger
         for index, rule in enumerate(self.freeze):
             try:
                 CronTrigger.from_crontab(rule.cron, timezone=self.timezone)
