@@ -65,7 +65,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from chatops.adapters.db.schema import upgrade
 from chatops.adapters.local_services import free_port
 from chatops.bootstrap import Application, build
-from chatops.bootstrap.monitoring import build_monitoring
 from chatops.config import load
 from chatops.domain.alerts import AlertState
 from chatops.domain.deployment import Deployment, Kind, Release, State
@@ -198,12 +197,11 @@ def _write_config(root: Path, bots: dict[str, int], docker_host: str, threshold:
 
 def _go_live(application: Application, bots: list[str], image_id: str, tag: str) -> None:
     """Record v1 of every bot as live and start its container through the runtime."""
-    deps = application.deps
-    catalog = deps.catalog
+    catalog = application.config.catalog
     now = datetime.now(UTC)
     commit = "0" * 40
     releases: dict[str, Release] = {}
-    with deps.uow() as uow:
+    with application.store.uow() as uow:
         for bot in bots:
             releases[bot] = uow.releases.add(
                 Release(
@@ -234,7 +232,7 @@ def _go_live(application: Application, bots: list[str], image_id: str, tag: str)
                 )
             )
         uow.commit()
-    runtime = deps.runtime(ENV)
+    runtime = application.adapters.runtimes[ENV]
 
     def start(bot: str) -> None:
         spec = run_spec(
@@ -371,9 +369,7 @@ def main() -> int:
             f"checks every {interval:g}s, unhealthy_threshold {threshold}, "
             f"HEALTHCHECK every {healthcheck:g}s"
         )
-        health = build_monitoring(
-            application.deps, application.requests, application.queries
-        ).health
+        health = application.monitoring.health
         rounds = Rounds(health, interval)
         rounds.start()
         stack.callback(rounds.halt)

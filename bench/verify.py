@@ -148,7 +148,7 @@ def _go_live(
 ) -> list[Deployment]:
     live = []
     sha = f"{version:x}" * 40
-    with application.deps.uow() as uow:
+    with application.store.uow() as uow:
         for bot in bots:
             uow.releases.add(
                 Release(
@@ -232,7 +232,7 @@ def run(deployments: int = 100, rounds: int = 5) -> Figures:
         queries = _query_count(prometheus) - queries_before
 
         # latency: a fresh release of one bot, clean; when does it become promotable?
-        with application.deps.uow() as uow:
+        with application.store.uow() as uow:
             for d in uow.deployments.all_live():
                 uow.deployments.save(d.with_changes(state=State.SUPERSEDED))
             uow.commit()

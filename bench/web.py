@@ -99,7 +99,7 @@ def main(bots: int, events: int, runs: int) -> dict[str, tuple[float, int]]:
         application = build(config)
         try:
             started = time.perf_counter()
-            with application.deps.uow() as uow:
+            with application.store.uow() as uow:
                 for n, name in enumerate(names):
                     story = record(uow, name, commits, start=T0 + timedelta(minutes=n))
                 written = len(uow.audit.list(limit=events + 10_000))

@@ -16,6 +16,7 @@
     │       ├── ChecksFailed      a required CI check failed, or did not finish in time
     │       └── AlreadyDecided    the deployment is no longer waiting for this decision
     ├── ConfigError               chatops.yaml or the environment is invalid (file, key, allowed)
+    ├── Unhealthy                 a new release did not pass its health gate (the deployment fails)
     ├── InfrastructureError       a system chatops depends on failed; the request may be retried
     │   ├── SourceControlError    git: fetch, resolve, tag, push
     │   ├── BuildError            the image did not build
@@ -74,6 +75,7 @@ __all__ = [
     "SlotTaken",
     "SourceControlError",
     "StoreError",
+    "Unhealthy",
     "UserError",
     "new_incident_id",
 ]
@@ -154,6 +156,10 @@ class AlreadyDecided(Refused):
 
 class ConfigError(ChatOpsError):
     """chatops.yaml or the environment variables are invalid."""
+
+
+class Unhealthy(ChatOpsError):
+    """The new release did not pass its health gate."""
 
 
 class InfrastructureError(ChatOpsError):

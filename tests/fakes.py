@@ -16,8 +16,10 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
+from chatops.bootstrap.services import Services
+from chatops.bootstrap.wiring import LauncherFactory
 from chatops.domain.alerts import Alert, AlertState
 from chatops.domain.approvals import Vote
 from chatops.domain.audit import AuditEvent
@@ -28,11 +30,14 @@ from chatops.domain.policy import FreezeWindow, Lock
 from chatops.domain.slots import slots_held
 from chatops.domain.verification import Measurement, Tally, tally
 from chatops.errors import BuildError, NotFound, RegistryError, SourceControlError, StoreError
-from chatops.services.context import Deps, Tuning
+from chatops.services.context import NoForge, NullMetrics, Tuning
+from chatops.services.launchers import InlineLauncher
 from chatops.services.ports import (
     BuildRequest,
     Conflict,
+    Launcher,
     MessageRef,
+    MetricQuery,
     RunSpec,
     SlotTaken,
     WantedHead,
@@ -857,23 +862,47 @@ class World:
     def __post_init__(self) -> None:
         self.builder.clock = self.clock  # a hanging build passes the world's time
 
-    def deps(self) -> Deps:
-        return Deps(
-            catalog=self.catalog,
-            uow=lambda: FakeUnitOfWork(self.tables),
-            clock=self.clock,
-            source=self.source,
-            builders=dict.fromkeys(self.catalog.environments, self.builder),
-            runtimes=dict.fromkeys(self.catalog.environments, self.runtime),
-            probe=self.probe,
-            secrets=self.secrets,
-            directory=self.directory,
-            freezes=self.freezes,
-            processes=self.processes,
-            notifier=self.notifier,
-            workdir=self.workdir,
-            tuning=Tuning(health_poll_seconds=0.25, settle_seconds=0.0, build_slot_wait_seconds=5),
-            public_url=self.public_url,
+    def uow(self) -> FakeUnitOfWork:
+        """A unit of work over this world's tables."""
+        return FakeUnitOfWork(self.tables)
+
+    def services(
+        self,
+        launcher: Launcher | None = None,
+        *,
+        launching: LauncherFactory | None = None,
+        metric_query: MetricQuery | None = None,
+        **ports: Any,
+    ) -> Services:
+        """Every service over this world's fakes, wired as bootstrap wires them; `ports`
+        replace some (`clock=`, `uow=`, `metrics=`…). Queued deployments run inline, or
+        are handed to `launcher`, or to the launcher `launching` makes."""
+        given: dict[str, Any] = {
+            "uow": self.uow,
+            "clock": self.clock,
+            "source": self.source,
+            "builders": dict.fromkeys(self.catalog.environments, self.builder),
+            "runtimes": dict.fromkeys(self.catalog.environments, self.runtime),
+            "probe": self.probe,
+            "secrets": self.secrets,
+            "directory": self.directory,
+            "freezes": self.freezes,
+            "processes": self.processes,
+            "notifier": self.notifier,
+            "metrics": NullMetrics(),
+            "ci": NoForge(),
+            "workdir": self.workdir,
+            "tuning": Tuning(
+                health_poll_seconds=0.25, settle_seconds=0.0, build_slot_wait_seconds=5
+            ),
+            "public_url": self.public_url,
+        }
+        given.update(ports)
+        return Services(
+            self.catalog,
+            launcher=launching or (InlineLauncher if launcher is None else lambda _: launcher),
+            metric_query=None if metric_query is None else lambda: metric_query,
+            **given,
         )
 
 

@@ -3,18 +3,21 @@
 `build(config, for_="cli" | "serve" | "console" | "demo")` decides what that entry
 point is told (the terminal, the Slack channel), how deployments run (inline, or a
 thread each for `serve`) and which metrics are kept. The services themselves are
-made on first use, each from one constructor call below, so a read command
-(`status`, `releases`) imports and connects only the store and the queries.
+made on first use, each from one constructor call (services.py, running.py, over
+the ports of wiring.py), so a read command (`status`, `releases`) imports and
+connects only the store and the queries.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
-from functools import cached_property, partial
+from collections.abc import Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Literal, cast
 
 from chatops.bootstrap.adapters import Adapters, _Lazy, terminal_notifier
+from chatops.bootstrap.services import Services
+from chatops.bootstrap.wiring import LauncherFactory
 from chatops.config import Config
 
 if TYPE_CHECKING:
@@ -25,34 +28,19 @@ if TYPE_CHECKING:
     from chatops.adapters.forge_sender import ForgeSender
     from chatops.adapters.metrics import PrometheusMetrics
     from chatops.adapters.notifiers import FanOut
-    from chatops.bootstrap.monitoring import Monitoring
     from chatops.bootstrap.slack import ChannelRenderer, SlackChannel
-    from chatops.services.autodeploy import AutoDeploy
-    from chatops.services.board import Board
-    from chatops.services.cancel import Cancellations
-    from chatops.services.context import Deps
-    from chatops.services.deliveries import Deliveries
-    from chatops.services.leases import Leases
-    from chatops.services.locks import LockService
-    from chatops.services.pipeline import Pipeline
-    from chatops.services.ports import CiChecks, Directory, Launcher, Metrics, Notifier
-    from chatops.services.queries import Queries
-    from chatops.services.recovery import Heartbeat, Recovery
-    from chatops.services.requests import Requests
-    from chatops.services.retention import Retention
-    from chatops.services.throttle import Throttle
-    from chatops.services.verification import Verifier
+    from chatops.services.ports import CiChecks, Directory, MetricQuery, Metrics, Notifier
 
 __all__ = ["Application", "Target", "build"]
 
 log = logging.getLogger(__name__)
 
 Target = Literal["cli", "serve", "console", "demo"]
-LauncherFactory = Callable[[Callable[[int], object]], "Launcher"]
 
 
-class Application:
-    """Everything an entry point uses, wired by `build`; each service is made when first used."""
+class Application(Services):
+    """Everything an entry point uses, wired by `build`; each service is made when first
+    used (services.py, running.py), over the adapters `build` chose."""
 
     def __init__(
         self,
@@ -66,145 +54,37 @@ class Application:
         channel: SlackChannel | None = None,
         slack: WebClient | None = None,
     ) -> None:
+        from chatops.services.context import Tuning
+
         self.config = config
         self.target = target
         self.adapters = adapters
         self.store: SqlStore = adapters.store
         self.notifiers = notifiers
-        self.metrics = metrics
         self.channel = channel  # Slack's notifier, outbox and sender (when configured)
         self.slack = slack  # the Web API client bolt answers with (`serve` only)
         self.forge_sender: ForgeSender | None = None  # started by `serve`
-        self.closers: list[Callable[[], None]] = []
-        self._launcher = launcher
-
-    # ── the services, one constructor call each ─────────────────────────────
-
-    @cached_property
-    def deps(self) -> Deps:
-        from chatops.services.context import Deps, Tuning
-
-        ports, file = self.adapters, self.config.file
-        return Deps(
-            catalog=self.config.catalog,
+        super().__init__(
+            config.catalog,
             uow=self.store.uow,
-            clock=ports.clock,
-            source=ports.source,
-            builders=ports.builders,
-            runtimes=ports.runtimes,
-            probe=ports.probe,
-            secrets=ports.secrets,
-            directory=ports.directory,
-            freezes=ports.freezes,
-            processes=ports.processes,
-            notifier=self.notifiers,
-            workdir=file.workdir,
-            metrics=self.metrics,
-            public_url=file.public_url,
-            tuning=Tuning(ci_poll_seconds=self.config.settings.chatops_ci_poll_seconds),
-            ci=cast("CiChecks", _Lazy(lambda: ports.forge)),
+            clock=adapters.clock,
+            source=adapters.source,
+            runtimes=adapters.runtimes,
+            builders=adapters.builders,
+            probe=adapters.probe,
+            secrets=adapters.secrets,
+            directory=adapters.directory,
+            freezes=adapters.freezes,
+            processes=adapters.processes,
+            notifier=notifiers,
+            metrics=metrics,
+            ci=cast("CiChecks", _Lazy(lambda: adapters.forge)),
+            workdir=config.file.workdir,
+            tuning=Tuning(ci_poll_seconds=config.settings.chatops_ci_poll_seconds),
+            public_url=config.file.public_url,
+            launcher=launcher,
+            metric_query=_prometheus,
         )
-
-    @cached_property
-    def heartbeat(self) -> Heartbeat:
-        from chatops.services.recovery import Heartbeat
-
-        return Heartbeat(self.deps)
-
-    @cached_property
-    def pipeline(self) -> Pipeline:
-        from chatops.services.pipeline import Pipeline
-
-        return Pipeline(self.deps, self.heartbeat)
-
-    @cached_property
-    def launcher(self) -> Launcher:
-        """Runs each deployment: inline for the CLI, on a thread of its own for `serve`."""
-        chosen = self._launcher(self.pipeline.execute)
-        shutdown = getattr(chosen, "shutdown", None)
-        if callable(shutdown):
-            self.closers.append(shutdown)
-        return chosen
-
-    @cached_property
-    def requests(self) -> Requests:
-        from chatops.services.requests import Requests
-
-        return Requests(self.deps, self.launcher)
-
-    @cached_property
-    def queries(self) -> Queries:
-        from chatops.services.queries import Queries
-
-        return Queries(self.deps)
-
-    @cached_property
-    def locks(self) -> LockService:
-        from chatops.services.locks import LockService
-
-        return LockService(self.deps)
-
-    @cached_property
-    def recovery(self) -> Recovery:
-        from chatops.services.recovery import Recovery
-
-        return Recovery(self.deps, self.heartbeat)
-
-    @cached_property
-    def cancels(self) -> Cancellations:
-        from chatops.services.cancel import Cancellations
-
-        return Cancellations(self.deps)
-
-    @cached_property
-    def verifier(self) -> Verifier:
-        from chatops.adapters.prometheus import PrometheusQuery
-        from chatops.services.verification import Verifier
-
-        return Verifier(self.deps, self.requests, PrometheusQuery())
-
-    @cached_property
-    def monitoring(self) -> Monitoring:
-        """Alerts, health checks, incidents, soak notices and reconcile, sharing one state."""
-        from chatops.bootstrap.monitoring import build_monitoring
-
-        return build_monitoring(self.deps, self.requests, self.queries)
-
-    @cached_property
-    def autodeploy(self) -> AutoDeploy:
-        from chatops.services.autodeploy import AutoDeploy
-
-        return AutoDeploy(self.deps, self.requests)
-
-    @cached_property
-    def deliveries(self) -> Deliveries:
-        from chatops.services.deliveries import Deliveries
-
-        return Deliveries(self.deps)
-
-    @cached_property
-    def throttle(self) -> Throttle:
-        from chatops.services.throttle import Throttle
-
-        return Throttle(self.deps)
-
-    @cached_property
-    def retention(self) -> Retention:
-        from chatops.services.retention import Retention
-
-        return Retention(self.deps)
-
-    @cached_property
-    def leases(self) -> Leases:
-        from chatops.services.leases import Leases
-
-        return Leases(self.store.uow, self.adapters.clock, self.adapters.processes)
-
-    @cached_property
-    def board(self) -> Board:
-        from chatops.services.board import Board
-
-        return Board(self.deps)
 
     # ── the end ─────────────────────────────────────────────────────────────
 
@@ -291,6 +171,13 @@ def build(
             app.closers.append(lambda: stop_sender(slack_channel.sender))
         app.launcher  # noqa: B018 (made now: it stops before the sender does)
     return app
+
+
+def _prometheus() -> MetricQuery:
+    """What verification asks: Prometheus's query API."""
+    from chatops.adapters.prometheus import PrometheusQuery
+
+    return PrometheusQuery()
 
 
 def _metrics(for_: Target) -> Metrics:

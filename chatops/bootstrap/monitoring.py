@@ -8,17 +8,19 @@ it started) and one `AlertService`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
 
+from chatops.domain.catalog import Catalog
 from chatops.services.acknowledgements import Acknowledgements
 from chatops.services.alert_intake import AlertIntake
 from chatops.services.alert_notices import AlertNotices
 from chatops.services.alerts import AlertService
-from chatops.services.channel import Links
-from chatops.services.context import Deps
-from chatops.services.health_checks import HealthChecks
+from chatops.services.auditor import Auditor
+from chatops.services.channel import Channel
+from chatops.services.engines import Engines
+from chatops.services.health_checks import HealthChecks, Observe
 from chatops.services.incidents import Incidents, Rollbacks
-from chatops.services.queries import observe_health
+from chatops.services.masking import Masker
+from chatops.services.ports import Clock, Directory, Metrics, UnitOfWorkFactory
 from chatops.services.reconcile import Reconciler
 from chatops.services.soak import DeploymentViews, SoakNotices
 
@@ -39,33 +41,41 @@ class Monitoring:
     reconciler: Reconciler
 
 
-def build_monitoring(deps: Deps, rollbacks: Rollbacks, views: DeploymentViews) -> Monitoring:
-    """The monitor's services over `deps`' ports; `rollbacks` is `Requests`, `views` `Queries`."""
-    uow, clock, catalog = deps.uow, deps.clock, deps.catalog
-    notices = AlertNotices(uow, catalog, links=Links(deps.public_url), channel=deps.channel)
-    alerts = AlertService(uow, clock, auditor=deps.auditor, metrics=deps.metrics, notices=notices)
-    incidents = Incidents(uow, clock, alerts=alerts, masker=deps.masker, rollbacks=rollbacks)
+def build_monitoring(
+    catalog: Catalog,
+    *,
+    uow: UnitOfWorkFactory,
+    clock: Clock,
+    directory: Directory,
+    metrics: Metrics,
+    engines: Engines,
+    auditor: Auditor,
+    masker: Masker,
+    channel: Channel,
+    notices: AlertNotices,
+    alerts: AlertService,
+    observe: Observe,
+    rollbacks: Rollbacks,
+    views: DeploymentViews,
+) -> Monitoring:
+    """The monitor's services over the collaborators they name.
+
+    `notices` and `alerts` are the process's one alert notices and alert service (the
+    verifier raises alerts too); `observe` is `HealthObserver.observe`; `rollbacks`
+    is `Requests` and `views` `Views`.
+    """
+    incidents = Incidents(uow, clock, alerts=alerts, masker=masker, rollbacks=rollbacks)
     return Monitoring(
         notices=notices,
         alerts=alerts,
         acknowledgements=Acknowledgements(
-            uow,
-            catalog,
-            directory=deps.directory,
-            clock=clock,
-            auditor=deps.auditor,
-            notices=notices,
+            uow, catalog, directory=directory, clock=clock, auditor=auditor, notices=notices
         ),
-        intake=AlertIntake(catalog, uow, clock=clock, masker=deps.masker, alerts=alerts),
+        intake=AlertIntake(catalog, uow, clock=clock, masker=masker, alerts=alerts),
         incidents=incidents,
         health=HealthChecks(
-            catalog,
-            uow,
-            clock=clock,
-            observe=partial(observe_health, deps),
-            metrics=deps.metrics,
-            incidents=incidents,
+            catalog, uow, clock=clock, observe=observe, metrics=metrics, incidents=incidents
         ),
-        soak=SoakNotices(catalog, uow, clock=clock, views=views, channel=deps.channel),
-        reconciler=Reconciler(uow, deps.engines, incidents),
+        soak=SoakNotices(catalog, uow, clock=clock, views=views, channel=channel),
+        reconciler=Reconciler(uow, engines, incidents),
     )

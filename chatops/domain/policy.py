@@ -16,6 +16,7 @@ from chatops.domain.catalog import ANYONE, Environment
 from chatops.domain.deployment import Deployment, Kind, State
 from chatops.domain.durations import format_duration
 from chatops.domain.health import Health
+from chatops.domain.rollbacks import rollback_target
 from chatops.domain.verification import Assessment, RunState
 from chatops.errors import (
     BadInput,
@@ -23,7 +24,6 @@ from chatops.errors import (
     Frozen,
     Locked,
     NotAllowed,
-    NothingToRollBack,
     NotPromotable,
     Refused,
 )
@@ -93,15 +93,21 @@ def is_member(user: str, allowed: Iterable[str]) -> bool:
 
 
 def check_entry(env: Environment, kind: Kind, *, bot: str) -> None:
-    """A plain deploy may not enter an environment that takes promotions.
+    """A plain deploy may not enter an environment that takes promotions; a promotion
+    only one that does.
 
     Raises:
-        Refused: `kind` is deploy and `env` has `promote_from`.
+        Refused: a deploy where `env` has `promote_from`; a promotion where it has none.
     """
     if kind is Kind.DEPLOY and env.promote_from:
         raise Refused(
             f"{env.name} only runs releases promoted from {env.promote_from}",
             hint=f"deploy to {env.promote_from} first, then `/promote {bot} {env.name}`",
+        )
+    if kind is Kind.PROMOTE and not env.promote_from:
+        raise Refused(
+            f"{env.name} does not take promotions (it has no `promote_from`)",
+            hint=f"`/deploy {bot} {env.name}` deploys to it directly",
         )
 
 
@@ -336,57 +342,3 @@ def _check_verified(
             f"({verification.measured} measurements so far)",
             hint="try again after the next measurement",
         )
-
-
-def rollback_target(
-    history: Sequence[Deployment],
-    *,
-    current: Deployment | None,
-    to_version: int | None,
-    built_versions: Iterable[int],
-    bot: str,
-    env: str,
-    promoted_only: bool = False,
-) -> int:
-    """The version a rollback goes to.
-
-    Args:
-        history: the environment's deployments, newest first.
-        current: what is live there now, if anything.
-        to_version: the version the person named, if any.
-        built_versions: every version of the bot that was built.
-        promoted_only: the environment takes promotions only, so a named version must
-            have run there before (a rollback is no way around promotion).
-
-    Raises:
-        NothingToRollBack: no earlier healthy release; or the named one was never built,
-            is what runs now, or (promoted_only) never ran in `env`.
-    """
-    current_version = current.version if current else None
-    if to_version is not None:
-        if to_version not in set(built_versions):
-            raise NothingToRollBack(
-                f"{bot} v{to_version} was never built", hint=f"`/releases {bot}` lists the releases"
-            )
-        if to_version == current_version:
-            raise NothingToRollBack(f"{bot} v{to_version} is already live in {env}")
-        if promoted_only and not any(d.reached_live and d.version == to_version for d in history):
-            raise NothingToRollBack(
-                f"{bot} v{to_version} never ran in {env}, so it cannot be rolled back to",
-                hint=f"`/releases {bot} {env}` lists what ran there; "
-                "new releases come by promotion",
-            )
-        return to_version
-    for deployment in history:
-        if (
-            deployment.reached_live
-            and not deployment.rolled_back
-            and deployment.version is not None
-            and deployment.version != current_version
-            and (current is None or deployment.id != current.id)
-        ):
-            return deployment.version
-    raise NothingToRollBack(
-        f"{bot} has no earlier healthy release in {env} to roll back to",
-        hint=f"`/releases {bot} {env}` shows its history; deploy a fix instead",
-    )

@@ -99,7 +99,7 @@ class ChatCommands:
             return None
         from chatops.services.ports import MessageRef
 
-        with self._app.deps.uow() as uow:
+        with self._app.store.uow() as uow:
             subject = uow.messages.subject_of(MessageRef(channel, ts))
         if subject is None or not subject.startswith("deployment:"):
             return None
@@ -146,7 +146,7 @@ class ChatCommands:
         raise AssertionError(f"unhandled command {parsed!r}")  # pragma: no cover
 
     def _started(self, deployment: Deployment) -> Reply:
-        channel = self._app.deps.catalog.channel_for(deployment.env)
+        channel = self._app.config.catalog.channel_for(deployment.env)
         where = " — its message in the channel follows it" if channel else ""
         if deployment.state is State.PENDING_APPROVAL:
             return _plain(

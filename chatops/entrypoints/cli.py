@@ -357,7 +357,7 @@ def audit(
     with (
         errors(as_json),
         application(recover=False, progress=False) as app_,
-        app_.deps.uow() as uow,
+        app_.store.uow() as uow,
     ):
         events = uow.audit.list(
             bot=bot, deployment_id=deployment, limit=limit, actor=by, env=env, action=action

@@ -226,8 +226,7 @@ def unless_serve_does(
 def _watch(application: Application, monitoring: Monitoring) -> BackgroundScheduler:
     """Health checks and verification at each environment's intervals, and soak notices, as
     `serve` runs them."""
-    deps = application.deps
-    gate = partial(unless_serve_does, uow=deps.uow, clock=deps.clock)
+    gate = partial(unless_serve_does, uow=application.store.uow, clock=application.adapters.clock)
     scheduler = BackgroundScheduler(
         job_defaults={"coalesce": True, "max_instances": 1}, timezone="UTC"
     )

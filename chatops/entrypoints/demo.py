@@ -163,7 +163,7 @@ def run(workdir: Path, *, console: Console) -> None:
         finally:
             for env in ("staging", "prod"):
                 with suppress(ChatOpsError):
-                    application.deps.runtime(env).remove("mybot", env)
+                    application.adapters.runtimes[env].remove("mybot", env)
             application.close()
     if docker_host is not None and docker_host != load_settings().docker_host:
         # the private engine is gone: `chatops status` here must not look for its socket
@@ -239,7 +239,7 @@ def _checks_until_resolved(application: Application) -> None:
     for _ in range(30):
         for env in ("staging", "prod"):
             health.check_environment(env)
-        with application.deps.uow() as uow:
+        with application.store.uow() as uow:
             if not uow.alerts.open_alerts("mybot"):
                 return
         time.sleep(1)
@@ -252,7 +252,7 @@ def _wait_for_alert(application: Application, console: Console) -> Alert:
     while time.monotonic() < deadline:
         for env in ("staging", "prod"):
             health.check_environment(env)
-        with application.deps.uow() as uow:
+        with application.store.uow() as uow:
             firing = [a for a in uow.alerts.open_alerts("mybot") if a.env == "prod"]
         if firing:
             alert = firing[0]

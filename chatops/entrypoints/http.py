@@ -160,7 +160,7 @@ def create_http_app(deps: HttpDeps) -> Starlette:
         checks: dict[str, str] = {}
 
         def database() -> None:
-            with deps.application.deps.uow() as uow:
+            with deps.application.store.uow() as uow:
                 uow.ping()
 
         try:
@@ -243,7 +243,7 @@ def _git_push(deps: HttpDeps) -> Callable[[Request], Awaitable[Response]]:
 
 def _sync_metrics(deps: HttpDeps) -> None:
     """Live releases and open alerts from the database, shared by every replica."""
-    with deps.application.deps.uow() as uow:
+    with deps.application.store.uow() as uow:
         live = [
             (d.bot, d.env, d.version) for d in uow.deployments.all_live() if d.version is not None
         ]

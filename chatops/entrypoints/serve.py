@@ -130,7 +130,7 @@ def _serve(config: Config, application: Application, *, socket_mode: bool) -> Se
     for ended in application.recovery.recover():
         log.warning("failed interrupted deployment #%s: %s", ended.id, ended.reason)
     application.requests.expire_and_supersede()
-    with application.deps.uow() as uow:
+    with application.store.uow() as uow:
         for live in uow.deployments.all_live():
             metrics.live_release(live.bot, live.env, live.version)
     monitoring = application.monitoring

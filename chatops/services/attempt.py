@@ -9,17 +9,18 @@ TakenOver (it was ended elsewhere; stand down).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from chatops.domain.deployment import Deployment, Event
 from chatops.domain.redact import Redactor
 from chatops.errors import ChatOpsError
-from chatops.services.context import Deps, required
-from chatops.services.ports import Conflict, RunSpec
-from chatops.services.queries import announce
+from chatops.services.announcer import Announcer
+from chatops.services.context import Tuning, required
+from chatops.services.ports import Clock, Conflict, RunSpec, UnitOfWorkFactory
 
-__all__ = ["Attempt", "Stopped", "TakenOver", "advance", "check", "interrupted", "look", "save"]
+__all__ = ["Attempt", "Steps", "Stopped", "TakenOver", "interrupted"]
 
 
 class Stopped(ChatOpsError):
@@ -62,41 +63,68 @@ def interrupted(current: Deployment) -> Exception:
     return Stopped(f"#{current.id} was changed by another process while it ran")
 
 
-def save(deps: Deps, attempt: Attempt, deployment: Deployment) -> None:
-    """Save `deployment` (read at `attempt`'s revision) in a transaction of its own.
+class Steps:
+    """Saves a run's steps as compare-and-sets, tells the channel, and looks for changes."""
 
-    Raises:
-        Stopped, TakenOver: someone else changed it since (see `interrupted`).
-    """
-    try:
-        with deps.uow() as uow:
-            attempt.deployment = uow.deployments.save(deployment)
-            uow.commit()
-    except Conflict as conflict:
-        raise interrupted(conflict.current) from None
+    def __init__(
+        self, *, uow: UnitOfWorkFactory, clock: Clock, announcer: Announcer, tuning: Tuning
+    ) -> None:
+        self._uow = uow
+        self._clock = clock
+        self._announcer = announcer
+        self.tuning = tuning
 
+    def now(self) -> datetime:
+        """The run's time (the one clock of every step)."""
+        return self._clock.now()
 
-def advance(deps: Deps, attempt: Attempt, event: Event, **changes: object) -> None:
-    """Move the deployment on by `event`, save it and tell the channel."""
-    deployment = attempt.deployment.advance(event, at=deps.clock.now())
-    if changes:
-        deployment = deployment.with_changes(**changes)
-    save(deps, attempt, deployment)
-    announce(deps, attempt.deployment)
+    def sleep(self, seconds: float) -> None:
+        self._clock.sleep(seconds)
 
+    def save(self, attempt: Attempt, deployment: Deployment) -> None:
+        """Save `deployment` (read at `attempt`'s revision) in a transaction of its own.
 
-def check(deps: Deps, attempt: Attempt) -> None:
-    """Read the row; raise as `save` would when it changed since this run saved it."""
-    with deps.uow() as uow:
-        current = uow.deployments.get(attempt.deployment_id)
-    current = required(current, "the deployment")
-    attempt.checked = deps.clock.now()
-    if current.revision != attempt.deployment.revision:
-        raise interrupted(current)
+        Raises:
+            Stopped, TakenOver: someone else changed it since (see `interrupted`).
+        """
+        try:
+            with self._uow() as uow:
+                attempt.deployment = uow.deployments.save(deployment)
+                uow.commit()
+        except Conflict as conflict:
+            raise interrupted(conflict.current) from None
 
+    def advance(
+        self,
+        attempt: Attempt,
+        event: Event,
+        *,
+        then: Callable[[Deployment], Deployment] | None = None,
+    ) -> None:
+        """Move the deployment on by `event` (and `then`), save it and tell the channel."""
+        deployment = attempt.deployment.advance(event, at=self._clock.now())
+        self.save(attempt, then(deployment) if then is not None else deployment)
+        self.tell(attempt.deployment)
 
-def look(deps: Deps, attempt: Attempt) -> None:
-    """`check`, at most once per `cancel_poll_seconds` (for loops that wait)."""
-    every = timedelta(seconds=deps.tuning.cancel_poll_seconds)
-    if attempt.checked is None or deps.clock.now() - attempt.checked >= every:
-        check(deps, attempt)
+    def read(self, deployment_id: int) -> Deployment | None:
+        """The deployment as it is recorded now."""
+        with self._uow() as uow:
+            return uow.deployments.get(deployment_id)
+
+    def tell(self, deployment: Deployment) -> None:
+        self._announcer.announce(deployment)
+
+    def check(self, attempt: Attempt) -> None:
+        """Read the row; raise as `save` would when it changed since this run saved it."""
+        with self._uow() as uow:
+            current = uow.deployments.get(attempt.deployment_id)
+        current = required(current, "the deployment")
+        attempt.checked = self._clock.now()
+        if current.revision != attempt.deployment.revision:
+            raise interrupted(current)
+
+    def look(self, attempt: Attempt) -> None:
+        """`check`, at most once per `cancel_poll_seconds` (for loops that wait)."""
+        every = timedelta(seconds=self.tuning.cancel_poll_seconds)
+        if attempt.checked is None or self._clock.now() - attempt.checked >= every:
+            self.check(attempt)

@@ -22,12 +22,13 @@ import logging
 from dataclasses import dataclass
 
 from chatops.domain.audit import Outcome
-from chatops.domain.catalog import Bot
+from chatops.domain.catalog import Bot, Catalog
 from chatops.domain.deployment import Deployment
 from chatops.domain.repos import same_repository
 from chatops.errors import Busy, ChatOpsError, NotFound, UserError
-from chatops.services.context import Actor, Deps
-from chatops.services.ports import WantedHead
+from chatops.services.auditor import Auditor
+from chatops.services.context import Actor
+from chatops.services.ports import Clock, SourceControl, UnitOfWorkFactory, WantedHead
 from chatops.services.requests import Requests
 
 __all__ = ["POLLER", "AutoDeploy", "Started"]
@@ -56,8 +57,21 @@ class Started:
 class AutoDeploy:
     """Deploys pushed or polled branch heads into the environments that follow them."""
 
-    def __init__(self, deps: Deps, requests: Requests) -> None:
-        self._deps = deps
+    def __init__(
+        self,
+        catalog: Catalog,
+        *,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        source: SourceControl,
+        auditor: Auditor,
+        requests: Requests,
+    ) -> None:
+        self._catalog = catalog
+        self._uow = uow
+        self._clock = clock
+        self._source = source
+        self._auditor = auditor
         self._requests = requests
 
     def pushed(
@@ -72,7 +86,7 @@ class AutoDeploy:
         """
         actor = Actor(pusher, "webhook")
         started: list[Started] = []
-        for bot in self._deps.catalog.bots.values():
+        for bot in self._catalog.bots.values():
             envs = self._following(bot, branch)
             if not envs or not same_repository(bot.repo, urls=urls, full_name=full_name):
                 continue
@@ -99,12 +113,12 @@ class AutoDeploy:
         Raises:
             NotFound: unknown environment.
         """
-        environment = self._deps.catalog.environment(env)
+        environment = self._catalog.environment(env)
         branch = environment.auto_deploy
         if branch is None:
             return []
         started: list[Started] = []
-        for bot in self._deps.catalog.bots.values():
+        for bot in self._catalog.bots.values():
             if env not in bot.targets:
                 continue
             try:
@@ -123,15 +137,15 @@ class AutoDeploy:
         Each wanted (bot, env) whose deployment has ended converges to its branch's
         head now, once; one whose remote cannot be read stays wanted for the next round.
         """
-        with self._deps.uow() as uow:
+        with self._uow() as uow:
             wanted = uow.wanted_heads.list()
         started: list[Started] = []
         for item in wanted:
-            with self._deps.uow() as uow:
+            with self._uow() as uow:
                 if uow.deployments.holder(item.bot, item.env) is not None:
                     continue
-            bot = self._deps.catalog.bots.get(item.bot)
-            environment = self._deps.catalog.environments.get(item.env)
+            bot = self._catalog.bots.get(item.bot)
+            environment = self._catalog.environments.get(item.env)
             if (
                 bot is None
                 or environment is None
@@ -158,7 +172,7 @@ class AutoDeploy:
 
     def _converge(self, actor: Actor, bot: Bot, env: str, head: str) -> Started:
         """Make `env` run `head` if that moves it forward (or follows a rewritten branch)."""
-        with self._deps.uow() as uow:
+        with self._uow() as uow:
             latest = uow.deployments.history(bot.name, env, limit=1)
             holder = uow.deployments.holder(bot.name, env)
             live = uow.deployments.live(bot.name, env)
@@ -168,7 +182,7 @@ class AutoDeploy:
             return self._want(actor, bot, env, head, holder.id)
         rewritten_from = None
         if live is not None and live.commit is not None and live.commit != head:
-            source = self._deps.source
+            source = self._source
             if source.is_ancestor(bot, head, live.commit):
                 return Started(
                     bot.name,
@@ -186,7 +200,7 @@ class AutoDeploy:
             log.info("automatic deploy of %s to %s refused: %s", bot.name, env, exc)
             return Started(bot.name, env, refused=str(exc))
         if rewritten_from is not None:
-            self._deps.audit_alone(
+            self._auditor.alone(
                 actor,
                 "history_rewrite",
                 Outcome.OK,
@@ -199,12 +213,12 @@ class AutoDeploy:
 
     def _want(self, actor: Actor, bot: Bot, env: str, head: str, holder_id: int) -> Started:
         """Remember `head` for when the deployment `holder_id` ends; audited once per head."""
-        now = self._deps.clock.now()
-        with self._deps.uow() as uow:
+        now = self._clock.now()
+        with self._uow() as uow:
             known = {(w.bot, w.env): w for w in uow.wanted_heads.list()}.get((bot.name, env))
             if known is None or known.commit != head:
                 uow.wanted_heads.put(WantedHead(bot.name, env, head, actor.user, now))
-                self._deps.audit(
+                self._auditor.record(
                     uow,
                     actor,
                     "deploy_wanted",
@@ -218,7 +232,7 @@ class AutoDeploy:
         return Started(bot.name, env, waiting_for=holder_id)
 
     def _settled(self, item: WantedHead) -> None:
-        with self._deps.uow() as uow:
+        with self._uow() as uow:
             if uow.wanted_heads.remove(item):
                 uow.commit()
 
@@ -231,9 +245,9 @@ class AutoDeploy:
             NotFound: the remote has no such branch.
             SourceControlError: the remote cannot be read.
         """
-        self._deps.source.fetch(bot)
-        return self._deps.source.resolve(bot, f"refs/heads/{branch}").sha
+        self._source.fetch(bot)
+        return self._source.resolve(bot, f"refs/heads/{branch}").sha
 
     def _following(self, bot: Bot, branch: str) -> list[str]:
-        catalog = self._deps.catalog
+        catalog = self._catalog
         return [env for env in bot.targets if catalog.environments[env].auto_deploy == branch]

@@ -16,14 +16,14 @@ from pathlib import Path
 from chatops.domain.alerts import Alert
 from chatops.domain.approvals import Vote
 from chatops.domain.audit import AuditEvent
+from chatops.domain.catalog import Catalog
 from chatops.domain.deployment import Commit, Deployment, State
 from chatops.domain.health import Health
 from chatops.domain.names import validate_name
 from chatops.domain.verification import Measurement
-from chatops.domain.viewers import check_viewer, viewers_of
-from chatops.errors import ChatOpsError, NotAllowed, NotFound
-from chatops.services.context import Deps
-from chatops.services.ports import MessageRef
+from chatops.errors import ChatOpsError, NotFound
+from chatops.services.logs import LogReader
+from chatops.services.ports import MessageRef, SourceControl, UnitOfWorkFactory
 from chatops.services.queries import MAX_CHANGES, Queries
 from chatops.services.views import DeploymentView, ReleaseRow, StatusRow
 
@@ -121,9 +121,22 @@ def recorded_health(row: StatusRow) -> StatusRow:
 class Board:
     """Read-only answers for the web view."""
 
-    def __init__(self, deps: Deps) -> None:
-        self._deps = deps
-        self._queries = Queries(deps)
+    def __init__(
+        self,
+        catalog: Catalog,
+        *,
+        uow: UnitOfWorkFactory,
+        source: SourceControl,
+        workdir: Path,
+        queries: Queries,
+        logs: LogReader,
+    ) -> None:
+        self._catalog = catalog
+        self._uow = uow
+        self._source = source
+        self._workdir = workdir
+        self._queries = queries
+        self._logs = logs
 
     def overview(self) -> list[StatusRow]:
         """Every bot in every environment with something to show, with recorded health."""
@@ -131,11 +144,10 @@ class Board:
 
     def timeline(self, bot: str, *, limit: int = TIMELINE_LENGTH) -> Timeline:
         """Raises NotFound for an unknown bot."""
-        deps = self._deps
-        the_bot = deps.catalog.bot(validate_name("bot", bot))
+        the_bot = self._catalog.bot(validate_name("bot", bot))
         status = self._queries.status(the_bot.name, probe=False)
         releases = self._queries.releases(the_bot.name, limit=limit)
-        with deps.uow() as uow:
+        with self._uow() as uow:
             deployments = uow.deployments.history(the_bot.name, None, limit=limit)
             alerts = uow.alerts.history(the_bot.name, limit=limit)
             votes = {
@@ -160,9 +172,8 @@ class Board:
         Raises:
             NotFound: unknown bot or release.
         """
-        deps = self._deps
-        the_bot = deps.catalog.bot(validate_name("bot", bot))
-        with deps.uow() as uow:
+        the_bot = self._catalog.bot(validate_name("bot", bot))
+        with self._uow() as uow:
             release = uow.releases.get(the_bot.name, version)
             earlier = uow.releases.get(the_bot.name, version - 1) if version > 1 else None
         if release is None:
@@ -177,13 +188,12 @@ class Board:
         Raises:
             NotFound: unknown bot.
         """
-        deps = self._deps
-        the_bot = deps.catalog.bot(validate_name("bot", bot))
-        with deps.uow() as uow:
+        the_bot = self._catalog.bot(validate_name("bot", bot))
+        with self._uow() as uow:
             live = [d for d in uow.deployments.all_live() if d.bot == the_bot.name and d.commit]
         try:
-            deps.source.fetch(the_bot)
-            head = deps.source.resolve(the_bot, the_bot.branch).sha
+            self._source.fetch(the_bot)
+            head = self._source.resolve(the_bot, the_bot.branch).sha
         except ChatOpsError as exc:
             return Changes(commits=(), problem=f"cannot read {the_bot.branch}: {exc.message}")
         bases = [d.commit for d in live if d.commit]
@@ -192,8 +202,8 @@ class Board:
             if base == head:
                 return Changes(commits=(), base=base, head=head)
             try:
-                if deps.source.is_ancestor(the_bot, base, head) and (
-                    newest_base is None or deps.source.is_ancestor(the_bot, newest_base, base)
+                if self._source.is_ancestor(the_bot, base, head) and (
+                    newest_base is None or self._source.is_ancestor(the_bot, newest_base, base)
                 ):
                     newest_base = base
             except ChatOpsError:
@@ -201,11 +211,10 @@ class Board:
         return self._log(the_bot.name, base=newest_base, head=head)
 
     def _log(self, bot: str, *, base: str | None, head: str) -> Changes:
-        deps = self._deps
-        the_bot = deps.catalog.bots[bot]
+        the_bot = self._catalog.bots[bot]
         try:
-            commits, total = deps.source.log(the_bot, since=base, until=head, limit=MAX_CHANGES)
-            compare = deps.source.compare_url(the_bot, base=base, head=head) if base else None
+            commits, total = self._source.log(the_bot, since=base, until=head, limit=MAX_CHANGES)
+            compare = self._source.compare_url(the_bot, base=base, head=head) if base else None
         except ChatOpsError as exc:
             log.info("no change list for %s %s..%s: %s", bot, base, head, exc)
             return Changes(commits=(), base=base, head=head, problem=exc.message)
@@ -219,10 +228,9 @@ class Board:
 
     def deployment(self, deployment_id: int) -> DeploymentPage:
         """Raises NotFound for an unknown id."""
-        deps = self._deps
         view = self._queries.view(deployment_id)
         subject = f"deployment:{deployment_id}"
-        with deps.uow() as uow:
+        with self._uow() as uow:
             events = uow.audit.list(deployment_id=deployment_id, limit=200)
             alerts = [
                 a
@@ -243,7 +251,7 @@ class Board:
         )
 
     def build_log(self, deployment: Deployment) -> Path | None:
-        return build_log_path(self._deps.workdir, deployment)
+        return build_log_path(self._workdir, deployment)
 
     def state(self, deployment_id: int) -> State:
         """Where a deployment stands now (one row read). Raises NotFound for an unknown id."""
@@ -258,27 +266,15 @@ class Board:
         Raises:
             ConfigError: the secrets cannot be read, or one is too short to mask.
         """
-        return self._deps.redactor(deployment.bot, deployment.env)
+        return self._logs.redactor(deployment.bot, deployment.env)
 
     def may_read_logs(self, user: str, env: str) -> bool:
         """Whether `user` is among the viewers of `env` (or an admin)."""
-        environment = self._deps.catalog.environments.get(env)
-        if environment is None:
-            return False
-        try:
-            check_viewer(
-                environment,
-                user,
-                viewers=self._deps.directory.expand(viewers_of(environment)),
-                admins=self._deps.catalog.admins,
-            )
-        except NotAllowed:
-            return False
-        return True
+        return self._logs.may_read(user, env)
 
     def audit(self, wanted: AuditFilter) -> list[AuditEvent]:
         """The audit log, newest first, filtered; page on with `before_id`."""
-        with self._deps.uow() as uow:
+        with self._uow() as uow:
             return uow.audit.list(
                 bot=wanted.bot,
                 env=wanted.env,

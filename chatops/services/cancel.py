@@ -9,16 +9,19 @@ answers by failing it with the previous release running again.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from chatops.domain.audit import Outcome
+from chatops.domain.catalog import Catalog
 from chatops.domain.deployment import Deployment, Event, State
 from chatops.domain.names import validate_name
 from chatops.domain.policy import check_canceller
 from chatops.errors import AlreadyDecided, Refused
-from chatops.services.context import Actor, Deps
-from chatops.services.ports import Conflict
-from chatops.services.queries import announce
+from chatops.services.announcer import Announcer
+from chatops.services.auditor import Auditor
+from chatops.services.context import Actor
+from chatops.services.ports import Clock, Conflict, Directory, UnitOfWorkFactory
 
 __all__ = ["Cancellations"]
 
@@ -28,8 +31,22 @@ POLL_SECONDS = 0.5
 class Cancellations:
     """The `/cancel` use case."""
 
-    def __init__(self, deps: Deps) -> None:
-        self._deps = deps
+    def __init__(
+        self,
+        catalog: Catalog,
+        *,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        directory: Directory,
+        auditor: Auditor,
+        announcer: Announcer,
+    ) -> None:
+        self._catalog = catalog
+        self._uow = uow
+        self._clock = clock
+        self._directory = directory
+        self._auditor = auditor
+        self._announcer = announcer
 
     def cancel(self, actor: Actor, bot: str, env: str, *, wait_seconds: float = 0.0) -> Deployment:
         """Cancel the deployment that runs (or waits for approval) in (bot, env).
@@ -50,14 +67,13 @@ class Cancellations:
             NotAllowed: neither its requester, one of the environment's deployers, nor an admin.
             AlreadyDecided: it ended, or changed, while being cancelled.
         """
-        deps = self._deps
-        with deps.refusals_audited(actor, "cancel", bot=bot, env=env):
+        with self._auditor.refusals(actor, "cancel", bot=bot, env=env):
             validate_name("bot", bot)
             validate_name("environment", env)
-            _, environment, _ = deps.catalog.target(bot, env)
-            deployers = deps.directory.expand(environment.deployers)
-            now = deps.clock.now()
-            with deps.uow() as uow:
+            _, environment, _ = self._catalog.target(bot, env)
+            deployers = self._directory.expand(environment.deployers)
+            now = self._clock.now()
+            with self._uow() as uow:
                 holder = uow.deployments.holder(bot, env)
                 if holder is None or holder.id is None:
                     raise Refused(
@@ -69,7 +85,7 @@ class Cancellations:
                     state = current.state if current else "gone"
                     raise AlreadyDecided(f"#{holder.id} is {state} now: there is nothing to cancel")
                 check_canceller(
-                    current, actor.user, deployers=deployers, admins=deps.catalog.admins
+                    current, actor.user, deployers=deployers, admins=self._catalog.admins
                 )
                 changed, detail = _cancelled(current, actor.user, now)
                 try:
@@ -80,18 +96,17 @@ class Cancellations:
                         f"it is {conflict.current.state} now",
                         hint=f"`/cancel {bot} {env}` again if it still runs",
                     ) from None
-                deps.audit(uow, actor, "cancel", Outcome.OK, of=saved, detail=detail)
+                self._auditor.record(uow, actor, "cancel", Outcome.OK, of=saved, detail=detail)
                 uow.commit()
-        announce(deps, saved)
+        self._announcer.announce(saved)
         return self._wait(saved, wait_seconds)
 
     def _wait(self, deployment: Deployment, seconds: float) -> Deployment:
         """`deployment` once its process stopped it, or as it is after `seconds`."""
-        deps = self._deps
-        deadline = deps.clock.now() + timedelta(seconds=seconds)
-        while deployment.in_progress and deps.clock.now() < deadline:
-            deps.clock.sleep(POLL_SECONDS)
-            with deps.uow() as uow:
+        deadline = self._clock.now() + timedelta(seconds=seconds)
+        while deployment.in_progress and self._clock.now() < deadline:
+            self._clock.sleep(POLL_SECONDS)
+            with self._uow() as uow:
                 deployment = uow.deployments.get(deployment.id or 0) or deployment
         return deployment
 
@@ -104,7 +119,8 @@ def _cancelled(current: Deployment, user: str, now: datetime) -> tuple[Deploymen
     if current.state is State.QUEUED:
         # nothing runs yet: a process about to take it up finds it ended
         return current.advance(Event.FAIL, at=now, reason=reason), "queued: failed"
-    asked = current.with_changes(
+    asked = replace(
+        current,
         cancel_requested_by=current.cancel_requested_by or user,
         cancel_requested_at=current.cancel_requested_at or now,
     )

@@ -12,6 +12,7 @@ they go back to what ran before.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from chatops.domain.audit import Outcome
 from chatops.domain.catalog import Bot, Environment
@@ -20,9 +21,10 @@ from chatops.domain.deployment import Kind
 from chatops.domain.durations import format_duration
 from chatops.domain.verification import ChecksSpec
 from chatops.errors import ChecksFailed, ForgeError
-from chatops.services.attempt import Attempt, look, save
-from chatops.services.context import Actor, Deps
-from chatops.services.queries import announce
+from chatops.services.attempt import Attempt, Steps
+from chatops.services.auditor import Auditor
+from chatops.services.context import Actor
+from chatops.services.ports import CiChecks
 
 __all__ = ["CiGate"]
 
@@ -34,8 +36,10 @@ GATE = Actor("chatops", "ci")
 class CiGate:
     """Waits for, or refuses on, a commit's CI checks."""
 
-    def __init__(self, deps: Deps) -> None:
-        self._deps = deps
+    def __init__(self, *, ci: CiChecks, auditor: Auditor, steps: Steps) -> None:
+        self._ci = ci
+        self._auditor = auditor
+        self._steps = steps
 
     def wait(self, attempt: Attempt, bot: Bot, environment: Environment, sha: str) -> None:
         """Return once the required checks of `sha` are green (or forced past).
@@ -48,9 +52,9 @@ class CiGate:
         deployment = attempt.deployment
         if spec is None or deployment.kind not in (Kind.DEPLOY, Kind.PROMOTE):
             return
-        deps = self._deps
+        steps = self._steps
         if deployment.force_reason:
-            deps.audit_alone(
+            self._auditor.alone(
                 Actor(deployment.requested_by, "ci"),
                 "checks_overridden",
                 Outcome.OK,
@@ -58,13 +62,13 @@ class CiGate:
                 detail=f"CI checks of {sha[:8]} not waited for: {deployment.force_reason}",
             )
             return
-        deadline = deps.clock.now() + spec.timeout
+        deadline = steps.now() + spec.timeout
         said = ""
         while True:
             verdict, trouble = self._read(spec, bot, sha)
             if verdict is not None and verdict.state is CiState.SUCCESS:
                 if said:
-                    save(deps, attempt, attempt.deployment.with_changes(reason=None))
+                    steps.save(attempt, replace(attempt.deployment, reason=None))
                 return
             if verdict is not None and verdict.state is CiState.FAILURE:
                 raise ChecksFailed(
@@ -72,21 +76,21 @@ class CiGate:
                     hint="fix the commit and deploy again, or an admin can force with a reason",
                 )
             waiting = verdict.describe(sha) if verdict else f"waiting for CI checks: {trouble}"
-            if deps.clock.now() >= deadline:
+            if steps.now() >= deadline:
                 raise ChecksFailed(
                     f"gave up after {format_duration(spec.timeout)} {waiting}",
                     hint="deploy again once CI has finished, or an admin can force",
                 )
             if waiting != said:  # the message says what it waits for, once per change
-                save(deps, attempt, attempt.deployment.with_changes(reason=waiting))
-                announce(deps, attempt.deployment)
+                steps.save(attempt, replace(attempt.deployment, reason=waiting))
+                steps.tell(attempt.deployment)
                 said = waiting
-            look(deps, attempt)
-            deps.clock.sleep(deps.tuning.ci_poll_seconds)
+            steps.look(attempt)
+            steps.sleep(steps.tuning.ci_poll_seconds)
 
     def _read(self, spec: ChecksSpec, bot: Bot, sha: str) -> tuple[CiVerdict | None, str]:
         try:
-            results = self._deps.ci.results(bot, sha)
+            results = self._ci.results(bot, sha)
         except ForgeError as exc:
             log.warning("cannot read the CI checks of %s %s: %s", bot.name, sha[:8], exc)
             return None, f"the forge cannot be read ({exc.message})"

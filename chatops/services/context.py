@@ -1,46 +1,18 @@
-"""What every service is handed: the catalog, the ports, and who is asking."""
+"""What many services share: who is asking, the tuning of waits and retries, stand-ins for
+metrics and a forge where none is wired, and `required`."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from dataclasses import dataclass
+from typing import TypeVar
 
-from chatops.domain.audit import Outcome
-from chatops.domain.catalog import Bot, Catalog
+from chatops.domain.catalog import Bot
 from chatops.domain.ci import CiResult
 from chatops.domain.deployment import Deployment
-from chatops.domain.redact import Redactor
 from chatops.errors import ConfigError, StoreError
-from chatops.services.ports import (
-    CiChecks,
-    Clock,
-    Directory,
-    FreezeCalendar,
-    HealthProbe,
-    ImageBuilder,
-    Metrics,
-    Notifier,
-    ProcessTable,
-    Runtime,
-    Secrets,
-    SourceControl,
-    UnitOfWork,
-    UnitOfWorkFactory,
-)
-from chatops.services.viewfacts import ViewFacts
-from chatops.services.views import AlertView, DeploymentView
 
-if TYPE_CHECKING:
-    from chatops.services.auditor import Auditor
-    from chatops.services.channel import Channel
-    from chatops.services.engines import Engines
-    from chatops.services.masking import Masker
-
-__all__ = ["Actor", "Deps", "NoForge", "NullMetrics", "Tuning", "required"]
+__all__ = ["Actor", "NoForge", "NullMetrics", "Tuning", "required"]
 
 T = TypeVar("T")
 
@@ -108,111 +80,3 @@ class Tuning:
     restore_retries: int = 6  # attempts at putting back what ran, while the engine is down
     restore_retry_seconds: float = 1.0  # the first wait between them; each wait doubles
     ci_poll_seconds: float = 10.0  # how often pending CI checks are read again
-
-
-@dataclass(frozen=True, slots=True)
-class Deps:
-    catalog: Catalog
-    uow: UnitOfWorkFactory
-    clock: Clock
-    source: SourceControl
-    builders: Mapping[str, ImageBuilder]
-    runtimes: Mapping[str, Runtime]
-    probe: HealthProbe
-    secrets: Secrets
-    directory: Directory
-    freezes: FreezeCalendar
-    processes: ProcessTable
-    notifier: Notifier
-    workdir: Path
-    tuning: Tuning = field(default_factory=Tuning)
-    public_url: str | None = None  # where the web view is reached, for links in messages
-    metrics: Metrics = field(default_factory=NullMetrics)
-    ci: CiChecks = field(default_factory=NoForge)
-    view_facts: ViewFacts = field(default_factory=ViewFacts)  # what views reuse, once read
-
-    """Transition only: every service is moving to the named collaborators below."""
-
-    def builder(self, env: str) -> ImageBuilder:
-        return self.engines.builder(env)
-
-    def runtime(self, env: str) -> Runtime:
-        return self.engines.runtime(env)
-
-    @property
-    def engines(self) -> Engines:
-        from chatops.services.engines import Engines
-
-        return Engines(self.runtimes, self.builders)
-
-    @property
-    def auditor(self) -> Auditor:
-        from chatops.services.auditor import Auditor
-
-        return Auditor(self.uow, self.clock)
-
-    @property
-    def masker(self) -> Masker:
-        from chatops.services.masking import Masker
-
-        return Masker(self.catalog, self.secrets)
-
-    @property
-    def channel(self) -> Channel:
-        from chatops.services.channel import Channel
-
-        return Channel(self.notifier)
-
-    def page_url(self, deployment_id: int | None) -> str | None:
-        from chatops.services.channel import Links
-
-        return Links(self.public_url).page_url(deployment_id)
-
-    def redactor(self, bot: str, env: str) -> Redactor:
-        return self.masker.redactor(bot, env)
-
-    def masked(self, bot: str, env: str, text: str) -> str:
-        return self.masker.masked(bot, env, text)
-
-    def audit(
-        self,
-        uow: UnitOfWork,
-        actor: Actor,
-        action: str,
-        outcome: Outcome,
-        *,
-        of: Deployment | None = None,
-        **fields: object,
-    ) -> None:
-        self.auditor.record(uow, actor, action, outcome, of=of, **fields)
-
-    def audit_alone(
-        self,
-        actor: Actor,
-        action: str,
-        outcome: Outcome,
-        *,
-        of: Deployment | None = None,
-        **fields: object,
-    ) -> None:
-        self.auditor.alone(actor, action, outcome, of=of, **fields)
-
-    def refusals_audited(
-        self,
-        actor: Actor,
-        action: str,
-        *,
-        bot: str | None = None,
-        env: str | None = None,
-        deployment_id: int | None = None,
-    ) -> AbstractContextManager[None]:
-        return self.auditor.refusals(actor, action, bot=bot, env=env, deployment_id=deployment_id)
-
-    def tell(self, view: DeploymentView) -> None:
-        self.channel.tell(view)
-
-    def tell_soaked(self, view: DeploymentView) -> None:
-        self.channel.tell_soaked(view)
-
-    def tell_alert(self, view: AlertView) -> None:
-        self.channel.tell_alert(view)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from chatops.services.context import Deps
+from chatops.services.ports import Clock, UnitOfWorkFactory
 
 __all__ = ["KEEP", "Deliveries"]
 
@@ -14,8 +14,9 @@ KEEP = timedelta(days=7)  # GitHub redelivers from the last 3 days; Slack retrie
 class Deliveries:
     """The delivery keys seen in the last `keep`, in the database."""
 
-    def __init__(self, deps: Deps, keep: timedelta = KEEP) -> None:
-        self._deps = deps
+    def __init__(self, *, uow: UnitOfWorkFactory, clock: Clock, keep: timedelta = KEEP) -> None:
+        self._uow = uow
+        self._clock = clock
         self._keep = keep
 
     def first_time(self, key: str) -> bool:
@@ -24,8 +25,8 @@ class Deliveries:
         Raises:
             StoreError: the database cannot be reached.
         """
-        with self._deps.uow() as uow:
-            fresh = uow.deliveries.first_time(key, at=self._deps.clock.now())
+        with self._uow() as uow:
+            fresh = uow.deliveries.first_time(key, at=self._clock.now())
             uow.commit()
         return fresh
 
@@ -35,13 +36,13 @@ class Deliveries:
         Raises:
             StoreError: the database cannot be reached.
         """
-        with self._deps.uow() as uow:
+        with self._uow() as uow:
             uow.deliveries.forget(key)
             uow.commit()
 
     def prune(self) -> int:
         """Drop keys older than `keep`; how many."""
-        with self._deps.uow() as uow:
-            dropped = uow.deliveries.prune(before=self._deps.clock.now() - self._keep)
+        with self._uow() as uow:
+            dropped = uow.deliveries.prune(before=self._clock.now() - self._keep)
             uow.commit()
         return dropped

@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 Observe = Callable[[str, str], Observation]
 """What runs for (bot, env) now, with the bot's own health rule applied
-(`queries.observe_health`)."""
+(`observing.HealthObserver.observe`)."""
 
 
 @dataclass(frozen=True, slots=True)

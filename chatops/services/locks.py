@@ -5,10 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 from chatops.domain.audit import Outcome
+from chatops.domain.catalog import Catalog
 from chatops.domain.names import validate_name
 from chatops.domain.policy import Lock, LockKind, check_deployer, check_lock_duration, is_member
 from chatops.errors import BadInput, Locked, NotAllowed, NotFound
-from chatops.services.context import Actor, Deps
+from chatops.services.auditor import Auditor
+from chatops.services.context import Actor
+from chatops.services.ports import Clock, Directory, Notifier, UnitOfWorkFactory
 
 __all__ = ["LockService"]
 
@@ -16,8 +19,22 @@ __all__ = ["LockService"]
 class LockService:
     """Locks refuse every new deployment of (bot, env) until unlocked or expired."""
 
-    def __init__(self, deps: Deps) -> None:
-        self._deps = deps
+    def __init__(
+        self,
+        catalog: Catalog,
+        *,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        directory: Directory,
+        auditor: Auditor,
+        notifier: Notifier,
+    ) -> None:
+        self._catalog = catalog
+        self._uow = uow
+        self._clock = clock
+        self._directory = directory
+        self._auditor = auditor
+        self._notifier = notifier
 
     def lock(
         self, actor: Actor, bot: str, env: str, *, reason: str, duration: timedelta | None = None
@@ -30,19 +47,19 @@ class LockService:
             NotAllowed: not a deployer of the environment nor an admin.
             Locked: someone else holds it already.
         """
-        with self._deps.refusals_audited(actor, "lock", bot=bot, env=env):
+        with self._auditor.refusals(actor, "lock", bot=bot, env=env):
             validate_name("bot", bot)
             validate_name("environment", env)
-            _, environment, _ = self._deps.catalog.target(bot, env)
+            _, environment, _ = self._catalog.target(bot, env)
             if not reason.strip():
                 raise BadInput("a lock needs a reason", usage="/lock <bot> <env> <reason>")
             check_lock_duration(duration)
-            if actor.user not in self._deps.catalog.admins:
+            if actor.user not in self._catalog.admins:
                 check_deployer(
-                    environment, actor.user, self._deps.directory.expand(environment.deployers)
+                    environment, actor.user, self._directory.expand(environment.deployers)
                 )
-            now = self._deps.clock.now()
-            with self._deps.uow() as uow:
+            now = self._clock.now()
+            with self._uow() as uow:
                 current = uow.locks.get(bot, env)
                 if (
                     current is not None
@@ -63,12 +80,12 @@ class LockService:
                     expires_at=now + duration if duration else None,
                 )
                 uow.locks.put(lock)
-                self._deps.audit(
+                self._auditor.record(
                     uow, actor, "lock", Outcome.OK, bot=bot, env=env, detail=lock.describe()
                 )
                 uow.commit()
-        self._deps.notifier.say(
-            self._deps.catalog.channel_for(env), f":lock: {bot} in {env} is {lock.describe()}"
+        self._notifier.say(
+            self._catalog.channel_for(env), f":lock: {bot} in {env} is {lock.describe()}"
         )
         return lock
 
@@ -79,18 +96,18 @@ class LockService:
             NotFound: unknown bot or environment, or nothing holds it.
             NotAllowed: neither the holder, a deployer of the environment, nor an admin.
         """
-        with self._deps.refusals_audited(actor, "unlock", bot=bot, env=env):
+        with self._auditor.refusals(actor, "unlock", bot=bot, env=env):
             validate_name("bot", bot)
             validate_name("environment", env)
-            _, environment, _ = self._deps.catalog.target(bot, env)
-            with self._deps.uow() as uow:
+            _, environment, _ = self._catalog.target(bot, env)
+            with self._uow() as uow:
                 lock = uow.locks.get(bot, env)
-                if lock is None or not lock.active(self._deps.clock.now()):
+                if lock is None or not lock.active(self._clock.now()):
                     raise NotFound(f"{bot} in {env} is not locked")
                 allowed = (
                     actor.user == lock.held_by
-                    or actor.user in self._deps.catalog.admins
-                    or is_member(actor.user, self._deps.directory.expand(environment.deployers))
+                    or actor.user in self._catalog.admins
+                    or is_member(actor.user, self._directory.expand(environment.deployers))
                 )
                 if not allowed:
                     raise NotAllowed(
@@ -98,7 +115,7 @@ class LockService:
                         hint=f"ask {lock.held_by}, a deployer of {env}, or an admin",
                     )
                 uow.locks.delete(bot, env)
-                self._deps.audit(
+                self._auditor.record(
                     uow,
                     actor,
                     "unlock",
@@ -108,7 +125,7 @@ class LockService:
                     detail=f"was {lock.describe()}",
                 )
                 uow.commit()
-        self._deps.notifier.say(
-            self._deps.catalog.channel_for(env), f":unlock: {bot} in {env} unlocked by {actor.user}"
+        self._notifier.say(
+            self._catalog.channel_for(env), f":unlock: {bot} in {env} unlocked by {actor.user}"
         )
         return lock

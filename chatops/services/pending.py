@@ -7,7 +7,8 @@ from datetime import datetime
 from chatops.domain.audit import Outcome
 from chatops.domain.catalog import Environment
 from chatops.domain.deployment import Deployment, Event, Kind
-from chatops.services.context import Actor, Deps
+from chatops.services.auditor import Auditor
+from chatops.services.context import Actor
 from chatops.services.ports import UnitOfWork
 
 __all__ = ["settle_if_stale"]
@@ -16,7 +17,11 @@ SCHEDULER = Actor("chatops", "scheduler")
 
 
 def settle_if_stale(
-    deps: Deps, uow: UnitOfWork, deployment: Deployment, environment: Environment, now: datetime
+    auditor: Auditor,
+    uow: UnitOfWork,
+    deployment: Deployment,
+    environment: Environment,
+    now: datetime,
 ) -> Deployment | None:
     """Expire or supersede `deployment` (pending in `environment`) when it went stale.
 
@@ -38,5 +43,5 @@ def settle_if_stale(
     else:
         return None
     settled = uow.deployments.save(deployment.advance(event, at=now, reason=why))
-    deps.audit(uow, SCHEDULER, str(event), Outcome.OK, of=deployment, detail=why)
+    auditor.record(uow, SCHEDULER, str(event), Outcome.OK, of=deployment, detail=why)
     return settled

@@ -16,19 +16,30 @@ import threading
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from chatops.domain.audit import Outcome
+from chatops.domain.catalog import Catalog
 from chatops.domain.deployment import IN_PROGRESS_STATES, Deployment, Event, State
 from chatops.domain.policy import format_duration
 from chatops.domain.redact import Redactor
 from chatops.errors import ChatOpsError
-from chatops.services.context import Actor, Deps
-from chatops.services.ports import Conflict, RunSpec
-from chatops.services.queries import announce
+from chatops.services.announcer import Announcer
+from chatops.services.auditor import Auditor
+from chatops.services.context import Actor, Tuning
+from chatops.services.engines import Engines
+from chatops.services.ports import (
+    Clock,
+    Conflict,
+    ProcessTable,
+    RunSpec,
+    Secrets,
+    UnitOfWorkFactory,
+)
 from chatops.services.runspec import previous_spec
 
-__all__ = ["Heartbeat", "Recovery"]
+__all__ = ["Heartbeat", "Orphans", "Recovery", "Restorer"]
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +49,13 @@ RECOVERY = Actor("chatops", "recovery")
 class Heartbeat:
     """Stamps `heartbeat_at` on the deployments whose work runs in this process, while it runs."""
 
-    def __init__(self, deps: Deps) -> None:
-        self._deps = deps
+    def __init__(
+        self, *, uow: UnitOfWorkFactory, clock: Clock, processes: ProcessTable, tuning: Tuning
+    ) -> None:
+        self._uow = uow
+        self._clock = clock
+        self._processes = processes
+        self._tuning = tuning
         self._guard = threading.Lock()
         self._users = 0
         self._working: Counter[int] = Counter()
@@ -92,39 +108,48 @@ class Heartbeat:
             ids = set(self._working)
         if not ids:
             return 0
-        deps = self._deps
-        with deps.uow() as uow:
-            count = uow.deployments.heartbeat(deps.processes.me(), deps.clock.now(), ids)
+        with self._uow() as uow:
+            count = uow.deployments.heartbeat(self._processes.me(), self._clock.now(), ids)
             uow.commit()
         return count
 
     def _run(self) -> None:
-        while not self._stop.wait(self._deps.tuning.heartbeat_seconds):
+        while not self._stop.wait(self._tuning.heartbeat_seconds):
             try:
                 self.beat()
             except Exception:
                 log.exception("heartbeat failed")
 
 
-class Recovery:
-    """Fails the deployments whose work stopped, restoring what ran before.
+class Orphans:
+    """Finds the in-progress deployments whose owner is gone, or whose heartbeat went stale.
 
     Args:
         heartbeat: this process's heartbeat: its own deployments are left alone
             while their work runs here.
     """
 
-    def __init__(self, deps: Deps, heartbeat: Heartbeat | None = None) -> None:
-        self._deps = deps
+    def __init__(
+        self,
+        *,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        processes: ProcessTable,
+        tuning: Tuning,
+        heartbeat: Heartbeat | None = None,
+    ) -> None:
+        self._uow = uow
+        self._clock = clock
+        self._processes = processes
+        self._tuning = tuning
         self._heartbeat = heartbeat
 
     def orphaned(self) -> list[Deployment]:
         """In-progress deployments whose owner is gone, or whose heartbeat went stale."""
-        deps = self._deps
-        me = deps.processes.me()
-        now = deps.clock.now()
-        stale_after = timedelta(seconds=deps.tuning.stale_after_seconds)
-        with deps.uow() as uow:
+        me = self._processes.me()
+        now = self._clock.now()
+        stale_after = timedelta(seconds=self._tuning.stale_after_seconds)
+        with self._uow() as uow:
             candidates = uow.deployments.in_state(IN_PROGRESS_STATES)
         orphans = []
         for deployment in candidates:
@@ -132,11 +157,86 @@ class Recovery:
                 self._heartbeat is None or self._heartbeat.working_on(deployment.id)
             ):
                 continue
-            alive = deps.processes.alive(deployment.owner) if deployment.owner else False
+            alive = self._processes.alive(deployment.owner) if deployment.owner else False
             beat = deployment.heartbeat_at or deployment.updated_at
             if alive is False or now - beat > stale_after:
                 orphans.append(deployment)
         return orphans
+
+    def reason(self, deployment: Deployment, now: datetime) -> str:
+        """Why an orphan is failed: whose work stopped, and when it was last seen."""
+        beat = deployment.heartbeat_at or deployment.updated_at
+        if deployment.owner == self._processes.me():
+            who = f"its run in this chatops process ({deployment.owner}) ended"
+        else:
+            who = f"the chatops process running it ({deployment.owner or 'unknown'}) stopped"
+        return (
+            f"interrupted: {who} while it was {deployment.state}; "
+            f"last sign of life {format_duration(now - beat)} ago"
+        )
+
+
+class Restorer:
+    """Puts back the release that was live before an interrupted deployment."""
+
+    def __init__(
+        self, catalog: Catalog, *, uow: UnitOfWorkFactory, secrets: Secrets, engines: Engines
+    ) -> None:
+        self._catalog = catalog
+        self._uow = uow
+        self._secrets = secrets
+        self._engines = engines
+
+    def previous(self, deployment: Deployment) -> tuple[RunSpec | None, Redactor]:
+        """How to run what was live before, and a redactor of its secrets.
+
+        Raises:
+            ConfigError: the secrets of the bot there cannot be read.
+        """
+        bot = self._catalog.bots.get(deployment.bot)
+        environment = self._catalog.environments.get(deployment.env)
+        target = bot.targets.get(deployment.env) if bot else None
+        if bot is None or environment is None or target is None:
+            return None, Redactor()
+        secrets = self._secrets.resolve(bot, target)
+        spec = previous_spec(
+            self._uow,
+            bot=bot,
+            environment=environment,
+            target=target,
+            secrets=secrets,
+            instance=self._catalog.instance,
+        )
+        return spec, Redactor(secrets.values())
+
+    def restore(self, deployment: Deployment, previous: RunSpec | None) -> None:
+        """Raises RuntimeFailure (a ChatOpsError) when the engine cannot."""
+        self._engines.runtime(deployment.env).restore(deployment.bot, deployment.env, previous)
+
+
+class Recovery:
+    """Fails the deployments whose work stopped, restoring what ran before."""
+
+    def __init__(
+        self,
+        *,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        orphans: Orphans,
+        restorer: Restorer,
+        auditor: Auditor,
+        announcer: Announcer,
+    ) -> None:
+        self._uow = uow
+        self._clock = clock
+        self._orphans = orphans
+        self._restorer = restorer
+        self._auditor = auditor
+        self._announcer = announcer
+
+    def orphaned(self) -> list[Deployment]:
+        """See `Orphans.orphaned`."""
+        return self._orphans.orphaned()
 
     def recover(self) -> list[Deployment]:
         """Fail every orphaned deployment; returns them as they ended.
@@ -160,23 +260,14 @@ class Recovery:
         return ended
 
     def _fail(self, deployment: Deployment) -> Deployment | None:
-        deps = self._deps
-        now = deps.clock.now()
-        beat = deployment.heartbeat_at or deployment.updated_at
-        if deployment.owner == deps.processes.me():
-            who = f"its run in this chatops process ({deployment.owner}) ended"
-        else:
-            who = f"the chatops process running it ({deployment.owner or 'unknown'}) stopped"
-        reason = (
-            f"interrupted: {who} while it was {deployment.state}; "
-            f"last sign of life {format_duration(now - beat)} ago"
-        )
+        now = self._clock.now()
+        reason = self._orphans.reason(deployment, now)
         restore = deployment.state in (State.DEPLOYING, State.VERIFYING)
         previous: RunSpec | None = None
         redact = Redactor()
         if restore:
             try:
-                previous, redact = self._previous_spec(deployment)
+                previous, redact = self._restorer.previous(deployment)
             except ChatOpsError as exc:  # e.g. a secret that cannot be read (named, never shown)
                 restore = False
                 reason += f"; the previous release was not restored: {exc.message}"
@@ -185,7 +276,7 @@ class Recovery:
             return None
         if restore:
             try:
-                deps.runtime(deployment.env).restore(deployment.bot, deployment.env, previous)
+                self._restorer.restore(deployment, previous)
                 if previous is not None:
                     ended = self._amend(ended, f"; v{previous.version} is running again")
             except ChatOpsError as exc:
@@ -193,13 +284,12 @@ class Recovery:
                     ended, f"; restoring the previous release failed: {redact(exc.message)}"
                 )
         log.warning("deployment #%s: %s", deployment.id, ended.reason)
-        announce(deps, ended)
+        self._announcer.announce(ended)
         return ended
 
     def _claim(self, deployment: Deployment, reason: str, now: datetime) -> Deployment | None:
         """Fail `deployment` unless it changed (or beat) since it was found orphaned."""
-        deps = self._deps
-        with deps.uow() as uow:
+        with self._uow() as uow:
             current = uow.deployments.get_for_update(deployment.id) if deployment.id else None
             if (
                 current is None
@@ -211,40 +301,19 @@ class Recovery:
                 ended = uow.deployments.save(current.advance(Event.FAIL, at=now, reason=reason))
             except Conflict:
                 return None
-            deps.audit(uow, RECOVERY, "recovered", Outcome.FAILED, of=deployment, detail=reason)
+            self._auditor.record(
+                uow, RECOVERY, "recovered", Outcome.FAILED, of=deployment, detail=reason
+            )
             uow.commit()
         return ended
 
     def _amend(self, ended: Deployment, more: str) -> Deployment:
         """Add how the restore went to the reason of a deployment recovery failed."""
-        amended = ended.with_changes(reason=f"{ended.reason}{more}")
+        amended = replace(ended, reason=f"{ended.reason}{more}")
         try:
-            with self._deps.uow() as uow:
+            with self._uow() as uow:
                 amended = uow.deployments.save(amended)
                 uow.commit()
         except (Conflict, ChatOpsError) as exc:
             log.warning("could not add %r to #%s: %s", more, ended.id, exc)
         return amended
-
-    def _previous_spec(self, deployment: Deployment) -> tuple[RunSpec | None, Redactor]:
-        """How to run what was live before, and a redactor of its secrets.
-
-        Raises:
-            ConfigError: the secrets of the bot there cannot be read.
-        """
-        deps = self._deps
-        bot = deps.catalog.bots.get(deployment.bot)
-        environment = deps.catalog.environments.get(deployment.env)
-        target = bot.targets.get(deployment.env) if bot else None
-        if bot is None or environment is None or target is None:
-            return None, Redactor()
-        secrets = deps.secrets.resolve(bot, target)
-        spec = previous_spec(
-            deps.uow,
-            bot=bot,
-            environment=environment,
-            target=target,
-            secrets=secrets,
-            instance=deps.catalog.instance,
-        )
-        return spec, Redactor(secrets.values())

@@ -14,11 +14,13 @@ import shutil
 import time
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
+from chatops.domain.catalog import Catalog
 from chatops.domain.deployment import Release
 from chatops.domain.retention import releases_to_prune
-from chatops.services.context import Deps
-from chatops.services.ports import ImageBuilder
+from chatops.services.engines import Engines
+from chatops.services.ports import Clock, ImageBuilder, UnitOfWorkFactory
 
 __all__ = ["Pruned", "Retention"]
 
@@ -39,8 +41,23 @@ class Pruned:
 
 
 class Retention:
-    def __init__(self, deps: Deps) -> None:
-        self._deps = deps
+    """Prunes what `retention` lets go: images and build logs of old releases, stale build
+    folders, old audit events."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        *,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        engines: Engines,
+        workdir: Path,
+    ) -> None:
+        self._catalog = catalog
+        self._uow = uow
+        self._clock = clock
+        self._engines = engines
+        self._workdir = workdir
 
     def prune(self) -> Pruned:
         """Apply `retention`; nothing when it is not configured.
@@ -48,11 +65,10 @@ class Retention:
         Raises:
             StoreError: the database cannot be reached.
         """
-        deps = self._deps
-        policy = deps.catalog.retention
+        policy = self._catalog.retention
         releases = logs = 0
         if policy.releases is not None:
-            for bot in deps.catalog.bots.values():
+            for bot in self._catalog.bots.values():
                 for release in self._prunable(bot.name, policy.releases):
                     self._remove_images(release)
                     logs += self._remove_logs(release)
@@ -60,8 +76,8 @@ class Retention:
         builds = self._remove_stale_builds()
         audit = 0
         if policy.audit_days is not None:
-            before = deps.clock.now() - timedelta(days=policy.audit_days)
-            with deps.uow() as uow:
+            before = self._clock.now() - timedelta(days=policy.audit_days)
+            with self._uow() as uow:
                 audit = uow.audit.prune(before)
                 uow.commit()
         pruned = Pruned(releases=releases, logs=logs, builds=builds, audit_events=audit)
@@ -70,11 +86,11 @@ class Retention:
         return pruned
 
     def _prunable(self, bot: str, keep: int) -> list[Release]:
-        with self._deps.uow() as uow:
+        with self._uow() as uow:
             releases = {r.version: r for r in uow.releases.list(bot, limit=_ALL)}
             histories = [
                 uow.deployments.history(bot, env, limit=_ALL)
-                for env in self._deps.catalog.bots[bot].targets
+                for env in self._catalog.bots[bot].targets
             ]
         versions = releases_to_prune(releases, keep=keep, histories=histories)
         return [releases[v] for v in versions]
@@ -82,7 +98,7 @@ class Retention:
     def _remove_images(self, release: Release) -> None:
         """Drop the release's tags on every engine chatops builds on (quietly, when absent or
         still used by a container)."""
-        builders: dict[int, ImageBuilder] = {id(b): b for b in self._deps.builders.values()}
+        builders: dict[int, ImageBuilder] = {id(b): b for b in self._engines.builders.values()}
         refs = [release.image]
         if release.pull_ref != release.image_id:
             refs.append(release.pull_ref)  # the digest reference a runtime pulled
@@ -91,14 +107,14 @@ class Retention:
                 builder.remove(ref)
 
     def _remove_logs(self, release: Release) -> int:
-        folder = self._deps.workdir / "logs" / release.bot
+        folder = self._workdir / "logs" / release.bot
         found = list(folder.glob(f"v{release.version}-deployment-*.log"))
         for path in found:
             path.unlink(missing_ok=True)
         return len(found)
 
     def _remove_stale_builds(self) -> int:
-        builds = self._deps.workdir / "builds"
+        builds = self._workdir / "builds"
         if not builds.is_dir():
             return 0
         cutoff = time.time() - STALE_BUILD_SECONDS

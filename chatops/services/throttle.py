@@ -11,7 +11,9 @@ import threading
 
 from chatops.domain.audit import Outcome
 from chatops.domain.ratelimit import Bucket, Rate, Verdict, take
-from chatops.services.context import Actor, Deps
+from chatops.services.auditor import Auditor
+from chatops.services.context import Actor
+from chatops.services.ports import Clock
 
 __all__ = ["DEFAULT_RATE", "Throttle"]
 
@@ -22,8 +24,9 @@ _MAX_PEOPLE = 10_000  # buckets kept before full ones are forgotten
 class Throttle:
     """Admits or refuses one person's request; thread-safe."""
 
-    def __init__(self, deps: Deps, rate: Rate = DEFAULT_RATE) -> None:
-        self._deps = deps
+    def __init__(self, *, clock: Clock, auditor: Auditor, rate: Rate = DEFAULT_RATE) -> None:
+        self._clock = clock
+        self._auditor = auditor
         self._rate = rate
         self._buckets: dict[str, Bucket] = {}
         self._guard = threading.Lock()
@@ -40,14 +43,14 @@ class Throttle:
         Raises:
             StoreError: the refusal could not be audited (the request is refused anyway).
         """
-        now = self._deps.clock.now().timestamp()
+        now = self._clock.now().timestamp()
         with self._guard:
             bucket, verdict = take(self._buckets.get(actor.user), self._rate, now)
             self._buckets[actor.user] = bucket
             if len(self._buckets) > _MAX_PEOPLE:
                 self._forget_full(now)
         if verdict is Verdict.REFUSE_FIRST:
-            self._deps.audit_alone(
+            self._auditor.alone(
                 actor,
                 "rate_limit",
                 Outcome.REFUSED,

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from chatops.domain.alerts import Alert
-from chatops.domain.catalog import Environment
+from chatops.domain.catalog import Catalog, Environment
 from chatops.domain.deployment import IN_PROGRESS_STATES, Deployment, State
 from chatops.domain.durations import format_duration
 from chatops.domain.policy import INCONCLUSIVE_FINGERPRINT
@@ -31,21 +31,17 @@ from chatops.domain.verification import (
     Measurement,
     Outcome,
     RunState,
-    VerifySpec,
-    fill_query,
-    judge,
 )
 from chatops.errors import ChatOpsError, InternalError, UserError
-from chatops.services.alert_notices import AlertNotices
 from chatops.services.alerts import AlertService
-from chatops.services.channel import Links
-from chatops.services.context import Actor, Deps
-from chatops.services.ports import MetricQuery, UnitOfWork
-from chatops.services.queries import announce
+from chatops.services.announcer import Announcer
+from chatops.services.context import Actor
+from chatops.services.measuring import Measurer
+from chatops.services.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from chatops.services.requests import Requests
 from chatops.services.runs import downstream_soak, verification_of
 
-__all__ = ["KEEP_MEASUREMENTS", "VERIFIER", "Verifier", "VerifyResult"]
+__all__ = ["KEEP_MEASUREMENTS", "VERIFIER", "Verdicts", "Verifier", "VerifyResult"]
 
 log = logging.getLogger(__name__)
 
@@ -70,19 +66,22 @@ class VerifyResult:
 class Verifier:
     """Measures live releases against their environment's `verify` checks."""
 
-    def __init__(self, deps: Deps, requests: Requests, metric_query: MetricQuery) -> None:
-        self._deps = deps
-        self._requests = requests
-        self._query = metric_query
-        self._alerts = AlertService(
-            deps.uow,
-            deps.clock,
-            auditor=deps.auditor,
-            metrics=deps.metrics,
-            notices=AlertNotices(
-                deps.uow, deps.catalog, links=Links(deps.public_url), channel=deps.channel
-            ),
-        )
+    def __init__(
+        self,
+        catalog: Catalog,
+        *,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        measurer: Measurer,
+        announcer: Announcer,
+        verdicts: Verdicts,
+    ) -> None:
+        self._catalog = catalog
+        self._uow = uow
+        self._clock = clock
+        self._measurer = measurer
+        self._announcer = announcer
+        self._verdicts = verdicts
         self._env_locks: dict[str, threading.Lock] = {}
         # the last state seen of each deployment's run: a change is announced once, and
         # a failed run is not measured again (after a restart, one round finds it again)
@@ -91,7 +90,7 @@ class Verifier:
     def verify_all(self) -> list[VerifyResult]:
         """One round in every environment that has `verify`."""
         results: list[VerifyResult] = []
-        for env in self._deps.catalog.environments.values():
+        for env in self._catalog.environments.values():
             if env.verify is not None:
                 results.extend(self.verify_environment(env.name))
         return results
@@ -103,11 +102,11 @@ class Verifier:
             NotFound: `env` is not a configured environment.
             StoreError: the database cannot be reached.
         """
-        environment = self._deps.catalog.environment(env)
+        environment = self._catalog.environment(env)
         if environment.verify is None:
             return []
         with self._env_locks.setdefault(env, threading.Lock()):
-            with self._deps.uow() as uow:
+            with self._uow() as uow:
                 live = [d for d in uow.deployments.all_live() if d.env == env]
                 busy = {d.bot for d in uow.deployments.in_state(IN_PROGRESS_STATES) if d.env == env}
                 promoted = {d.id for d in live if self._promoted(uow, d)}
@@ -122,14 +121,14 @@ class Verifier:
             measuring = [d for d in live if d.id not in skipped]
             spec = environment.verify
             down: list[Outcome] = []  # once Prometheus is down, the round asks it no more
-            measured = {d.id: tuple(self._measure(spec, d, down)) for d in measuring}
-            soak = downstream_soak(self._deps.catalog, env)
+            measured = {d.id: tuple(self._measurer.measure(spec, d, down)) for d in measuring}
+            soak = downstream_soak(self._catalog, env)
             # one transaction a round: record everything, then assess each run
-            with self._deps.uow() as uow:
+            with self._uow() as uow:
                 for measurements in measured.values():
                     for measurement in measurements:
                         uow.measurements.add(measurement)
-                now = self._deps.clock.now()
+                now = self._clock.now()
                 assessed = {
                     d.id: verification_of(uow, spec, d, soak=soak, now=now) for d in measuring
                 }
@@ -152,18 +151,16 @@ class Verifier:
         Raises:
             StoreError: the database cannot be reached.
         """
-        with self._deps.uow() as uow:
-            pruned = uow.measurements.prune(before=self._deps.clock.now() - keep)
+        with self._uow() as uow:
+            pruned = uow.measurements.prune(before=self._clock.now() - keep)
             uow.commit()
         return pruned
 
     def _promoted(self, uow: UnitOfWork, deployment: Deployment) -> bool:
         """Live, at this version, in every environment promoted from this one."""
-        bot = self._deps.catalog.bots.get(deployment.bot)
+        bot = self._catalog.bots.get(deployment.bot)
         targets = bot.targets if bot else {}
-        downstream = [
-            e for e in self._deps.catalog.downstream_of(deployment.env) if e.name in targets
-        ]
+        downstream = [e for e in self._catalog.downstream_of(deployment.env) if e.name in targets]
         if not downstream:
             return False
         for env in downstream:
@@ -184,52 +181,22 @@ class Verifier:
         self._states[key] = assessment.state
         if before is None and assessment.state is RunState.RUNNING:
             return result  # the message said "running" when it went live
-        announce(self._deps, deployment)  # the deployment's message shows where it stands now
+        self._announcer.announce(deployment)  # the deployment's message shows where it stands now
         if assessment.state in (RunState.RUNNING, RunState.PASSED):
             return result
-        return self._act(environment, deployment, assessment, result)
+        return self._verdicts.act(environment, deployment, assessment, result)
 
-    def _measure(
-        self, spec: VerifySpec, deployment: Deployment, down: list[Outcome]
-    ) -> list[Measurement]:
-        """Each check of `deployment` once. `down`: how Prometheus failed to answer earlier
-        in this round, if it did; then it is not asked again (a hung Prometheus would
-        otherwise cost a timeout per check per deployment)."""
-        measured = []
-        for check in spec.checks:
-            query = fill_query(
-                check.query, bot=deployment.bot, env=deployment.env, version=deployment.version
-            )
-            started = self._deps.clock.now()
-            if down:
-                outcome = down[0]
-            else:
-                outcome = self._query.query(
-                    spec.prometheus, query, timeout=spec.timeout.total_seconds()
-                )
-                if outcome.down:
-                    down.append(outcome)
-            measurement = judge(check, outcome, at=self._deps.clock.now())
-            self._deps.metrics.measured(
-                deployment.bot,
-                deployment.env,
-                check.name,
-                str(measurement.verdict),
-                seconds=(self._deps.clock.now() - started).total_seconds(),
-            )
-            measured.append(
-                Measurement(
-                    measurement.check,
-                    measurement.verdict,
-                    measurement.at,
-                    measurement.value,
-                    self._deps.masked(deployment.bot, deployment.env, measurement.detail),
-                    deployment.id,
-                )
-            )
-        return measured
 
-    def _act(
+class Verdicts:
+    """Acts on a failed or inconclusive run: an alert, and an automatic rollback where the
+    environment has `auto_rollback` and the release is within its window."""
+
+    def __init__(self, *, clock: Clock, alerts: AlertService, requests: Requests) -> None:
+        self._clock = clock
+        self._alerts = alerts
+        self._requests = requests
+
+    def act(
         self,
         environment: Environment,
         deployment: Deployment,
@@ -238,7 +205,7 @@ class Verifier:
     ) -> VerifyResult:
         """An alert for a failed or inconclusive run; an automatic rollback for a failed one."""
         failed = assessment.state is RunState.FAILED
-        now = self._deps.clock.now()
+        now = self._clock.now()
         what = f"{deployment.bot} v{deployment.version} in {deployment.env}"
         summary = (
             f"{what} failed verification: {assessment.reason}"
@@ -261,7 +228,7 @@ class Verifier:
                 detail=assessment.summary(),
             ),
         )
-        result = _with(result, alert=alert)
+        result = dataclasses.replace(result, alert=alert)
         live_at = deployment.live_at
         if (
             not failed
@@ -293,7 +260,9 @@ class Verifier:
                 else f"rolling back automatically to v{rollback.version} (#{rollback.id})"
             )
         log.warning("%s in %s: %s", deployment.bot, deployment.env, action)
-        return _with(result, alert=self._alerts.record_action(alert, action), rollback=rollback)
+        return dataclasses.replace(
+            result, alert=self._alerts.record_action(alert, action), rollback=rollback
+        )
 
 
 def _fingerprint(deployment: Deployment, state: RunState) -> str:
@@ -301,7 +270,3 @@ def _fingerprint(deployment: Deployment, state: RunState) -> str:
         INCONCLUSIVE_FINGERPRINT if state is RunState.INCONCLUSIVE else "chatops:verify:failed:"
     )
     return f"{prefix}{deployment.bot}:{deployment.env}:{deployment.id}"
-
-
-def _with(result: VerifyResult, **changes: object) -> VerifyResult:
-    return dataclasses.replace(result, **changes)  # type: ignore[arg-type]

@@ -20,7 +20,7 @@ import pytest
 
 from chatops.adapters.local_services import free_port
 from chatops.bootstrap import Application, build
-from chatops.bootstrap.monitoring import Monitoring, build_monitoring
+from chatops.bootstrap.monitoring import Monitoring
 from chatops.config import load
 from chatops.services.alerts import IncomingAlert
 from tests.e2e.conftest import Installation
@@ -147,4 +147,4 @@ def test_two_instances_deploy_the_same_bot_and_never_touch_each_other(
 
 
 def _monitoring(app: Application) -> Monitoring:
-    return build_monitoring(app.deps, app.requests, app.queries)
+    return app.monitoring

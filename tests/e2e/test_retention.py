@@ -3,7 +3,6 @@ previous-live ones stay, release tags are never deleted, old audit events go."""
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Iterator
 from datetime import timedelta
@@ -58,7 +57,7 @@ def test_retention_keeps_the_live_and_previous_releases_and_every_tag(
     days_ago = stale.stat().st_mtime - 2 * 86400
     os.utime(stale, (days_ago, days_ago))
 
-    pruned = Retention(app.deps).prune()
+    pruned = app.retention.prune()
 
     assert (pruned.releases, pruned.logs, pruned.builds, pruned.audit_events) == (1, 1, 1, 0)
     assert not _has_image(i.docker, images[1])
@@ -75,9 +74,13 @@ def test_retention_keeps_the_live_and_previous_releases_and_every_tag(
     assert i.running_release("staging") == "v2"
 
     # audit: events older than `audit_days` go, younger ones stay
-    assert Retention(app.deps).prune().audit_events == 0
+    assert app.retention.prune().audit_events == 0
     later = FakeClock(SystemClock().now() + timedelta(days=31))
-    gone = Retention(dataclasses.replace(app.deps, clock=later)).prune().audit_events
+    gone = (
+        Retention(app.catalog, uow=app.uow, clock=later, engines=app.engines, workdir=app.workdir)
+        .prune()
+        .audit_events
+    )
     assert gone > 0
     audit = i.run("audit", "--json")
     assert audit.returncode == 0 and audit.stdout.strip() == "[]", audit.stdout

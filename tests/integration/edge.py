@@ -26,6 +26,7 @@ from starlette.types import ASGIApp
 
 from chatops.adapters.db import schema
 from chatops.adapters.db.tables import Base
+from chatops.bootstrap import Application
 from chatops.config import Settings, load
 from chatops.entrypoints.serve import Server, assemble
 from tests.conftest import BotRepo, git
@@ -93,8 +94,8 @@ class Edge:
     repo: BotRepo
 
     @property
-    def deps(self) -> Any:
-        return self.server.application.deps
+    def application(self) -> Application:
+        return self.server.application
 
     def rows(self) -> dict[str, int]:
         """How many rows each table holds: what a refused request must leave unchanged.

@@ -117,7 +117,7 @@ def edge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Edge]:
     root = tmp_path_factory.mktemp("bad-input")
     with SlackStandIn() as slack, serving(root, slack) as served:
         now = datetime.now(UTC)
-        with served.deps.uow() as uow:
+        with served.application.uow() as uow:
             for env, state in (("staging", State.LIVE), ("prod", State.PENDING_APPROVAL)):
                 uow.deployments.add(
                     Deployment(

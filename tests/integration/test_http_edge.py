@@ -161,7 +161,7 @@ def test_a_flood_from_one_person_is_slowed_down_and_audited_once(
     reply = slack.wait_for(lambda c: c.path == "/response/button", method=RESPONSE_URL)
     assert "Slow down" in reply.body["text"] and reply.body["response_type"] == "ephemeral"
     assert "Slow down" not in command("UOTHER", 0)
-    with edge.deps.uow() as uow:
+    with edge.application.uow() as uow:
         events = [e for e in uow.audit.list(limit=1000) if e.action == "rate_limit"]
     assert [(e.actor, str(e.outcome)) for e in events] == [("UFLOOD", "refused")]
     for n in slowed:  # nothing ran for a refused command
@@ -272,7 +272,7 @@ def test_a_gitlab_push_is_taken_with_its_token_and_once_per_delivery(edge: Edge)
     assert (started["bot"], started["env"]) == (BOT, "staging")
     assert "locked" in started["refused"]
     assert again.status_code == 200 and again.json()["duplicate"] is True
-    with edge.deps.uow() as uow:
+    with edge.application.uow() as uow:
         [refusal] = [e for e in uow.audit.list(limit=100) if e.action == "deploy"]
     assert (refusal.actor, refusal.source) == ("grace", "webhook")
 

@@ -65,7 +65,7 @@ def edge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Edge]:
     root = tmp_path_factory.mktemp("fuzz")
     with SlackStandIn() as slack, serving(root, slack) as served:
         now = datetime.now(UTC)
-        with served.deps.uow() as uow:
+        with served.application.uow() as uow:
             uow.deployments.add(
                 Deployment(
                     bot=BOT,
@@ -357,13 +357,13 @@ def test_nothing_the_fuzzing_started_is_left_unfinished(edge: Edge) -> None:
     each of them ends, and what was live stays live."""
 
     def running() -> list[Deployment]:
-        with edge.deps.uow() as uow:
+        with edge.application.uow() as uow:
             return uow.deployments.in_state(IN_PROGRESS_STATES)
 
     deadline = time.monotonic() + 120
     while running() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert running() == []
-    with edge.deps.uow() as uow:
+    with edge.application.uow() as uow:
         live = uow.deployments.live(BOT, "staging")
     assert live is not None and live.version == 1

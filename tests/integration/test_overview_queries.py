@@ -28,7 +28,7 @@ def application(tmp_path: Path) -> Iterator[Application]:
     path = write_config(tmp_path, bots=dict.fromkeys(names, str(remote)), web=None, public_url=None)
     built = build(load_config(path), for_="cli")
     try:
-        with built.deps.uow() as uow:
+        with built.uow() as uow:
             for name in names:
                 record(uow, name, ("a" * 40, "b" * 40))
             _redeploy(uow, "bot00")
@@ -86,8 +86,8 @@ def test_status_reads_verification_in_queries_that_do_not_grow_with_the_bots(
     assert len(verified) == 12  # every bot's staging is live and verified
     assert every == one <= 10  # not one query (or three) per verified row: 41 before
     # the same verdicts, details and counts as one deployment read at a time
-    catalog, now = application.deps.catalog, application.deps.clock.now()
-    with application.deps.uow() as uow:
+    catalog, now = application.catalog, application.clock.now()
+    with application.uow() as uow:
         for row in rows:
             alone = verification_of(
                 uow,

@@ -11,7 +11,6 @@ consistent whichever goes first.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -25,18 +24,13 @@ from sqlalchemy import text
 
 from chatops.adapters.db import schema
 from chatops.adapters.db.uow import SqlStore
-from chatops.bootstrap.monitoring import build_monitoring
+from chatops.bootstrap.services import Services
 from chatops.domain.audit import Outcome
 from chatops.domain.deployment import Deployment, Event, State
 from chatops.domain.health import Health
 from chatops.errors import AlreadyDecided, Refused
-from chatops.services.cancel import Cancellations
-from chatops.services.context import Actor, Deps
-from chatops.services.launchers import InlineLauncher
-from chatops.services.pipeline import Pipeline
-from chatops.services.queries import Queries
-from chatops.services.recovery import Heartbeat, Recovery
-from chatops.services.requests import Requests
+from chatops.services.context import Actor, Tuning
+from chatops.services.ports import Launcher
 from tests.fakes import FakeClock, FakeProcesses, World, catalog
 
 DEV = Actor("UDEV")
@@ -70,18 +64,28 @@ class Shop:
     world: World
     store: SqlStore
 
-    def deps(self, *, clock: FakeClock | None = None, me: str | None = None) -> Deps:
-        deps = dataclasses.replace(self.world.deps(), uow=self.store.uow)
-        tuning = dataclasses.replace(deps.tuning, heartbeat_seconds=3600)
-        deps = dataclasses.replace(deps, tuning=tuning)
+    def services(
+        self,
+        launcher: Launcher | None = None,
+        *,
+        clock: FakeClock | None = None,
+        me: str | None = None,
+    ) -> Services:
+        """A replica's services over the real store (its own clock and process, if given)."""
+        ports: dict[str, Any] = {
+            "uow": self.store.uow,
+            "tuning": Tuning(
+                health_poll_seconds=0.25,
+                settle_seconds=0.0,
+                build_slot_wait_seconds=5,
+                heartbeat_seconds=3600,
+            ),
+        }
         if clock is not None:
-            deps = dataclasses.replace(deps, clock=clock)
+            ports["clock"] = clock
         if me is not None:
-            deps = dataclasses.replace(deps, processes=FakeProcesses(me))
-        return deps
-
-    def running(self, deps: Deps) -> Requests:
-        return Requests(deps, InlineLauncher(Pipeline(deps, Heartbeat(deps)).execute))
+            ports["processes"] = FakeProcesses(me)
+        return self.world.services(launcher, **ports)
 
     def clock_at(self, minutes: float) -> FakeClock:
         return FakeClock(self.world.clock.now() + timedelta(minutes=minutes))
@@ -98,7 +102,7 @@ class Shop:
 
     def pending_promotion(self) -> Deployment:
         self.world.clock.advance(minutes=11)  # soaked
-        pending = Requests(self.deps(), Held()).promote(DEV, "mybot", "prod")
+        pending = self.services(Held()).requests.promote(DEV, "mybot", "prod")
         assert pending.state is State.PENDING_APPROVAL
         return pending
 
@@ -108,7 +112,7 @@ def shop(store: SqlStore) -> Shop:
     world = World(catalog())
     world.source.add_commit("mybot", "main", "a" * 40, "first")
     found = Shop(world, store)
-    assert found.running(found.deps()).deploy(DEV, "mybot", "staging").state is State.LIVE
+    assert found.services().requests.deploy(DEV, "mybot", "staging").state is State.LIVE
     return found
 
 
@@ -180,8 +184,8 @@ def _is_postgres(store: SqlStore) -> bool:
 def test_the_last_approval_and_expiry_at_once_one_decides_and_it_stands(shop: Shop) -> None:
     """The approval comes first; the expiry that read the request before must not overwrite it."""
     pending = shop.pending_promotion()
-    approver = Requests(shop.deps(clock=shop.clock_at(59)), Held())
-    expirer = Requests(shop.deps(clock=shop.clock_at(61)), Held())
+    approver = shop.services(Held(), clock=shop.clock_at(59)).requests
+    expirer = shop.services(Held(), clock=shop.clock_at(61)).requests
     racers = Racers()
 
     if _is_postgres(shop.store):
@@ -213,7 +217,7 @@ def test_the_last_approval_and_expiry_at_once_one_decides_and_it_stands(shop: Sh
 
 def test_two_replicas_expiring_at_once_expire_a_request_once(shop: Shop) -> None:
     pending = shop.pending_promotion()
-    replicas = [Requests(shop.deps(clock=shop.clock_at(61)), Held()) for _ in range(2)]
+    replicas = [shop.services(Held(), clock=shop.clock_at(61)).requests for _ in range(2)]
     racers = Racers()
 
     if _is_postgres(shop.store):
@@ -237,8 +241,8 @@ def test_two_replicas_expiring_at_once_expire_a_request_once(shop: Shop) -> None
 
 def test_a_cancel_from_another_replica_as_the_release_goes_live_wins(shop: Shop) -> None:
     shop.world.source.add_commit("mybot", "main", "b" * 40, "second")
-    owner = shop.running(shop.deps())
-    other_replica = Cancellations(shop.deps(me="otherhost:boot:7:1"))
+    owner = shop.services().requests
+    other_replica = shop.services(me="otherhost:boot:7:1").cancels
     runtime = shop.world.runtime
     commit = runtime.commit
     racers = Racers()
@@ -273,8 +277,8 @@ def test_recovery_by_another_replica_wins_over_an_owner_that_was_too_slow(shop: 
     shop.world.source.add_commit("mybot", "main", "b" * 40, "second")
     runtime = shop.world.runtime
     runtime.health_of[2] = Health.STARTING
-    owner = shop.running(shop.deps())
-    other_replica = Recovery(shop.deps(clock=shop.clock_at(5), me="otherhost:boot:7:1"))
+    owner = shop.services().requests
+    other_replica = shop.services(clock=shop.clock_at(5), me="otherhost:boot:7:1").recovery
     observe = runtime.observe
     recovered: list[object] = []
 
@@ -306,8 +310,8 @@ def test_a_soak_notice_is_not_given_for_a_release_superseded_meanwhile(shop: Sho
     """The notice read v1 as live; v2 went live before it saved: nothing is announced."""
     if not _is_postgres(shop.store):
         pytest.skip("SQLite serialises its writers: the notice cannot read before the change")
-    later = shop.deps(clock=shop.clock_at(11))  # v1 has soaked for prod
-    soak = build_monitoring(later, Requests(later, Held()), Queries(later)).soak
+    # v1 has soaked for prod
+    soak = shop.services(Held(), clock=shop.clock_at(11)).monitoring.soak
     racers = Racers()
     with shop.store.uow() as uow:
         live = uow.deployments.live("mybot", "staging")

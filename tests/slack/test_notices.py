@@ -6,7 +6,6 @@ its sender posts through slack_sdk to the Slack stand-in; the services run over 
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +13,6 @@ import pytest
 
 from chatops.domain.mrkdwn import unescape
 from chatops.services.context import Actor
-from chatops.services.locks import LockService
 from tests.fakes import World, catalog
 from tests.slack.delivery import Outbox
 from tests.slack.standin import SlackStandIn
@@ -33,8 +31,7 @@ def slack() -> Iterator[SlackStandIn]:
 def test_lock_and_unlock_notices_cannot_ping_or_link(slack: SlackStandIn, tmp_path: Path) -> None:
     world = World(catalog(staging={"channel": "C0DEPLOYS"}))
     outbox = Outbox.open(f"sqlite:///{tmp_path / 'outbox.db'}", slack)
-    deps = dataclasses.replace(world.deps(), notifier=outbox.notifier)
-    locks = LockService(deps)
+    locks = world.services(notifier=outbox.notifier).locks
     try:
         locks.lock(Actor("UDEV", "slack"), "mybot", "staging", reason=REASON)
         locks.unlock(Actor("<!channel>", "cli"), "mybot", "staging")  # a CLI --user, typed freely

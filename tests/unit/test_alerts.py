@@ -9,16 +9,12 @@ from dataclasses import dataclass
 
 import pytest
 
-from chatops.bootstrap.monitoring import Monitoring, build_monitoring
+from chatops.bootstrap.monitoring import Monitoring
 from chatops.domain.alerts import Alert, AlertState
 from chatops.domain.audit import Outcome
 from chatops.errors import AlreadyDecided, NotFound
 from chatops.services.alerts import IncomingAlert
-from chatops.services.context import Actor, Deps, NullMetrics
-from chatops.services.launchers import InlineLauncher
-from chatops.services.pipeline import Pipeline
-from chatops.services.queries import Queries
-from chatops.services.recovery import Heartbeat
+from chatops.services.context import Actor, NullMetrics
 from chatops.services.requests import Requests
 from tests.fakes import World, catalog
 
@@ -37,7 +33,6 @@ class RecordingMetrics(NullMetrics):
 @dataclass
 class Rig:
     world: World
-    deps: Deps
     requests: Requests
     service: Monitoring
     metrics: RecordingMetrics
@@ -62,10 +57,8 @@ class Rig:
 def rig() -> Rig:
     world = World(catalog())
     metrics = RecordingMetrics()
-    deps = dataclasses.replace(world.deps(), metrics=metrics)
-    pipeline = Pipeline(deps, Heartbeat(deps))
-    requests = Requests(deps, InlineLauncher(pipeline.execute))
-    rig = Rig(world, deps, requests, build_monitoring(deps, requests, Queries(deps)), metrics)
+    services = world.services(metrics=metrics)
+    rig = Rig(world, services.requests, services.monitoring, metrics)
     rig.deploy("a" * 40)
     return rig
 

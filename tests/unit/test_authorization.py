@@ -22,13 +22,7 @@ from chatops.domain.catalog import ANYONE
 from chatops.domain.policy import check_acknowledger, check_deployer
 from chatops.errors import ConfigError, NotAllowed
 from chatops.services.acknowledgements import Acknowledgements
-from chatops.services.alert_notices import AlertNotices
-from chatops.services.channel import Links
-from chatops.services.context import Actor, Deps
-from chatops.services.launchers import InlineLauncher
-from chatops.services.pipeline import Pipeline
-from chatops.services.recovery import Heartbeat
-from chatops.services.requests import Requests
+from chatops.services.context import Actor
 from tests.fakes import World, catalog
 
 # prod in tests/fakes.py: deployers UDEV, ULEAD1, ULEAD2; approvers ULEAD1, ULEAD2; admin UADMIN
@@ -127,7 +121,7 @@ def test_only_the_environments_people_acknowledge_its_alerts(
     world: World, user: str, allowed: bool
 ) -> None:
     alert = _open_alert(world, "prod")
-    service = _acknowledgements(world.deps())
+    service = _acknowledgements(world)
 
     if allowed:
         acked = service.acknowledge(Actor(user, "slack"), alert.id or 0)
@@ -145,22 +139,21 @@ def test_only_the_environments_people_acknowledge_its_alerts(
 
 def test_staging_alerts_may_be_acknowledged_by_anyone_as_configured(world: World) -> None:
     alert = _open_alert(world, "staging")  # staging's deployers are "*"
-    acked = _acknowledgements(world.deps()).acknowledge(Actor("UOUT"), alert.id or 0)
+    acked = _acknowledgements(world).acknowledge(Actor("UOUT"), alert.id or 0)
     assert acked.acked_by == "UOUT"
 
 
 def test_an_alert_of_an_environment_no_longer_configured_is_for_admins(world: World) -> None:
     alert = _open_alert(world, "staging")
     world.tables.alerts[alert.id or 0] = dataclasses.replace(alert, env="gone")
-    service = _acknowledgements(world.deps())
+    service = _acknowledgements(world)
     with pytest.raises(NotAllowed):
         service.acknowledge(Actor("UDEV"), alert.id or 0)
     assert service.acknowledge(Actor("UADMIN"), alert.id or 0).acked_by == "UADMIN"
 
 
 def test_rollback_and_promotion_are_refused_to_non_deployers(world: World) -> None:
-    deps = world.deps()
-    requests = Requests(deps, InlineLauncher(Pipeline(deps, Heartbeat(deps)).execute))
+    requests = world.services().requests
     for call in (
         lambda: requests.promote(Actor("UOUT"), "mybot", "prod"),
         lambda: requests.rollback(Actor("UOUT"), "mybot", "prod"),
@@ -256,13 +249,5 @@ def test_names_that_only_look_alike_do_not_collide(tmp_path: Path) -> None:
     read_config_file(path, settings=Settings(_env_file=None))  # type: ignore[call-arg]
 
 
-def _acknowledgements(deps: Deps) -> Acknowledgements:
-    notices = AlertNotices(deps.uow, deps.catalog, links=Links(None), channel=deps.channel)
-    return Acknowledgements(
-        deps.uow,
-        deps.catalog,
-        directory=deps.directory,
-        clock=deps.clock,
-        auditor=deps.auditor,
-        notices=notices,
-    )
+def _acknowledgements(world: World) -> Acknowledgements:
+    return world.services().monitoring.acknowledgements

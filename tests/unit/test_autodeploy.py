@@ -8,8 +8,10 @@ from chatops.domain.audit import Outcome
 from chatops.domain.deployment import Deployment, Event, Kind, State
 from chatops.domain.health import Health
 from chatops.domain.repos import remote_location, same_repository
+from chatops.services.auditor import Auditor
 from chatops.services.autodeploy import AutoDeploy, Started
 from chatops.services.context import Actor
+from chatops.services.requests import Requests
 from tests.fakes import World, catalog
 from tests.unit.test_services import App, make_app
 
@@ -22,8 +24,20 @@ def app() -> App:
     return application
 
 
+def _autodeploy(world: World, requests: Requests) -> AutoDeploy:
+    """An AutoDeploy over `world` that asks `requests` (the app's, over the same tables)."""
+    return AutoDeploy(
+        world.catalog,
+        uow=world.uow,
+        clock=world.clock,
+        source=world.source,
+        auditor=Auditor(world.uow, world.clock),
+        requests=requests,
+    )
+
+
 def autodeploy(app: App) -> AutoDeploy:
-    return AutoDeploy(app.world.deps(), app.requests)
+    return _autodeploy(app.world, app.requests)
 
 
 def test_a_polled_new_head_deploys_once(app: App) -> None:
@@ -124,7 +138,7 @@ def push(app: App, sha: str, pusher: str = "ada") -> list[Started]:
 
 
 def live_commit(app: App) -> str | None:
-    with app.world.deps().uow() as uow:
+    with app.world.uow() as uow:
         live = uow.deployments.live("mybot", "staging")
     return live.commit if live else None
 
@@ -185,7 +199,7 @@ def test_a_rewritten_branch_deploys_its_head_audited_as_a_rewrite(app: App) -> N
 
 def hold(app: App) -> int:
     """A deployment of mybot in staging that is still running (its worker elsewhere)."""
-    with app.world.deps().uow() as uow:
+    with app.world.uow() as uow:
         running = uow.deployments.add(
             Deployment(
                 bot="mybot",
@@ -205,7 +219,7 @@ def hold(app: App) -> int:
 
 
 def end(app: App, deployment_id: int) -> None:
-    with app.world.deps().uow() as uow:
+    with app.world.uow() as uow:
         running = uow.deployments.get(deployment_id)
         assert running is not None
         uow.deployments.save(running.advance(Event.FAIL, at=app.world.clock.now(), reason="test"))
@@ -225,7 +239,7 @@ def test_pushes_during_a_deployment_deploy_the_newest_head_once_it_ended(app: Ap
     assert [w.commit for w in app.world.tables.wanted_heads.values()] == [C]
     end(app, running)
 
-    [drained] = AutoDeploy(app.world.deps(), app.requests).drain()  # e.g. after a restart
+    [drained] = _autodeploy(app.world, app.requests).drain()  # e.g. after a restart
 
     assert drained.deployment is not None and drained.deployment.commit == C
     assert drained.deployment.requested_by == "ada"
@@ -258,5 +272,5 @@ def test_a_wanted_head_the_configuration_no_longer_follows_is_dropped(app: App) 
     end(app, running)
     unfollowed = World(catalog(staging={}), tables=app.world.tables, source=app.world.source)
 
-    assert AutoDeploy(unfollowed.deps(), app.requests).drain() == []
+    assert _autodeploy(unfollowed, app.requests).drain() == []
     assert app.world.tables.wanted_heads == {}

@@ -15,10 +15,6 @@ from chatops.domain.deployment import Deployment, State
 from chatops.domain.verification import ChecksSpec
 from chatops.errors import ForgeError, NotAllowed
 from chatops.services.context import Actor
-from chatops.services.launchers import InlineLauncher
-from chatops.services.pipeline import Pipeline
-from chatops.services.recovery import Heartbeat
-from chatops.services.requests import Requests
 from tests.fakes import World, catalog
 
 OK, WAIT, BAD = CiState.SUCCESS, CiState.PENDING, CiState.FAILURE
@@ -107,9 +103,7 @@ class Rig:
         bot = dataclasses.replace(the_catalog.bots["mybot"], github="acme/mybot")
         self.world = World(dataclasses.replace(the_catalog, bots={"mybot": bot}))
         self.ci = ci
-        self.deps = dataclasses.replace(self.world.deps(), ci=ci)
-        pipeline = Pipeline(self.deps, Heartbeat(self.deps))
-        self.requests = Requests(self.deps, InlineLauncher(pipeline.execute))
+        self.requests = self.world.services(ci=ci).requests
 
     def deploy(self, *, sha: str = SHA, force: str | None = None, by: Actor = DEV) -> Deployment:
         self.world.source.add_commit("mybot", "main", sha)

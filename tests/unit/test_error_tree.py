@@ -25,11 +25,7 @@ from chatops.errors import (
 )
 from chatops.services import ports
 from chatops.services.context import Actor
-from chatops.services.launchers import InlineLauncher
-from chatops.services.pipeline import Pipeline
 from chatops.services.ports import RunSpec
-from chatops.services.recovery import Heartbeat
-from chatops.services.requests import Requests
 from tests.fakes import World, catalog
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -119,8 +115,7 @@ def test_the_pipeline_fails_an_unsettled_internal_error_as_a_bug_with_an_inciden
     raised: ChatOpsError, caplog: pytest.LogCaptureFixture
 ) -> None:
     world = World(catalog())
-    deps = world.deps()
-    requests = Requests(deps, InlineLauncher(Pipeline(deps, Heartbeat(deps)).execute))
+    requests = world.services().requests
     world.source.add_commit("mybot", "main", "a" * 40)
 
     def start(spec: RunSpec) -> str:

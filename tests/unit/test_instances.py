@@ -9,17 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from chatops.bootstrap.monitoring import build_monitoring
 from chatops.config import ConfigFile, Settings, read_config_file
 from chatops.domain.names import env_tag, image_name, release_tag, unit_name
 from chatops.errors import ConfigError
 from chatops.services.alerts import IncomingAlert
 from chatops.services.context import Actor
-from chatops.services.launchers import InlineLauncher
-from chatops.services.pipeline import Pipeline
-from chatops.services.queries import Queries
-from chatops.services.recovery import Heartbeat
-from chatops.services.requests import Requests
 from tests.fakes import World, catalog
 
 
@@ -100,13 +94,13 @@ def test_alerts_labelled_for_another_instance_are_ignored(
     instance: str, label: str | None, opened: int
 ) -> None:
     world = World(dataclasses.replace(catalog(), instance=instance))
-    deps = world.deps()
-    requests = Requests(deps, InlineLauncher(Pipeline(deps, Heartbeat(deps)).execute))
+    services = world.services()
+    requests = services.requests
     world.source.add_commit("mybot", "main", "a" * 40)
     requests.deploy(Actor("UDEV"), "mybot", "staging")
 
     labels = {} if label is None else {"chatops_instance": label}
-    intake = build_monitoring(deps, requests, Queries(deps)).intake
+    intake = services.monitoring.intake
     result = intake.ingest_alertmanager([_alert(**labels)])
 
     assert (result.opened, result.ignored) == (opened, 1 - opened)

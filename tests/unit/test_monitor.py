@@ -10,18 +10,16 @@ from datetime import timedelta
 
 import pytest
 
-from chatops.bootstrap.monitoring import Monitoring, build_monitoring
+from chatops.bootstrap.monitoring import Monitoring
 from chatops.domain.alerts import Alert, AlertState
 from chatops.domain.audit import Outcome
 from chatops.domain.deployment import Deployment, Kind, State
 from chatops.domain.health import Health, Observation
 from chatops.errors import NotFound, RuntimeFailure
-from chatops.services.context import Actor, Deps, NullMetrics
+from chatops.services.context import Actor, NullMetrics
 from chatops.services.health_checks import CheckResult
 from chatops.services.launchers import InlineLauncher
 from chatops.services.pipeline import Pipeline
-from chatops.services.queries import Queries
-from chatops.services.recovery import Heartbeat
 from chatops.services.requests import Requests
 from tests.fakes import Container, FakeRuntime, World, catalog
 
@@ -59,7 +57,6 @@ class ManagedRuntime(FakeRuntime):
 @dataclass
 class Rig:
     world: World
-    deps: Deps
     pipeline: Pipeline
     requests: Requests
     monitor: Monitoring
@@ -99,20 +96,19 @@ def make_rig(
     world = world or World(catalog())
     world.secrets.values = {"API_TOKEN": "s3cret-token"}
     metrics = RecordingMetrics()
-    deps = dataclasses.replace(world.deps(), metrics=metrics)
-    pipeline = Pipeline(deps, Heartbeat(deps))
     holder: list[Rig] = []
 
-    def run(deployment_id: int) -> None:
-        if launch is None:
-            pipeline.execute(deployment_id)
-        else:
-            launch(holder[0], deployment_id)
+    def launcher(execute: Callable[[int], object]) -> InlineLauncher:
+        def run(deployment_id: int) -> None:
+            if launch is None:
+                execute(deployment_id)
+            else:
+                launch(holder[0], deployment_id)
 
-    requests = Requests(deps, InlineLauncher(run))
-    rig = Rig(
-        world, deps, pipeline, requests, build_monitoring(deps, requests, Queries(deps)), metrics
-    )
+        return InlineLauncher(run)
+
+    services = world.services(launching=launcher, metrics=metrics)
+    rig = Rig(world, services.pipeline, services.requests, services.monitoring, metrics)
     holder.append(rig)
     return rig
 

@@ -18,7 +18,7 @@ from chatops.domain.policy import check_canceller
 from chatops.errors import AlreadyDecided, NotAllowed, Refused
 from chatops.services.cancel import Cancellations
 from chatops.services.context import Actor
-from chatops.services.launchers import InlineLauncher, ThreadLauncher
+from chatops.services.launchers import ThreadLauncher
 from chatops.services.pipeline import Pipeline
 from chatops.services.recovery import Heartbeat, Recovery
 from chatops.services.requests import Requests
@@ -70,11 +70,15 @@ def make_app(*, launcher: Held | None = None, build_timeout_seconds: float = 180
         shop.bots["mybot"], build_timeout=timedelta(seconds=build_timeout_seconds)
     )
     world = World(dataclasses.replace(shop, bots={"mybot": bot}))
-    deps = world.deps()
-    heartbeat = Heartbeat(deps)
-    pipeline = Pipeline(deps, heartbeat)
-    requests = Requests(deps, launcher or InlineLauncher(pipeline.execute))
-    app = App(world, requests, Cancellations(deps), heartbeat, Recovery(deps, heartbeat), pipeline)
+    services = world.services(launcher)
+    app = App(
+        world,
+        services.requests,
+        services.cancels,
+        services.heartbeat,
+        services.recovery,
+        services.pipeline,
+    )
     app.commit("a" * 40)
     return app
 

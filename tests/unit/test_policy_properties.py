@@ -45,7 +45,6 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from chatops.bootstrap.monitoring import build_monitoring
 from chatops.domain.approvals import Decision, Vote
 from chatops.domain.audit import AuditEvent, Outcome
 from chatops.domain.deployment import IN_PROGRESS_STATES, Deployment, Kind, State
@@ -61,11 +60,7 @@ from chatops.errors import (
 )
 from chatops.services.context import Actor
 from chatops.services.health_checks import HealthChecks
-from chatops.services.launchers import InlineLauncher
 from chatops.services.locks import LockService
-from chatops.services.pipeline import Pipeline
-from chatops.services.queries import Queries
-from chatops.services.recovery import Heartbeat
 from chatops.services.requests import Requests
 from tests.fakes import World, catalog
 
@@ -111,11 +106,8 @@ class Services:
 
 def wire(world: World) -> Services:
     """The services over `world`; deployments run inline, to the end."""
-    deps = world.deps()
-    pipeline = Pipeline(deps, Heartbeat(deps))
-    requests = Requests(deps, InlineLauncher(pipeline.execute))
-    health = build_monitoring(deps, requests, Queries(deps)).health
-    return Services(world, requests, LockService(deps), health)
+    services = world.services()
+    return Services(world, services.requests, services.locks, services.monitoring.health)
 
 
 # ── operations ───────────────────────────────────────────────────────────

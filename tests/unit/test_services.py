@@ -28,8 +28,9 @@ from chatops.services.context import Actor
 from chatops.services.launchers import InlineLauncher
 from chatops.services.locks import LockService
 from chatops.services.pipeline import Pipeline
+from chatops.services.ports import Launcher
 from chatops.services.queries import Queries
-from chatops.services.recovery import Heartbeat, Recovery
+from chatops.services.recovery import Recovery
 from chatops.services.requests import Requests
 from tests.fakes import FakeUnitOfWork, World, catalog
 
@@ -67,12 +68,17 @@ class App:
         return self.world.tables.deployments[deployment_id]
 
 
-def make_app(world: World | None = None) -> App:
+def make_app(world: World | None = None, *, launcher: Launcher | None = None) -> App:
     world = world or World(catalog())
-    deps = world.deps()
-    pipeline = Pipeline(deps, Heartbeat(deps))
-    requests = Requests(deps, InlineLauncher(pipeline.execute))
-    return App(world, requests, Queries(deps), Recovery(deps), LockService(deps), pipeline)
+    services = world.services(launcher)
+    return App(
+        world,
+        services.requests,
+        services.queries,
+        services.recovery,
+        services.locks,
+        services.pipeline,
+    )
 
 
 @pytest.fixture
@@ -236,7 +242,7 @@ def test_deploying_straight_into_prod_is_refused_with_the_way_there(app: App) ->
     assert refused.value.hint and "/promote mybot prod" in refused.value.hint
 
 
-def test_a_second_deployment_while_one_runs_is_refused_naming_it(app: App) -> None:
+def test_a_second_deployment_while_one_runs_is_refused_naming_it() -> None:
     seen: list[Exception] = []
 
     def deploy_again(deployment_id: int) -> None:
@@ -246,7 +252,8 @@ def test_a_second_deployment_while_one_runs_is_refused_naming_it(app: App) -> No
             seen.append(exc)
         app.pipeline.execute(deployment_id)
 
-    app.requests._launcher = InlineLauncher(deploy_again)  # the first one is mid-flight
+    app = make_app(launcher=InlineLauncher(deploy_again))  # the first one is mid-flight
+    app.commit("a" * 40, "first")
     first = app.deploy()
 
     assert first.state is State.LIVE

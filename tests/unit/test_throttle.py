@@ -6,6 +6,7 @@ import pytest
 
 from chatops.domain.audit import Outcome
 from chatops.domain.ratelimit import Bucket, Rate, Verdict, take
+from chatops.services.auditor import Auditor
 from chatops.services.context import Actor
 from chatops.services.throttle import Throttle
 from tests.fakes import World, catalog
@@ -35,7 +36,7 @@ def test_a_rate_needs_a_burst_and_a_refill() -> None:
 
 def test_a_burst_of_refusals_is_audited_once_and_a_calm_person_starts_afresh() -> None:
     world = World(catalog())
-    throttle = Throttle(world.deps(), RATE)
+    throttle = Throttle(clock=world.clock, auditor=Auditor(world.uow, world.clock), rate=RATE)
     flood, calm = Actor("UFLOOD", "slack"), Actor("UCALM", "slack")
 
     admitted = [throttle.admit(flood, "/deploy") for _ in range(10)]

@@ -7,7 +7,6 @@ from datetime import timedelta
 
 import pytest
 
-from chatops.bootstrap.monitoring import build_monitoring
 from chatops.domain.alerts import AlertState
 from chatops.domain.deployment import Deployment, State
 from chatops.domain.verification import (
@@ -25,12 +24,7 @@ from chatops.entrypoints.render.document import Note
 from chatops.entrypoints.terminal import TERMINAL
 from chatops.errors import NotAllowed, NotPromotable
 from chatops.services.context import Actor
-from chatops.services.launchers import InlineLauncher
-from chatops.services.pipeline import Pipeline
-from chatops.services.queries import Queries
-from chatops.services.recovery import Heartbeat
-from chatops.services.requests import Requests
-from chatops.services.verification import Verifier, VerifyResult
+from chatops.services.verification import VerifyResult
 from chatops.services.views import AlertView
 from tests.fakes import World, catalog
 
@@ -55,11 +49,10 @@ class FakeQuery:
 class Rig:
     def __init__(self, *, spec: VerifySpec = SPEC, **staging: object) -> None:
         self.world = World(catalog(staging={"verify": spec, **staging}))
-        self.deps = self.world.deps()
-        pipeline = Pipeline(self.deps, Heartbeat(self.deps))
-        self.requests = Requests(self.deps, InlineLauncher(pipeline.execute))
         self.prometheus = FakeQuery()
-        self.verifier = Verifier(self.deps, self.requests, self.prometheus)
+        self.services = services = self.world.services(metric_query=self.prometheus)
+        self.requests = services.requests
+        self.verifier = services.verifier
 
     def deploy(self, sha: str) -> Deployment:
         self.world.source.add_commit("mybot", "main", sha)
@@ -183,7 +176,7 @@ def test_measuring_stops_once_promoted() -> None:
 
 def test_the_soak_notice_waits_for_verification_to_pass_and_is_sent_once() -> None:
     rig = Rig()
-    soak = build_monitoring(rig.deps, rig.requests, Queries(rig.deps)).soak
+    soak = rig.services.monitoring.soak
     rig.deploy("a" * 40)
     rig.rounds(1)
     rig.world.clock.advance(seconds=600)  # prod's soak time is over, unmeasured since
@@ -202,7 +195,7 @@ def test_the_soak_notice_waits_for_verification_to_pass_and_is_sent_once() -> No
 @pytest.mark.parametrize("answer", [Outcome(0.5), Outcome(error="connection refused", down=True)])
 def test_no_soak_notice_for_a_failed_or_inconclusive_verification(answer: Outcome) -> None:
     rig = Rig()
-    soak = build_monitoring(rig.deps, rig.requests, Queries(rig.deps)).soak
+    soak = rig.services.monitoring.soak
     rig.deploy("a" * 40)
     rig.prometheus.answer = answer
     rig.rounds(25)  # 12.5 minutes: past prod's soak
@@ -213,10 +206,10 @@ def test_no_soak_notice_for_a_failed_or_inconclusive_verification(answer: Outcom
 
 def test_environments_without_verify_are_not_measured() -> None:
     world = World(catalog())
-    deps = world.deps()
-    requests = Requests(deps, InlineLauncher(Pipeline(deps, Heartbeat(deps)).execute))
     query = FakeQuery()
-    verifier = Verifier(deps, requests, query)
+    services = world.services(metric_query=query)
+    requests = services.requests
+    verifier = services.verifier
     world.source.add_commit("mybot", "main", "a" * 40)
     requests.deploy(DEV, "mybot", "staging")
     assert verifier.verify_all() == []
@@ -237,7 +230,7 @@ def test_where_verification_stands_is_shown_on_the_message_in_status_and_release
     document = render_deployment(rig.world.notifier.views[-1], TERMINAL)
     notes = [p.markup for p in document.parts if isinstance(p, Note)]
     assert "✅ verification passed (20 measurements)" in notes  # when it passed
-    queries = Queries(rig.deps)
+    queries = rig.services.queries
     [row] = [r for r in queries.status("mybot", probe=False) if r.env == "staging"]
     assert status_json(row)["verification"] == {
         "state": "passed",

@@ -85,7 +85,7 @@ def app() -> App:
 
 
 def _alert(app: App, env: str = "staging") -> int:
-    with app.world.deps().uow() as uow:
+    with app.world.uow() as uow:
         stored = uow.alerts.add(
             Alert(
                 bot="mybot",

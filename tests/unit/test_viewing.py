@@ -10,7 +10,6 @@ import pytest
 
 from chatops.domain.deployment import Deployment, Kind, Release, State
 from chatops.errors import NotFound
-from chatops.services.context import Deps
 from chatops.services.queries import Queries
 from tests.fakes import FakeDirectory, FakeUnitOfWork, World, catalog
 from tests.unit.test_services import LEAD1, LEAD2, App, make_app, soak
@@ -45,10 +44,9 @@ def app() -> App:
     return application
 
 
-def _counted(app: App) -> tuple[Queries, Counted, Deps]:
+def _counted(app: App) -> tuple[Queries, Counted]:
     counted = Counted(app.world)
-    deps = replace(app.world.deps(), uow=counted)
-    return Queries(deps), counted, deps
+    return app.world.services(uow=counted).queries, counted
 
 
 def _v1_live_and_v2_queued(app: App) -> Deployment:
@@ -88,7 +86,7 @@ def _add_release(app: App, version: int, commit: str) -> None:
 
 def test_each_state_of_a_running_deployment_reads_only_what_it_lacks(app: App) -> None:
     queued = _v1_live_and_v2_queued(app)
-    queries, counted, _ = _counted(app)
+    queries, counted = _counted(app)
 
     view = queries.view(99, saved=queued)
     assert counted.begun == 1  # what it replaces: v1, live in staging
@@ -116,7 +114,7 @@ def test_a_live_deployment_is_read_again_as_it_may_have_changed_since(app: App) 
     first = app.deploy()
     app.commit("b" * 40, "second")
     app.deploy()
-    queries, counted, _ = _counted(app)
+    queries, counted = _counted(app)
 
     view = queries.view(first.id or 0, saved=first)  # as it was saved when it went live
 
@@ -125,7 +123,7 @@ def test_a_live_deployment_is_read_again_as_it_may_have_changed_since(app: App) 
 
 
 def test_an_unknown_deployment_is_not_found(app: App) -> None:
-    queries, _, _ = _counted(app)
+    queries, _ = _counted(app)
     with pytest.raises(NotFound):
         queries.view(12345)
 
@@ -139,7 +137,7 @@ def test_approvers_are_expanded_while_votes_come_and_once_after() -> None:
     app.deploy()
     soak(app)
     pending = app.requests.promote(LEAD1, "mybot")
-    queries, counted, _ = _counted(app)
+    queries, counted = _counted(app)
     directory.expanded = 0
 
     for _ in range(2):
@@ -162,7 +160,7 @@ def test_views_name_the_actor_who_decided(app: App) -> None:
     soak(app)
     pending = app.requests.promote(LEAD1, "mybot")
     rejected = app.requests.reject(LEAD2, pending.id or 0, reason="not today")
-    queries, _, _ = _counted(app)
+    queries, _ = _counted(app)
 
     view = queries.view(rejected.id or 0, saved=rejected)
 

@@ -101,7 +101,7 @@ def make_site(tmp_path: Path, bot_repo: BotRepo, migrated: Path) -> Iterator[Sit
         )
         application = build(config, for_="serve")
         made.append(application)
-        with application.deps.uow() as uow:
+        with application.uow() as uow:
             story = record(uow, "mybot", commits)
             uow.commit()
         return Site(config, application, story, bot_repo, commits, idp)

@@ -14,10 +14,6 @@ from chatops.domain.alerts import Alert
 from chatops.domain.deployment import Deployment, Kind, State
 from chatops.entrypoints.slack import blocks
 from chatops.errors import ConfigError
-from chatops.services.alert_notices import AlertNotices
-from chatops.services.channel import Links
-from chatops.services.context import Deps
-from chatops.services.queries import Queries
 from tests.fakes import World, catalog
 from tests.web.story import write_config
 
@@ -26,8 +22,7 @@ T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
 def _world(public_url: str | None) -> tuple[World, int, Alert]:
     world = World(catalog=catalog(), public_url=public_url)
-    deps = world.deps()
-    with deps.uow() as uow:
+    with world.uow() as uow:
         deployment = uow.deployments.add(
             Deployment(
                 bot="mybot",
@@ -62,11 +57,11 @@ def _world(public_url: str | None) -> tuple[World, int, Alert]:
 
 def test_deployment_and_alert_messages_link_to_the_deployment_page() -> None:
     world, deployment_id, alert = _world("https://chatops.example.com")
-    deps = world.deps()
+    services = world.services()
 
-    view = Queries(deps).view(deployment_id)
+    view = services.views.view(deployment_id)
     message = blocks.deployment_message(view)
-    alert_message = blocks.alert_message(_notices(deps).view(alert))
+    alert_message = blocks.alert_message(services.alert_notices.view(alert))
 
     url = f"https://chatops.example.com/ui/deployments/{deployment_id}"
     assert view.page_url == url
@@ -78,10 +73,10 @@ def test_deployment_and_alert_messages_link_to_the_deployment_page() -> None:
 
 def test_no_link_without_public_url() -> None:
     world, deployment_id, alert = _world(None)
-    deps = world.deps()
+    services = world.services()
 
-    message = blocks.deployment_message(Queries(deps).view(deployment_id))
-    alert_message = blocks.alert_message(_notices(deps).view(alert))
+    message = blocks.deployment_message(services.views.view(deployment_id))
+    alert_message = blocks.alert_message(services.alert_notices.view(alert))
 
     assert "/ui/deployments" not in json.dumps(message.blocks)
     assert "/ui/deployments" not in json.dumps(alert_message.blocks)
@@ -89,7 +84,7 @@ def test_no_link_without_public_url() -> None:
 
 def test_a_link_cannot_break_out_of_its_mrkdwn() -> None:
     world, deployment_id, _ = _world("https://chatops.example.com")
-    view = Queries(world.deps()).view(deployment_id)
+    view = world.services().views.view(deployment_id)
     odd = dataclasses.replace(view, page_url="https://x.example/a|<!channel>")
 
     text = json.dumps(blocks.deployment_message(odd).blocks)
@@ -131,7 +126,3 @@ def test_web_settings_are_checked(tmp_path: Path, web: dict[str, object], compla
         load(path, settings=Settings(_env_file=None))
 
     assert complaint in refused.value.message
-
-
-def _notices(deps: Deps) -> AlertNotices:
-    return AlertNotices(deps.uow, deps.catalog, links=Links(deps.public_url), channel=deps.channel)

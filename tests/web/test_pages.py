@@ -195,7 +195,7 @@ def test_json_shows_verification_as_the_cli_does(proxied: Site) -> None:
 def test_a_deployment_shows_its_newest_measurements_only(proxied: Site) -> None:
     s = proxied.story
     start = T0 + timedelta(hours=1)
-    with proxied.application.deps.uow() as uow:
+    with proxied.application.uow() as uow:
         for n in range(MEASUREMENTS_SHOWN):
             at = start + timedelta(seconds=30 * n)
             uow.measurements.add(
@@ -219,9 +219,7 @@ def test_a_deployment_shows_its_newest_measurements_only(proxied: Site) -> None:
 def test_build_logs_only_for_viewers(proxied: Site) -> None:
     s = proxied.story
     client = proxied.client()
-    path = (
-        proxied.application.deps.workdir / "logs" / "mybot" / f"v1-deployment-{s.first_staging}.log"
-    )
+    path = proxied.application.workdir / "logs" / "mybot" / f"v1-deployment-{s.first_staging}.log"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("Step 1/3 : FROM scratch\nSuccessfully built abc\n")
 
@@ -248,9 +246,7 @@ def test_build_logs_only_for_viewers(proxied: Site) -> None:
 
 def test_build_log_streams_as_server_sent_events(proxied: Site) -> None:
     s = proxied.story
-    path = (
-        proxied.application.deps.workdir / "logs" / "mybot" / f"v1-deployment-{s.first_staging}.log"
-    )
+    path = proxied.application.workdir / "logs" / "mybot" / f"v1-deployment-{s.first_staging}.log"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("line one\nline <two>\n")
 
@@ -329,7 +325,7 @@ def test_a_proxy_that_is_not_trusted_shows_nothing(proxied: Site, path: str) -> 
 
 def test_pages_escape_what_people_wrote_and_forbid_inline_scripts(make_site) -> None:  # type: ignore[no-untyped-def]
     site = make_site({"auth": "proxy"})
-    with site.application.deps.uow() as uow:
+    with site.application.uow() as uow:
         lock = uow.locks.get("mybot", "prod")
         assert lock is not None
         from dataclasses import replace
@@ -368,8 +364,8 @@ def test_static_files_are_served_by_chatops(proxied: Site) -> None:
 
 def test_a_build_log_streams_while_it_is_written(proxied: Site) -> None:
     """Lines reach the page as the build writes them; the stream ends when the build does."""
-    deps = proxied.application.deps
-    with deps.uow() as uow:
+    app = proxied.application
+    with app.uow() as uow:
         building = uow.deployments.add(
             Deployment(
                 bot="mybot",
@@ -385,7 +381,7 @@ def test_a_build_log_streams_while_it_is_written(proxied: Site) -> None:
         )
         uow.commit()
     assert building.id is not None
-    path = deps.workdir / "logs" / "mybot" / f"v3-deployment-{building.id}.log"
+    path = app.workdir / "logs" / "mybot" / f"v3-deployment-{building.id}.log"
     path.parent.mkdir(parents=True, exist_ok=True)
     log: list[str] = []
 
@@ -395,7 +391,7 @@ def test_a_build_log_streams_while_it_is_written(proxied: Site) -> None:
                 log.append(f"wrote {n}")
                 out.write(f"Step {n}/3\n")
                 time.sleep(0.6)
-        with deps.uow() as uow:
+        with app.uow() as uow:
             now = uow.deployments.get(building.id or 0)
             assert now is not None
             uow.deployments.save(now.advance(Event.FAIL, at=T0, reason="cancelled"))
@@ -423,7 +419,7 @@ def test_secrets_never_reach_a_page(make_site, tmp_path: Path) -> None:  # type:
     secrets.write_text(f"API_KEY={SECRET}\n")
     site = make_site({"auth": "proxy"}, env_file=str(secrets))
     s = site.story
-    path = site.application.deps.workdir / "logs" / "mybot" / f"v1-deployment-{s.first_staging}.log"
+    path = site.application.workdir / "logs" / "mybot" / f"v1-deployment-{s.first_staging}.log"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(f"Step 1/2 : RUN echo {SECRET}\nleaked={SECRET}\n")  # before it was a secret
     client = site.client()
@@ -465,7 +461,7 @@ def test_the_cli_audit_filters_as_the_web_view_does(proxied: Site) -> None:
 
 
 def test_a_failed_rollback_still_shows_the_reason_it_was_asked_for(proxied: Site) -> None:
-    with proxied.application.deps.uow() as uow:
+    with proxied.application.uow() as uow:
         failed = uow.deployments.add(
             Deployment(
                 bot="mybot",

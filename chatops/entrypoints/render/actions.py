@@ -8,8 +8,9 @@ whoever pressed it, when they are among the environment's viewers) carry an aler
 from __future__ import annotations
 
 from chatops.domain.alerts import AlertState
-from chatops.domain.deployment import Deployment, Kind, State
+from chatops.domain.deployment import Deployment, State
 from chatops.domain.policy import INCONCLUSIVE_FINGERPRINT
+from chatops.domain.rollbacks import previous_is_rollback_target
 from chatops.entrypoints.render import words
 from chatops.entrypoints.render.document import Action, Confirm, Person, Strong
 from chatops.services.views import AlertView, DeploymentView
@@ -65,9 +66,7 @@ def alert_actions(view: AlertView) -> tuple[Action, ...]:
 
 def _rollback_target(view: DeploymentView) -> str | None:
     """Where a rollback from this live deployment goes, when that is known here."""
-    deployment = view.deployment
-    # the previous release is where a rollback goes only when this deployment moved forward
-    forward = deployment.kind in (Kind.DEPLOY, Kind.PROMOTE)
+    forward = previous_is_rollback_target(view.deployment)
     return view.previous.name if forward and view.previous else None
 
 
