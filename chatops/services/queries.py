@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import replace
 
 from chatops.domain.alerts import Alert
@@ -34,13 +35,13 @@ __all__ = ["MAX_CHANGES", "Queries", "ReleaseHistory", "Status", "Views"]
 log = logging.getLogger(__name__)
 
 
-def _recorded_health(row: StatusRow) -> Health:
+def _recorded_health(deployment: Deployment | None, open_alerts: Sequence[Alert]) -> Health:
     """Health as the last checks left it, without asking an engine."""
-    if row.deployment is None:
+    if deployment is None:
         return Health.UNKNOWN
-    if row.open_alerts:
+    if open_alerts:
         return Health.UNHEALTHY
-    return Health.HEALTHY if row.deployment.healthy_since is not None else Health.UNKNOWN
+    return Health.HEALTHY if deployment.healthy_since is not None else Health.UNKNOWN
 
 
 class Status:
@@ -114,21 +115,24 @@ class Status:
                     ):
                         continue
                     deployment = live.get(key)
+                    alerts = tuple(open_alerts[key])
                     rows.append(
                         StatusRow(
                             bot=name,
                             env=env,
                             deployment=deployment,
+                            # what the checks recorded; a probe below replaces it
+                            health=_recorded_health(deployment, alerts),
                             verification=verified.get(deployment.id or 0) if deployment else None,
                             lock=lock,
                             pending=tuple(pending[key]),
                             in_progress=in_progress.get(key),
-                            open_alerts=tuple(open_alerts[key]),
+                            open_alerts=alerts,
                         )
                     )
         if probe:
             return [self._with_health(row) for row in rows]
-        return [replace(row, health=_recorded_health(row)) for row in rows]
+        return rows
 
     def _with_health(self, row: StatusRow) -> StatusRow:
         if row.deployment is None:
@@ -137,7 +141,7 @@ class Status:
             observation = self._observer.observe(row.bot, row.env)
         except ChatOpsError as exc:
             log.warning("could not observe %s in %s: %s", row.bot, row.env, exc)
-            return row
+            return replace(row, health=Health.UNKNOWN)  # not seen now: not what was recorded
         health = observation.overall
         return replace(row, health=Health.UNKNOWN if health is Health.STARTING else health)
 
