@@ -16,6 +16,7 @@ of N bots whose environment verifies one check every interval. Prints:
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import sys
 import tempfile
@@ -234,7 +235,7 @@ def run(deployments: int = 100, rounds: int = 5) -> Figures:
         # latency: a fresh release of one bot, clean; when does it become promotable?
         with application.store.uow() as uow:
             for d in uow.deployments.all_live():
-                uow.deployments.save(d.with_changes(state=State.SUPERSEDED))
+                uow.deployments.save(dataclasses.replace(d, state=State.SUPERSEDED))
             uow.commit()
         [fresh] = _go_live(application, [bots[0]], datetime.now(UTC), version=2)
         soak_ends = (fresh.live_at or datetime.now(UTC)) + timedelta(seconds=SOAK)

@@ -129,7 +129,7 @@ class FakeDeployments:
 
     def add(self, deployment: Deployment) -> Deployment:
         self._check(deployment)
-        deployment = deployment.with_changes(id=next(self.t.ids), revision=0)
+        deployment = dataclasses.replace(deployment, id=next(self.t.ids), revision=0)
         self.t.deployments[deployment.id] = deployment  # type: ignore[index]
         return deployment
 
@@ -138,7 +138,7 @@ class FakeDeployments:
         if current.revision != deployment.revision:
             raise Conflict(current)
         self._check(deployment)
-        deployment = deployment.with_changes(revision=deployment.revision + 1)
+        deployment = dataclasses.replace(deployment, revision=deployment.revision + 1)
         self.t.deployments[deployment.id] = deployment  # type: ignore[index]
         return deployment
 
@@ -198,7 +198,7 @@ class FakeDeployments:
         count = 0
         for key, d in list(self.t.deployments.items()):
             if key in ids and d.owner == owner and d.in_progress:
-                self.t.deployments[key] = d.with_changes(heartbeat_at=at)
+                self.t.deployments[key] = dataclasses.replace(d, heartbeat_at=at)
                 count += 1
         return count
 
@@ -283,7 +283,7 @@ class FakeAlerts:
         self.t = t
 
     def add(self, alert: Alert) -> Alert:
-        alert = alert.with_changes(id=next(self.t.ids))
+        alert = dataclasses.replace(alert, id=next(self.t.ids))
         self.t.alerts[alert.id] = alert  # type: ignore[index]
         return alert
 

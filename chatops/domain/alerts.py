@@ -57,6 +57,3 @@ class Alert:
         if self.state is AlertState.RESOLVED:
             return self
         return dataclasses.replace(self, state=AlertState.RESOLVED, resolved_at=at, last_seen=at)
-
-    def with_changes(self, **changes: object) -> Alert:
-        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]

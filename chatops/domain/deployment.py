@@ -212,9 +212,6 @@ class Deployment:
             changes["owner"] = None
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
 
-    def with_changes(self, **changes: object) -> Deployment:
-        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
-
     def describe(self) -> str:
         what = f"v{self.version}" if self.version else (self.ref or "branch head")
         return f"#{self.id} {self.kind} of {self.bot} {what} to {self.env} by {self.requested_by}"

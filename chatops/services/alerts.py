@@ -9,6 +9,7 @@ comes in through `alert_intake`.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 from chatops.domain.alerts import Alert, AlertState
@@ -71,7 +72,8 @@ class AlertService:
                 firing = _open_count(uow, alert.bot, alert.env)
             else:
                 stored = uow.alerts.save(
-                    existing.repeat(at=alert.last_seen, detail=alert.detail).with_changes(
+                    dataclasses.replace(
+                        existing.repeat(at=alert.last_seen, detail=alert.detail),
                         summary=alert.summary,
                         deployment_id=alert.deployment_id or existing.deployment_id,
                         version=alert.version or existing.version,
@@ -109,7 +111,7 @@ class AlertService:
                 return alert
             alert = alert.resolve(at=self._clock.now())
             if action_taken and not alert.action_taken:
-                alert = alert.with_changes(action_taken=action_taken)
+                alert = dataclasses.replace(alert, action_taken=action_taken)
             alert = uow.alerts.save(alert)
             self._audit(uow, actor, "alert_resolved", Outcome.OK, alert, detail=alert.summary)
             firing = _open_count(uow, alert.bot, alert.env)
@@ -136,7 +138,7 @@ class AlertService:
             current = uow.alerts.get(alert.id) if alert.id is not None else None
             if current is None:
                 raise NotFound(f"there is no alert #{alert.id}")
-            alert = uow.alerts.save(current.with_changes(action_taken=action_taken))
+            alert = uow.alerts.save(dataclasses.replace(current, action_taken=action_taken))
             uow.commit()
         self._notices.tell(alert)
         return alert

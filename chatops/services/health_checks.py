@@ -182,7 +182,7 @@ class HealthChecks:
                 return
             if current.healthy_since == since or (only_if_unset and current.healthy_since):
                 return
-            uow.deployments.save(current.with_changes(healthy_since=since))
+            uow.deployments.save(dataclasses.replace(current, healthy_since=since))
             uow.commit()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -73,7 +74,9 @@ class SoakNotices:
                 if not ready:
                     continue
                 try:
-                    noticed = uow.deployments.save(deployment.with_changes(soak_noticed_at=now))
+                    noticed = uow.deployments.save(
+                        dataclasses.replace(deployment, soak_noticed_at=now)
+                    )
                 except Conflict:
                     continue  # superseded or changed meanwhile: looked at again next time
                 told.append(noticed)

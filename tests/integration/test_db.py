@@ -420,12 +420,12 @@ def test_a_pending_and_a_running_deployment_may_coexist(store: SqlStore) -> None
             uow.deployments.add(deployment(state=State.PENDING_APPROVAL))
         assert taken.value.holder_id == pending.id
         # Approving the pending one while the other runs is refused too.
-        approved = pending.with_changes(state=State.QUEUED, updated_at=at(1))
+        approved = dataclasses.replace(pending, state=State.QUEUED, updated_at=at(1))
         with pytest.raises(SlotTaken) as taken:
             uow.deployments.save(approved)
         assert taken.value.holder_id == running.id
         assert uow.deployments.get(pending.id or 0) == pending
-        uow.deployments.save(running.with_changes(state=State.LIVE, updated_at=at(2)))
+        uow.deployments.save(dataclasses.replace(running, state=State.LIVE, updated_at=at(2)))
         assert uow.deployments.holder("mybot", "staging") == pending
         assert uow.deployments.save(approved) == approved
         uow.commit()
@@ -438,7 +438,7 @@ def test_a_pending_and_a_running_deployment_may_coexist(store: SqlStore) -> None
 def test_a_settled_deployment_frees_the_slot(store: SqlStore, end: State) -> None:
     (first,) = add(store, deployment())
     with store.uow() as uow:
-        uow.deployments.save(first.with_changes(state=end, updated_at=at(1)))
+        uow.deployments.save(dataclasses.replace(first, state=end, updated_at=at(1)))
         uow.commit()
     (second,) = add(store, deployment(requested_by="U0DEV2"))
     with store.uow() as uow:
@@ -449,14 +449,16 @@ def test_two_builds_of_one_bot_conflict_across_environments(store: SqlStore) -> 
     staging, prod = add(store, deployment(state=State.BUILDING), deployment(env="prod"))
     with store.uow() as uow:
         with pytest.raises(SlotTaken) as taken:
-            uow.deployments.save(prod.with_changes(state=State.BUILDING, updated_at=at(1)))
+            uow.deployments.save(dataclasses.replace(prod, state=State.BUILDING, updated_at=at(1)))
         assert taken.value.holder_id == staging.id
         assert uow.deployments.get(prod.id or 0) == prod
         # Deploying an existing image needs no build slot.
-        prod = uow.deployments.save(prod.with_changes(state=State.DEPLOYING, updated_at=at(1)))
+        prod = uow.deployments.save(
+            dataclasses.replace(prod, state=State.DEPLOYING, updated_at=at(1))
+        )
         uow.deployments.add(deployment(bot="otherbot", state=State.BUILDING))
-        uow.deployments.save(staging.with_changes(state=State.DEPLOYING, updated_at=at(2)))
-        uow.deployments.save(prod.with_changes(state=State.BUILDING, updated_at=at(3)))
+        uow.deployments.save(dataclasses.replace(staging, state=State.DEPLOYING, updated_at=at(2)))
+        uow.deployments.save(dataclasses.replace(prod, state=State.BUILDING, updated_at=at(3)))
         uow.commit()
 
 
@@ -542,20 +544,22 @@ def test_a_save_from_a_stale_read_is_refused_not_an_overwrite(store: SqlStore) -
     (pending,) = add(store, deployment(state=State.PENDING_APPROVAL, kind=Kind.PROMOTE))
     with store.uow() as uow:
         approved = uow.deployments.save(
-            pending.with_changes(state=State.QUEUED, updated_at=at(1), owner="me")
+            dataclasses.replace(pending, state=State.QUEUED, updated_at=at(1), owner="me")
         )
         uow.commit()
     assert approved.revision == pending.revision + 1
 
     with store.uow() as uow, pytest.raises(Conflict) as conflict:
-        uow.deployments.save(pending.with_changes(state=State.EXPIRED, updated_at=at(2)))
+        uow.deployments.save(dataclasses.replace(pending, state=State.EXPIRED, updated_at=at(2)))
     assert conflict.value.current == approved
     assert conflict.value.current.revision == approved.revision
 
     with store.uow() as uow:
         assert uow.deployments.get(pending.id or 0) == approved
         # a save from the current read goes, and moves the revision on
-        failed = uow.deployments.save(approved.with_changes(state=State.FAILED, updated_at=at(3)))
+        failed = uow.deployments.save(
+            dataclasses.replace(approved, state=State.FAILED, updated_at=at(3))
+        )
         assert failed.revision == approved.revision + 1
         uow.commit()
     with store.uow() as uow:
@@ -570,7 +574,7 @@ def test_a_cancel_request_round_trips_and_a_save_that_missed_it_is_refused(
     (building,) = add(store, deployment(state=State.BUILDING, owner="me"))
     with store.uow() as uow:
         asked = uow.deployments.save(
-            building.with_changes(cancel_requested_by="U0LEAD1", cancel_requested_at=at(1))
+            dataclasses.replace(building, cancel_requested_by="U0LEAD1", cancel_requested_at=at(1))
         )
         uow.commit()
     with store.uow() as uow:
@@ -581,7 +585,9 @@ def test_a_cancel_request_round_trips_and_a_save_that_missed_it_is_refused(
         assert_utc(got.cancel_requested_at)
         # the owner, going on from what it read before the request, cannot overwrite it
         with pytest.raises(Conflict):
-            uow.deployments.save(building.with_changes(state=State.DEPLOYING, updated_at=at(2)))
+            uow.deployments.save(
+                dataclasses.replace(building, state=State.DEPLOYING, updated_at=at(2))
+            )
         assert uow.deployments.get(building.id or 0) == asked
 
 
@@ -591,9 +597,11 @@ def test_a_lost_compare_and_set_is_not_a_slot_error_and_an_unknown_id_is_a_store
     (first,) = add(store, deployment())
     with store.uow() as uow:
         with pytest.raises(StoreError, match="no deployment #999"):
-            uow.deployments.save(first.with_changes(id=999))
+            uow.deployments.save(dataclasses.replace(first, id=999))
         # a refused save leaves the transaction usable
-        saved = uow.deployments.save(first.with_changes(state=State.BUILDING, updated_at=at(1)))
+        saved = uow.deployments.save(
+            dataclasses.replace(first, state=State.BUILDING, updated_at=at(1))
+        )
         uow.commit()
     assert saved.state is State.BUILDING
 

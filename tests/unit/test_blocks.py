@@ -406,7 +406,7 @@ def release_rows() -> list[ReleaseRow]:
 OTHER_MESSAGES: dict[str, b.Message] = {
     "alert_resolved_reply": b.alert_resolved_reply(alert_view(RESOLVED)),
     "alert_resolved_reply_after_rollback": b.alert_resolved_reply(
-        alert_view(RESOLVED.with_changes(action_taken="rolled back automatically to v2"))
+        alert_view(dataclasses.replace(RESOLVED, action_taken="rolled back automatically to v2"))
     ),
     "soaked": b.soaked_message(
         view(

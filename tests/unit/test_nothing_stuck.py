@@ -361,7 +361,7 @@ def test_recovery_fails_what_it_cannot_restore_naming_the_secret_and_goes_on(app
     dead = "host:boot:999:1"
     deploying = _in_progress(app, "mybot", dead)
     with FakeUnitOfWork(app.world.tables) as uow:
-        uow.deployments.save(deploying.with_changes(state=State.DEPLOYING, version=2))
+        uow.deployments.save(dataclasses.replace(deploying, state=State.DEPLOYING, version=2))
         uow.commit()
     other = _in_progress(app, "otherbot", dead)
     app.world.processes.dead.add(dead)
@@ -386,7 +386,7 @@ def test_recovery_logs_a_deployment_it_cannot_handle_and_recovers_the_rest(
     dead = "host:boot:999:1"
     broken = _in_progress(app, "mybot", dead)
     with FakeUnitOfWork(app.world.tables) as uow:
-        broken = uow.deployments.save(broken.with_changes(state=State.DEPLOYING, version=2))
+        broken = uow.deployments.save(dataclasses.replace(broken, state=State.DEPLOYING, version=2))
         uow.commit()
     fine = _in_progress(app, "otherbot", dead)
     app.world.processes.dead.add(dead)

@@ -70,7 +70,8 @@ def _poison_deployment(view: DeploymentView) -> DeploymentView:
 
 
 def _poison_alert(view: AlertView) -> AlertView:
-    poisoned = view.alert.with_changes(
+    poisoned = dataclasses.replace(
+        view.alert,
         summary=EVIL,
         detail=EVIL,
         action_taken=EVIL if view.alert.action_taken else "",
@@ -103,7 +104,9 @@ def _every_message() -> Iterator[tuple[str, b.Message]]:
     live = _poison_deployment(DEPLOYMENT_VIEWS["deploy_live_staging"])
     yield "soaked", b.soaked_message(live)
     for state in State:  # every state, including those without a recorded example
-        the_view = dataclasses.replace(live, deployment=live.deployment.with_changes(state=state))
+        the_view = dataclasses.replace(
+            live, deployment=dataclasses.replace(live.deployment, state=state)
+        )
         yield f"deployment:{state}", b.deployment_message(the_view)
     for name, view in ALERT_VIEWS.items():
         yield f"alert:{name}", b.alert_message(_poison_alert(view))
@@ -121,7 +124,7 @@ def _every_message() -> Iterator[tuple[str, b.Message]]:
             row,
             lock=_evil_lock(),
             open_alerts=(evil_alert,),
-            pending=tuple(p.with_changes(ref=EVIL, version=None) for p in row.pending),
+            pending=tuple(dataclasses.replace(p, ref=EVIL, version=None) for p in row.pending),
         )
         for row in status_rows()
     ]
@@ -192,7 +195,7 @@ def test_a_ref_with_backticks_stays_inside_its_code_span() -> None:
     view = DEPLOYMENT_VIEWS["deploy_queued"]
     ref = "x`*not-bold*`<!here>"
     message = b.deployment_message(
-        dataclasses.replace(view, deployment=view.deployment.with_changes(ref=ref))
+        dataclasses.replace(view, deployment=dataclasses.replace(view.deployment, ref=ref))
     )
     (version,) = [
         f["text"]
