@@ -214,19 +214,20 @@ class ServiceWatch:
         return attrs
 
     def _failure(self, tasks: Tasks, checks: Mapping[str, str] | None = None) -> str:
-        """The error of the latest failed task, with its last failed health check (from its
-        container, or from `checks`: task id → what its health check said while it ran, for
-        a container Swarm has removed meanwhile)."""
+        """The error of the latest failed task with a failed health check, and what that
+        check said (from its container, or from `checks`: task id → what its health check
+        said while it ran, for a container Swarm has removed meanwhile)."""
         if not tasks.failed:
             return ""
-        task = tasks.failed[-1]
-        error = task_error(task)
-        container = self._task_container(task)
-        output = failed_check_output(container) if container is not None else ""
-        output = output or (checks or {}).get(str(task.get("ID")), "")
-        if output:
-            error += f"; its health check said: {output}"
-        return error
+        # the latest task whose health check failed: a later one Swarm stopped while rolling
+        # back (exit 143, before its first check) says less about why the release failed
+        for task in reversed(tasks.failed):
+            container = self._task_container(task)
+            output = failed_check_output(container) if container is not None else ""
+            output = output or (checks or {}).get(str(task.get("ID")), "")
+            if output:
+                return f"{task_error(task)}; its health check said: {output}"
+        return task_error(tasks.failed[-1])
 
     def _remember_checks(self, tasks: Iterable[dict[str, Any]], checks: dict[str, str]) -> None:
         """Note what the health checks of tasks still under way said last, while they can."""
