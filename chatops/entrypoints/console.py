@@ -35,7 +35,7 @@ from chatops.entrypoints.render.document import Action, Document
 from chatops.entrypoints.scheduler import LEASE
 from chatops.entrypoints.terminal import escape
 from chatops.services.context import Actor
-from chatops.services.ports import Clock, UnitOfWork
+from chatops.services.leases import Leases
 from chatops.services.views import AlertView, DeploymentView
 
 __all__ = ["Console", "run", "unless_serve_does"]
@@ -205,17 +205,13 @@ class Console:
         self._out.file.flush()
 
 
-def unless_serve_does(
-    job: Callable[[], object], *, uow: Callable[[], UnitOfWork], clock: Clock
-) -> Callable[[], None]:
+def unless_serve_does(job: Callable[[], object], *, leases: Leases) -> Callable[[], None]:
     """`job`, skipped while a `serve` on the same database runs the scheduled jobs (and tells
     its channels): one process checks health, so alerts are neither doubled nor counted twice."""
 
     def run() -> None:
         try:
-            with uow() as work:
-                held = work.leases.holder(LEASE)
-            if held is None or held[1] <= clock.now():
+            if not leases.held_by_anyone(LEASE):
                 job()
         except Exception:
             log.exception("a health check from the console failed")
@@ -226,7 +222,7 @@ def unless_serve_does(
 def _watch(application: Application, monitoring: Monitoring) -> BackgroundScheduler:
     """Health checks and verification at each environment's intervals, and soak notices, as
     `serve` runs them."""
-    gate = partial(unless_serve_does, uow=application.store.uow, clock=application.adapters.clock)
+    gate = partial(unless_serve_does, leases=application.leases)
     scheduler = BackgroundScheduler(
         job_defaults={"coalesce": True, "max_instances": 1}, timezone="UTC"
     )

@@ -314,6 +314,6 @@ class Recovery:
             with self._uow() as uow:
                 amended = uow.deployments.save(amended)
                 uow.commit()
-        except (Conflict, ChatOpsError) as exc:
+        except ChatOpsError as exc:  # a Conflict too: another write came first
             log.warning("could not add %r to #%s: %s", more, ended.id, exc)
         return amended

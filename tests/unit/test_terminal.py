@@ -32,7 +32,8 @@ from chatops.entrypoints.render.replies import Logs, Said
 from chatops.entrypoints.scheduler import LEASE
 from chatops.entrypoints.terminal import TERMINAL
 from chatops.services.context import Actor
-from tests.fakes import FakeClock, FakeUnitOfWork, Tables
+from chatops.services.leases import Leases
+from tests.fakes import FakeClock, FakeProcesses, FakeUnitOfWork, Tables
 from tests.unit.test_blocks import (
     ALERT_VIEWS,
     DEPLOYMENT_VIEWS,
@@ -281,9 +282,8 @@ def test_the_console_leaves_health_checks_to_a_serve_that_runs_them() -> None:
     wait; once the lease has expired (serve stopped), they run."""
     tables, clock = Tables(), FakeClock()
     runs: list[int] = []
-    check = unless_serve_does(
-        lambda: runs.append(1), uow=lambda: FakeUnitOfWork(tables), clock=clock
-    )
+    leases = Leases(lambda: FakeUnitOfWork(tables), clock, FakeProcesses())
+    check = unless_serve_does(lambda: runs.append(1), leases=leases)
     check()
     assert runs == [1]
     with FakeUnitOfWork(tables) as uow:
