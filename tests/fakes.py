@@ -24,13 +24,21 @@ from chatops.domain.alerts import Alert, AlertState
 from chatops.domain.approvals import Vote
 from chatops.domain.audit import AuditEvent
 from chatops.domain.catalog import Bot, BotTarget, Catalog, Environment, HealthSpec
+from chatops.domain.ci import CiResult
 from chatops.domain.deployment import ACTIVE_STATES, Commit, Deployment, Release, State
 from chatops.domain.health import Health, Observation
 from chatops.domain.policy import FreezeWindow, Lock
 from chatops.domain.slots import slots_held
 from chatops.domain.verification import Measurement, Tally, tally
-from chatops.errors import BuildError, NotFound, RegistryError, SourceControlError, StoreError
-from chatops.services.context import NoForge, NullMetrics, Tuning
+from chatops.errors import (
+    BuildError,
+    ConfigError,
+    NotFound,
+    RegistryError,
+    SourceControlError,
+    StoreError,
+)
+from chatops.services.context import NullMetrics, Tuning
 from chatops.services.launchers import InlineLauncher
 from chatops.services.ports import (
     BuildRequest,
@@ -791,6 +799,13 @@ class FakeFreezes:
     def open_window(self, env: Environment, now: datetime) -> FreezeWindow | None:
         window = self.windows.get(env.name)
         return window if window and window.starts_at <= now < window.ends_at else None
+
+
+class NoForge:
+    """CI checks where no forge is wired: every read says so."""
+
+    def results(self, bot: Bot, sha: str) -> list[CiResult]:
+        raise ConfigError(f"no forge is configured to read the CI checks of {bot.name}")
 
 
 class FakeProcesses:

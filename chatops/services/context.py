@@ -7,12 +7,10 @@ import logging
 from dataclasses import dataclass
 from typing import TypeVar
 
-from chatops.domain.catalog import Bot
-from chatops.domain.ci import CiResult
 from chatops.domain.deployment import Deployment
-from chatops.errors import ConfigError, StoreError
+from chatops.errors import StoreError
 
-__all__ = ["Actor", "NoForge", "NullMetrics", "Tuning", "required"]
+__all__ = ["Actor", "NullMetrics", "Tuning", "required"]
 
 T = TypeVar("T")
 
@@ -35,13 +33,6 @@ class Actor:
 
     user: str
     source: str = "cli"  # cli, slack, console, webhook, scheduler, recovery
-
-
-class NoForge:
-    """CI checks where no forge is wired: every read says so."""
-
-    def results(self, bot: Bot, sha: str) -> list[CiResult]:
-        raise ConfigError(f"no forge is configured to read the CI checks of {bot.name}")
 
 
 class NullMetrics:
