@@ -131,6 +131,9 @@ def main() -> None:
         env = {**os.environ, "PYTHONPATH": str(source), "USER": "UDEV"}
         for name in ("CHATOPS_CONFIG", "CHATOPS_DATABASE_URL", "SLACK_BOT_TOKEN", "DOCKER_HOST"):
             env.pop(name, None)
+        # as people run it: Python's bytecode written once (by the check below) and reused
+        # (some shells and CI set PYTHONDONTWRITEBYTECODE: every run then compiles chatops)
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
         python = [sys.executable]
         check = subprocess.run(
             [*python, "-m", "chatops", "status", "--json"],

@@ -21,7 +21,8 @@ if TYPE_CHECKING:
     from pydantic import SecretStr
     from rich.console import Console
 
-    from chatops.adapters.db.uow import SqlStore
+    from chatops.adapters.db.plain_reads import PlainStore
+    from chatops.adapters.db.uow import SqlStore, SqlUnitOfWork
     from chatops.adapters.forge import ForgeClient
     from chatops.services.ports import (
         Clock,
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
         Secrets,
         SourceControl,
     )
+    from chatops.services.status_reads import ReadsFactory
 
 __all__ = ["Adapters", "source_control", "terminal_notifier"]
 
@@ -117,9 +119,12 @@ def terminal_notifier(console: Console, *, build_output: bool = True) -> Notifie
 class Adapters:
     """The adapters of one configuration, each made when first asked for."""
 
-    def __init__(self, config: Config, *, directory: Directory | None = None) -> None:
+    def __init__(
+        self, config: Config, *, directory: Directory | None = None, plain_reads: bool = False
+    ) -> None:
         self.config = config
         self._directory = directory
+        self._plain_reads = plain_reads
 
     @cached_property
     def store(self) -> SqlStore:
@@ -135,6 +140,33 @@ class Adapters:
         url = self.config.file.database_url
         ensure_current(url)
         return SqlStore(url)
+
+    def uow(self) -> SqlUnitOfWork:
+        """A unit of work on the store."""
+        return self.store.uow()
+
+    @cached_property
+    def plain(self) -> PlainStore | None:
+        """With `plain_reads`: a SQLite database at this code's schema, read through sqlite3
+        alone (a read command then never imports SQLAlchemy); None otherwise."""
+        if not self._plain_reads:
+            return None
+        from chatops.adapters.db.plain_reads import PlainStore
+
+        return PlainStore.open(self.config.file.database_url)
+
+    @property
+    def reads(self) -> ReadsFactory:
+        """What `status` and `releases` read through: the plain reads, else the store's
+        units of work."""
+        return self.plain.reads if self.plain is not None else self.uow
+
+    def close(self) -> None:
+        """Close the databases this process opened."""
+        if self.plain is not None:
+            self.plain.close()
+        if "store" in vars(self):
+            self.store.dispose()
 
     @cached_property
     def clock(self) -> Clock:

@@ -59,14 +59,14 @@ class Application(Services):
         self.config = config
         self.target = target
         self.adapters = adapters
-        self.store: SqlStore = adapters.store
         self.notifiers = notifiers
         self.channel = channel  # Slack's notifier, outbox and sender (when configured)
         self.slack = slack  # the Web API client bolt answers with (`serve` only)
         self.forge_sender: ForgeSender | None = None  # started by `serve`
         super().__init__(
             config.catalog,
-            uow=self.store.uow,
+            uow=adapters.uow,
+            reads=adapters.reads,
             clock=adapters.clock,
             source=adapters.source,
             runtimes=adapters.runtimes,
@@ -86,6 +86,11 @@ class Application(Services):
             metric_query=_prometheus,
         )
 
+    @property
+    def store(self) -> SqlStore:
+        """The database (opened, and checked to be at this code's schema, on first use)."""
+        return self.adapters.store
+
     # ── the end ─────────────────────────────────────────────────────────────
 
     def running(self) -> int:
@@ -99,7 +104,7 @@ class Application(Services):
                 close()
             except Exception:
                 log.exception("error while shutting down")
-        self.store.dispose()
+        self.adapters.close()
 
 
 def build(
@@ -112,6 +117,7 @@ def build(
     launcher: LauncherFactory | None = None,
     directory: Directory | None = None,
     metrics: Metrics | None = None,
+    reads_only: bool = False,
 ) -> Application:
     """Wire chatops for one entry point.
 
@@ -121,6 +127,9 @@ def build(
     `terminal`: print deployments' progress there. `channel`: renders the Slack
     channel's messages (`ChannelNotifier`); with SLACK_BOT_TOKEN, the CLI and `serve`
     tell the channel. Tests may replace `launcher`, `directory` and `metrics`.
+    `reads_only` (the CLI's `status` and `releases`): SQLite at this code's schema is
+    read through sqlite3 alone, and the SQLAlchemy store is opened only if something
+    asks for it; neither Slack nor the forges are told anything.
 
     Raises:
         SchemaOutOfDate: the database needs `chatops db upgrade`.
@@ -130,21 +139,24 @@ def build(
     from chatops.adapters.notifiers import FanOut
     from chatops.services.launchers import InlineLauncher, ThreadLauncher
 
-    slack_on = for_ in ("cli", "serve") and config.settings.slack_bot_token is not None
+    slack_on = (
+        for_ in ("cli", "serve") and not reads_only and config.settings.slack_bot_token is not None
+    )
     client = None
     if slack_on:
         from chatops.bootstrap.slack import directory_for, slack_client
 
         client = slack_client(config.settings)
         directory = directory or directory_for(client)
-    adapters = Adapters(config, directory=directory)
-    adapters.store  # noqa: B018 (checked and opened first: nothing runs on an old schema)
+    adapters = Adapters(config, directory=directory, plain_reads=reads_only)
+    if adapters.plain is None:  # (plain reads checked the schema themselves)
+        adapters.store  # noqa: B018 (checked and opened first: nothing runs on an old schema)
     config.file.workdir.mkdir(parents=True, exist_ok=True)
     metrics = metrics or _metrics(for_)
     told = list(notifiers)
     if terminal is not None:
         told.append(terminal_notifier(terminal, build_output=for_ != "demo"))
-    forge_sender = _forge(config, adapters, told)
+    forge_sender = None if reads_only else _forge(config, adapters, told)
     slack_channel = None
     if slack_on:
         slack_channel = _slack_channel(config, adapters, channel, for_=for_, metrics=metrics)

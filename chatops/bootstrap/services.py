@@ -56,10 +56,10 @@ class Services(Running):
     def queries(self) -> Queries:
         from chatops.services.queries import Queries, ReleaseHistory, Status
 
-        catalog, uow, clock = self.catalog, self.uow, self.clock
+        catalog, reads, clock = self.catalog, self.reads, self.clock
         return Queries(
-            history=ReleaseHistory(catalog, uow=uow, clock=clock, directory=self.directory),
-            status=Status(catalog, uow=uow, clock=clock, observer=self.observer),
+            history=ReleaseHistory(catalog, reads=reads, clock=clock, directory=self.directory),
+            status=Status(catalog, reads=reads, clock=clock, observer=self.observer),
             views=self.views,
             logs=self.logs,
         )

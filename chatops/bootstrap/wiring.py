@@ -42,6 +42,7 @@ if TYPE_CHECKING:
         UnitOfWorkFactory,
     )
     from chatops.services.queries import Views
+    from chatops.services.status_reads import ReadsFactory
 
 __all__ = ["LauncherFactory", "Wiring"]
 
@@ -73,9 +74,11 @@ class Wiring:
         public_url: str | None = None,
         launcher: LauncherFactory | None = None,
         metric_query: Callable[[], MetricQuery] | None = None,
+        reads: ReadsFactory | None = None,
     ) -> None:
         self.catalog = catalog
         self.uow = uow
+        self.reads: ReadsFactory = reads or uow  # what status and releases read
         self.clock = clock
         self.source = source
         self.runtimes = runtimes

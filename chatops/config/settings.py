@@ -1,6 +1,9 @@
 """Process settings from environment variables and `.env`: the only reader of os.environ.
 
-Secrets may come from files (`NAME_FILE`), and a blank value counts as unset.
+Secrets may come from files (`NAME_FILE`), and a blank value counts as unset. The
+variables are gathered here (python-dotenv reads `.env`) and validated by one pydantic
+model: what pydantic-settings did for these flat settings, without its import time,
+which every command paid (a quarter of `chatops status`'s budget).
 """
 
 from __future__ import annotations
@@ -10,17 +13,16 @@ import os
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
-from pydantic.fields import FieldInfo
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from chatops.errors import ConfigError
 
 __all__ = ["Settings", "environ", "file_variables", "load_settings"]
 
 
-class Settings(BaseSettings):
-    """Process settings from environment variables and `./.env` (real variables win).
+class Settings(BaseModel):
+    """Process settings, read by `load_settings` from environment variables and `./.env`
+    (real variables win), each named as its field in any case (`SLACK_BOT_TOKEN`).
 
     An empty or blank value counts as unset (compose writes `NAME=` for a variable it
     was not given), so a server never runs with an empty signing secret or token.
@@ -28,9 +30,7 @@ class Settings(BaseSettings):
     of a file holding the value (Docker and Kubernetes secrets).
     """
 
-    model_config = SettingsConfigDict(
-        env_file=".env", extra="ignore", frozen=True, env_ignore_empty=True
-    )
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
     slack_bot_token: SecretStr | None = None
     slack_signing_secret: SecretStr | None = None
@@ -68,18 +68,6 @@ class Settings(BaseSettings):
             return {k: v for k, v in data.items() if not (isinstance(v, str) and not v.strip())}
         return data
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        files = _SecretFiles(settings_cls, env_settings, dotenv_settings)
-        return init_settings, files, env_settings, dotenv_settings, file_secret_settings
-
     def default_user(self) -> str:
         if self.user:
             return self.user
@@ -99,40 +87,35 @@ def file_variables() -> list[str]:
     return [*secrets, "chatops_database_url"]
 
 
-class _SecretFiles(PydanticBaseSettingsSource):
-    """`NAME_FILE=PATH` (from the environment or `.env`): the file's content, as NAME."""
+def _variables(env_file: Path | None) -> dict[str, str]:
+    """The variables, by lower-case name: `env_file`'s, then the environment's, which win;
+    an empty one counts as unset (and leaves the file's value)."""
+    given: dict[str, str] = {}
+    if env_file is not None and env_file.is_file():
+        from dotenv import dotenv_values
 
-    def __init__(
-        self,
-        settings_cls: type[BaseSettings],
-        env: PydanticBaseSettingsSource,
-        dotenv: PydanticBaseSettingsSource,
-    ) -> None:
-        super().__init__(settings_cls)
-        self._given: dict[str, str | None] = {
-            **getattr(dotenv, "env_vars", {}),
-            **getattr(env, "env_vars", {}),
-        }
+        given |= {k.lower(): v for k, v in dotenv_values(env_file).items() if v}
+    given |= {k.lower(): v for k, v in os.environ.items() if v}
+    return given
 
-    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
-        return None, field_name, False  # __call__ reads every variable at once
 
-    def __call__(self) -> dict[str, Any]:
-        values: dict[str, Any] = {}
-        for name in file_variables():
-            path = (self._given.get(f"{name}_file") or "").strip()
-            if not path:
-                continue
-            variable = name.upper()
-            if (self._given.get(name) or "").strip():
-                raise ConfigError(
-                    f"both {variable} and {variable}_FILE are set",
-                    hint=f"set only one of them (unset {variable} to read it from the file)",
-                )
-            value = _read_secret_file(f"{variable}_FILE", Path(path))
-            if value is not None:
-                values[name] = value
-        return values
+def _from_files(given: dict[str, str]) -> dict[str, str]:
+    """`NAME_FILE=PATH`: the file's content, as NAME."""
+    values: dict[str, str] = {}
+    for name in file_variables():
+        path = (given.get(f"{name}_file") or "").strip()
+        if not path:
+            continue
+        variable = name.upper()
+        if (given.get(name) or "").strip():
+            raise ConfigError(
+                f"both {variable} and {variable}_FILE are set",
+                hint=f"set only one of them (unset {variable} to read it from the file)",
+            )
+        value = _read_secret_file(f"{variable}_FILE", Path(path))
+        if value is not None:
+            values[name] = value
+    return values
 
 
 def _read_secret_file(variable: str, path: Path) -> str | None:
@@ -150,16 +133,17 @@ def _read_secret_file(variable: str, path: Path) -> str | None:
     return value if value.strip() else None
 
 
-def load_settings(env_file: Path | None = None) -> Settings:
-    """Read the settings; `env_file` replaces `./.env`.
+def load_settings(env_file: Path | None = Path(".env")) -> Settings:
+    """Read the settings from the environment and `env_file` (None: no file).
 
     Raises:
         ConfigError: a variable has a bad value, or a `NAME_FILE` cannot be read.
     """
+    given = _variables(env_file)
+    values: dict[str, Any] = {name: given[name] for name in Settings.model_fields if name in given}
+    values |= _from_files(given)
     try:
-        if env_file is not None:
-            return Settings(_env_file=env_file)
-        return Settings()
+        return Settings.model_validate(values)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 from datetime import timedelta
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -33,6 +33,9 @@ from chatops.entrypoints.cli_support import (
     report,
 )
 from chatops.errors import BadInput
+
+if TYPE_CHECKING:
+    from chatops.services.views import StatusRow
 
 __all__ = ["app", "main"]
 
@@ -230,7 +233,7 @@ def releases(
     from chatops.entrypoints.output import release_json, releases_table
 
     _, as_json = common(config, user, as_json, verbose=verbose, quiet=quiet)
-    with errors(as_json), application(recover=False, progress=False) as app_:
+    with errors(as_json), application(reads_only=True) as app_:
         rows = app_.queries.releases(bot, env, limit=limit)
     if as_json:
         print_json([release_json(r) for r in rows])
@@ -255,14 +258,27 @@ def status(
     from chatops.entrypoints.output import status_json, status_table
 
     _, as_json = common(config, user, as_json, verbose=verbose, quiet=quiet)
-    with errors(as_json), application(progress=False) as app_:
-        rows = app_.queries.status(bot, probe=probe)
+    with errors(as_json):
+        rows = _status_rows(bot, probe=probe)
     if as_json:
         print_json([status_json(r) for r in rows])
     elif rows:
         out.print(status_table(rows))
     else:
         out.print("nothing is deployed yet")
+
+
+def _status_rows(bot: str | None, *, probe: bool) -> list[StatusRow]:
+    """Status as recorded, read without SQLAlchemy where it can be. A deployment under way
+    or waiting for approval may be one a killed process left behind, or one whose approval
+    ran out: then status is read again after recovery and expiry have ended those (and
+    told the channel), as every other command does first."""
+    with application(reads_only=True) as app_:
+        rows = app_.queries.status(bot, probe=probe)
+        if not any(row.in_progress or row.pending for row in rows):
+            return rows
+    with application(progress=False) as app_:
+        return app_.queries.status(bot, probe=probe)
 
 
 @app.command()

@@ -195,9 +195,12 @@ def actor(user: str | None, config: Config) -> Actor:
 
 
 @contextmanager
-def application(*, recover: bool = True, progress: bool = True) -> Iterator[Application]:
+def application(
+    *, recover: bool = True, progress: bool = True, reads_only: bool = False
+) -> Iterator[Application]:
     """The application wired for the CLI; the channel's messages of this run are delivered
-    (for a while) before it closes."""
+    (for a while) before it closes. `reads_only`: for `status` and `releases`, which
+    change nothing and tell no one (see `build`); nothing is recovered first."""
     from chatops.bootstrap import build
 
     config = load_config()
@@ -206,6 +209,7 @@ def application(*, recover: bool = True, progress: bool = True) -> Iterator[Appl
         for_="cli",
         terminal=err if progress and not state.quiet else None,
         channel=_channel_notifier,
+        reads_only=reads_only,
     )
     leftovers: set[str] = set()
     channel = application.channel
@@ -214,7 +218,7 @@ def application(*, recover: bool = True, progress: bool = True) -> Iterator[Appl
         leftovers = {waiting.subject for waiting in channel.sender.flush(timeout=0)}
         channel.sender.start()
     try:
-        if recover:
+        if recover and not reads_only:
             application.recovery.recover()
             application.requests.expire_and_supersede()
         yield application

@@ -9,8 +9,9 @@ from chatops.domain.catalog import Catalog
 from chatops.domain.deployment import Deployment, Kind, State
 from chatops.domain.names import validate_name
 from chatops.domain.verification import Assessment
-from chatops.services.ports import Clock, Directory, UnitOfWorkFactory
+from chatops.services.ports import Clock, Directory
 from chatops.services.runs import downstream_soak, verification_of
+from chatops.services.status_reads import ReadsFactory
 from chatops.services.views import ReleaseRow, RolledBack
 
 __all__ = ["ReleaseHistory"]
@@ -25,12 +26,12 @@ class ReleaseHistory:
         self,
         catalog: Catalog,
         *,
-        uow: UnitOfWorkFactory,
+        reads: ReadsFactory,
         clock: Clock,
         directory: Directory,
     ) -> None:
         self._catalog = catalog
-        self._uow = uow
+        self._reads = reads
         self._clock = clock
         self._directory = directory
 
@@ -50,16 +51,16 @@ class ReleaseHistory:
         verified: dict[int, list[tuple[str, Assessment]]] = defaultdict(list)
         now = self._clock.now()
         rolled_back: dict[int, list[RolledBack]] = defaultdict(list)
-        with self._uow() as uow:
-            releases = uow.releases.list(bot, limit=1000 if env else limit)
-            for deployment in uow.deployments.history(bot, None, limit=1000):
+        with self._reads() as reads:
+            releases = reads.releases.list(bot, limit=1000 if env else limit)
+            for deployment in reads.deployments.history(bot, None, limit=1000):
                 if deployment.version is None or not deployment.reached_live:
                     continue
                 if deployment.state is State.LIVE:
                     live_in[deployment.version].append(deployment.env)
                     where = catalog.environments.get(deployment.env)
                     assessment = verification_of(
-                        uow,
+                        reads,
                         where.verify if where else None,
                         deployment,
                         soak=downstream_soak(catalog, deployment.env),
@@ -70,7 +71,7 @@ class ReleaseHistory:
                 if deployment.env not in was_live[deployment.version]:
                     was_live[deployment.version].append(deployment.env)
                 if deployment.kind is Kind.PROMOTE and deployment.id is not None:
-                    promotions.append((deployment, uow.votes.list(deployment.id)))
+                    promotions.append((deployment, reads.votes.list(deployment.id)))
                 if deployment.kind in _ROLLBACKS and deployment.previous_version is not None:
                     rolled_back[deployment.previous_version].insert(
                         0,

@@ -26,6 +26,7 @@ from chatops.services.ports import (
     UnitOfWorkFactory,
 )
 from chatops.services.runs import downstream_soak, verifications_of
+from chatops.services.status_reads import ReadsFactory
 from chatops.services.viewfacts import ViewFacts
 from chatops.services.viewing import MAX_CHANGES, build_view
 from chatops.services.views import DeploymentView, ReleaseRow, StatusRow
@@ -51,12 +52,12 @@ class Status:
         self,
         catalog: Catalog,
         *,
-        uow: UnitOfWorkFactory,
+        reads: ReadsFactory,
         clock: Clock,
         observer: HealthObserver,
     ) -> None:
         self._catalog = catalog
-        self._uow = uow
+        self._reads = reads
         self._clock = clock
         self._observer = observer
 
@@ -75,8 +76,8 @@ class Status:
         now = self._clock.now()
         # three queries, and three per environment with `verify`, whatever the number of
         # bots: the web overview renders this for hundreds
-        with self._uow() as uow:
-            facts = uow.status.facts(bots[0] if bot else None)
+        with self._reads() as reads:
+            facts = reads.status.facts(bots[0] if bot else None)
             live = {(d.bot, d.env): d for d in facts.live}
             in_progress: dict[tuple[str, str], Deployment] = {}
             pending: dict[tuple[str, str], list[Deployment]] = defaultdict(list)
@@ -95,7 +96,7 @@ class Status:
                     continue
                 # three queries per verified environment, whatever the number of bots
                 verified |= verifications_of(
-                    uow,
+                    reads,
                     env,
                     environment.verify,
                     [d for (_, e), d in live.items() if e == env],

@@ -17,15 +17,14 @@ from chatops.domain.verification import (
     assess_tallies,
     merge_tallies,
 )
-from chatops.services.ports import UnitOfWork
-from chatops.services.status_reads import Spell
+from chatops.services.status_reads import Reads, Spell
 
 __all__ = ["downstream_soak", "run_in", "run_of", "verification_of", "verifications_of"]
 
 HISTORY = 50  # the deployments of (bot, env) read back to find where a run began
 
 
-def run_of(uow: UnitOfWork, live: Deployment) -> tuple[list[int], datetime]:
+def run_of(uow: Reads, live: Deployment) -> tuple[list[int], datetime]:
     """The deployments of `live`'s continuous time live in its environment, and when it began."""
     return run_in(live, uow.deployments.history(live.bot, live.env, limit=HISTORY))
 
@@ -69,7 +68,7 @@ def downstream_soak(catalog: Catalog, env: str) -> timedelta:
 
 
 def verification_of(
-    uow: UnitOfWork,
+    uow: Reads,
     spec: VerifySpec | None,
     live: Deployment | None,
     *,
@@ -85,7 +84,7 @@ def verification_of(
 
 
 def verifications_of(
-    uow: UnitOfWork,
+    uow: Reads,
     env: str,
     spec: VerifySpec,
     lives: Collection[Deployment],

@@ -146,7 +146,7 @@ def settings(db_url: str, slack: SlackStandIn, **overrides: Any) -> Settings:
         "docker_host": "unix:///nonexistent/docker.sock",  # never a real engine in-process
         **overrides,
     }
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings(**values)
 
 
 def write_config(root: Path, repo: BotRepo) -> Path:

@@ -170,7 +170,7 @@ def test_rollback_and_promotion_are_refused_to_non_deployers(world: World) -> No
 def _load(tmp_path: Path, environments: str) -> object:
     path = tmp_path / "chatops.yaml"
     path.write_text(textwrap.dedent(environments) + "bots: {mybot: {repo: /r}}\n")
-    return read_config_file(path, settings=Settings(_env_file=None))  # type: ignore[call-arg]
+    return read_config_file(path, settings=Settings())
 
 
 @pytest.mark.parametrize(
@@ -233,7 +233,7 @@ def test_bots_and_environments_whose_names_collide_are_refused(
     path = tmp_path / "chatops.yaml"
     path.write_text(textwrap.dedent(yaml_text))
     with pytest.raises(ConfigError) as caught:
-        read_config_file(path, settings=Settings(_env_file=None))  # type: ignore[call-arg]
+        read_config_file(path, settings=Settings())
     assert named in caught.value.message
     assert "rename one of the bots or environments" in caught.value.message
 
@@ -246,7 +246,7 @@ def test_names_that_only_look_alike_do_not_collide(tmp_path: Path) -> None:
         "bots: {pay-api: {repo: /r, environments: {api-prod: {}}},"
         " pay: {repo: /r, environments: {prod: {}}}}\n"
     )
-    read_config_file(path, settings=Settings(_env_file=None))  # type: ignore[call-arg]
+    read_config_file(path, settings=Settings())
 
 
 def _acknowledgements(world: World) -> Acknowledgements:

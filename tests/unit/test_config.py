@@ -51,7 +51,7 @@ bots:
 def load(tmp_path: Path, text: str, **settings: str) -> object:
     path = tmp_path / "chatops.yaml"
     path.write_text(textwrap.dedent(text))
-    return read_config_file(path, settings=Settings(_env_file=None, **settings))  # type: ignore[call-arg]
+    return read_config_file(path, settings=Settings(**settings))
 
 
 def errors_of(tmp_path: Path, text: str) -> str:
@@ -171,7 +171,7 @@ def test_bad_values_are_explained(tmp_path: Path, text: str, expected: str) -> N
 
 def test_a_missing_file_says_how_to_point_at_one(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
-        read_config_file(tmp_path / "nope.yaml", settings=Settings(_env_file=None))  # type: ignore[call-arg]
+        read_config_file(tmp_path / "nope.yaml", settings=Settings())
     assert "no such file" in caught.value.message
     assert "--config" in (caught.value.hint or "")
 

@@ -130,7 +130,7 @@ def test_the_drain_fits_in_every_shipped_stop_timeout() -> None:
             "deploy/kubernetes/deployment.yaml", r"^\s+terminationGracePeriodSeconds:\s*(\d+)\s*$"
         ),
     }
-    drain = Settings(_env_file=None).chatops_drain_seconds  # type: ignore[call-arg]
+    drain = Settings().chatops_drain_seconds
 
     assert len(set(graces.values())) == 1, graces
     assert drain + PRE_STOP_SECONDS < min(graces.values())

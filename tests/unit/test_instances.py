@@ -37,7 +37,7 @@ def test_another_instance_prefixes_every_name_it_makes() -> None:
 def _load(tmp_path: Path, text: str) -> ConfigFile:
     path = tmp_path / "chatops.yaml"
     path.write_text(textwrap.dedent(text))
-    return read_config_file(path, settings=Settings(_env_file=None))  # type: ignore[call-arg]
+    return read_config_file(path, settings=Settings())
 
 
 def test_the_instance_is_default_unless_given(tmp_path: Path) -> None:

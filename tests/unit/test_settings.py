@@ -109,3 +109,39 @@ def test_a_value_and_a_file_for_one_secret_is_an_error(
     with pytest.raises(ConfigError, match="both CHATOPS_METRICS_TOKEN and") as caught:
         load_settings(tmp_path / "no.env")
     assert "from-" not in str(caught.value)
+
+
+def test_the_environment_wins_over_dotenv_in_any_case_and_unknown_names_are_ignored(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / ".env").write_text(
+        "CHATOPS_HTTP_PORT=4000\nchatops_http_host=0.0.0.0\nSOMETHING_ELSE=x\n"
+        "CHATOPS_LOG_FORMAT=json\n"
+    )
+    monkeypatch.setenv("CHATOPS_HTTP_PORT", "5000")
+    monkeypatch.delenv("CHATOPS_HTTP_HOST", raising=False)
+    monkeypatch.delenv("CHATOPS_LOG_FORMAT", raising=False)
+    monkeypatch.setenv("Slack_Api_Url", "http://127.0.0.1:9/api/")
+
+    settings = load_settings(tmp_path / ".env")
+
+    assert settings.chatops_http_port == 5000  # the real variable, made a number
+    assert settings.chatops_http_host == "0.0.0.0"  # the file's, named in lower case
+    assert settings.chatops_log_format == "json"
+    assert settings.slack_api_url == "http://127.0.0.1:9/api/"
+    assert load_settings(None).chatops_http_host == "127.0.0.1"  # no file: the default
+
+
+def test_a_bad_value_names_the_variable_and_never_echoes_a_secret(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("CHATOPS_HTTP_PORT", "not-a-port")
+    monkeypatch.setenv("CHATOPS_DRAIN_SECONDS", "1")
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", "s3cr3t-value")
+
+    with pytest.raises(ConfigError) as raised:
+        load_settings(tmp_path / "no.env")
+
+    assert "CHATOPS_HTTP_PORT" in raised.value.message
+    assert "CHATOPS_DRAIN_SECONDS" in raised.value.message
+    assert "s3cr3t-value" not in raised.value.message

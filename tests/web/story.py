@@ -77,7 +77,7 @@ def write_config(
 def load_config(path: Path, *, migrated: Path | None = None, **settings: Any) -> Config:
     """The config at `path`, its database migrated (or copied from `migrated`, an empty
     migrated SQLite database: much quicker than running the migrations again)."""
-    config = load(path, settings=Settings(_env_file=None, **settings))
+    config = load(path, settings=Settings(**settings))
     if migrated is not None:
         shutil.copyfile(migrated, path.parent / "chatops.db")
     else:

@@ -95,18 +95,16 @@ def test_a_link_cannot_break_out_of_its_mrkdwn() -> None:
 def test_public_url_from_the_file_or_the_environment(tmp_path: Path) -> None:
     path = write_config(tmp_path, bots={}, web=None, public_url="https://chatops.example.com/")
 
-    from_file = load(path, settings=Settings(_env_file=None))
-    from_env = load(
-        path, settings=Settings(_env_file=None, chatops_public_url="https://other.example/x")
-    )
+    from_file = load(path, settings=Settings())
+    from_env = load(path, settings=Settings(chatops_public_url="https://other.example/x"))
 
     assert from_file.file.public_url == "https://chatops.example.com"
     assert from_env.file.public_url == "https://other.example/x"
     with pytest.raises(ConfigError, match="CHATOPS_PUBLIC_URL: 'javascript:alert' is not an"):
-        load(path, settings=Settings(_env_file=None, chatops_public_url="javascript:alert"))
+        load(path, settings=Settings(chatops_public_url="javascript:alert"))
     write_config(tmp_path, bots={}, web=None, public_url="ftp://x")
     with pytest.raises(ConfigError, match=r"public_url.*is not an http"):
-        load(path, settings=Settings(_env_file=None))
+        load(path, settings=Settings())
 
 
 @pytest.mark.parametrize(
@@ -123,6 +121,6 @@ def test_web_settings_are_checked(tmp_path: Path, web: dict[str, object], compla
     path = write_config(tmp_path, bots={}, web=web, public_url=None)
 
     with pytest.raises(ConfigError) as refused:
-        load(path, settings=Settings(_env_file=None))
+        load(path, settings=Settings())
 
     assert complaint in refused.value.message

@@ -9,6 +9,7 @@ from sqlalchemy import URL, inspect, select, text
 from sqlalchemy.exc import DBAPIError
 
 import chatops
+from chatops.adapters.db.revision import HEAD
 from chatops.adapters.db.uow import describe_url, make_engine, normalise_url, store_error
 from chatops.errors import SchemaOutOfDate, StoreError
 
@@ -17,9 +18,8 @@ if TYPE_CHECKING:
 
 __all__ = ["HEAD", "current", "ensure_current", "head", "migrations_dir", "upgrade"]
 
-# The newest migration. Checking a schema compares the database's alembic_version with
-# it, without loading Alembic (a test keeps it equal to the migrations' head).
-HEAD = "0006_reason"
+# Checking a schema compares the database's alembic_version with HEAD, the newest
+# migration, without loading Alembic.
 UPGRADE_HINT = "run `chatops db upgrade`"
 # replicas starting together on one new PostgreSQL database migrate it one at a time
 _MIGRATION_LOCK = 0x63686174  # "chat"
