@@ -103,17 +103,25 @@ def seed(url: str) -> None:
         store.dispose()
 
 
-def timed(command: list[str], *, cwd: Path, env: dict[str, str], runs: int) -> tuple[float, float]:
-    """Median wall time and median CPU time (user + system) of `runs` runs."""
-    walls, cpus = [], []
+def timed(
+    commands: dict[str, list[str]], *, cwd: Path, env: dict[str, str], runs: int
+) -> dict[str, tuple[float, float]]:
+    """Median wall time and median CPU time (user + system) of `runs` runs of each command,
+    taken in turns (a machine that slows down meanwhile slows them all alike)."""
+    walls: dict[str, list[float]] = {label: [] for label in commands}
+    cpus: dict[str, list[float]] = {label: [] for label in commands}
     for _ in range(runs):
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        started = time.perf_counter()
-        subprocess.run(command, cwd=cwd, env=env, capture_output=True, check=False)
-        walls.append(time.perf_counter() - started)
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpus.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
-    return statistics.median(walls), statistics.median(cpus)
+        for label, command in commands.items():
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            started = time.perf_counter()
+            subprocess.run(command, cwd=cwd, env=env, capture_output=True, check=False)
+            walls[label].append(time.perf_counter() - started)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpus[label].append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+    return {
+        label: (statistics.median(walls[label]), statistics.median(cpus[label]))
+        for label in commands
+    }
 
 
 def main() -> None:
@@ -145,15 +153,15 @@ def main() -> None:
         )
         if check.returncode != 0:
             sys.exit(f"`chatops status` failed: {check.stderr}")
-        baseline, baseline_cpu = timed([*python, "-c", "pass"], cwd=home, env=env, runs=runs)
-        rows = [("python -c pass", baseline, baseline_cpu)]
-        for label, command in (
-            ("chatops status", ["status"]),
-            ("chatops releases mybot", ["releases", "mybot"]),
-            ("chatops deploy (start-up)", ["deploy", "mybot", "prod"]),
-        ):
-            wall, cpu = timed([*python, "-m", "chatops", *command], cwd=home, env=env, runs=runs)
-            rows.append((label, wall, cpu))
+        commands = {
+            "python -c pass": [*python, "-c", "pass"],
+            "chatops status": [*python, "-m", "chatops", "status"],
+            "chatops releases mybot": [*python, "-m", "chatops", "releases", "mybot"],
+            "chatops deploy (start-up)": [*python, "-m", "chatops", "deploy", "mybot", "prod"],
+        }
+        measured = timed(commands, cwd=home, env=env, runs=runs)
+    baseline = measured["python -c pass"][0]
+    rows = [(label, wall, cpu) for label, (wall, cpu) in measured.items()]
     print(f"chatops from {source}, {runs} runs each, 400 deployments in SQLite")
     print(f"{'command':<28} {'median':>8} {'x python':>9} {'- python':>9} {'CPU':>7}  target")
     for label, seconds, cpu in rows:

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from chatops.services.cancel import Cancellations
     from chatops.services.deliveries import Deliveries
     from chatops.services.deploys import Deploys
+    from chatops.services.history import ReleaseHistory
     from chatops.services.intake import Intake
     from chatops.services.leases import Leases
     from chatops.services.locks import LockService
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from chatops.services.requests import Requests
     from chatops.services.retention import Retention
     from chatops.services.rollbacks import Rollbacks
+    from chatops.services.status import Status
     from chatops.services.throttle import Throttle
     from chatops.services.verification import Verifier
 
@@ -53,15 +55,25 @@ class Services(Running):
         )
 
     @cached_property
-    def queries(self) -> Queries:
-        from chatops.services.queries import Queries, ReleaseHistory, Status
+    def release_history(self) -> ReleaseHistory:
+        from chatops.services.history import ReleaseHistory
 
-        catalog, reads, clock = self.catalog, self.reads, self.clock
+        return ReleaseHistory(
+            self.catalog, reads=self.reads, clock=self.clock, directory=self.directory
+        )
+
+    @cached_property
+    def status(self) -> Status:
+        from chatops.services.status import Status
+
+        return Status(self.catalog, reads=self.reads, clock=self.clock, observer=self.observer)
+
+    @cached_property
+    def queries(self) -> Queries:
+        from chatops.services.queries import Queries
+
         return Queries(
-            history=ReleaseHistory(catalog, reads=reads, clock=clock, directory=self.directory),
-            status=Status(catalog, reads=reads, clock=clock, observer=self.observer),
-            views=self.views,
-            logs=self.logs,
+            history=self.release_history, status=self.status, views=self.views, logs=self.logs
         )
 
     # ── requests ────────────────────────────────────────────────────────────

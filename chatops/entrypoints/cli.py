@@ -234,7 +234,7 @@ def releases(
 
     _, as_json = common(config, user, as_json, verbose=verbose, quiet=quiet)
     with errors(as_json), application(reads_only=True) as app_:
-        rows = app_.queries.releases(bot, env, limit=limit)
+        rows = app_.release_history.releases(bot, env, limit=limit)
     if as_json:
         print_json([release_json(r) for r in rows])
     else:
@@ -274,11 +274,11 @@ def _status_rows(bot: str | None, *, probe: bool) -> list[StatusRow]:
     ran out: then status is read again after recovery and expiry have ended those (and
     told the channel), as every other command does first."""
     with application(reads_only=True) as app_:
-        rows = app_.queries.status(bot, probe=probe)
+        rows = app_.status.status(bot, probe=probe)
         if not any(row.in_progress or row.pending for row in rows):
             return rows
     with application(progress=False) as app_:
-        return app_.queries.status(bot, probe=probe)
+        return app_.status.status(bot, probe=probe)
 
 
 @app.command()

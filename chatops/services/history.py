@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from chatops.domain.approvals import Vote, tally
+from chatops.domain.approvals import tally
 from chatops.domain.catalog import Catalog
 from chatops.domain.deployment import Deployment, Kind, State
 from chatops.domain.names import validate_name
@@ -47,7 +47,7 @@ class ReleaseHistory:
             catalog.environment(validate_name("environment", env))
         live_in: dict[int, list[str]] = defaultdict(list)
         was_live: dict[int, list[str]] = defaultdict(list)
-        promotions: list[tuple[Deployment, list[Vote]]] = []
+        promotions: list[Deployment] = []
         verified: dict[int, list[tuple[str, Assessment]]] = defaultdict(list)
         now = self._clock.now()
         rolled_back: dict[int, list[RolledBack]] = defaultdict(list)
@@ -71,7 +71,7 @@ class ReleaseHistory:
                 if deployment.env not in was_live[deployment.version]:
                     was_live[deployment.version].append(deployment.env)
                 if deployment.kind is Kind.PROMOTE and deployment.id is not None:
-                    promotions.append((deployment, reads.votes.list(deployment.id)))
+                    promotions.append(deployment)
                 if deployment.kind in _ROLLBACKS and deployment.previous_version is not None:
                     rolled_back[deployment.previous_version].insert(
                         0,
@@ -83,9 +83,17 @@ class ReleaseHistory:
                             to_version=deployment.version,
                         ),
                     )
+            shown = [r for r in releases if env is None or env in was_live[r.version]][:limit]
+            versions = {release.version for release in shown}
+            # the decisions on the promotions of the releases shown, and of no others
+            decided = [
+                (deployment, reads.votes.list(deployment.id or 0))
+                for deployment in promotions
+                if deployment.version in versions
+            ]
         approvers: dict[int, list[str]] = defaultdict(list)
         expanded: dict[str, frozenset[str]] = {}  # the approvers of each environment, asked once
-        for deployment, votes in promotions:
+        for deployment, votes in decided:
             environment = catalog.environments.get(deployment.env)
             if environment is None or not votes or deployment.version is None:
                 continue
@@ -99,7 +107,7 @@ class ReleaseHistory:
             ).approved_by
             seen = approvers[deployment.version]
             seen.extend(a for a in approved if a not in seen)
-        rows = [
+        return [
             ReleaseRow(
                 release=release,
                 live_in=tuple(sorted(live_in[release.version])),
@@ -108,7 +116,5 @@ class ReleaseHistory:
                 verification=tuple(sorted(verified[release.version], key=lambda p: p[0])),
                 rolled_back=tuple(rolled_back[release.version]),
             )
-            for release in releases
-            if env is None or env in was_live[release.version]
+            for release in shown
         ]
-        return rows[:limit]
