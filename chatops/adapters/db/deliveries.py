@@ -6,10 +6,9 @@ import hashlib
 from datetime import datetime
 
 from sqlalchemy import delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from chatops.adapters.db.repositories_sql import upsert, write
+from chatops.adapters.db.repositories_sql import dialect_insert, upsert, write
 from chatops.adapters.db.tables import NAME, DeliveryRow, WantedHeadRow
 from chatops.services.ports import WantedHead
 
@@ -30,9 +29,11 @@ class SqlDeliveryLog:
         self._session = session
 
     def first_time(self, key: str, *, at: datetime) -> bool:
-        dialect = self._session.get_bind().dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        stmt = insert(DeliveryRow).values(key=_key(key), seen_at=at).on_conflict_do_nothing()
+        stmt = (
+            dialect_insert(self._session)(DeliveryRow)
+            .values(key=_key(key), seen_at=at)
+            .on_conflict_do_nothing()
+        )
         return write(self._session, stmt) == 1
 
     def forget(self, key: str) -> None:

@@ -24,9 +24,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Executable, delete, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from chatops.adapters.db.repositories_sql import dialect_insert
 from chatops.adapters.db.tables import ChatMessageRow, OutboxPaceRow, OutboxRow
 from chatops.services.ports import MessageRef
 
@@ -96,10 +96,6 @@ def _execute(session: Session, stmt: Executable) -> int:
     return session.connection().execute(stmt, execution_options=options).rowcount
 
 
-def _insert(session: Session) -> Any:
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-
-
 class SqlOutbox:
     """The outbox table in one unit of work's transaction."""
 
@@ -115,7 +111,7 @@ class SqlOutbox:
         """
         if message.kind is OutboxKind.REPLY and self._ref(message.subject) is not None:
             return False
-        stmt = _insert(self._session)(OutboxRow).values(
+        stmt = dialect_insert(self._session)(OutboxRow).values(
             subject=message.subject,
             kind=str(message.kind),
             channel=message.channel,
@@ -229,7 +225,7 @@ class SqlOutbox:
         """
         if ref is not None and claimed.message.kind is not OutboxKind.POST:
             values = {"subject": claimed.message.subject, "channel": ref.channel, "ts": ref.ts}
-            stmt = _insert(self._session)(ChatMessageRow).values(values)
+            stmt = dialect_insert(self._session)(ChatMessageRow).values(values)
             stmt = stmt.on_conflict_do_update(
                 index_elements=[ChatMessageRow.subject],
                 set_={"channel": stmt.excluded.channel, "ts": stmt.excluded.ts},
@@ -299,7 +295,7 @@ class SqlOutbox:
 
     def _take_slot(self, method: str, channel: str, *, now: datetime, until: datetime) -> bool:
         """Move the channel's next slot for `method` to `until`, unless another sender has."""
-        stmt = _insert(self._session)(OutboxPaceRow).values(
+        stmt = dialect_insert(self._session)(OutboxPaceRow).values(
             method=method, channel=channel, next_at=until
         )
         stmt = stmt.on_conflict_do_update(
@@ -310,7 +306,7 @@ class SqlOutbox:
         return _execute(self._session, stmt) == 1
 
     def _set_slot(self, method: str, channel: str, at: datetime) -> None:
-        stmt = _insert(self._session)(OutboxPaceRow).values(
+        stmt = dialect_insert(self._session)(OutboxPaceRow).values(
             method=method, channel=channel, next_at=at
         )
         stmt = stmt.on_conflict_do_update(
