@@ -14,7 +14,7 @@ from functools import cached_property, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from chatops.config import Config, environ
+from chatops.config import Config, Settings, environ
 from chatops.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     )
     from chatops.services.status_reads import ReadsFactory
 
-__all__ = ["Adapters", "source_control", "terminal_notifier"]
+__all__ = ["Adapters", "plain_store", "slack_directory", "source_control", "terminal_notifier"]
 
 
 class _Lazy:
@@ -109,6 +109,28 @@ def _secret(value: SecretStr | None) -> str | None:
     return value.get_secret_value() if value is not None else None
 
 
+def plain_store(config: Config) -> PlainStore | None:
+    """The database read through sqlite3 alone (a read command then never imports
+    SQLAlchemy), when it is SQLite at this code's schema; else None."""
+    from chatops.adapters.db.plain_reads import PlainStore
+
+    return PlainStore.open(config.file.database_url)
+
+
+def slack_directory(settings: Settings) -> Directory:
+    """Slack's user groups, the client made (and slack_sdk imported) when first asked."""
+
+    def made() -> Directory:
+        from chatops.bootstrap.slack import directory_for, slack_client
+
+        found = directory_for(slack_client(settings))
+        if found is None:
+            raise ConfigError("Slack's user groups need SLACK_BOT_TOKEN")
+        return found
+
+    return cast("Directory", _Lazy(made))
+
+
 def terminal_notifier(console: Console, *, build_output: bool = True) -> Notifier:
     """Deployments' progress printed on `console` (the CLI's stderr, the demo's screen)."""
     from chatops.adapters.notifiers import TerminalNotifier
@@ -120,11 +142,11 @@ class Adapters:
     """The adapters of one configuration, each made when first asked for."""
 
     def __init__(
-        self, config: Config, *, directory: Directory | None = None, plain_reads: bool = False
+        self, config: Config, *, directory: Directory | None = None, plain: PlainStore | None = None
     ) -> None:
         self.config = config
         self._directory = directory
-        self._plain_reads = plain_reads
+        self.plain = plain  # what status and releases read, when it can be read plainly
 
     @cached_property
     def store(self) -> SqlStore:
@@ -144,16 +166,6 @@ class Adapters:
     def uow(self) -> SqlUnitOfWork:
         """A unit of work on the store."""
         return self.store.uow()
-
-    @cached_property
-    def plain(self) -> PlainStore | None:
-        """With `plain_reads`: a SQLite database at this code's schema, read through sqlite3
-        alone (a read command then never imports SQLAlchemy); None otherwise."""
-        if not self._plain_reads:
-            return None
-        from chatops.adapters.db.plain_reads import PlainStore
-
-        return PlainStore.open(self.config.file.database_url)
 
     @property
     def reads(self) -> ReadsFactory:

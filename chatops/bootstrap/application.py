@@ -15,7 +15,13 @@ from collections.abc import Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Literal, cast
 
-from chatops.bootstrap.adapters import Adapters, _Lazy, terminal_notifier
+from chatops.bootstrap.adapters import (
+    Adapters,
+    _Lazy,
+    plain_store,
+    slack_directory,
+    terminal_notifier,
+)
 from chatops.bootstrap.services import Services
 from chatops.bootstrap.wiring import LauncherFactory
 from chatops.config import Config
@@ -129,7 +135,8 @@ def build(
     tell the channel. Tests may replace `launcher`, `directory` and `metrics`.
     `reads_only` (the CLI's `status` and `releases`): SQLite at this code's schema is
     read through sqlite3 alone, and the SQLAlchemy store is opened only if something
-    asks for it; neither Slack nor the forges are told anything.
+    asks for it; the forges are told nothing, nor is Slack unless the outbox holds
+    messages earlier commands could not deliver (this command then delivers them).
 
     Raises:
         SchemaOutOfDate: the database needs `chatops db upgrade`.
@@ -139,17 +146,20 @@ def build(
     from chatops.adapters.notifiers import FanOut
     from chatops.services.launchers import InlineLauncher, ThreadLauncher
 
-    slack_on = (
-        for_ in ("cli", "serve") and not reads_only and config.settings.slack_bot_token is not None
-    )
+    plain = plain_store(config) if reads_only else None
+    slack_configured = for_ in ("cli", "serve") and config.settings.slack_bot_token is not None
+    # a read command tells Slack nothing, unless earlier commands left messages to deliver
+    slack_on = slack_configured and not (plain is not None and not plain.holds_messages())
     client = None
     if slack_on:
         from chatops.bootstrap.slack import directory_for, slack_client
 
         client = slack_client(config.settings)
         directory = directory or directory_for(client)
-    adapters = Adapters(config, directory=directory, plain_reads=reads_only)
-    if adapters.plain is None:  # (plain reads checked the schema themselves)
+    elif slack_configured:
+        directory = directory or slack_directory(config.settings)  # (asked only if needed)
+    adapters = Adapters(config, directory=directory, plain=plain)
+    if plain is None:  # (plain reads checked the schema themselves)
         adapters.store  # noqa: B018 (checked and opened first: nothing runs on an old schema)
     config.file.workdir.mkdir(parents=True, exist_ok=True)
     metrics = metrics or _metrics(for_)

@@ -80,10 +80,11 @@ def home(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def _imported(home: Path, *args: str) -> set[str]:
+def _imported(home: Path, *args: str, **variables: str) -> set[str]:
     env = {**os.environ, "USER": "UDEV", "PYTHONWARNINGS": "ignore"}
     for name in ("CHATOPS_DATABASE_URL", "CHATOPS_CONFIG", "SLACK_BOT_TOKEN"):
         env.pop(name, None)
+    env |= variables
     out = home / "modules.json"
     done = subprocess.run(
         [sys.executable, "-c", PROBE, str(out), *args],
@@ -121,6 +122,17 @@ def _deployment(home: Path, deployment_id: int) -> Deployment:
         store.dispose()
     assert found is not None
     return found
+
+
+def test_with_slack_configured_a_read_command_tells_slack_nothing_when_nothing_waits(
+    home: Path,
+) -> None:
+    _imported(home, "status")
+    slack = {"SLACK_BOT_TOKEN": "xoxb-unused", "SLACK_API_URL": "http://127.0.0.1:9/api/"}
+
+    for command in (["status"], ["releases", "mybot"]):
+        modules = _imported(home, *command, **slack)
+        assert [name for name in UNUSED if _loaded(modules, name)] == []
 
 
 def _seed_orphan(home: Path) -> int:

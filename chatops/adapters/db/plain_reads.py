@@ -276,6 +276,10 @@ class PlainStore:
             return None
         return cls(connection)
 
+    def holds_messages(self) -> bool:
+        """Whether the outbox holds messages not delivered yet (to Slack or a forge)."""
+        return bool(self._connection.execute("SELECT EXISTS (SELECT 1 FROM outbox)").fetchone()[0])
+
     def reads(self) -> PlainReads:
         """A read-only unit of work (use it in a `with` block)."""
         return PlainReads(self._connection)
