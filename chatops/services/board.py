@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -18,7 +18,6 @@ from chatops.domain.approvals import Vote
 from chatops.domain.audit import AuditEvent
 from chatops.domain.catalog import Catalog
 from chatops.domain.deployment import Commit, Deployment, State
-from chatops.domain.health import Health
 from chatops.domain.names import validate_name
 from chatops.domain.verification import Measurement
 from chatops.errors import ChatOpsError, NotFound
@@ -106,18 +105,6 @@ class AuditFilter:
     limit: int = AUDIT_PAGE
 
 
-def recorded_health(row: StatusRow) -> StatusRow:
-    """Health as chatops last saw it (no probe): an open alert is unhealthy, else live is healthy.
-
-    The monitor checks every live deployment on its interval and opens an alert when
-    one fails, so a page needs no probe of its own (hundreds of probes per page view).
-    """
-    if row.deployment is None:
-        return row
-    health = Health.UNHEALTHY if row.open_alerts else Health.HEALTHY
-    return row if row.health is health else replace(row, health=health)
-
-
 class Board:
     """Read-only answers for the web view."""
 
@@ -139,8 +126,9 @@ class Board:
         self._logs = logs
 
     def overview(self) -> list[StatusRow]:
-        """Every bot in every environment with something to show, with recorded health."""
-        return [recorded_health(row) for row in self._queries.status(probe=False)]
+        """Every bot in every environment with something to show, with health as the
+        monitor recorded it (no probe: hundreds per page view), as `status` shows it."""
+        return self._queries.status(probe=False)
 
     def timeline(self, bot: str, *, limit: int = TIMELINE_LENGTH) -> Timeline:
         """Raises NotFound for an unknown bot."""
@@ -159,7 +147,7 @@ class Board:
             bot=the_bot.name,
             branch=the_bot.branch,
             environments=tuple(the_bot.targets),
-            status=tuple(recorded_health(row) for row in status),
+            status=tuple(status),
             releases=tuple(releases),
             deployments=tuple(deployments),
             alerts=tuple(alerts),

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 
 from chatops.domain.deployment import State
+from chatops.domain.health import Health
 from chatops.entrypoints.hints import for_cli
 from chatops.entrypoints.output import release_json, status_json
 from chatops.errors import NotFound, NotPromotable
@@ -230,3 +232,29 @@ def test_releases_json_gives_the_reason_of_a_rollback_after_it_is_superseded(app
     releases = [release_json(r) for r in app.queries.releases("mybot")]
     [v2] = [r for r in releases if r["version"] == 2]
     assert [(x["env"], x["reason"]) for x in v2["rolled_back"]] == [("staging", "login is broken")]
+
+
+def test_the_web_view_shows_health_as_status_does(app: App) -> None:
+    """One rule for recorded health: an open alert is unhealthy, a deployment the checks
+    found healthy is healthy, and one they have not (yet, or not since a failure) is unknown."""
+    app.deploy()
+    services = app.world.services()
+    with app.world.uow() as uow:
+        live = uow.deployments.live("mybot", "staging")
+        assert live is not None
+        uow.deployments.save(replace(live, healthy_since=None))  # a failing check cleared it
+        uow.commit()
+
+    def healths() -> tuple[list[Health], list[Health]]:
+        status = [row.health for row in services.status.status(probe=False)]
+        return status, [row.health for row in services.board.overview()]
+
+    assert healths() == ([Health.UNKNOWN], [Health.UNKNOWN])
+    with app.world.uow() as uow:
+        live = uow.deployments.live("mybot", "staging")
+        assert live is not None
+        uow.deployments.save(replace(live, healthy_since=app.world.clock.now()))
+        uow.commit()
+    assert healths() == ([Health.HEALTHY], [Health.HEALTHY])
+    timeline = services.board.timeline("mybot")
+    assert [row.health for row in timeline.status] == [Health.HEALTHY]
