@@ -4,19 +4,38 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from chatops.domain.deployment import Deployment, Kind
+from chatops.domain.deployment import Deployment
 from chatops.errors import NothingToRollBack
 
-__all__ = ["previous_is_rollback_target", "rollback_target"]
+__all__ = ["previous_healthy", "rollback_target"]
+
+HISTORY = 500  # the deployments of an environment a rollback looks back through
 
 
-def previous_is_rollback_target(deployment: Deployment) -> bool:
-    """Whether rolling back from live `deployment` goes to the release it replaced.
+def previous_healthy(history: Sequence[Deployment], *, current: Deployment | None) -> int | None:
+    """Where `/rollback BOT ENV` goes, and what its buttons say: the newest release that
+    went live in the environment, is not what runs now, and was not rolled back from
+    since it ran (a release rolled back from once is not gone back to by an earlier run).
 
-    So when it moved its environment forward (a deploy or a promotion). After a
-    rollback, the release it replaced is the one rolled away from, so it is not.
+    Args:
+        history: the environment's deployments, newest first.
+        current: what is live there now, if anything.
     """
-    return deployment.kind in (Kind.DEPLOY, Kind.PROMOTE)
+    current_version = current.version if current else None
+    rolled_back_from: set[int] = set()
+    for deployment in history:
+        version = deployment.version
+        if version is None or not deployment.reached_live:
+            continue
+        if deployment.rolled_back:
+            rolled_back_from.add(version)
+        elif (
+            version != current_version
+            and version not in rolled_back_from
+            and (current is None or deployment.id != current.id)
+        ):
+            return version
+    return None
 
 
 def rollback_target(
@@ -58,15 +77,9 @@ def rollback_target(
                 "new releases come by promotion",
             )
         return to_version
-    for deployment in history:
-        if (
-            deployment.reached_live
-            and not deployment.rolled_back
-            and deployment.version is not None
-            and deployment.version != current_version
-            and (current is None or deployment.id != current.id)
-        ):
-            return deployment.version
+    found = previous_healthy(history, current=current)
+    if found is not None:
+        return found
     raise NothingToRollBack(
         f"{bot} has no earlier healthy release in {env} to roll back to",
         hint=f"`/releases {bot} {env}` shows its history; deploy a fix instead",

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from chatops.domain.alerts import Alert
 from chatops.domain.catalog import Catalog
-from chatops.domain.policy import rollback_target
-from chatops.errors import NothingToRollBack
+from chatops.domain.rollbacks import HISTORY, previous_healthy
 from chatops.services.channel import Channel, Links
-from chatops.services.ports import UnitOfWork, UnitOfWorkFactory
+from chatops.services.ports import UnitOfWorkFactory
 from chatops.services.views import AlertView
 
 __all__ = ["AlertNotices"]
@@ -30,7 +29,12 @@ class AlertNotices:
             deployment = uow.deployments.get(alert.deployment_id) if alert.deployment_id else None
             version = alert.version or (deployment.version if deployment else None)
             release = uow.releases.get(alert.bot, version) if version else None
-            rollback_to = _rollback_to(uow, alert.bot, alert.env) if alert.open else None
+            rollback_to = None
+            if alert.open:
+                history = uow.deployments.history(alert.bot, alert.env, limit=HISTORY)
+                rollback_to = previous_healthy(
+                    history, current=uow.deployments.live(alert.bot, alert.env)
+                )
         return AlertView(
             alert=alert,
             channel=self._catalog.channel_for(alert.env),
@@ -43,18 +47,3 @@ class AlertNotices:
     def tell(self, alert: Alert) -> None:
         """Tell the channel how `alert` stands now."""
         self._channel.tell_alert(self.view(alert))
-
-
-def _rollback_to(uow: UnitOfWork, bot: str, env: str) -> int | None:
-    """The version a Rollback button would go to, if there is one."""
-    try:
-        return rollback_target(
-            uow.deployments.history(bot, env, limit=500),
-            current=uow.deployments.live(bot, env),
-            to_version=None,
-            built_versions=(),
-            bot=bot,
-            env=env,
-        )
-    except NothingToRollBack:
-        return None

@@ -11,6 +11,7 @@ from chatops.domain.catalog import Catalog
 from chatops.domain.deployment import Deployment, Kind, State
 from chatops.domain.names import validate_name
 from chatops.domain.policy import check_busy, check_deployer, rollback_target
+from chatops.domain.rollbacks import HISTORY
 from chatops.services.context import Actor, required
 from chatops.services.intake import Intake
 from chatops.services.ports import Clock, Directory, UnitOfWorkFactory
@@ -77,7 +78,7 @@ class Rollbacks:
                 current = uow.deployments.live(bot, env)
                 versions = [r.version for r in uow.releases.list(bot, limit=10_000)]
                 target = rollback_target(
-                    uow.deployments.history(bot, env, limit=500),
+                    uow.deployments.history(bot, env, limit=HISTORY),
                     current=current,
                     to_version=to_version,
                     built_versions=versions,

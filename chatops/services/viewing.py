@@ -5,7 +5,8 @@ again; a live one is (the monitor, verification and a newer release change a liv
 deployment behind whoever announces it). Releases, what the deployment replaces,
 its change list and its decided approvals come from `ViewFacts` once read. Only what
 can still change is read, and only where the state shows it: the votes while approval
-is pending, the lock of a live rollback, the verification of a live deployment. Reads
+is pending, the lock of a live rollback, the verification of a live deployment and
+where rolling it back goes. Reads
 share one short transaction, opened only when something must be read; people (user
 groups) and git come after it.
 """
@@ -21,6 +22,8 @@ from chatops.domain.approvals import Vote, approvals_needed, tally
 from chatops.domain.catalog import Catalog, Environment
 from chatops.domain.deployment import Deployment, Kind, Release, State
 from chatops.domain.policy import LockKind
+from chatops.domain.rollbacks import HISTORY as ROLLBACK_HISTORY
+from chatops.domain.rollbacks import previous_healthy
 from chatops.domain.verification import Assessment
 from chatops.errors import ChatOpsError, NotFound
 from chatops.services.ports import Clock, Directory, SourceControl, UnitOfWork, UnitOfWorkFactory
@@ -61,6 +64,7 @@ class _Read:
     votes: list[Vote] | None  # None: not read (decided already, or none needed)
     hold_note: str | None
     verified: Assessment | None
+    rollback_to: int | None  # of a live deployment
 
 
 def build_view(
@@ -107,6 +111,7 @@ def build_view(
         verification=read.verified,
         compare_url=changes.compare_url,
         promote_to=promote_to,
+        rollback_to=read.rollback_to,
         hold_note=read.hold_note,
         now=clock.now(),
         page_url=page_url(deployment.id),
@@ -146,6 +151,10 @@ def _read(
                     f"automatic deploys to {env} are held until someone deploys or "
                     f"promotes on purpose, or `/unlock {bot} {env}`"
                 )
+        rollback_to = None
+        if state is State.LIVE:  # what a Rollback button goes to, as `/rollback` decides it
+            history = reads().deployments.history(bot, env, limit=ROLLBACK_HISTORY)
+            rollback_to = previous_healthy(history, current=deployment)
         verified = None
         if state is State.LIVE and environment is not None and environment.verify is not None:
             verified = verification_of(
@@ -155,7 +164,7 @@ def _read(
                 soak=downstream_soak(catalog, env),
                 now=clock.now(),
             )
-    return _Read(deployment, release, previous, votes, hold_note, verified)
+    return _Read(deployment, release, previous, votes, hold_note, verified, rollback_to)
 
 
 def _release(reads: _Reads, facts: ViewFacts, bot: str, version: int | None) -> Release | None:

@@ -27,6 +27,7 @@ class DeploymentView:
     more_changes: int = 0
     compare_url: str | None = None
     promote_to: str | None = None  # the environment a Promote button would target
+    rollback_to: int | None = None  # of a live deployment: the version a Rollback goes to
     hold_note: str | None = None  # "automatic deploys are held …" after a rollback
     verification: Assessment | None = None  # of a live deployment, where its env has `verify`
     now: datetime | None = None

@@ -125,6 +125,14 @@ def view(dep: Deployment, **changes: Any) -> DeploymentView:
         channel="C0DEPLOYS",
         release=V3 if dep.version == 3 else None,
         previous=V2 if dep.previous_version == 2 else None,
+        # what the views service finds for a live release that moved forward from v2
+        rollback_to=(
+            2
+            if dep.state is State.LIVE
+            and dep.kind in (Kind.DEPLOY, Kind.PROMOTE)
+            and dep.previous_version == 2
+            else None
+        ),
         changes=CHANGES,
         compare_url=COMPARE,
         now=T0 + timedelta(minutes=1, seconds=12),

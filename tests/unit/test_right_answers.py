@@ -12,6 +12,9 @@ from chatops.domain.deployment import State
 from chatops.domain.health import Health
 from chatops.entrypoints.hints import for_cli
 from chatops.entrypoints.output import release_json, status_json
+from chatops.entrypoints.render.actions import deployment_actions
+from chatops.entrypoints.render.document import spans
+from chatops.entrypoints.terminal import TERMINAL, plain
 from chatops.errors import NotFound, NotPromotable
 from chatops.services.context import Actor
 from tests.fakes import World, catalog
@@ -258,3 +261,27 @@ def test_the_web_view_shows_health_as_status_does(app: App) -> None:
     assert healths() == ([Health.HEALTHY], [Health.HEALTHY])
     timeline = services.board.timeline("mybot")
     assert [row.health for row in timeline.status] == [Health.HEALTHY]
+
+
+def test_the_rollback_button_names_where_rollback_goes(app: App) -> None:
+    """Redeployed, a release replaces itself: its Rollback names the release before it, as
+    `/rollback` decides, not "from v2 to v2"; after a rollback, the release before that."""
+    app.deploy()
+    app.commit("b" * 40, "second")
+    app.deploy()
+    again = app.deploy()
+    assert again.version == 2 and again.state is State.LIVE
+
+    def button(deployment_id: int) -> str:
+        [rollback] = [
+            a
+            for a in deployment_actions(app.queries.view(deployment_id))
+            if a.action_id == "rollback"
+        ]
+        assert rollback.confirm is not None
+        return plain(spans(rollback.confirm.text, TERMINAL))
+
+    assert "from v2 to v1" in button(again.id or 0)
+    back = app.requests.rollback(ADMIN, "mybot", "staging")
+    assert back.version == 1 and back.state is State.LIVE
+    assert "from v1 to the previous healthy release" in button(back.id or 0)  # none is left

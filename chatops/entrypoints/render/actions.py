@@ -10,7 +10,6 @@ from __future__ import annotations
 from chatops.domain.alerts import AlertState
 from chatops.domain.deployment import Deployment, State
 from chatops.domain.policy import INCONCLUSIVE_FINGERPRINT
-from chatops.domain.rollbacks import previous_is_rollback_target
 from chatops.entrypoints.render import words
 from chatops.entrypoints.render.document import Action, Confirm, Person, Strong
 from chatops.services.views import AlertView, DeploymentView
@@ -64,20 +63,13 @@ def alert_actions(view: AlertView) -> tuple[Action, ...]:
     return tuple(found)
 
 
-def _rollback_target(view: DeploymentView) -> str | None:
-    """Where a rollback from this live deployment goes, when that is known here."""
-    forward = previous_is_rollback_target(view.deployment)
-    return view.previous.name if forward and view.previous else None
-
-
 def _live(view: DeploymentView, value: str) -> tuple[Action, ...]:
     deployment = view.deployment
     found: list[Action] = []
     if view.promote_to:
         found.append(Action(f"Promote to {view.promote_to}", "promote", value, style="primary"))
-    confirm = _rollback_confirm(
-        deployment.bot, deployment.env, running=deployment.version, to=_rollback_target(view)
-    )
+    to = f"v{view.rollback_to}" if view.rollback_to else None
+    confirm = _rollback_confirm(deployment.bot, deployment.env, running=deployment.version, to=to)
     found.append(Action("Roll back", "rollback", value, style="danger", confirm=confirm))
     return tuple(found)
 
