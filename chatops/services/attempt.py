@@ -9,18 +9,24 @@ TakenOver (it was ended elsewhere; stand down).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from chatops.domain.deployment import Deployment, Event
 from chatops.domain.redact import Redactor
-from chatops.errors import ChatOpsError
+from chatops.errors import ChatOpsError, StoreError
 from chatops.services.announcer import Announcer
 from chatops.services.context import Tuning, required
 from chatops.services.ports import Clock, Conflict, RunSpec, UnitOfWorkFactory
 
 __all__ = ["Attempt", "Steps", "Stopped", "TakenOver", "interrupted"]
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 class Stopped(ChatOpsError):
@@ -80,6 +86,24 @@ class Steps:
 
     def sleep(self, seconds: float) -> None:
         self._clock.sleep(seconds)
+
+    def persisting(self, what: str, transaction: Callable[[], T]) -> T:
+        """`transaction` (one unit of work), tried again while the database refuses or is
+        out of reach (a restart): `tuning.store_retries` tries, the waits doubling from
+        `store_retry_seconds`. What it raises but a StoreError is raised at once.
+
+        Raises:
+            StoreError: the database refused every try.
+        """
+        wait = self.tuning.store_retry_seconds
+        for _ in range(1, self.tuning.store_retries):
+            try:
+                return transaction()
+            except StoreError as exc:
+                log.warning("could not %s: %s; trying again in %.1fs", what, exc, wait)
+            self.sleep(wait)
+            wait *= 2
+        return transaction()
 
     def save(self, attempt: Attempt, deployment: Deployment) -> None:
         """Save `deployment` (read at `attempt`'s revision) in a transaction of its own.

@@ -49,8 +49,40 @@ class GoLive:
     def go_live(
         self, attempt: Attempt, release: Release, bot: Bot, environment: Environment
     ) -> None:
+        deployment = attempt.deployment  # as before going live: each try starts from it
+        # the release runs already: a database restarting just now does not undo that
+        attempt.deployment, superseded = self._steps.persisting(
+            f"record that deployment #{deployment.id} went live",
+            lambda: self._record_live(deployment, release, bot, environment),
+        )
+        self._metrics.live_release(bot.name, environment.name, release.version)
+        try:
+            self._source.move_env_tag(
+                bot,
+                env=environment.name,
+                commit=release.commit,
+                message=f"{bot.name} v{release.version} live in {environment.name} "
+                f"(chatops deployment #{deployment.id})",
+            )
+        except ChatOpsError as exc:
+            log.warning("could not move %s/%s: %s", bot.name, environment.name, exc)
+            self._auditor.alone(
+                SYSTEM,
+                "env_tag",
+                Outcome.FAILED,
+                of=deployment,
+                detail=attempt.redact(exc.message),
+            )
+        self._steps.tell(attempt.deployment)
+        for pending in superseded:
+            self._steps.tell(pending)
+
+    def _record_live(
+        self, deployment: Deployment, release: Release, bot: Bot, environment: Environment
+    ) -> tuple[Deployment, list[Deployment]]:
+        """One transaction: the deployment live, what ran before superseded, pending
+        promotions of the old release settled (returned), a rollback's hold, the audit event."""
         now = self._steps.now()
-        deployment = attempt.deployment
         rolling_back = deployment.kind in (Kind.ROLLBACK, Kind.AUTO_ROLLBACK)
         with self._uow() as uow:
             previous = uow.deployments.live(bot.name, environment.name)
@@ -68,7 +100,7 @@ class GoLive:
                     soak_noticed_at=previous.soak_noticed_at,
                 )
             try:
-                attempt.deployment = uow.deployments.save(went_live)
+                saved = uow.deployments.save(went_live)
             except Conflict as conflict:
                 raise interrupted(conflict.current) from None
             if previous is not None and previous.id != deployment.id:
@@ -112,27 +144,7 @@ class GoLive:
                 detail=f"v{release.version} live",
             )
             uow.commit()
-        self._metrics.live_release(bot.name, environment.name, release.version)
-        try:
-            self._source.move_env_tag(
-                bot,
-                env=environment.name,
-                commit=release.commit,
-                message=f"{bot.name} v{release.version} live in {environment.name} "
-                f"(chatops deployment #{deployment.id})",
-            )
-        except ChatOpsError as exc:
-            log.warning("could not move %s/%s: %s", bot.name, environment.name, exc)
-            self._auditor.alone(
-                SYSTEM,
-                "env_tag",
-                Outcome.FAILED,
-                of=deployment,
-                detail=attempt.redact(exc.message),
-            )
-        self._steps.tell(attempt.deployment)
-        for pending in superseded:
-            self._steps.tell(pending)
+        return saved, superseded
 
     def _settle(
         self, uow: UnitOfWork, pending: Deployment, environment: Environment, now: datetime

@@ -17,7 +17,7 @@ from chatops.domain.health import Health
 from chatops.domain.policy import check_canceller
 from chatops.errors import AlreadyDecided, NotAllowed, Refused
 from chatops.services.cancel import Cancellations
-from chatops.services.context import Actor
+from chatops.services.context import Actor, Tuning
 from chatops.services.launchers import ThreadLauncher
 from chatops.services.pipeline import Pipeline
 from chatops.services.recovery import Heartbeat, Recovery
@@ -445,3 +445,35 @@ def test_shutting_down_leaves_a_stuck_deployment_to_recovery_after_the_grace_tim
     launcher.launch(8)  # after shutdown: left queued for recovery, not run
     assert launcher.running() == 1
     release.set()
+
+
+def _refuse_commits_when_going_live(app: App, count: int) -> None:
+    commit = app.world.runtime.commit
+
+    def commit_then_break(*args: object) -> None:
+        commit(*args)  # type: ignore[arg-type]
+        app.world.tables.refuse_commits = count  # the database restarts as it goes live
+
+    app.world.runtime.commit = commit_then_break  # type: ignore[method-assign]
+
+
+def test_going_live_is_recorded_though_the_database_refuses_at_first(app: App) -> None:
+    _refuse_commits_when_going_live(app, 2)
+
+    live = app.deploy()
+
+    assert live.state is State.LIVE, live.reason
+    assert app.row(live.id).state is State.LIVE
+    assert app.world.runtime.version("mybot", "staging") == live.version
+    assert [o for _, o, _ in app.audit("live")] == [Outcome.OK, Outcome.OK]  # v1, then v2
+    assert [d.state for d in app.world.tables.deployments.values()].count(State.LIVE) == 1
+
+
+def test_going_live_the_database_keeps_refusing_fails_it_and_the_previous_runs(app: App) -> None:
+    _refuse_commits_when_going_live(app, Tuning().store_retries)
+
+    failed = app.deploy()
+
+    assert failed.state is State.FAILED
+    assert "v1 is running again" in (failed.reason or "")
+    assert app.world.runtime.version("mybot", "staging") == 1
