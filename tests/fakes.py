@@ -680,6 +680,7 @@ class FakeRuntime:
         self.handles = itertools.count(1)
         self.broken = False
         self.unreachable_restores = 0  # the next restores find the engine down (restarting)
+        self.away = False  # the engine does not answer at all (listing, restoring)
 
     def start(self, spec: RunSpec) -> str:
         if self.broken:
@@ -714,6 +715,7 @@ class FakeRuntime:
         self.candidates.pop(handle, None)
 
     def restore(self, bot: str, env: str, previous: RunSpec | None) -> None:
+        self._answer()
         if self.unreachable_restores > 0:
             from chatops.errors import EngineUnreachable
 
@@ -748,7 +750,14 @@ class FakeRuntime:
     def remove(self, bot: str, env: str) -> None:
         self.current.pop((bot, env), None)
 
+    def _answer(self) -> None:
+        if self.away:
+            from chatops.errors import EngineUnreachable
+
+            raise EngineUnreachable("the Docker Engine cannot be reached")
+
     def list_managed(self) -> list[tuple[str, str, str | None, bool]]:
+        self._answer()
         return [
             (bot, env, f"v{c.spec.version}", c.running) for (bot, env), c in self.current.items()
         ]

@@ -24,7 +24,7 @@ from chatops.domain.catalog import Catalog
 from chatops.domain.deployment import IN_PROGRESS_STATES, Deployment, Event, State
 from chatops.domain.policy import format_duration
 from chatops.domain.redact import Redactor
-from chatops.errors import ChatOpsError
+from chatops.errors import ChatOpsError, EngineUnreachable
 from chatops.services.announcer import Announcer
 from chatops.services.auditor import Auditor
 from chatops.services.context import Actor, Tuning
@@ -42,6 +42,10 @@ from chatops.services.runspec import previous_spec
 __all__ = ["Heartbeat", "Orphans", "Recovery", "Restorer"]
 
 log = logging.getLogger(__name__)
+
+# how long recovery waits for an engine that does not answer before it ends a deployment
+# interrupted mid-rollout all the same (what ran before then cannot be put back)
+ENGINE_WAIT = timedelta(minutes=10)
 
 RECOVERY = Actor("chatops", "recovery")
 
@@ -209,6 +213,16 @@ class Restorer:
         )
         return spec, Redactor(secrets.values())
 
+    def engine_away(self, deployment: Deployment) -> bool:
+        """Whether the engine of `deployment`'s environment does not answer now."""
+        try:
+            self._engines.runtime(deployment.env).list_managed()
+        except EngineUnreachable:
+            return True
+        except ChatOpsError:
+            return False  # it answers, if not well: the restore says how
+        return False
+
     def restore(self, deployment: Deployment, previous: RunSpec | None) -> None:
         """Raises RuntimeFailure (a ChatOpsError) when the engine cannot."""
         self._engines.runtime(deployment.env).restore(deployment.bot, deployment.env, previous)
@@ -271,6 +285,18 @@ class Recovery:
             except ChatOpsError as exc:  # e.g. a secret that cannot be read (named, never shown)
                 restore = False
                 reason += f"; the previous release was not restored: {exc.message}"
+        if restore and self._restorer.engine_away(deployment):
+            beat = deployment.heartbeat_at or deployment.updated_at
+            if now - beat < ENGINE_WAIT:
+                # ended now, it would leave nothing running once the engine is back
+                log.warning(
+                    "deployment #%s was interrupted while %s and the engine of %s does not "
+                    "answer: it ends, and what ran before is put back, once the engine answers",
+                    deployment.id,
+                    deployment.state,
+                    deployment.env,
+                )
+                return None
         ended = self._claim(deployment, reason, now)
         if ended is None:
             return None

@@ -477,3 +477,46 @@ def test_going_live_the_database_keeps_refusing_fails_it_and_the_previous_runs(a
     assert failed.state is State.FAILED
     assert "v1 is running again" in (failed.reason or "")
     assert app.world.runtime.version("mybot", "staging") == 1
+
+
+def _left_verifying(app: App) -> Deployment:
+    """v2 failed its health gate, and this process stopped before it could record that."""
+    app.world.runtime.health_of[2] = Health.UNHEALTHY
+    _refuse_commits_when_restoring(app, 5)
+    app.deploy()
+    [stuck] = [d for d in app.world.tables.deployments.values() if d.in_progress]
+    assert stuck.state is State.VERIFYING
+    app.world.clock.advance(minutes=2)  # its heartbeat went stale
+    return stuck
+
+
+def test_recovery_waits_for_an_engine_that_does_not_answer_before_ending_a_rollout(
+    app: App,
+) -> None:
+    stuck = _left_verifying(app)
+    app.world.runtime.away = True
+
+    assert app.recovery.recover() == []  # nothing ended while nothing could be put back
+    assert app.row(stuck.id).state is State.VERIFYING
+    app.world.clock.advance(minutes=5)
+    assert app.recovery.recover() == []
+
+    app.world.runtime.away = False
+    [ended] = app.recovery.recover()
+
+    assert ended.id == stuck.id and ended.state is State.FAILED
+    assert (ended.reason or "").endswith("; v1 is running again")
+    assert app.world.runtime.version("mybot", "staging") == 1
+
+
+def test_recovery_ends_a_rollout_whose_engine_stays_away_and_says_so(app: App) -> None:
+    stuck = _left_verifying(app)
+    app.world.runtime.away = True
+    app.world.clock.advance(minutes=11)
+
+    [ended] = app.recovery.recover()
+
+    assert ended.id == stuck.id and ended.state is State.FAILED
+    assert "restoring the previous release failed: the Docker Engine cannot be reached" in (
+        ended.reason or ""
+    )
