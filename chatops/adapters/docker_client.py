@@ -77,7 +77,7 @@ def connect(docker_host: str | None, *, timeout: float = DEFAULT_TIMEOUT) -> doc
         timeout: seconds an API call may take.
 
     Raises:
-        RuntimeFailure: the engine cannot be reached, saying which one and what to do.
+        EngineUnreachable: the engine cannot be reached, saying which one and what to do.
     """
     where = engine_address(docker_host, os.environ)
     tried = docker_host or os.environ.get("DOCKER_HOST", "").strip() or DEFAULT_SOCKET
@@ -90,7 +90,7 @@ def connect(docker_host: str | None, *, timeout: float = DEFAULT_TIMEOUT) -> doc
             client = docker.DockerClient(base_url=docker_host, timeout=int(timeout))
         client.ping()
     except (OSError, docker.errors.DockerException, requests.exceptions.RequestException) as exc:
-        raise RuntimeFailure(
+        raise EngineUnreachable(
             f"cannot reach the Docker Engine at {where}: {first_line(exc)}", hint=_HINT
         ) from exc
     return client

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 
 import pytest
 
@@ -19,7 +20,9 @@ from chatops.adapters.db.uow import SqlStore
 from chatops.domain.deployment import IN_PROGRESS_STATES, Deployment, State
 from tests.conftest import restartable
 from tests.e2e.conftest import Installation
-from tests.e2e.faults import slow_start, until
+from tests.e2e.faults import Site, site, slow_start, until
+
+__all__ = ["site"]
 
 pytestmark = pytest.mark.slow
 
@@ -147,3 +150,34 @@ def test_postgresql_restarted_mid_deploy(
         assert {"live", "failed"} & set(actions), actions
     finally:
         store.dispose()
+
+
+def test_serve_restarted_while_the_engine_is_down_puts_back_what_ran_once_it_answers(
+    site: Site, docker_host: str
+) -> None:
+    """Killed mid-rollout, then started while the engine is away: recovery leaves the
+    deployment to a later round rather than end it with nothing put back."""
+    s, i = site, site.i
+    engine = restartable(docker_host)
+    assert i.run("deploy", i.bot, "staging").returncode == 0
+    i.repo.commit("never healthy", files={"Dockerfile": slow_start(3600)})
+    s.served.start()
+    s.deploy(f"{i.bot} staging")
+    interrupted = s.reach(State.VERIFYING)
+    s.served.kill()
+
+    with engine.down():
+        s.served.start()
+        time.sleep(3)  # its start-up recovery ran, and found the engine away
+        assert s.deployment(interrupted.id or 0).state == State.VERIFYING
+        assert "does not answer" in s.served.output()
+
+    # the leader's recovery round (every 15 s) ends it and puts v1 back
+    def restored() -> bool:  # (ended first, then how the restore went is added)
+        ended = s.deployment(interrupted.id or 0)
+        return ended.state == State.FAILED and (ended.reason or "").endswith("running again")
+
+    until(restored, "recovery to end the deployment and put v1 back", timeout=90)
+    until(lambda: s.running() == {f"{i.bot}-staging": "v1"}, "v1 alone to run", timeout=30)
+    s.assert_settled()
+    assert s.served.stop() == 0, s.served.output()

@@ -8,7 +8,7 @@ import pytest
 
 from chatops.config import read_config_file
 from chatops.domain.deployment import State
-from chatops.errors import ConfigError, RuntimeFailure
+from chatops.errors import ConfigError, EngineUnreachable, RuntimeFailure
 from chatops.services.context import Actor
 from tests.unit.test_services import App, make_app
 
@@ -111,7 +111,7 @@ def test_connecting_without_docker_host_says_which_socket_it_tried(
 
     nowhere = f"unix://{tmp_path}/nowhere.sock"
     monkeypatch.setenv("DOCKER_HOST", nowhere)
-    with pytest.raises(RuntimeFailure) as caught:
+    with pytest.raises(EngineUnreachable) as caught:  # (a RuntimeFailure): waited for, retried
         connect(None, timeout=5)
     assert caught.value.message.startswith(
         f"cannot reach the Docker Engine at {nowhere} (from DOCKER_HOST): "
