@@ -80,21 +80,25 @@ def home(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def _imported(home: Path, *args: str, **variables: str) -> set[str]:
+def _python(home: Path, *args: str, **variables: str) -> subprocess.CompletedProcess[str]:
+    """`python ARGS…` in `home`, as UDEV, with no chatops variables but `variables`."""
     env = {**os.environ, "USER": "UDEV", "PYTHONWARNINGS": "ignore"}
     for name in ("CHATOPS_DATABASE_URL", "CHATOPS_CONFIG", "SLACK_BOT_TOKEN"):
         env.pop(name, None)
-    env |= variables
-    out = home / "modules.json"
-    done = subprocess.run(
-        [sys.executable, "-c", PROBE, str(out), *args],
+    return subprocess.run(
+        [sys.executable, *args],
         capture_output=True,
         text=True,
-        env=env,
+        env=env | variables,
         cwd=home,
         timeout=120,
         check=False,
     )
+
+
+def _imported(home: Path, *args: str, **variables: str) -> set[str]:
+    out = home / "modules.json"
+    done = _python(home, "-c", PROBE, str(out), *args, **variables)
     assert done.returncode == 0, done.stderr
     return set(json.loads(out.read_text()))
 
@@ -181,18 +185,7 @@ def test_a_database_behind_this_chatops_is_refused_with_the_upgrade_command(
 
 
 def _run(home: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "USER": "UDEV", "PYTHONWARNINGS": "ignore"}
-    for name in ("CHATOPS_DATABASE_URL", "CHATOPS_CONFIG", "SLACK_BOT_TOKEN"):
-        env.pop(name, None)
-    done = subprocess.run(
-        [sys.executable, "-m", "chatops", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=home,
-        timeout=120,
-        check=False,
-    )
+    done = _python(home, "-m", "chatops", *args)
     if check:
         assert done.returncode == 0, done.stderr
     return done
