@@ -2,13 +2,13 @@
 
 GitHub: check runs (`GET /repos/{o}/{r}/commits/{sha}/check-runs`) and the
 combined commit status (`GET /repos/{o}/{r}/commits/{sha}/status`). GitLab: the
-commit's statuses (`GET /projects/{id}/repository/commits/{sha}/statuses`),
-one per pipeline job. Deployments: GitHub's `POST /repos/{o}/{r}/deployments`
-and `…/deployments/{id}/statuses`; GitLab's `POST /projects/{id}/deployments`
-and `PUT /projects/{id}/deployments/{deployment_id}`. Answers are parsed here
-into `CiResult`s; a forge that does not answer, or answers with an error,
-raises ForgeError. Tokens are sent
-as headers only and never appear in an error.
+commit's newest pipeline (`GET /projects/{id}/pipelines?sha=…`) and its jobs
+(`GET /projects/{id}/pipelines/{pipeline_id}/jobs`), a check per job.
+Deployments: GitHub's `POST /repos/{o}/{r}/deployments` and
+`…/deployments/{id}/statuses`; GitLab's `POST /projects/{id}/deployments` and
+`PUT /projects/{id}/deployments/{deployment_id}`. Answers are parsed here into
+`CiResult`s; a forge that does not answer, or answers with an error, raises
+ForgeError. Tokens are sent as headers only and never appear in an error.
 """
 
 from __future__ import annotations
@@ -55,16 +55,16 @@ def github_status(status: dict[str, Any]) -> CiResult:
     return CiResult(str(status.get("context", "")), state, status.get("target_url") or None)
 
 
-def gitlab_result(status: dict[str, Any]) -> CiResult:
-    """A GitLab commit status (a pipeline job); a failure allowed to fail counts as green."""
-    raw = str(status.get("status"))
-    if raw in _GITLAB_OK or (raw in _GITLAB_FAILED and status.get("allow_failure")):
+def gitlab_result(job: dict[str, Any]) -> CiResult:
+    """A job of a GitLab pipeline; a failure allowed to fail counts as green."""
+    raw = str(job.get("status"))
+    if raw in _GITLAB_OK or (raw in _GITLAB_FAILED and job.get("allow_failure")):
         state = CiState.SUCCESS
     elif raw in _GITLAB_FAILED:
         state = CiState.FAILURE
     else:  # created, waiting_for_resource, preparing, pending, running, manual, scheduled
         state = CiState.PENDING
-    return CiResult(str(status.get("name", "")), state, status.get("target_url") or None)
+    return CiResult(str(job.get("name", "")), state, job.get("web_url") or None)
 
 
 class ForgeClient:
@@ -102,19 +102,24 @@ class ForgeClient:
                 *(github_status(s) for s in _list(combined, "statuses")),
             ]
         if bot.gitlab:
-            project = urllib.parse.quote(bot.gitlab, safe="")
-            url = (
-                f"{self._gitlab}/projects/{project}/repository/commits/{sha}/statuses"
-                f"?per_page={_PER_PAGE}"
-            )
-            statuses = self._get_json(url, github=False)
-            if not isinstance(statuses, list):
-                raise ForgeError(f"GitLab answered {url} with something other than a list")
-            return [gitlab_result(s) for s in statuses if isinstance(s, dict)]
+            base = f"{self._gitlab}/projects/{urllib.parse.quote(bot.gitlab, safe='')}"
+            newest = f"{base}/pipelines?sha={sha}&order_by=id&sort=desc&per_page=1"
+            pipelines = self._gitlab_list(newest)
+            if not pipelines or not isinstance(pipelines[0], dict):
+                return []  # no pipeline yet: every required check is still to come
+            pipeline = int(pipelines[0].get("id") or 0)
+            jobs = self._gitlab_list(f"{base}/pipelines/{pipeline}/jobs?per_page={_PER_PAGE}")
+            return [gitlab_result(j) for j in jobs if isinstance(j, dict)]
         raise ConfigError(
             f"bot {bot.name} has no `github:` or `gitlab:`, so its CI checks cannot be read",
             hint=f"add `github: owner/name` or `gitlab: group/name` under bots.{bot.name}",
         )
+
+    def _gitlab_list(self, url: str) -> list[Any]:
+        found = self._get_json(url, github=False)
+        if not isinstance(found, list):
+            raise ForgeError(f"GitLab answered {url} with something other than a list")
+        return found
 
     # ── deployments (DESIGN §10) ──────────────────────────────────────────────
 

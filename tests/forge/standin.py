@@ -6,7 +6,8 @@ The paths and shapes are the documented ones:
   `GET /repos/{o}/{r}/commits/{ref}/status` → `{state, statuses}`,
   `POST /repos/{o}/{r}/deployments` → 201 `{id, sha, environment, …}`,
   `POST /repos/{o}/{r}/deployments/{id}/statuses` → 201 `{id, state, …}`.
-- GitLab (`/api/v4`): `GET /projects/{id}/repository/commits/{sha}/statuses` → `[…]`,
+- GitLab (`/api/v4`): `GET /projects/{id}/pipelines?sha=…` → `[{id, sha, status, …}]`
+  (newest first), `GET /projects/{id}/pipelines/{pipeline_id}/jobs` → `[{name, status, …}]`,
   `POST /projects/{id}/deployments` → 201 `{id, status, …}`,
   `PUT /projects/{id}/deployments/{deployment_id}` → 200.
 
@@ -34,13 +35,14 @@ class Request:
     path: str
     headers: dict[str, str]
     body: Any
+    query: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
 class _State:
     check_runs: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
     statuses: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
-    gitlab_statuses: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
+    gitlab_jobs: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
     deployments: dict[int, dict[str, Any]] = field(default_factory=dict)
     gitlab_deployments: dict[int, dict[str, Any]] = field(default_factory=dict)
     requests: list[Request] = field(default_factory=list)
@@ -53,7 +55,8 @@ _CHECK_RUNS = re.compile(r"^/repos/([^/]+/[^/]+)/commits/([^/]+)/check-runs$")
 _STATUS = re.compile(r"^/repos/([^/]+/[^/]+)/commits/([^/]+)/status$")
 _DEPLOYMENTS = re.compile(r"^/repos/([^/]+/[^/]+)/deployments$")
 _DEPLOYMENT_STATUSES = re.compile(r"^/repos/([^/]+/[^/]+)/deployments/(\d+)/statuses$")
-_GL_STATUSES = re.compile(r"^/api/v4/projects/([^/]+)/repository/commits/([^/]+)/statuses$")
+_GL_PIPELINES = re.compile(r"^/api/v4/projects/([^/]+)/pipelines$")
+_GL_JOBS = re.compile(r"^/api/v4/projects/([^/]+)/pipelines/(\d+)/jobs$")
 _GL_DEPLOYMENTS = re.compile(r"^/api/v4/projects/([^/]+)/deployments$")
 _GL_DEPLOYMENT = re.compile(r"^/api/v4/projects/([^/]+)/deployments/(\d+)$")
 
@@ -69,8 +72,11 @@ class ForgeStandIn:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
                 body = json.loads(raw) if raw else None
-                path = urllib.parse.urlsplit(self.path).path
-                status, answer = owner._answer(self.command, path, dict(self.headers), body)
+                split = urllib.parse.urlsplit(self.path)
+                query = dict(urllib.parse.parse_qsl(split.query))
+                status, answer = owner._answer(
+                    self.command, split.path, dict(self.headers), body, query
+                )
                 data = json.dumps(answer).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -136,23 +142,24 @@ class ForgeStandIn:
             )
             self.state.statuses[(repo, sha)] = statuses
 
-    def gitlab_status(
+    def gitlab_job(
         self, project: str, sha: str, name: str, status: str, *, allow_failure: bool = False
     ) -> None:
+        """A job of the pipeline of `sha` (one pipeline per commit, made by its first job)."""
         with self._lock:
-            jobs = [
-                s for s in self.state.gitlab_statuses.get((project, sha), []) if s["name"] != name
-            ]
+            jobs = [j for j in self.state.gitlab_jobs.get((project, sha), []) if j["name"] != name]
             jobs.append(
                 {
+                    "id": len(jobs) + 1,
                     "name": name,
-                    "sha": sha,
+                    "stage": "test",
                     "status": status,
                     "allow_failure": allow_failure,
-                    "target_url": f"https://gitlab.example/{project}/-/jobs/{name}",
+                    "web_url": f"https://gitlab.example/{project}/-/jobs/{name}",
+                    "commit": {"id": sha},
                 }
             )
-            self.state.gitlab_statuses[(project, sha)] = jobs
+            self.state.gitlab_jobs[(project, sha)] = jobs
 
     def fail(self, count: int, *, only: str = "") -> None:
         """Answer the next `count` requests (whose path ends with `only`) with 502."""
@@ -176,12 +183,40 @@ class ForgeStandIn:
 
     # ── answering ───────────────────────────────────────────────────────────
 
+    def _pipeline_id(self, project: str, sha: str) -> int:
+        return 1000 + sorted(self.state.gitlab_jobs).index((project, sha))
+
+    def _gitlab_ci(self, path: str, query: dict[str, str]) -> tuple[int, Any] | None:
+        """A commit's pipelines, and a pipeline's jobs (None: not such a request)."""
+        if m := _GL_PIPELINES.match(path):
+            project = urllib.parse.unquote(m[1])
+            found = [(p, sha) for (p, sha) in self.state.gitlab_jobs if p == project]
+            sha = query.get("sha")
+            return 200, [
+                {
+                    "id": self._pipeline_id(p, s),
+                    "sha": s,
+                    "ref": "main",
+                    "status": _pipeline_status(self.state.gitlab_jobs[(p, s)]),
+                    "web_url": f"https://gitlab.example/{p}/-/pipelines/{s}",
+                }
+                for p, s in found
+                if sha is None or s == sha
+            ]
+        if m := _GL_JOBS.match(path):
+            project = urllib.parse.unquote(m[1])
+            for p, s in self.state.gitlab_jobs:
+                if p == project and self._pipeline_id(p, s) == int(m[2]):
+                    return 200, self.state.gitlab_jobs[(p, s)]
+            return 404, {"message": "404 Not found"}
+        return None
+
     def _answer(
-        self, method: str, path: str, headers: dict[str, str], body: Any
+        self, method: str, path: str, headers: dict[str, str], body: Any, query: dict[str, str]
     ) -> tuple[int, Any]:
         with self._lock:
             state = self.state
-            state.requests.append(Request(method, path, headers, body))
+            state.requests.append(Request(method, path, headers, body, query))
             if state.fail_next > 0 and path.endswith(state.fail_only):
                 state.fail_next -= 1
                 return 502, {"message": "Bad Gateway"}
@@ -216,9 +251,8 @@ class ForgeStandIn:
                     return 404, {"message": "Not Found"}
                 found["statuses"].append(body)
                 return 201, {"id": len(found["statuses"]), **body}
-            if method == "GET" and (m := _GL_STATUSES.match(path)):
-                project = urllib.parse.unquote(m[1])
-                return 200, state.gitlab_statuses.get((project, m[2]), [])
+            if method == "GET" and (found := self._gitlab_ci(path, query)) is not None:
+                return found
             if method == "POST" and (m := _GL_DEPLOYMENTS.match(path)):
                 deployment_id = state.next_id
                 state.next_id += 1
@@ -237,3 +271,10 @@ class ForgeStandIn:
                 found["status"] = body.get("status")
                 return 200, {**found}
             return 404, {"message": "Not Found"}
+
+
+def _pipeline_status(jobs: list[dict[str, Any]]) -> str:
+    states = {j["status"] for j in jobs if not (j["allow_failure"] and j["status"] == "failed")}
+    if states & {"created", "pending", "running", "preparing", "waiting_for_resource"}:
+        return "running"
+    return "failed" if states & {"failed", "canceled"} else "success"

@@ -60,21 +60,37 @@ def test_github_check_runs_and_statuses_are_read_with_the_token(forge: ForgeStan
     assert runs.headers["Accept"] == "application/vnd.github+json"
 
 
-def test_gitlab_statuses_are_read_with_the_project_path_encoded(forge: ForgeStandIn) -> None:
-    forge.gitlab_status("group/sub/mybot", SHA, "test", "success")
-    forge.gitlab_status("group/sub/mybot", SHA, "lint", "running")
-    forge.gitlab_status("group/sub/mybot", SHA, "flaky", "failed", allow_failure=True)
-    forge.gitlab_status("group/sub/mybot", SHA, "build", "canceled")
+def test_gitlab_jobs_of_the_commits_pipeline_are_read_with_the_project_path_encoded(
+    forge: ForgeStandIn,
+) -> None:
+    forge.gitlab_job("group/sub/mybot", SHA, "test", "success")
+    forge.gitlab_job("group/sub/mybot", SHA, "lint", "running")
+    forge.gitlab_job("group/sub/mybot", SHA, "flaky", "failed", allow_failure=True)
+    forge.gitlab_job("group/sub/mybot", SHA, "build", "canceled")
+    forge.gitlab_job("group/sub/mybot", "f" * 40, "test", "failed")  # another commit's pipeline
+
     results = client(forge).results(GITLAB_BOT, SHA)
+
     assert {(r.name, r.state) for r in results} == {
         ("test", CiState.SUCCESS),
         ("lint", CiState.PENDING),
         ("flaky", CiState.SUCCESS),
         ("build", CiState.FAILURE),
     }
-    [request] = forge.requests()
-    assert request.path == f"/api/v4/projects/group%2Fsub%2Fmybot/repository/commits/{SHA}/statuses"
-    assert request.headers["Private-Token"] == "glpat-s3cret"
+    assert ("test", "https://gitlab.example/group/sub/mybot/-/jobs/test") in {
+        (r.name, r.url) for r in results
+    }
+    [pipelines, jobs] = forge.requests()
+    assert pipelines.path == "/api/v4/projects/group%2Fsub%2Fmybot/pipelines"
+    assert pipelines.query["sha"] == SHA
+    assert jobs.path.startswith("/api/v4/projects/group%2Fsub%2Fmybot/pipelines/")
+    assert jobs.path.endswith("/jobs")
+    assert pipelines.headers["Private-Token"] == jobs.headers["Private-Token"] == "glpat-s3cret"
+
+
+def test_a_commit_without_a_gitlab_pipeline_has_no_results_yet(forge: ForgeStandIn) -> None:
+    assert client(forge).results(GITLAB_BOT, SHA) == []
+    assert len(forge.requests()) == 1  # no pipeline: no jobs asked for
 
 
 def test_an_outage_is_a_forge_error_that_never_shows_the_token(forge: ForgeStandIn) -> None:
