@@ -77,5 +77,5 @@ def build_monitoring(
             catalog, uow, clock=clock, observe=observe, metrics=metrics, incidents=incidents
         ),
         soak=SoakNotices(catalog, uow, clock=clock, views=views, channel=channel),
-        reconciler=Reconciler(uow, engines, incidents),
+        reconciler=Reconciler(uow, engines, incidents, instance=catalog.instance),
     )

@@ -6,6 +6,7 @@ import logging
 
 from chatops.domain.alerts import Alert
 from chatops.domain.deployment import IN_PROGRESS_STATES, Deployment
+from chatops.domain.names import unit_name
 from chatops.errors import ChatOpsError
 from chatops.services.engines import Engines
 from chatops.services.incidents import (
@@ -25,10 +26,18 @@ log = logging.getLogger(__name__)
 class Reconciler:
     """Alerts on every live deployment that does not run as recorded."""
 
-    def __init__(self, uow: UnitOfWorkFactory, engines: Engines, incidents: Incidents) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        engines: Engines,
+        incidents: Incidents,
+        *,
+        instance: str | None = None,
+    ) -> None:
         self._uow = uow
         self._engines = engines
         self._incidents = incidents
+        self._instance = instance  # names the units in what is logged
 
     def reconcile(self) -> list[Alert]:
         """Compare what runs with what chatops recorded; alert on every difference.
@@ -91,10 +100,9 @@ class Reconciler:
             for bot, env, release, running in managed:
                 if (bot, env) not in known:
                     log.warning(
-                        "%s-%s (%s, %s) carries chatops' labels, but chatops has no live "
+                        "%s (%s, %s) carries chatops' labels, but chatops has no live "
                         "deployment of %s in %s",
-                        bot,
-                        env,
+                        unit_name(bot, env, self._instance),
                         release or "no release label",
                         "running" if running else "stopped",
                         bot,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 import pytest
@@ -463,10 +463,13 @@ def test_reconcile_leaves_what_the_health_check_reported_alone(rig: Rig) -> None
     assert len(rig.alerts()) == 1
 
 
+@pytest.mark.parametrize(
+    ("instance", "unit"), [(None, "otherbot-staging"), ("blue", "blue-otherbot-staging")]
+)
 def test_reconcile_logs_containers_chatops_has_no_deployment_for(
-    caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture, instance: str | None, unit: str
 ) -> None:
-    world = World(catalog(), runtime=ManagedRuntime())
+    world = World(replace(catalog(), instance=instance), runtime=ManagedRuntime())
     rig = make_rig(world)
     rig.deploy("a" * 40)
     world.runtime.strays.append(("otherbot", "staging", "v4", True))  # type: ignore[attr-defined]
@@ -475,7 +478,7 @@ def test_reconcile_logs_containers_chatops_has_no_deployment_for(
         assert rig.monitor.reconciler.reconcile() == []
 
     [record] = caplog.records
-    assert "otherbot-staging (v4, running)" in record.getMessage()
+    assert record.getMessage().startswith(f"{unit} (v4, running) carries chatops' labels")
     assert rig.alerts() == []
 
 
