@@ -20,6 +20,7 @@ from chatops.domain.approvals import Decision, Vote
 from chatops.domain.deployment import Deployment, Kind, Release, State
 from chatops.domain.policy import Lock, LockKind
 from chatops.domain.verification import Measurement, Tally, Verdict
+from chatops.errors import StoreError
 
 T0 = datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=timezone(timedelta(hours=2)))
 BOTS = ("a", "b")
@@ -275,4 +276,19 @@ def test_a_relative_path_is_read_from_the_working_directory(
     assert opened is not None
     with opened.reads() as reads:
         assert reads.status.facts().live == []
+    opened.close()
+
+
+def test_what_the_database_refuses_is_a_store_error_naming_it(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'chatops.db'}"
+    schema.upgrade(url)
+    opened = PlainStore.open(url)
+    assert opened is not None
+    with sqlite3.connect(tmp_path / "chatops.db") as other:
+        other.execute("ALTER TABLE locks RENAME TO locks_gone")  # (as a broken database would)
+    refused = r"database sqlite:///.*chatops\.db: no such table: locks"
+    with pytest.raises(StoreError, match=refused), opened.reads() as reads:
+        reads.status.facts()
+    with opened.reads() as reads:  # the connection is usable again
+        assert reads.releases.list("a") == []
     opened.close()

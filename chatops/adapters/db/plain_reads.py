@@ -31,6 +31,7 @@ from chatops.domain.approvals import Decision, Vote
 from chatops.domain.deployment import ACTIVE_STATES, Deployment, Kind, Release, State
 from chatops.domain.policy import Lock, LockKind
 from chatops.domain.verification import Measurement, Tally, Verdict, tally
+from chatops.errors import StoreError
 from chatops.services.status_reads import Spell, StatusFacts
 
 __all__ = ["PlainReads", "PlainStore", "sqlite_path"]
@@ -218,10 +219,12 @@ class _Tallies:
 
 class PlainReads:
     """One read-only transaction (services.status_reads.Reads): every read sees one
-    snapshot of the database."""
+    snapshot of the database. What the database refuses leaves the `with` block as a
+    StoreError naming it, as from the SQLAlchemy store."""
 
-    def __init__(self, connection: sqlite3.Connection) -> None:
+    def __init__(self, connection: sqlite3.Connection, *, where: str) -> None:
         self._connection = connection
+        self._where = where
         self.status = _Status(connection)
         self.releases = _Releases(connection)
         self.deployments = _Deployments(connection)
@@ -229,7 +232,10 @@ class PlainReads:
         self.measurements = _Tallies(connection)
 
     def __enter__(self) -> Self:
-        self._connection.execute("BEGIN")
+        try:
+            self._connection.execute("BEGIN")
+        except sqlite3.Error as exc:
+            raise self._error(exc) from exc
         return self
 
     def __exit__(
@@ -238,14 +244,24 @@ class PlainReads:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._connection.execute("ROLLBACK")
+        try:
+            self._connection.execute("ROLLBACK")
+        except sqlite3.Error as rollback:
+            if exc is None:
+                raise self._error(rollback) from rollback
+        if isinstance(exc, sqlite3.Error):
+            raise self._error(exc) from exc
+
+    def _error(self, exc: sqlite3.Error) -> StoreError:
+        return StoreError(f"database {self._where}: {exc}")
 
 
 class PlainStore:
     """A read-only connection to a SQLite database at this chatops' schema."""
 
-    def __init__(self, connection: sqlite3.Connection) -> None:
+    def __init__(self, connection: sqlite3.Connection, *, where: str) -> None:
         self._connection = connection
+        self._where = where  # the URL, for messages
 
     @classmethod
     def open(cls, url: str) -> PlainStore | None:
@@ -274,7 +290,7 @@ class PlainStore:
         if revisions != [HEAD]:
             connection.close()
             return None
-        return cls(connection)
+        return cls(connection, where=url)
 
     def holds_messages(self) -> bool:
         """Whether the outbox holds messages not delivered yet (to Slack or a forge)."""
@@ -282,7 +298,7 @@ class PlainStore:
 
     def reads(self) -> PlainReads:
         """A read-only unit of work (use it in a `with` block)."""
-        return PlainReads(self._connection)
+        return PlainReads(self._connection, where=self._where)
 
     def close(self) -> None:
         self._connection.close()
