@@ -85,7 +85,9 @@ def test_a_deployment_that_outlasts_the_drain_is_left_to_the_next_start(
     installation: Installation, served: Served
 ) -> None:
     served.env["CHATOPS_DRAIN_SECONDS"] = "10"  # of which 0 s for deployments
-    _sigterm_while_building(installation, served, build_seconds=10)
+    # (a build far longer than the drain: stopping the jobs may take seconds of it on a busy
+    # machine, and a 10 s build could end meanwhile)
+    _sigterm_while_building(installation, served, build_seconds=30)
     started = time.monotonic()
 
     assert served.process is not None
