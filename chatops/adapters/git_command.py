@@ -70,6 +70,10 @@ class GitCommand:
                 with_exceptions=False,
                 kill_after_timeout=self._timeout,
                 env={**self._env, "GIT_DIR": str(git_dir)},
+                # its own session: Ctrl-C (a signal to the terminal's process group) is
+                # for chatops to handle: `serve` lets running deployments finish, and
+                # their git with them
+                start_new_session=True,
             )
         except (CommandError, OSError) as exc:
             raise self._failure(bot, doing, str(exc)) from None

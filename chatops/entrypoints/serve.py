@@ -12,6 +12,7 @@ messages are delivered (the rest stays queued). A second signal stops at once.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 from collections.abc import Callable, Iterator
@@ -303,3 +304,9 @@ def run(config: Config, *, socket_mode: bool = False) -> None:
         ).run()
     finally:
         server.stop()
+    if server.running():
+        # The drain left these to the next start's recovery. End now, as a crash would:
+        # the interpreter's teardown would cut them short instead (GitPython kills its
+        # children as they are collected), and they would record that as their failure.
+        logging.shutdown()
+        os._exit(0)

@@ -68,7 +68,10 @@ class Served:
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 60.0) -> int | None:
         if self.process is None or self.process.poll() is not None:
             return self.process.returncode if self.process else None
-        os.killpg(self.process.pid, sig)
+        if sig == signal.SIGKILL:
+            os.killpg(self.process.pid, sig)  # serve and whatever it started
+        else:  # to serve alone, as systemd (KillMode=mixed), Docker and Kubernetes stop it
+            os.kill(self.process.pid, sig)
         try:
             return self.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
