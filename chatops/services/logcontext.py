@@ -2,16 +2,17 @@
 
 Set with `bound(...)` where the work begins (the HTTP edge, the pipeline); read by the
 JSON log format (`CHATOPS_LOG_FORMAT=json`). Context variables follow the work into
-`run_in_threadpool`, and each deployment thread binds its own.
+`run_in_threadpool`, work handed to a pool of its own takes them along with `carried`,
+and each deployment thread binds its own.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, copy_context
 
-__all__ = ["bound", "current"]
+__all__ = ["bound", "carried", "current"]
 
 _REQUEST: ContextVar[str | None] = ContextVar("chatops_request_id", default=None)
 _DEPLOYMENT: ContextVar[int | None] = ContextVar("chatops_deployment_id", default=None)
@@ -39,3 +40,10 @@ def current() -> dict[str, str | int]:
     if (deployment := _DEPLOYMENT.get()) is not None:
         found["deployment_id"] = deployment
     return found
+
+
+def carried(job: Callable[[], None]) -> Callable[[], None]:
+    """`job`, to be run later on another thread with the ids bound here now (a Slack
+    request's work, done by a pool after the request was acknowledged)."""
+    context = copy_context()
+    return lambda: context.run(job)

@@ -6,6 +6,7 @@ import asyncio
 import io
 import json
 import logging
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -15,7 +16,7 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 from chatops.entrypoints.logs import JsonFormatter, RequestIds, configure
-from chatops.services.logcontext import bound
+from chatops.services.logcontext import bound, carried
 
 log = logging.getLogger("chatops.test")
 
@@ -89,3 +90,15 @@ def test_every_request_gets_an_id_its_lines_and_its_answer_carry(lines: io.Strin
         "abc-123",
         made.headers["x-request-id"],
     ]
+
+
+def test_work_done_later_on_a_pool_names_the_request_that_asked_for_it(
+    lines: io.StringIO,
+) -> None:
+    with ThreadPoolExecutor(max_workers=1) as pool, bound(request_id="slack-1"):
+        pool.submit(carried(lambda: log.info("carried"))).result()
+        pool.submit(lambda: log.info("not carried")).result()
+
+    carried_line, plain_line = _read(lines)
+    assert carried_line["request_id"] == "slack-1"
+    assert "request_id" not in plain_line  # a pool thread knows nothing of it otherwise

@@ -17,6 +17,7 @@ from chatops.entrypoints.slack.blocks import reply_message
 from chatops.errors import ChatOpsError, ConfigError, NotifierError
 from chatops.services.context import Actor
 from chatops.services.deliveries import Deliveries
+from chatops.services.logcontext import carried
 from chatops.services.throttle import Throttle
 
 __all__ = ["BUTTONS", "create_bolt_app", "register"]
@@ -142,7 +143,7 @@ def register(
             except Exception:
                 log.exception("a Slack request failed after it was acknowledged")
 
-        work.submit(run)
+        work.submit(carried(run))  # its lines name the request that asked for it
 
     app.middleware(_once(deliveries))
 
