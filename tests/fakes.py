@@ -90,6 +90,7 @@ class Tables:
     measurements: list[Measurement] = field(default_factory=list)
     ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     refuse_commits: int = 0  # the next N commits fail as if the database were down
+    lose_commit_answers: int = 0  # the next N commits are made, then reported failed
 
 
 class FakeReleases:
@@ -523,6 +524,9 @@ class FakeUnitOfWork:
             self.measurements,
         ):
             repo.t = self._work
+        if self._store.lose_commit_answers > 0:  # made, but the answer never came back
+            self._store.lose_commit_answers -= 1
+            raise StoreError("database chatops.db: server closed the connection unexpectedly")
 
 
 # ── git, images, runtime ─────────────────────────────────────────────────

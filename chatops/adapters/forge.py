@@ -2,8 +2,8 @@
 
 GitHub: check runs (`GET /repos/{o}/{r}/commits/{sha}/check-runs`) and the
 combined commit status (`GET /repos/{o}/{r}/commits/{sha}/status`). GitLab: the
-commit's newest pipeline (`GET /projects/{id}/pipelines?sha=…`) and its jobs
-(`GET /projects/{id}/pipelines/{pipeline_id}/jobs`), a check per job.
+commit's newest branch pipeline (`GET /projects/{id}/pipelines?sha=…&scope=branches`)
+and its jobs (`GET /projects/{id}/pipelines/{pipeline_id}/jobs`), a check per job.
 Deployments: GitHub's `POST /repos/{o}/{r}/deployments` and
 `…/deployments/{id}/statuses`; GitLab's `POST /projects/{id}/deployments` and
 `PUT /projects/{id}/deployments/{deployment_id}`. Answers are parsed here into
@@ -103,7 +103,8 @@ class ForgeClient:
             ]
         if bot.gitlab:
             base = f"{self._gitlab}/projects/{urllib.parse.quote(bot.gitlab, safe='')}"
-            newest = f"{base}/pipelines?sha={sha}&order_by=id&sort=desc&per_page=1"
+            # branch pipelines only: the tags chatops pushes start pipelines of their own
+            newest = f"{base}/pipelines?sha={sha}&scope=branches&order_by=id&sort=desc&per_page=1"
             pipelines = self._gitlab_list(newest)
             if not pipelines or not isinstance(pipelines[0], dict):
                 return []  # no pipeline yet: every required check is still to come

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -309,4 +310,6 @@ def run(config: Config, *, socket_mode: bool = False) -> None:
         # the interpreter's teardown would cut them short instead (GitPython kills its
         # children as they are collected), and they would record that as their failure.
         logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
         os._exit(0)

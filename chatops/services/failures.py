@@ -9,7 +9,7 @@ from dataclasses import replace
 
 from chatops.domain.audit import Outcome
 from chatops.domain.deployment import Deployment, Event
-from chatops.errors import ChatOpsError, EngineUnreachable
+from chatops.errors import ChatOpsError, EngineUnreachable, StoreError
 from chatops.services.attempt import Attempt, Steps
 from chatops.services.auditor import Auditor
 from chatops.services.context import Actor
@@ -21,6 +21,7 @@ __all__ = ["Failures"]
 log = logging.getLogger(__name__)
 
 SYSTEM = Actor("chatops", "pipeline")
+_CONFLICT_TRIES = 5  # reads again when another write came between its read and its write
 
 
 class Failures:
@@ -71,8 +72,25 @@ class Failures:
             False when it ended elsewhere meanwhile, or the database kept refusing
             (then this run's heartbeat for it stops with the run, and recovery fails it).
         """
-        wait = self._steps.tuning.store_retry_seconds
-        for tries in range(1, self._steps.tuning.store_retries + 1):
+        try:
+            return self._steps.persisting(
+                f"record that deployment #{attempt.deployment_id} failed",
+                lambda: self._save_failed(attempt, reason),
+            )
+        except StoreError as exc:
+            log.error(
+                "could not record that deployment #%s failed (%s): %s; recovery will "
+                "fail it once its heartbeat is stale",
+                attempt.deployment_id,
+                reason,
+                exc,
+            )
+            return False
+
+    def _save_failed(self, attempt: Attempt, reason: str) -> bool:
+        """One transaction recording the failure; False when it ended elsewhere meanwhile.
+        Saved by someone else between the read and the write: read again."""
+        for _ in range(_CONFLICT_TRIES):
             try:
                 with self._uow() as uow:
                     current = uow.deployments.get_for_update(attempt.deployment_id)
@@ -81,32 +99,15 @@ class Failures:
                     failed = current.advance(Event.FAIL, at=self._steps.now(), reason=reason)
                     if attempt.log_tail is not None:
                         failed = replace(failed, log_tail=attempt.log_tail)
-                    attempt.deployment = uow.deployments.save(failed)
+                    saved = uow.deployments.save(failed)
                     self._auditor.record(
                         uow, SYSTEM, "failed", Outcome.FAILED, of=current, detail=reason
                     )
                     uow.commit()
-                return True
             except Conflict:
-                continue  # saved by someone else between the read and the write: read again
-            except Exception as exc:  # the database refused or is out of reach
-                if tries == self._steps.tuning.store_retries:
-                    log.error(
-                        "could not record that deployment #%s failed (%s): %s; recovery will "
-                        "fail it once its heartbeat is stale",
-                        attempt.deployment_id,
-                        reason,
-                        exc,
-                    )
-                    return False
-                log.warning(
-                    "could not record that deployment #%s failed: %s; trying again in %.1fs",
-                    attempt.deployment_id,
-                    exc,
-                    wait,
-                )
-                self._steps.sleep(wait)
-                wait *= 2
+                continue
+            attempt.deployment = saved
+            return True
         return False
 
     def stand_down(self, attempt: Attempt, current: Deployment) -> None:

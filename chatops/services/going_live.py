@@ -102,7 +102,11 @@ class GoLive:
             try:
                 saved = uow.deployments.save(went_live)
             except Conflict as conflict:
-                raise interrupted(conflict.current) from None
+                current = conflict.current
+                if current.id == deployment.id and current.state is State.LIVE:
+                    # an earlier try's commit went through though its answer was lost
+                    return current, []
+                raise interrupted(current) from None
             if previous is not None and previous.id != deployment.id:
                 # locked: the monitor may be saving it (healthy_since) just now
                 previous = required(uow.deployments.get_for_update(previous.id or 0), "live")

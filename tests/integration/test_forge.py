@@ -82,7 +82,7 @@ def test_gitlab_jobs_of_the_commits_pipeline_are_read_with_the_project_path_enco
     }
     [pipelines, jobs] = forge.requests()
     assert pipelines.path == "/api/v4/projects/group%2Fsub%2Fmybot/pipelines"
-    assert pipelines.query["sha"] == SHA
+    assert (pipelines.query["sha"], pipelines.query["scope"]) == (SHA, "branches")
     assert jobs.path.startswith("/api/v4/projects/group%2Fsub%2Fmybot/pipelines/")
     assert jobs.path.endswith("/jobs")
     assert pipelines.headers["Private-Token"] == jobs.headers["Private-Token"] == "glpat-s3cret"

@@ -292,3 +292,38 @@ def test_what_the_database_refuses_is_a_store_error_naming_it(tmp_path: Path) ->
     with opened.reads() as reads:  # the connection is usable again
         assert reads.releases.list("a") == []
     opened.close()
+
+
+def test_measurements_at_the_same_moment_are_told_in_the_order_recorded(tmp_path: Path) -> None:
+    """The first inconclusive detail and the last failure's, among measurements of one
+    moment: the same both ways (and as `domain.verification.tally` takes them)."""
+    url = f"sqlite:///{tmp_path / 'chatops.db'}"
+    schema.upgrade(url)
+    store = SqlStore(url)
+    at = _at(0)
+    with store.uow() as uow:
+        deployment = uow.deployments.add(
+            Deployment("a", "staging", Kind.DEPLOY, State.LIVE, "UDEV", at, at, live_at=at)
+        )
+        for verdict, detail in [
+            (Verdict.INCONCLUSIVE, "first recorded"),
+            (Verdict.INCONCLUSIVE, "second recorded"),
+            (Verdict.FAIL, "first failure"),
+            (Verdict.FAIL, "second failure"),
+        ]:
+            uow.measurements.add(Measurement("errors", verdict, at, None, detail, deployment.id))
+        uow.commit()
+    plain = PlainStore.open(url)
+    assert plain is not None
+    ids = [deployment.id or 0]
+    with store.uow() as sql, plain.reads() as reads:
+        stored = _sorted(sql.measurements.tallies(ids))
+        assert _sorted(reads.measurements.tallies(ids)) == stored
+        by_deployment = sql.measurements.tallies_by_deployment(ids)
+        assert _sorted(by_deployment[ids[0]]) == stored
+    assert [(t.first_detail, t.last_detail) for t in stored] == [
+        ("", "second failure"),
+        ("first recorded", ""),
+    ]
+    plain.close()
+    store.dispose()

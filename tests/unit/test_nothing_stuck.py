@@ -520,3 +520,20 @@ def test_recovery_ends_a_rollout_whose_engine_stays_away_and_says_so(app: App) -
     assert "restoring the previous release failed: the Docker Engine cannot be reached" in (
         ended.reason or ""
     )
+
+
+def test_going_live_whose_commit_was_made_though_its_answer_was_lost_is_live(app: App) -> None:
+    """The retry finds its own earlier try done: it is live, and v1 is not put back."""
+    commit = app.world.runtime.commit
+
+    def commit_then_lose(*args: object) -> None:
+        commit(*args)  # type: ignore[arg-type]
+        app.world.tables.lose_commit_answers = 1
+
+    app.world.runtime.commit = commit_then_lose  # type: ignore[method-assign]
+
+    live = app.deploy()
+
+    assert live.state is State.LIVE, live.reason
+    assert app.row(live.id).state is State.LIVE
+    assert app.world.runtime.version("mybot", "staging") == 2  # v2 runs, as recorded

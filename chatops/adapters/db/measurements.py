@@ -138,11 +138,16 @@ class SqlMeasurementRepository:
         return found
 
     def _detail(self, ids: ColumnElement[bool], check: str, verdict: str, *, first: bool) -> str:
-        order = MeasurementRow.at.asc() if first else MeasurementRow.at.desc()
+        # in the order `domain.verification.tally` takes them: by time, then as recorded
+        order = (
+            (MeasurementRow.at.asc(), MeasurementRow.id.asc())
+            if first
+            else (MeasurementRow.at.desc(), MeasurementRow.id.desc())
+        )
         detail = self._session.scalar(
             select(MeasurementRow.detail)
             .where(ids, MeasurementRow.check == check, MeasurementRow.verdict == verdict)
-            .order_by(order, MeasurementRow.id.desc())
+            .order_by(*order)
             .limit(1)
         )
         return detail or ""
@@ -177,7 +182,7 @@ _RANKED = (
         *_KEYS,
         MeasurementRow.detail,
         func.row_number()
-        .over(partition_by=_KEYS, order_by=(_ORDER.asc(), MeasurementRow.id.desc()))
+        .over(partition_by=_KEYS, order_by=(_ORDER.asc(), MeasurementRow.id.asc()))
         .label("nth_first"),
         func.row_number()
         .over(partition_by=_KEYS, order_by=(_ORDER.desc(), MeasurementRow.id.desc()))
