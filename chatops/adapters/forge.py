@@ -108,7 +108,9 @@ class ForgeClient:
             pipelines = self._gitlab_list(newest)
             if not pipelines or not isinstance(pipelines[0], dict):
                 return []  # no pipeline yet: every required check is still to come
-            pipeline = int(pipelines[0].get("id") or 0)
+            pipeline = pipelines[0].get("id")
+            if not isinstance(pipeline, int):
+                raise ForgeError(f"GitLab answered {newest} with a pipeline without an id")
             jobs = self._gitlab_list(f"{base}/pipelines/{pipeline}/jobs?per_page={_PER_PAGE}")
             return [gitlab_result(j) for j in jobs if isinstance(j, dict)]
         raise ConfigError(

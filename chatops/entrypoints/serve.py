@@ -306,9 +306,9 @@ def run(config: Config, *, socket_mode: bool = False) -> None:
     finally:
         server.stop()
     if server.running():
-        # The drain left these to the next start's recovery. End now, as a crash would:
-        # the interpreter's teardown would cut them short instead (GitPython kills its
-        # children as they are collected), and they would record that as their failure.
+        # The drain left these to the next start's recovery. End now, as a crash would,
+        # rather than let them run on while the interpreter tears down around them and
+        # record a failure that the teardown caused.
         logging.shutdown()
         sys.stdout.flush()
         sys.stderr.flush()

@@ -109,3 +109,13 @@ def test_an_outage_is_a_forge_error_that_never_shows_the_token(forge: ForgeStand
 def test_a_bot_without_a_forge_says_what_to_add(forge: ForgeStandIn) -> None:
     with pytest.raises(ConfigError, match="add `github: owner/name`"):
         client(forge).results(Bot(name="mybot", repo="/srv/mybot"), SHA)
+
+
+def test_a_gitlab_pipeline_without_a_usable_id_is_a_forge_error(
+    forge: ForgeStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for hostile in ([{"id": "../../projects"}], [{"status": "success"}], [{"id": None}]):
+        monkeypatch.setattr(forge, "_gitlab_ci", lambda path, query, h=hostile: (200, h))
+        with pytest.raises(ForgeError, match="a pipeline without an id"):
+            client(forge).results(GITLAB_BOT, SHA)
+    assert [r.path.endswith("/pipelines") for r in forge.requests()] == [True] * 3  # no jobs asked

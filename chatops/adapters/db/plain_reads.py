@@ -25,6 +25,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Generic, Self, TypeVar
 
+from chatops.adapters.db import SQLITE_BUSY_TIMEOUT_MS
 from chatops.adapters.db.revision import HEAD
 from chatops.domain.alerts import Alert, AlertState
 from chatops.domain.approvals import Decision, Vote
@@ -37,8 +38,6 @@ from chatops.services.status_reads import Spell, StatusFacts
 __all__ = ["PlainReads", "PlainStore", "sqlite_path"]
 
 T = TypeVar("T")
-
-SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -109,14 +108,17 @@ def _marks(values: Collection[object]) -> str:
     return ", ".join("?" * len(values))
 
 
-def _rows(connection: sqlite3.Connection, sql: str, params: Iterable[object] = ()) -> list[Any]:
-    return connection.execute(sql, tuple(params)).fetchall()
+class _Part:
+    """One part of the port (status, releases, …), reading on the unit of work's connection."""
 
-
-class _Status:
     def __init__(self, connection: sqlite3.Connection) -> None:
         self._connection = connection
 
+    def _rows(self, sql: str, params: Iterable[object] = ()) -> list[Any]:
+        return self._connection.execute(sql, tuple(params)).fetchall()
+
+
+class _Status(_Part):
     def facts(self, bot: str | None = None) -> StatusFacts:
         states = sorted(str(s) for s in {State.LIVE, *ACTIVE_STATES})
         where, params = f"state IN ({_marks(states)})", list(states)
@@ -126,8 +128,7 @@ class _Status:
             alerts_where, alerts_params = f"{alerts_where} AND bot = ?", [*alerts_params, bot]
         deployments = [
             _deployment(row)
-            for row in _rows(
-                self._connection,
+            for row in self._rows(
                 f"SELECT {_deployment.columns} FROM deployments WHERE {where} ORDER BY id",
                 params,
             )
@@ -137,8 +138,8 @@ class _Status:
         return StatusFacts(
             live=[d for d in deployments if d.state is State.LIVE],
             active=[d for d in deployments if d.state in ACTIVE_STATES],
-            locks=[_lock(row) for row in _rows(self._connection, locks)],
-            open_alerts=[_alert(row) for row in _rows(self._connection, alerts, alerts_params)],
+            locks=[_lock(row) for row in self._rows(locks)],
+            open_alerts=[_alert(row) for row in self._rows(alerts, alerts_params)],
         )
 
     def runs_before(
@@ -156,22 +157,16 @@ class _Status:
             f" AND deployments.id NOT IN ({_marks(out)})"
             " ORDER BY deployments.bot, deployments.id DESC"
         )
-        return [_spell(row) for row in _rows(self._connection, sql, [env, *named, limit, *out])]
+        return [_spell(row) for row in self._rows(sql, [env, *named, limit, *out])]
 
 
-class _Releases:
-    def __init__(self, connection: sqlite3.Connection) -> None:
-        self._connection = connection
-
+class _Releases(_Part):
     def list(self, bot: str, limit: int = 20) -> list[Release]:
         sql = f"SELECT {_release.columns} FROM releases WHERE bot = ? ORDER BY version DESC LIMIT ?"
-        return [_release(row) for row in _rows(self._connection, sql, [bot, limit])]
+        return [_release(row) for row in self._rows(sql, [bot, limit])]
 
 
-class _Deployments:
-    def __init__(self, connection: sqlite3.Connection) -> None:
-        self._connection = connection
-
+class _Deployments(_Part):
     def history(self, bot: str, env: str | None = None, limit: int = 50) -> list[Deployment]:
         where, params = "bot = ?", [bot]
         if env is not None:
@@ -179,23 +174,17 @@ class _Deployments:
         sql = (
             f"SELECT {_deployment.columns} FROM deployments WHERE {where} ORDER BY id DESC LIMIT ?"
         )
-        return [_deployment(row) for row in _rows(self._connection, sql, [*params, limit])]
+        return [_deployment(row) for row in self._rows(sql, [*params, limit])]
 
 
-class _Votes:
-    def __init__(self, connection: sqlite3.Connection) -> None:
-        self._connection = connection
-
+class _Votes(_Part):
     def list(self, deployment_id: int) -> list[Vote]:
         sql = f"SELECT {_vote.columns} FROM votes WHERE deployment_id = ? ORDER BY at, user_id"
-        return [_vote(row) for row in _rows(self._connection, sql, [deployment_id])]
+        return [_vote(row) for row in self._rows(sql, [deployment_id])]
 
 
-class _Tallies:
+class _Tallies(_Part):
     """Verification's tallies, summed up by `domain.verification.tally` from the rows."""
-
-    def __init__(self, connection: sqlite3.Connection) -> None:
-        self._connection = connection
 
     def _measurements(self, deployment_ids: Collection[int]) -> list[Measurement]:
         ids = sorted(set(deployment_ids))
@@ -203,7 +192,7 @@ class _Tallies:
             f"SELECT {_measurement.columns} FROM measurements"
             f" WHERE deployment_id IN ({_marks(ids)}) ORDER BY at, id"
         )
-        return [_measurement(row) for row in _rows(self._connection, sql, ids)]
+        return [_measurement(row) for row in self._rows(sql, ids)]
 
     def tallies(self, deployment_ids: Collection[int]) -> list[Tally]:
         return tally(self._measurements(deployment_ids)) if deployment_ids else []

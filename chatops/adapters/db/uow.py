@@ -12,6 +12,7 @@ from sqlalchemy import URL, Connection, Engine, create_engine, event, make_url, 
 from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import Session
 
+from chatops.adapters.db import SQLITE_BUSY_TIMEOUT_MS
 from chatops.adapters.db.deliveries import SqlDeliveryLog, SqlWantedHeads
 from chatops.adapters.db.measurements import SqlMeasurementRepository
 from chatops.adapters.db.outbox import SqlOutbox
@@ -50,8 +51,6 @@ __all__ = [
     "normalise_url",
     "store_error",
 ]
-
-SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
 def normalise_url(url: str | URL) -> URL:

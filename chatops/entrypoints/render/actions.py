@@ -43,7 +43,7 @@ def alert_actions(view: AlertView) -> tuple[Action, ...]:
     alert = view.alert
     found: list[Action] = []
     if alert.deployment_id is not None and alert.state is not AlertState.RESOLVED:
-        to = f"v{view.rollback_to}" if view.rollback_to else None
+        to = _name(view.rollback_to)
         running = view.release.version if view.release else alert.version
         if alert.action_taken:  # e.g. rolled back already: the alert's release may not run now
             running = None
@@ -63,12 +63,17 @@ def alert_actions(view: AlertView) -> tuple[Action, ...]:
     return tuple(found)
 
 
+def _name(version: int | None) -> str | None:
+    """`vN`, or None when there is no such release."""
+    return f"v{version}" if version else None
+
+
 def _live(view: DeploymentView, value: str) -> tuple[Action, ...]:
     deployment = view.deployment
     found: list[Action] = []
     if view.promote_to:
         found.append(Action(f"Promote to {view.promote_to}", "promote", value, style="primary"))
-    to = f"v{view.rollback_to}" if view.rollback_to else None
+    to = _name(view.rollback_to)
     confirm = _rollback_confirm(deployment.bot, deployment.env, running=deployment.version, to=to)
     found.append(Action("Roll back", "rollback", value, style="danger", confirm=confirm))
     return tuple(found)
